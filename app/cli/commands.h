@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tunebench::cli {
+
+// One subcommand: "workspace init", "runs list", ... run() gets the arguments
+// after the command words and returns the exit code; it throws UsageError for
+// a wrong call and tunebench::Error for a failure, which main reports.
+struct Command {
+    std::vector<std::string> words;
+    std::string summary;
+    int (*run)(const std::vector<std::string>& args);
+};
+
+void addWorkspaceCommands(std::vector<Command>& commands);
+void addRunCommands(std::vector<Command>& commands);
+
+// "2026-11-21 09:30:05" in local time.
+std::string formatTime(double secondsSinceEpoch);
+
+} // namespace tunebench::cli

@@ -1,0 +1,102 @@
+// tunebench-cli: the headless front end. Wiring only: parse the command words,
+// hand the rest to the command, report errors on stderr with an exit code.
+
+#include "command_line.h"
+#include "commands.h"
+
+#include "core/runtime.h"
+#include "core/util/error.h"
+#include "core/version.h"
+
+#include <ctime>
+#include <exception>
+#include <iostream>
+
+namespace tunebench::cli {
+
+std::string formatTime(double secondsSinceEpoch)
+{
+    std::time_t t = static_cast<std::time_t>(secondsSinceEpoch);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
+    return buffer;
+}
+
+namespace {
+
+void printHelp(const std::vector<Command>& commands)
+{
+    std::cout << "Usage: tunebench-cli COMMAND [ARGS...]\n\n"
+                 "Tunebench's headless engine: workspaces, runs and their data.\n\n"
+                 "Commands:\n";
+    for (const Command& c : commands) {
+        std::string words;
+        for (const auto& w : c.words)
+            words += (words.empty() ? "" : " ") + w;
+        std::cout << "  " << words << std::string(words.size() < 22 ? 22 - words.size() : 1, ' ') << c.summary
+                  << "\n";
+    }
+    std::cout << "\nOptions:\n"
+                 "  --version             Print the Tunebench, LibTorch and SQLite versions\n"
+                 "  --help                Show this help; 'tunebench-cli COMMAND --help' for a command's\n";
+}
+
+} // namespace
+
+int runCli(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::vector<Command> commands;
+    addWorkspaceCommands(commands);
+    addRunCommands(commands);
+
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        printHelp(commands);
+        return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--version") {
+        std::cout << "Tunebench " << tunebenchVersion() << "\n"
+                  << "LibTorch " << torchVersion() << "\n"
+                  << "SQLite " << sqliteVersion() << "\n";
+        return 0;
+    }
+
+    const Command* match = nullptr;
+    for (const Command& c : commands) {
+        if (args.size() >= c.words.size() && std::equal(c.words.begin(), c.words.end(), args.begin()))
+            match = &c;
+    }
+    if (!match) {
+        // A known group without a known verb gets the group's verbs listed.
+        std::cerr << "tunebench-cli: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "")
+                  << "'. Commands:\n";
+        for (const Command& c : commands)
+            std::cerr << "  " << c.words[0] << " " << c.words[1] << "\n";
+        return 2;
+    }
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(match->words.size()), args.end());
+    const std::string name = match->words[0] + " " + match->words[1];
+    try {
+        configureThreads();
+        return match->run(rest);
+    } catch (const UsageError& e) {
+        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n"
+                  << "Run 'tunebench-cli " << name << " --help' for usage.\n";
+        return 2;
+    } catch (const Error& e) {
+        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "tunebench-cli " << name << ": unexpected error: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace tunebench::cli
+
+int main(int argc, char** argv)
+{
+    return tunebench::cli::runCli(argc, argv);
+}

@@ -1,0 +1,89 @@
+# Helpers shared by every Tunebench target: warnings, sanitizers, the LibTorch
+# precompiled header, plugins and tests.
+
+# Project-code warnings and sanitizers; third-party headers come in as SYSTEM
+# includes through their imported targets, so they do not trip -Werror.
+function(tunebench_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+                                           -Wnon-virtual-dtor -Wno-unused-parameter
+                                           # Aggregates with default member initialisers are meant
+                                           # to be initialised in part ({.name = "x"}).
+                                           -Wno-missing-field-initializers)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    # GCC 12 reports false -Wrestrict hits inside std::string at -O3 (GCC bug 105329).
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
+  if(TUNEBENCH_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(TUNEBENCH_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+  target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS)
+endfunction()
+
+# Reuse the LibTorch precompiled header built for tunebench_core, so the
+# ATen headers are parsed once per build, not once per file.
+function(tunebench_use_torch_pch target)
+  if(TUNEBENCH_PCH)
+    target_precompile_headers(${target} REUSE_FROM tunebench_core)
+  endif()
+endfunction()
+
+# tunebench_add_plugin(NAME SOURCES ...)
+# A fine-tuning method as a loadable module against the core method API.
+# Built into <build>/plugins and installed into <libdir>/tunebench/plugins.
+function(tunebench_add_plugin name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  set(target tunebench_plugin_${name})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE tunebench_core ${ARG_LIBRARIES})
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME tunebench_${name}
+    PREFIX ""
+    LIBRARY_OUTPUT_DIRECTORY ${TUNEBENCH_PLUGIN_BUILD_DIR}
+    CXX_VISIBILITY_PRESET hidden)
+  tunebench_target_defaults(${target})
+  tunebench_use_torch_pch(${target})
+  install(TARGETS ${target} LIBRARY DESTINATION ${TUNEBENCH_PLUGIN_INSTALL_DIR})
+endfunction()
+
+# tunebench_add_test(NAME SOURCES ... [LABELS unit|integration|gui|slow|bench ...]
+#                    [LIBRARIES ...] [TORCH] [TIMEOUT s] [ARGS ...])
+# One Qt Test executable per unit, registered with CTest under its labels.
+# GUI tests run on the offscreen platform.
+function(tunebench_add_test name)
+  cmake_parse_arguments(ARG "TORCH" "TIMEOUT" "SOURCES;LABELS;LIBRARIES;ARGS" ${ARGN})
+  if(NOT ARG_LABELS)
+    message(FATAL_ERROR "tunebench_add_test(${name}): give at least one label")
+  endif()
+  foreach(label IN LISTS ARG_LABELS)
+    if(NOT label MATCHES "^(unit|integration|gui|slow|bench)$")
+      message(FATAL_ERROR "tunebench_add_test(${name}): unknown label '${label}'")
+    endif()
+  endforeach()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE Qt6::Test ${ARG_LIBRARIES})
+  target_compile_definitions(${name} PRIVATE
+    TUNEBENCH_BINARY_DIR="${PROJECT_BINARY_DIR}"
+    TUNEBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  tunebench_target_defaults(${name})
+  if(ARG_TORCH)
+    tunebench_use_torch_pch(${name})
+  endif()
+  set(args ${ARG_ARGS})
+  if("gui" IN_LIST ARG_LABELS)
+    list(APPEND args -platform offscreen)
+  endif()
+  add_test(NAME ${name} COMMAND ${name} ${args})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_PLUGIN_PATH=${TUNEBENCH_PLUGIN_BUILD_DIR}")
+  if("bench" IN_LIST ARG_LABELS)
+    # Figures measured beside another test would mostly measure the other test.
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endfunction()

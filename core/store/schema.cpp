@@ -1,0 +1,137 @@
+#include "core/store/schema.h"
+
+#include "core/store/database.h"
+
+#include <string>
+
+namespace tunebench {
+
+namespace {
+
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE datasets (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    format        TEXT NOT NULL,
+    source_path   TEXT NOT NULL DEFAULT '',
+    records       INTEGER NOT NULL DEFAULT 0,
+    content_hash  TEXT NOT NULL DEFAULT '',
+    parent_id     INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    operation     TEXT NOT NULL DEFAULT 'import',
+    params_json   TEXT NOT NULL DEFAULT '{}',
+    created_at    REAL NOT NULL
+);
+
+CREATE TABLE runs (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'queued'
+                   CHECK (status IN ('queued', 'running', 'finished', 'failed', 'cancelled')),
+    config_json    TEXT NOT NULL,
+    adapter        TEXT NOT NULL DEFAULT '',
+    objective      TEXT NOT NULL DEFAULT '',
+    model_path     TEXT NOT NULL DEFAULT '',
+    dataset_id     INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    parent_run_id  INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    lineage_json   TEXT NOT NULL DEFAULT '{}',
+    created_at     REAL NOT NULL,
+    started_at     REAL,
+    finished_at    REAL,
+    worker_pid     INTEGER,
+    error          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_status ON runs(status);
+
+CREATE TABLE metrics (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step    INTEGER NOT NULL,
+    name    TEXT NOT NULL,
+    value   REAL NOT NULL,
+    time    REAL NOT NULL
+);
+-- Serves "one metric of one run" (plots), "every metric of one run" (a prefix)
+-- and "one metric across runs" (compare: run_id IN (...) AND name = ?).
+CREATE INDEX metrics_run_name_step ON metrics(run_id, name, step);
+-- Serves "which runs have this metric" without scanning every run.
+CREATE INDEX metrics_name_run ON metrics(name, run_id);
+
+CREATE TABLE samples (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step          INTEGER NOT NULL,
+    prompt_index  INTEGER NOT NULL,
+    sample_index  INTEGER NOT NULL,
+    prompt        TEXT NOT NULL,
+    text          TEXT NOT NULL,
+    seed          INTEGER,
+    time          REAL NOT NULL
+);
+CREATE INDEX samples_run_step ON samples(run_id, step);
+
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    time          REAL NOT NULL,
+    kind          TEXT NOT NULL,
+    payload_json  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_run ON events(run_id, id);
+
+CREATE TABLE artifacts (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    meta_json   TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL
+);
+CREATE INDEX artifacts_run ON artifacts(run_id);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1},
+};
+
+} // namespace
+
+std::span<const Migration> builtinMigrations()
+{
+    return kMigrations;
+}
+
+int currentSchemaVersion()
+{
+    return kMigrations[std::size(kMigrations) - 1].version;
+}
+
+int migrate(Database& db, std::span<const Migration> migrations)
+{
+    for (std::size_t i = 0; i < migrations.size(); ++i) {
+        if (migrations[i].version != static_cast<int>(i) + 1)
+            throw StoreError("schema migrations must be numbered 1, 2, 3, ...; step " + std::to_string(i + 1)
+                             + " is numbered " + std::to_string(migrations[i].version));
+    }
+    const int target = migrations.empty() ? 0 : migrations.back().version;
+    const int found = db.userVersion();
+    if (found > target) {
+        throw StoreError("database " + db.path().string() + " has schema version " + std::to_string(found)
+                         + ", but this Tunebench understands versions up to " + std::to_string(target)
+                         + ". It was written by a newer Tunebench; open it with that version or newer."
+                           " The file was not changed.");
+    }
+    for (const Migration& m : migrations) {
+        if (m.version <= found)
+            continue;
+        Database::Transaction tx(db);
+        // user_version is re-read inside the write lock so two processes that
+        // open an old database at once do not both apply the same step.
+        if (db.userVersion() >= m.version)
+            continue;
+        db.exec(m.sql);
+        db.exec("PRAGMA user_version = " + std::to_string(m.version));
+        tx.commit();
+    }
+    return found;
+}
+
+} // namespace tunebench

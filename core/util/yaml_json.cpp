@@ -1,0 +1,200 @@
+#include "core/util/yaml_json.h"
+
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace tunebench {
+
+namespace {
+
+std::string position(std::string_view source, const YAML::Mark& mark)
+{
+    std::string out(source);
+    if (mark.line >= 0) {
+        out += ":" + std::to_string(mark.line + 1);
+        out += ":" + std::to_string(mark.column + 1);
+    }
+    return out;
+}
+
+nlohmann::json scalarToJson(const YAML::Node& node)
+{
+    const std::string& s = node.Scalar();
+    if (node.Tag() == "!") // quoted: always a string
+        return s;
+    static const std::regex kNull("^(~|null|Null|NULL|)$");
+    static const std::regex kTrue("^(true|True|TRUE)$");
+    static const std::regex kFalse("^(false|False|FALSE)$");
+    static const std::regex kInt("^[-+]?[0-9]+$");
+    static const std::regex kFloat(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
+    if (std::regex_match(s, kNull))
+        return nullptr;
+    if (std::regex_match(s, kTrue))
+        return true;
+    if (std::regex_match(s, kFalse))
+        return false;
+    if (std::regex_match(s, kInt)) {
+        errno = 0;
+        long long v = std::strtoll(s.c_str(), nullptr, 10);
+        if (errno != ERANGE)
+            return v;
+    }
+    if (std::regex_match(s, kFloat))
+        return std::strtod(s.c_str(), nullptr);
+    if (s == ".inf" || s == "+.inf")
+        return HUGE_VAL;
+    if (s == "-.inf")
+        return -HUGE_VAL;
+    return s;
+}
+
+nlohmann::json toJson(const YAML::Node& node, std::string_view source)
+{
+    switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+        return nullptr;
+    case YAML::NodeType::Scalar:
+        return scalarToJson(node);
+    case YAML::NodeType::Sequence: {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& item : node)
+            arr.push_back(toJson(item, source));
+        return arr;
+    }
+    case YAML::NodeType::Map: {
+        nlohmann::json obj = nlohmann::json::object();
+        for (const auto& kv : node) {
+            if (!kv.first.IsScalar())
+                throw InputError(position(source, kv.first.Mark()) + ": mapping keys must be plain scalars");
+            const std::string key = kv.first.Scalar();
+            if (obj.contains(key))
+                throw InputError(position(source, kv.first.Mark()) + ": duplicate key '" + key + "'");
+            obj[key] = toJson(kv.second, source);
+        }
+        return obj;
+    }
+    }
+    return nullptr;
+}
+
+bool needsQuotes(const std::string& s)
+{
+    if (s.empty())
+        return true;
+    // Anything the reader would turn into another type, or YAML syntax.
+    nlohmann::json probe = scalarToJson(YAML::Node(s));
+    if (!probe.is_string())
+        return true;
+    static const std::regex kPlain(R"(^[A-Za-z0-9_./][A-Za-z0-9_ ./+-]*$)");
+    return !std::regex_match(s, kPlain) || s.back() == ' ';
+}
+
+void emit(std::ostringstream& out, const nlohmann::json& v, int indent);
+
+void emitScalar(std::ostringstream& out, const nlohmann::json& v)
+{
+    if (v.is_string()) {
+        const auto& s = v.get_ref<const std::string&>();
+        out << (needsQuotes(s) ? nlohmann::json(s).dump() : s);
+    } else if (v.is_number_float()) {
+        double d = v.get<double>();
+        if (std::isinf(d))
+            out << (d > 0 ? ".inf" : "-.inf");
+        else if (std::isnan(d))
+            out << ".nan";
+        else {
+            std::string text = v.dump();
+            if (text.find_first_of(".eE") == std::string::npos)
+                text += ".0";
+            out << text;
+        }
+    } else {
+        out << v.dump();
+    }
+}
+
+void emit(std::ostringstream& out, const nlohmann::json& v, int indent)
+{
+    const std::string pad(static_cast<std::size_t>(indent), ' ');
+    if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            out << pad << (needsQuotes(it.key()) ? nlohmann::json(it.key()).dump() : it.key()) << ":";
+            const auto& child = it.value();
+            if ((child.is_object() || child.is_array()) && !child.empty()) {
+                out << "\n";
+                emit(out, child, indent + 2);
+            } else {
+                out << " ";
+                if (child.is_object())
+                    out << "{}";
+                else if (child.is_array())
+                    out << "[]";
+                else
+                    emitScalar(out, child);
+                out << "\n";
+            }
+        }
+    } else if (v.is_array()) {
+        for (const auto& item : v) {
+            if ((item.is_object() || item.is_array()) && !item.empty()) {
+                out << pad << "-\n";
+                emit(out, item, indent + 2);
+            } else {
+                out << pad << "- ";
+                if (item.is_object())
+                    out << "{}";
+                else if (item.is_array())
+                    out << "[]";
+                else
+                    emitScalar(out, item);
+                out << "\n";
+            }
+        }
+    } else {
+        out << pad;
+        emitScalar(out, v);
+        out << "\n";
+    }
+}
+
+} // namespace
+
+nlohmann::json yamlToJson(std::string_view text, std::string_view sourceName)
+{
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+        throw InputError(position(sourceName, e.mark) + ": " + e.msg);
+    }
+    return toJson(root, sourceName);
+}
+
+nlohmann::json readYamlOrJsonFile(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw InputError(path.string() + ": cannot open for reading");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    // JSON is a subset of YAML 1.2, so one reader serves both.
+    return yamlToJson(buffer.str(), path.string());
+}
+
+std::string jsonToYaml(const nlohmann::json& value)
+{
+    std::ostringstream out;
+    emit(out, value, 0);
+    return out.str();
+}
+
+} // namespace tunebench

@@ -1,0 +1,35 @@
+#include "core/version.h"
+
+#include "core/tunebench_config.h"
+
+#include <sqlite3.h>
+#include <torch/csrc/autograd/generated/variable_factories.h>
+#include <torch/version.h>
+#include <ATen/Context.h>
+
+namespace tunebench {
+
+std::string tunebenchVersion()
+{
+    return TUNEBENCH_VERSION_STRING;
+}
+
+std::string torchVersion()
+{
+    std::string v = TORCH_VERSION;
+    if (at::hasCUDA())
+        v += "+cuda";
+    return v;
+}
+
+std::string sqliteVersion()
+{
+    return sqlite3_libversion();
+}
+
+bool cudaAvailable()
+{
+    return at::hasCUDA();
+}
+
+} // namespace tunebench

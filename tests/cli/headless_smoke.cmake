@@ -1,0 +1,31 @@
+# The Qt-free build's check: the CLI creates a workspace, records and lists a run.
+# cmake -DCLI=path/to/tunebench-cli -DWORK=scratch/folder -P headless_smoke.cmake
+
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+function(run_cli expect_code)
+  execute_process(COMMAND "${CLI}" ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL expect_code)
+    message(FATAL_ERROR "tunebench-cli ${ARGN}: exit ${code}, expected ${expect_code}\n${out}\n${err}")
+  endif()
+  set(OUT "${out}" PARENT_SCOPE)
+endfunction()
+
+run_cli(0 --version)
+if(NOT OUT MATCHES "^Tunebench [0-9]+\\.[0-9]+\\.[0-9]+\nLibTorch [0-9.]+")
+  message(FATAL_ERROR "unexpected --version output: ${OUT}")
+endif()
+run_cli(0 workspace init "${WORK}/ws")
+run_cli(0 runs list --workspace "${WORK}/ws")
+if(NOT OUT STREQUAL "")
+  message(FATAL_ERROR "an empty workspace listed runs: ${OUT}")
+endif()
+file(WRITE "${WORK}/run.yaml" "name: smoke\nadapter: lora\nobjective: sft\n")
+run_cli(0 runs create --workspace "${WORK}/ws" --config "${WORK}/run.yaml")
+run_cli(0 runs list --workspace "${WORK}/ws")
+if(NOT OUT MATCHES "^1\tqueued\tsmoke\tlora\tsft\t")
+  message(FATAL_ERROR "unexpected runs list output: ${OUT}")
+endif()
+run_cli(1 runs show 9 --workspace "${WORK}/ws")
+message(STATUS "headless CLI smoke test passed")

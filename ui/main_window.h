@@ -1,0 +1,74 @@
+#pragma once
+
+#include <QMainWindow>
+
+class QListWidget;
+class QMenu;
+class QStackedWidget;
+
+namespace tunebench::ui {
+
+class ComparePage;
+class DatasetsPage;
+class ExportsPage;
+class RunsPage;
+class WorkspaceSession;
+
+// Assembles the pages around one WorkspaceSession: a navigation list, the
+// page stack, the File and Help menus, and what is remembered between
+// sessions (last and recent workspaces, window geometry). Page logic lives in
+// the pages.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    // Order of the navigation list and the page stack.
+    enum Page { DatasetsPageIndex, RunsPageIndex, ComparePageIndex, ExportsPageIndex, PageCount };
+
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Opens an existing workspace and remembers it as last and recent. On
+    // failure the workspace open before stays open and false is returned;
+    // with error the message (naming the folder and the reason) goes there,
+    // without it a message box shows it. Never throws, whatever the folder holds.
+    bool openWorkspace(const QString& dir, QString* error = nullptr);
+    // Creates a workspace in dir (an existing one is opened); same contract as openWorkspace().
+    bool createWorkspace(const QString& dir, QString* error = nullptr);
+    // Reopens the last workspace from the settings if it still is one. Returns whether it did.
+    bool reopenLastWorkspace();
+
+    WorkspaceSession* session() const { return m_session; }
+    void showPage(Page page);
+    Page currentPage() const;
+
+    DatasetsPage* datasetsPage() const { return m_datasetsPage; }
+    RunsPage* runsPage() const { return m_runsPage; }
+    ComparePage* comparePage() const { return m_comparePage; }
+    ExportsPage* exportsPage() const { return m_exportsPage; }
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    bool adopt(const QString& dir, bool create, QString* error);
+    void createMenus();
+    void rebuildRecentMenu();
+    void updateRecentMenuEnabled();
+    void chooseNewWorkspace();
+    void chooseOpenWorkspace();
+    void showAbout();
+    void updateTitle();
+    void saveWindowState();
+
+    WorkspaceSession* m_session;
+    QListWidget* m_nav;
+    QStackedWidget* m_stack;
+    QMenu* m_recentMenu = nullptr;
+    DatasetsPage* m_datasetsPage;
+    RunsPage* m_runsPage;
+    ComparePage* m_comparePage;
+    ExportsPage* m_exportsPage;
+};
+
+} // namespace tunebench::ui

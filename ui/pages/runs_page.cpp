@@ -1,0 +1,311 @@
+#include "ui/pages/runs_page.h"
+
+#include "core/store/metrics.h"
+#include "core/store/runs.h"
+#include "core/store/workspace.h"
+#include "ui/models/run_table_model.h"
+#include "ui/widgets/empty_state.h"
+#include "ui/widgets/metric_plot.h"
+#include "ui/workspace_session.h"
+
+#include <QComboBox>
+#include <QFontDatabase>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
+
+#include <exception>
+
+namespace tunebench::ui {
+
+namespace {
+
+QString prettyJson(const std::string& text)
+{
+    const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return QString::fromStdString(parsed.is_discarded() ? text : parsed.dump(2));
+}
+
+// "loss" when the run has it, else the first loss-like metric, else the first.
+int preferredMetric(const QStringList& names)
+{
+    if (const int exact = names.indexOf(QStringLiteral("loss")); exact >= 0)
+        return exact;
+    for (int i = 0; i < names.size(); ++i) {
+        if (names[i].contains(QStringLiteral("loss")))
+            return i;
+    }
+    return names.isEmpty() ? -1 : 0;
+}
+
+} // namespace
+
+RunsPage::RunsPage(WorkspaceSession* session, QWidget* parent)
+    : QWidget(parent)
+    , m_session(session)
+    , m_model(new RunTableModel(session, this))
+    , m_proxy(new QSortFilterProxyModel(this))
+{
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(kSortRole);
+    m_proxy->setFilterKeyColumn(-1);
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+
+    auto* content = new QWidget;
+    m_filter = new QLineEdit;
+    m_filter->setObjectName(QStringLiteral("runsFilter"));
+    m_filter->setPlaceholderText(tr("Filter runs by any column\u2026"));
+    m_filter->setClearButtonEnabled(true);
+    connect(m_filter, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
+
+    m_table = new QTableView;
+    m_table->setObjectName(QStringLiteral("runsTable"));
+    m_table->setModel(m_proxy);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(RunTableModel::IdColumn, Qt::DescendingOrder); // newest first
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setAlternatingRowColors(true);
+    m_table->verticalHeader()->hide();
+    // The free width goes to the column whose text varies most, not to the last one.
+    m_table->horizontalHeader()->setSectionResizeMode(RunTableModel::NameColumn, QHeaderView::Stretch);
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunsPage::showSelectedRun);
+
+    // Details of the selected run: title, metric plot and configuration.
+    auto* details = new QWidget;
+    m_title = new QLabel;
+    m_title->setObjectName(QStringLiteral("runTitle"));
+    m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_title->setWordWrap(true);
+    m_metricCombo = new QComboBox;
+    m_metricCombo->setObjectName(QStringLiteral("runMetricCombo"));
+    m_metricCombo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    connect(m_metricCombo, &QComboBox::currentTextChanged, this, &RunsPage::loadMetric);
+    m_plot = new MetricPlot;
+    m_plot->setObjectName(QStringLiteral("runMetricPlot"));
+    m_plotState = new EmptyState(m_plot);
+    auto* plotPanel = new QWidget;
+    auto* plotLayout = new QVBoxLayout(plotPanel);
+    plotLayout->setContentsMargins(0, 0, 0, 0);
+    auto* metricRow = new QHBoxLayout;
+    auto* metricLabel = new QLabel(tr("&Metric:"));
+    metricLabel->setBuddy(m_metricCombo);
+    metricRow->addWidget(metricLabel);
+    metricRow->addWidget(m_metricCombo);
+    metricRow->addStretch();
+    plotLayout->addLayout(metricRow);
+    plotLayout->addWidget(m_plotState, 1);
+
+    m_config = new QPlainTextEdit;
+    m_config->setObjectName(QStringLiteral("runConfig"));
+    m_config->setReadOnly(true);
+    m_config->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_config->setLineWrapMode(QPlainTextEdit::NoWrap);
+    auto* configPanel = new QWidget;
+    auto* configLayout = new QVBoxLayout(configPanel);
+    configLayout->setContentsMargins(0, 0, 0, 0);
+    configLayout->addWidget(new QLabel(tr("Configuration")));
+    configLayout->addWidget(m_config, 1);
+
+    auto* detailSplit = new QSplitter(Qt::Horizontal);
+    detailSplit->addWidget(plotPanel);
+    detailSplit->addWidget(configPanel);
+    detailSplit->setStretchFactor(0, 3);
+    detailSplit->setStretchFactor(1, 2);
+    auto* detailsLayout = new QVBoxLayout(details);
+    detailsLayout->setContentsMargins(0, 0, 0, 0);
+    detailsLayout->addWidget(m_title);
+    detailsLayout->addWidget(detailSplit, 1);
+    m_detailsState = new EmptyState(details);
+
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(m_table);
+    split->addWidget(m_detailsState);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);
+    auto* contentLayout = new QVBoxLayout(content);
+    contentLayout->setContentsMargins(0, 0, 0, 0);
+    contentLayout->addWidget(m_filter);
+    contentLayout->addWidget(split, 1);
+
+    m_pageState = new EmptyState(content);
+    m_pageState->setObjectName(QStringLiteral("runsPageState"));
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_pageState);
+
+    connect(m_session, &WorkspaceSession::workspaceChanged, this, &RunsPage::reload);
+    connect(m_session, &WorkspaceSession::changed, this, &RunsPage::refresh);
+    reload();
+}
+
+std::optional<std::int64_t> RunsPage::selectedRunId() const
+{
+    const QModelIndexList rows = m_table->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return std::nullopt;
+    return rows.first().data(kIdRole).value<qint64>();
+}
+
+bool RunsPage::selectRun(std::int64_t runId)
+{
+    const int sourceRow = m_model->rowOf(runId);
+    if (sourceRow < 0)
+        return false;
+    QModelIndex index = m_proxy->mapFromSource(m_model->index(sourceRow, 0));
+    if (!index.isValid()) {
+        m_filter->clear();
+        index = m_proxy->mapFromSource(m_model->index(sourceRow, 0));
+    }
+    m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_table->scrollTo(index);
+    return true;
+}
+
+void RunsPage::reload()
+{
+    // Ids repeat across workspaces: nothing selected in the old one carries over.
+    m_table->clearSelection();
+    m_shownRunId.reset();
+    m_model->refresh();
+    m_table->resizeColumnsToContents();
+    updateEmptyState();
+    showSelectedRun();
+    if (m_proxy->rowCount() > 0)
+        m_table->selectRow(0);
+}
+
+void RunsPage::refresh()
+{
+    m_model->refresh();
+    updateEmptyState();
+    if (!m_shownRunId)
+        return;
+    // The selection model already dropped a deleted run; here the shown run
+    // still exists and may have a new status, config or metrics.
+    showSelectedRun();
+    loadMetricNames(/*keepCurrent=*/true);
+    appendNewPoints();
+}
+
+void RunsPage::updateEmptyState()
+{
+    if (!m_session->isOpen()) {
+        m_pageState->showMessage(EmptyState::noWorkspaceText());
+    } else if (m_model->rowCount() == 0) {
+        m_pageState->showMessage(tr("<p><b>This workspace has no runs yet.</b></p>"
+                                    "<p>Record a run configuration (YAML or JSON) on the command line with</p>"
+                                    "<p><code>tunebench-cli runs create --workspace DIR --config FILE</code></p>"
+                                    "<p>Runs started elsewhere appear here on their own.</p>"));
+    } else {
+        m_pageState->showContent();
+    }
+}
+
+void RunsPage::showSelectedRun()
+{
+    const std::optional<std::int64_t> id = selectedRunId();
+    const RunRecord* run = id ? m_model->recordAt(m_model->rowOf(*id)) : nullptr;
+    if (!run) {
+        m_shownRunId.reset();
+        m_shownConfig.clear();
+        m_plot->clearSeries();
+        m_detailsState->showMessage(tr("Select a run to see its metrics and configuration."));
+        return;
+    }
+    m_detailsState->showContent();
+    const std::string_view status = toString(run->status);
+    QString title = tr("<b>Run #%1 \u2014 %2</b> \u00b7 %3")
+                        .arg(run->id)
+                        .arg(QString::fromStdString(run->name).toHtmlEscaped(),
+                            QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
+    if (!run->error.empty())
+        title += QStringLiteral("<br>") + tr("Error: %1").arg(QString::fromStdString(run->error).toHtmlEscaped());
+    m_title->setText(title);
+    if (run->configJson != m_shownConfig) {
+        m_shownConfig = run->configJson;
+        m_config->setPlainText(prettyJson(run->configJson));
+    }
+    if (m_shownRunId != run->id) {
+        m_shownRunId = run->id;
+        loadMetricNames(/*keepCurrent=*/false);
+        loadMetric();
+    }
+}
+
+void RunsPage::loadMetricNames(bool keepCurrent)
+{
+    if (!m_shownRunId || !m_session->workspace())
+        return;
+    QStringList names;
+    try {
+        for (const std::string& name : MetricQuery(m_session->workspace()->db()).names(*m_shownRunId))
+            names.append(QString::fromStdString(name));
+    } catch (const std::exception& e) {
+        m_session->reportError(
+            tr("Cannot read the metrics of run #%1: %2").arg(*m_shownRunId).arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    QStringList current;
+    for (int i = 0; i < m_metricCombo->count(); ++i)
+        current.append(m_metricCombo->itemText(i));
+    if (keepCurrent && names == current)
+        return;
+    const QString previous = m_metricCombo->currentText();
+    {
+        // The plot is (re)loaded once by the caller or below, not on every item change.
+        const QSignalBlocker blocker(m_metricCombo);
+        m_metricCombo->clear();
+        m_metricCombo->addItems(names);
+        const int kept = keepCurrent ? names.indexOf(previous) : -1;
+        m_metricCombo->setCurrentIndex(kept >= 0 ? kept : preferredMetric(names));
+    }
+    if (keepCurrent && m_metricCombo->currentText() != previous)
+        loadMetric();
+}
+
+void RunsPage::loadMetric()
+{
+    const QString metric = m_metricCombo->currentText();
+    if (!m_shownRunId || !m_session->workspace() || metric.isEmpty()) {
+        m_plot->clearSeries();
+        m_plotState->showMessage(tr("This run has no metrics yet. They appear here while it trains."));
+        return;
+    }
+    try {
+        const MetricQuery query(m_session->workspace()->db());
+        m_plot->setSeries(metric, query.series(*m_shownRunId, metric.toStdString()));
+    } catch (const std::exception& e) {
+        m_session->reportError(
+            tr("Cannot read metric %1 of run #%2: %3").arg(metric).arg(*m_shownRunId).arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    m_plotState->showContent();
+}
+
+void RunsPage::appendNewPoints()
+{
+    const QString metric = m_metricCombo->currentText();
+    if (!m_shownRunId || !m_session->workspace() || metric.isEmpty())
+        return;
+    if (!m_plotState->isShowingContent()) {
+        loadMetric();
+        return;
+    }
+    try {
+        const MetricQuery query(m_session->workspace()->db());
+        m_plot->appendPoints(query.series(*m_shownRunId, metric.toStdString(), m_plot->lastStep()));
+    } catch (const std::exception& e) {
+        m_session->reportError(
+            tr("Cannot read metric %1 of run #%2: %3").arg(metric).arg(*m_shownRunId).arg(QString::fromUtf8(e.what())));
+    }
+}
+
+} // namespace tunebench::ui
