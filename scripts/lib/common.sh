@@ -12,6 +12,10 @@ TB_APT_PACKAGES=(
   xvfb xauth python3-jinja2
 )
 
+# The main build's configuration, shared by scripts/demo and scripts/test so that
+# running one after the other never reconfigures or rebuilds.
+TB_CMAKE_ARGS=(-DTUNEBENCH_WERROR=ON)
+
 tb_log() { printf '\033[1m[tunebench]\033[0m %s\n' "$*" >&2; }
 
 tb_as_root() {
