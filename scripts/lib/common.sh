@@ -52,6 +52,8 @@ tb_build() {
   [ $# -gt 0 ] && shift
   args=("$@")
   export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+  # Paths relative to the checkout, so clones in other folders share the cache.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$TB_ROOT}"
   command -v ccache >/dev/null 2>&1 && ccache --max-size=5G >/dev/null 2>&1 || true
   local stamp="$dir/.tunebench-configure-args" want="${args[*]:-}"
   if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
