@@ -23,11 +23,11 @@ function(tunebench_target_defaults target)
   target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS)
 endfunction()
 
-# Reuse the LibTorch precompiled header built for tunebench_core, so the
+# Reuse the LibTorch precompiled header (tunebench_torch_pch, core/), so the
 # ATen headers are parsed once per build, not once per file.
 function(tunebench_use_torch_pch target)
   if(TUNEBENCH_PCH)
-    target_precompile_headers(${target} REUSE_FROM tunebench_core)
+    target_precompile_headers(${target} REUSE_FROM tunebench_torch_pch)
   endif()
 endfunction()
 

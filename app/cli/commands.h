@@ -14,8 +14,18 @@ struct Command {
     int (*run)(const std::vector<std::string>& args);
 };
 
-void addWorkspaceCommands(std::vector<Command>& commands);
-void addRunCommands(std::vector<Command>& commands);
+// Every command the CLI knows, in registration order.
+std::vector<Command>& commandRegistry();
+
+// Registers commands from a *_commands.cpp file at static-initialisation time:
+//   static const CommandRegistration kRegistration{{ {{"runs", "list"}, "...", runsList}, ... }};
+struct CommandRegistration {
+    explicit CommandRegistration(std::vector<Command> commands)
+    {
+        for (auto& c : commands)
+            commandRegistry().push_back(std::move(c));
+    }
+};
 
 // "2026-11-21 09:30:05" in local time.
 std::string formatTime(double secondsSinceEpoch);

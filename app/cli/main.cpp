@@ -8,6 +8,7 @@
 #include "core/util/error.h"
 #include "core/version.h"
 
+#include <algorithm>
 #include <ctime>
 #include <exception>
 #include <iostream>
@@ -24,7 +25,21 @@ std::string formatTime(double secondsSinceEpoch)
     return buffer;
 }
 
+std::vector<Command>& commandRegistry()
+{
+    static std::vector<Command> registry;
+    return registry;
+}
+
 namespace {
+
+std::string joinWords(const Command& c)
+{
+    std::string out;
+    for (const auto& w : c.words)
+        out += (out.empty() ? "" : " ") + w;
+    return out;
+}
 
 void printHelp(const std::vector<Command>& commands)
 {
@@ -32,9 +47,7 @@ void printHelp(const std::vector<Command>& commands)
                  "Tunebench's headless engine: workspaces, runs and their data.\n\n"
                  "Commands:\n";
     for (const Command& c : commands) {
-        std::string words;
-        for (const auto& w : c.words)
-            words += (words.empty() ? "" : " ") + w;
+        const std::string words = joinWords(c);
         std::cout << "  " << words << std::string(words.size() < 22 ? 22 - words.size() : 1, ' ') << c.summary
                   << "\n";
     }
@@ -48,9 +61,10 @@ void printHelp(const std::vector<Command>& commands)
 int runCli(int argc, char** argv)
 {
     std::vector<std::string> args(argv + 1, argv + argc);
-    std::vector<Command> commands;
-    addWorkspaceCommands(commands);
-    addRunCommands(commands);
+    // Registration order follows link order; list and match in name order.
+    std::vector<Command> commands = commandRegistry();
+    std::stable_sort(commands.begin(), commands.end(),
+                     [](const Command& a, const Command& b) { return a.words < b.words; });
 
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         printHelp(commands);
@@ -73,11 +87,11 @@ int runCli(int argc, char** argv)
         std::cerr << "tunebench-cli: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "")
                   << "'. Commands:\n";
         for (const Command& c : commands)
-            std::cerr << "  " << c.words[0] << " " << c.words[1] << "\n";
+            std::cerr << "  " << joinWords(c) << "\n";
         return 2;
     }
     std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(match->words.size()), args.end());
-    const std::string name = match->words[0] + " " + match->words[1];
+    const std::string name = joinWords(*match);
     try {
         configureThreads();
         return match->run(rest);

@@ -203,14 +203,13 @@ int runsDelete(const std::vector<std::string>& args)
     return 0;
 }
 
-} // namespace
+const CommandRegistration kRegistration{{
+    {{"runs", "list"}, "list the runs of a workspace", runsList},
+    {{"runs", "show"}, "show one run with its metrics summary", runsShow},
+    {{"runs", "create"}, "record a run configuration as a queued run", runsCreate},
+    {{"runs", "delete"}, "delete a run and its files", runsDelete},
+}};
 
-void addRunCommands(std::vector<Command>& commands)
-{
-    commands.push_back({{"runs", "list"}, "list the runs of a workspace", runsList});
-    commands.push_back({{"runs", "show"}, "show one run with its metrics summary", runsShow});
-    commands.push_back({{"runs", "create"}, "record a run configuration as a queued run", runsCreate});
-    commands.push_back({{"runs", "delete"}, "delete a run and its files", runsDelete});
-}
+} // namespace
 
 } // namespace tunebench::cli

@@ -62,12 +62,11 @@ int workspaceInfo(const std::vector<std::string>& args)
     return 0;
 }
 
-} // namespace
+const CommandRegistration kRegistration{{
+    {{"workspace", "init"}, "create a workspace folder", workspaceInit},
+    {{"workspace", "info"}, "show a workspace's schema version and contents", workspaceInfo},
+}};
 
-void addWorkspaceCommands(std::vector<Command>& commands)
-{
-    commands.push_back({{"workspace", "init"}, "create a workspace folder", workspaceInit});
-    commands.push_back({{"workspace", "info"}, "show a workspace's schema version and contents", workspaceInfo});
-}
+} // namespace
 
 } // namespace tunebench::cli

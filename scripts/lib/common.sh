@@ -10,6 +10,7 @@ TB_APT_PACKAGES=(
   qt6-base-dev libqt6opengl6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev
   xvfb xauth python3-jinja2
+  clang libclang-rt-14-dev
 )
 
 # The main build's configuration, shared by scripts/demo and scripts/test so that
@@ -41,6 +42,27 @@ tb_install_deps() {
   tb_log "installing ${#missing[@]} Debian packages: ${missing[*]}"
   tb_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   tb_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Reference implementations the tests compare against (tokenizers from npm),
+# installed from tests/reference/package-lock.json into tests/reference/node_modules.
+tb_install_npm() {
+  local dir="$TB_ROOT/tests/reference"
+  [ -f "$dir/package.json" ] || return 0
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    tb_log "installing Node.js and npm"
+    tb_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  local stamp="$dir/node_modules/.tunebench-installed"
+  if [ ! -f "$stamp" ] || [ "$dir/package.json" -nt "$stamp" ] || { [ -f "$dir/package-lock.json" ] && [ "$dir/package-lock.json" -nt "$stamp" ]; }; then
+    tb_log "installing npm reference packages"
+    if [ -f "$dir/package-lock.json" ]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+    touch "$stamp"
+  fi
 }
 
 # tb_build BUILD_DIR [TARGET...] -- [CMAKE_ARGS...]

@@ -1,0 +1,2 @@
+// Compiled only to produce the precompiled LibTorch header (see CMakeLists.txt).
+#include "torch_pch.h"
