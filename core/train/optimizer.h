@@ -1,0 +1,81 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+// A trainable tensor with its stable name (the HF parameter name, or an
+// adapter's), so optimiser state can be saved and matched on resume by name.
+struct NamedParameter {
+    std::string name;
+    at::Tensor tensor; // a leaf that requires grad
+};
+
+// Parameters that share hyperparameters: weight decay, and a multiplier on the
+// scheduled learning rate (layer-wise LR decay sets it per layer).
+struct ParameterGroup {
+    std::vector<NamedParameter> parameters;
+    double weightDecay = 0.0;
+    double lrScale = 1.0;
+};
+
+// Whether a parameter gets weight decay under the usual convention: biases and
+// normalisation gains do not (names ending in "bias", or containing "norm" or
+// "ln_"), nor do 1-D tensors.
+bool decaysByDefault(const NamedParameter& p);
+
+// Splits parameters into a decayed and a non-decayed group (empty groups dropped).
+std::vector<ParameterGroup> defaultParameterGroups(std::vector<NamedParameter> params, double weightDecay);
+
+// An optimiser over named parameter groups. Called from the training thread
+// only. State is exposed as named tensors ("<param>.exp_avg", ...) plus a step
+// count, so a checkpoint stores it in safetensors and resumes exactly.
+class Optimizer {
+public:
+    virtual ~Optimizer() = default;
+
+    // Applies one update with this learning rate (times each group's lrScale).
+    // Parameters without a gradient are skipped. Advances the step count.
+    virtual void step(double lr) = 0;
+    void zeroGrad();
+    std::int64_t stepCount() const { return m_steps; }
+
+    // Everything needed to continue exactly; restoreState throws InputError
+    // when a parameter's state is missing or has another shape.
+    virtual std::map<std::string, at::Tensor> state() const = 0;
+    virtual void restoreState(const std::map<std::string, at::Tensor>& state) = 0;
+
+    const std::vector<ParameterGroup>& groups() const { return m_groups; }
+
+protected:
+    explicit Optimizer(std::vector<ParameterGroup> groups);
+
+    std::vector<ParameterGroup> m_groups;
+    std::int64_t m_steps = 0;
+};
+
+struct AdamWOptions {
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+};
+
+// AdamW with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW:
+// p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+std::unique_ptr<Optimizer> makeAdamW(std::vector<ParameterGroup> groups, AdamWOptions options = {});
+
+struct SgdOptions {
+    double momentum = 0.0;
+    bool nesterov = false;
+};
+
+// SGD as torch.optim.SGD (weight decay added to the gradient, dampening 0).
+std::unique_ptr<Optimizer> makeSgd(std::vector<ParameterGroup> groups, SgdOptions options = {});
+
+} // namespace tunebench
