@@ -67,7 +67,9 @@ function(tunebench_add_test name)
   target_link_libraries(${name} PRIVATE Qt6::Test ${ARG_LIBRARIES})
   target_compile_definitions(${name} PRIVATE
     TUNEBENCH_BINARY_DIR="${PROJECT_BINARY_DIR}"
-    TUNEBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+    TUNEBENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   tunebench_target_defaults(${name})
   if(ARG_TORCH)
     tunebench_use_torch_pch(${name})

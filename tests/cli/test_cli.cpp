@@ -3,6 +3,7 @@
 #include "core/store/batch_writer.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "support/cli_runner.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -11,30 +12,14 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-struct CliResult {
-    int code = -1;
-    QString out;
-    QString err;
-};
-
 static CliResult cli(const QStringList& args)
 {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.remove("TUNEBENCH_WORKSPACE");
-    p.setProcessEnvironment(env);
-    p.start(TUNEBENCH_CLI, args);
-    if (!p.waitForFinished(60000))
-        return {};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return runCli(args);
 }
 
 static void writeFile(const QString& path, const QByteArray& text)
 {
-    QFile f(path);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write(text);
+    QVERIFY(writeTextFile(path, text));
 }
 
 class TestCli : public QObject {
@@ -223,13 +208,10 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         QCOMPARE(cli({"workspace", "init", tmp.path()}).code, 0);
-        QProcess p;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        QProcessEnvironment env;
         env.insert("TUNEBENCH_WORKSPACE", tmp.path());
-        p.setProcessEnvironment(env);
-        p.start(TUNEBENCH_CLI, {"runs", "list"});
-        QVERIFY(p.waitForFinished(60000));
-        QCOMPARE(p.exitCode(), 0);
+        QCOMPARE(runCli({"runs", "list"}, env).code, 0);
+        QCOMPARE(runCli({"runs", "list"}).code, 2); // without it, --workspace is missing
     }
 };
 

@@ -1,0 +1,4 @@
+list(APPEND plain_sources
+  data/record_reader.cpp
+  data/dataset_format.cpp
+  data/dataset_import.cpp)

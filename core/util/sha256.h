@@ -1,0 +1,30 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tunebench {
+
+// SHA-256 (FIPS 180-4), incremental. Used for dataset content hashes.
+class Sha256 {
+public:
+    Sha256();
+    void update(std::string_view bytes);
+    // Finishes and returns the digest as 64 lowercase hex digits; the object
+    // must not be updated afterwards.
+    std::string hexDigest();
+
+private:
+    void block(const std::uint8_t* data);
+
+    std::array<std::uint32_t, 8> m_state;
+    std::array<std::uint8_t, 64> m_buffer{};
+    std::size_t m_buffered = 0;
+    std::uint64_t m_length = 0;
+};
+
+std::string sha256Hex(std::string_view bytes);
+
+} // namespace tunebench

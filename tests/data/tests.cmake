@@ -1,0 +1,3 @@
+tunebench_add_test(test_record_reader SOURCES data/test_record_reader.cpp LABELS unit LIBRARIES tunebench_core)
+tunebench_add_test(test_dataset_import SOURCES data/test_dataset_import.cpp LABELS unit LIBRARIES tunebench_core)
+tunebench_add_test(test_dataset_cli SOURCES data/test_dataset_cli.cpp LABELS integration)
