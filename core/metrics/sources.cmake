@@ -1,0 +1,2 @@
+list(APPEND plain_sources
+  metrics/diversity.cpp)
