@@ -1,0 +1,2 @@
+list(APPEND plain_sources
+  method/parameter_schema.cpp)

@@ -1,0 +1,1 @@
+tunebench_add_test(test_parameter_schema SOURCES method/test_parameter_schema.cpp LABELS unit LIBRARIES tunebench_core)
