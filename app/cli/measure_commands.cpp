@@ -2,6 +2,8 @@
 #include "commands.h"
 
 #include "core/metrics/diversity.h"
+#include "core/metrics/weight_space.h"
+#include "core/model/model_weights.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -83,7 +85,74 @@ int measureDiversityCommand(const std::vector<std::string>& args)
     return 0;
 }
 
+int measureWeightsCommand(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli measure weights --base DIR --tuned DIR [--top-k K] [--threshold E]",
+                   "What fine-tuning did to the weights: for every tensor both model folders hold, the norm of\n"
+                   "the update, and for matrices its effective rank and the intruder dimensions (top-k singular\n"
+                   "vectors of the tuned matrix whose best cosine similarity with the base matrix's singular\n"
+                   "vectors is below E). Prints JSON: one entry per tensor and the totals.",
+                   {},
+                   {{"base", "DIR", "the model before tuning", true},
+                    {"tuned", "DIR", "the model after tuning (a merged model folder)", true},
+                    {"top-k", "K", "singular vectors checked per matrix (default 10)"},
+                    {"threshold", "E", "cosine similarity below which a direction is an intruder (default 0.5)"}});
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    WeightSpaceOptions options;
+    if (auto k = cl.value("top-k")) {
+        options.intruderTopK = cl.integer("--top-k", *k);
+        if (options.intruderTopK < 1)
+            throw UsageError("--top-k must be at least 1");
+    }
+    if (auto e = cl.value("threshold")) {
+        try {
+            options.intruderThreshold = std::stod(*e);
+        } catch (const std::exception&) {
+            throw UsageError("--threshold must be a number, got '" + *e + "'");
+        }
+        if (!(options.intruderThreshold > 0.0 && options.intruderThreshold <= 1.0))
+            throw UsageError("--threshold must be in (0, 1]");
+    }
+    const ModelWeights base = ModelWeights::open(cl.required("base"));
+    const ModelWeights tuned = ModelWeights::open(cl.required("tuned"));
+    const WeightSpaceReport r = compareWeights(base, tuned, options);
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const TensorUpdate& u : r.tensors) {
+        nlohmann::json t = {{"name", u.name},
+                            {"shape", u.shape},
+                            {"base_norm", u.baseNorm},
+                            {"update_norm", u.updateNorm},
+                            {"relative_update", u.baseNorm > 0 ? u.updateNorm / u.baseNorm : 0.0}};
+        if (u.matrix) {
+            t["effective_rank"] = u.effectiveRank;
+            t["intruder_dimensions"] = u.intruders;
+        }
+        tensors.push_back(std::move(t));
+    }
+    nlohmann::json out = {
+        {"tensors", tensors},
+        {"totals",
+         {{"update_norm", r.totalUpdateNorm},
+          {"relative_update", r.totalBaseNorm > 0 ? r.totalUpdateNorm / r.totalBaseNorm : 0.0},
+          {"changed_tensors", r.changedTensors},
+          {"compared_tensors", static_cast<std::int64_t>(r.tensors.size())},
+          {"intruder_dimensions", r.intruderDimensions}}},
+        {"intruder_dimensions", r.intruderDimensions},
+        {"intruder_top_k", options.intruderTopK},
+        {"intruder_threshold", options.intruderThreshold},
+        {"only_in_base", r.onlyInBase},
+        {"only_in_tuned", r.onlyInTuned},
+    };
+    std::cout << out.dump() << "\n";
+    return 0;
+}
+
 const CommandRegistration kRegistration{{
+    {{"measure", "weights"}, "update norms, effective rank and intruder dimensions of a tuned model",
+     measureWeightsCommand},
     {{"measure", "diversity"}, "distinct-n, EAD and self-BLEU of generated texts", measureDiversityCommand},
 }};
 

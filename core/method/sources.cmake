@@ -1,2 +1,3 @@
 list(APPEND plain_sources
-  method/parameter_schema.cpp)
+  method/parameter_schema.cpp
+  method/plugin_registry.cpp)

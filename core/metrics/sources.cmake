@@ -1,2 +1,4 @@
 list(APPEND plain_sources
   metrics/diversity.cpp)
+list(APPEND torch_sources
+  metrics/weight_space.cpp)

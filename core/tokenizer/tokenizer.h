@@ -32,6 +32,12 @@ public:
     // Token ids for text. addSpecialTokens applies the post-processor
     // (e.g. BOS for Llama), as `add_special_tokens=True` does in transformers.
     std::vector<std::int32_t> encode(std::string_view text, bool addSpecialTokens = false) const;
+    // Ids for a pair of texts (e.g. a preference prompt and answer): each text is
+    // encoded on its own; addSpecialTokens applies the post-processor's pair
+    // template, otherwise the two id lists are concatenated.
+    // encode and encodePair throw InputError for text that is not valid UTF-8.
+    std::vector<std::int32_t> encodePair(std::string_view first, std::string_view second,
+                                         bool addSpecialTokens = false) const;
     // Text for ids; skipSpecialTokens drops special added tokens.
     std::string decode(std::span<const std::int32_t> ids, bool skipSpecialTokens = false) const;
 

@@ -1,5 +1,9 @@
 list(APPEND torch_sources
   train/optimizer.cpp
-  train/gradients.cpp)
+  train/gradients.cpp
+  train/batching.cpp
+  train/checkpoint.cpp
+  train/trainer.cpp)
 list(APPEND plain_sources
-  train/lr_schedule.cpp)
+  train/lr_schedule.cpp
+  train/train_config.cpp)

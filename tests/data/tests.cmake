@@ -1,3 +1,4 @@
 tunebench_add_test(test_record_reader SOURCES data/test_record_reader.cpp LABELS unit LIBRARIES tunebench_core)
 tunebench_add_test(test_dataset_import SOURCES data/test_dataset_import.cpp LABELS unit LIBRARIES tunebench_core)
 tunebench_add_test(test_dataset_cli SOURCES data/test_dataset_cli.cpp LABELS integration)
+tunebench_add_test(test_example_encoder SOURCES data/test_example_encoder.cpp LABELS unit LIBRARIES tunebench_core TORCH)

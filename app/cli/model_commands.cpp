@@ -1,0 +1,308 @@
+// Model commands: make-model (random HF folders for tests and references),
+// generate, and forward (logits for the transformers comparison).
+
+#include "command_line.h"
+#include "commands.h"
+
+#include "core/model/generate.h"
+#include "core/model/model_loader.h"
+#include "core/model/model_writer.h"
+#include "core/model/safetensors.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/util/error.h"
+
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+
+namespace tunebench::cli {
+
+namespace {
+
+double number(const CommandLine& cl, const std::string& option, double fallback)
+{
+    const auto text = cl.value(option);
+    if (!text)
+        return fallback;
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(*text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text->size() || !std::isfinite(v))
+        throw UsageError("--" + option + " must be a number, got '" + *text + "'");
+    return v;
+}
+
+std::int64_t integerOption(const CommandLine& cl, const std::string& option, std::int64_t fallback)
+{
+    const auto text = cl.value(option);
+    return text ? cl.integer("--" + option, *text) : fallback;
+}
+
+std::optional<std::int64_t> optionalInteger(const CommandLine& cl, const std::string& option)
+{
+    const auto text = cl.value(option);
+    if (!text)
+        return std::nullopt;
+    return cl.integer("--" + option, *text);
+}
+
+const OptionSpec kDeviceOption{"device", "DEVICE", "cpu (default) or cuda[:N] with a CUDA LibTorch"};
+
+LoadOptions loadOptions(const CommandLine& cl)
+{
+    LoadOptions o;
+    const std::string device = cl.value("device").value_or("cpu");
+    try {
+        o.device = at::Device(device);
+    } catch (const std::exception&) {
+        throw UsageError("--device: unknown device '" + device + "' (cpu, cuda, cuda:1, ...)");
+    }
+    if (o.device.is_cuda() && !at::hasCUDA())
+        throw InputError("--device " + device + ": this LibTorch was built without CUDA or sees no GPU");
+    return o;
+}
+
+int makeModel(const std::vector<std::string>& args)
+{
+    CommandLine cl(
+        "tunebench-cli make-model --arch llama|mistral|qwen2|qwen3|gpt2 --tokenizer DIR --hidden-size H\n"
+        "                         --num-layers L --num-heads A [--num-kv-heads K] [--intermediate-size I]\n"
+        "                         [--seed S] --out DIR",
+        "Writes a randomly initialised model folder in Hugging Face format: config.json with every key\n"
+        "transformers needs for the architecture, model.safetensors, and the tokenizer files copied from\n"
+        "--tokenizer (its vocabulary size, BOS and EOS set the model's). Tunebench and transformers both\n"
+        "load the result; tests and the reference comparison use it instead of downloaded models.",
+        {},
+        {{"arch", "ARCH", "llama, mistral, qwen2, qwen3 or gpt2", true},
+         {"tokenizer", "DIR", "folder with tokenizer.json (or vocab.json + merges.txt)", true},
+         {"hidden-size", "H", "hidden size", true},
+         {"num-layers", "L", "number of layers", true},
+         {"num-heads", "A", "attention heads", true},
+         {"num-kv-heads", "K", "key/value heads (grouped-query attention; default A)"},
+         {"intermediate-size", "I", "MLP size (default 4H)"},
+         {"head-dim", "D", "head size (llama, mistral, qwen3; default H/A)"},
+         {"sliding-window", "W", "attention window (mistral; qwen2/3: on the upper half of the layers)"},
+         {"max-positions", "N", "max_position_embeddings / n_positions"},
+         {"rope-scaling", "TYPE", "llama3 (factor 8, original context 8192), linear or dynamic (factor 2)"},
+         {"tie-word-embeddings", "true|false", "share the embedding with lm_head (default: gpt2, qwen yes)"},
+         {"dtype", "DTYPE", "float32 (default), float16 or bfloat16: the stored weights"},
+         {"seed", "S", "random seed (default 0)"},
+         {"out", "DIR", "folder to write (created)", true}});
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    RandomModelSpec spec;
+    try {
+        spec.architecture = architectureFromModelType(cl.required("arch"));
+    } catch (const InputError& e) {
+        throw UsageError(std::string("--arch: ") + e.what());
+    }
+    spec.hiddenSize = cl.integer("--hidden-size", cl.required("hidden-size"));
+    spec.numLayers = cl.integer("--num-layers", cl.required("num-layers"));
+    spec.numHeads = cl.integer("--num-heads", cl.required("num-heads"));
+    spec.numKvHeads = optionalInteger(cl, "num-kv-heads");
+    spec.intermediateSize = optionalInteger(cl, "intermediate-size");
+    spec.headDim = optionalInteger(cl, "head-dim");
+    spec.slidingWindow = optionalInteger(cl, "sliding-window");
+    spec.maxPositions = optionalInteger(cl, "max-positions");
+    if (auto tie = cl.value("tie-word-embeddings")) {
+        if (*tie != "true" && *tie != "false")
+            throw UsageError("--tie-word-embeddings must be true or false");
+        spec.tieWordEmbeddings = *tie == "true";
+    }
+    if (auto scaling = cl.value("rope-scaling")) {
+        if (*scaling == "llama3")
+            spec.ropeScaling = {RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192};
+        else if (*scaling == "linear")
+            spec.ropeScaling = {RopeScaling::Type::Linear, 2.0};
+        else if (*scaling == "dynamic")
+            spec.ropeScaling = {RopeScaling::Type::Dynamic, 2.0};
+        else if (*scaling != "none")
+            throw UsageError("--rope-scaling must be none, llama3, linear or dynamic");
+    }
+    if (auto dtype = cl.value("dtype")) {
+        if (*dtype == "float16")
+            spec.torchDtype = StorageDtype::Float16;
+        else if (*dtype == "bfloat16")
+            spec.torchDtype = StorageDtype::BFloat16;
+        else if (*dtype != "float32")
+            throw UsageError("--dtype must be float32, float16 or bfloat16");
+    }
+    const std::int64_t seed = integerOption(cl, "seed", 0);
+    if (seed < 0)
+        throw UsageError("--seed must not be negative");
+
+    // The tokenizer files go first, so that npm's encoder.json + vocab.bpe
+    // spelling is read under the names the tokenizer (and transformers) know.
+    const std::filesystem::path out = cl.required("out");
+    copyTokenizerFiles(cl.required("tokenizer"), out);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(out);
+    spec.vocabSize = static_cast<std::int64_t>(tokenizer.vocabSize());
+    spec.bosTokenId = tokenizer.bosId();
+    if (tokenizer.eosId())
+        spec.eosTokenIds = {*tokenizer.eosId()};
+    spec.padTokenId = tokenizer.padId();
+    // GPT-2's vocab.json + merges.txt carry no roles; its convention is
+    // <|endoftext|> for both, as GPT2Config's defaults say.
+    if (spec.architecture == Architecture::Gpt2 && !tokenizer.eosId()) {
+        if (const auto endOfText = tokenizer.tokenToId("<|endoftext|>")) {
+            spec.bosTokenId = *endOfText;
+            spec.eosTokenIds = {*endOfText};
+        }
+    }
+
+    const ModelConfig config = randomModelConfig(spec);
+    const std::unique_ptr<CausalLM> model = createRandomCausalLM(config, static_cast<std::uint64_t>(seed));
+    saveModelFolder(*model, out);
+    std::cout << "Wrote a random " << architectureClassName(config.architecture) << " with "
+              << model->parameterCount() << " parameters (vocabulary " << config.vocabSize << ") to " << out.string()
+              << "\n";
+    return 0;
+}
+
+int generateCommand(const std::vector<std::string>& args)
+{
+    CommandLine cl(
+        "tunebench-cli generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]\n"
+        "                       [--top-k K] [--seed S] [--stop TEXT]",
+        "Prints the model's continuation of the prompt (encoded with the model folder's tokenizer, special\n"
+        "tokens added). Greedy unless a temperature above 0, --top-p or --top-k is given; sampling is\n"
+        "reproducible with --seed. Generation ends at max-new-tokens, an EOS token or the stop text.",
+        {},
+        {{"model", "DIR", "a Hugging Face model folder with its tokenizer", true},
+         {"prompt", "TEXT", "the text to continue", true},
+         {"max-new-tokens", "N", "tokens to generate at most (default 32)"},
+         {"temperature", "T", "sampling temperature; 0 means greedy (default)"},
+         {"top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P"},
+         {"top-k", "K", "sample among the K most likely tokens"},
+         {"seed", "S", "sampling seed (default 0)"},
+         {"stop", "TEXT", "stop once the continuation contains TEXT"},
+         kDeviceOption});
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    const std::filesystem::path dir = cl.required("model");
+    const LoadOptions load = loadOptions(cl);
+    GenerationOptions o;
+    o.maxNewTokens = integerOption(cl, "max-new-tokens", 32);
+    if (o.maxNewTokens < 0)
+        throw UsageError("--max-new-tokens must not be negative");
+    const double temperature = number(cl, "temperature", 0.0);
+    if (temperature < 0)
+        throw UsageError("--temperature must not be negative");
+    o.sample = temperature > 0 || cl.has("top-p") || cl.has("top-k");
+    o.sampling.temperature = temperature > 0 ? temperature : 1.0;
+    o.sampling.topP = number(cl, "top-p", 1.0);
+    o.sampling.topK = integerOption(cl, "top-k", 0);
+    const std::int64_t seed = integerOption(cl, "seed", 0);
+    if (seed < 0)
+        throw UsageError("--seed must not be negative");
+    o.seed = static_cast<std::uint64_t>(seed);
+
+    const Tokenizer tokenizer = Tokenizer::fromFolder(dir);
+    const std::unique_ptr<CausalLM> model = loadCausalLM(dir, load);
+    for (auto id : model->config().eosTokenIds)
+        o.eosTokenIds.push_back(id);
+    if (tokenizer.eosId())
+        o.eosTokenIds.push_back(*tokenizer.eosId());
+    o.padTokenId = tokenizer.padId();
+    if (auto stop = cl.value("stop"))
+        o.stopStrings = {*stop};
+    o.decoder = [&tokenizer](std::span<const std::int32_t> ids) { return tokenizer.decode(ids, true); };
+
+    std::vector<std::int32_t> ids = tokenizer.encode(cl.required("prompt"), /*addSpecialTokens=*/true);
+    if (ids.empty()) {
+        if (!tokenizer.bosId())
+            throw InputError("the prompt encodes to no tokens and the tokenizer has no BOS token to start from");
+        ids.push_back(*tokenizer.bosId());
+    }
+    const GeneratedSequence result = generate(*model, {ids}, o)[0];
+    std::cout << tokenizer.decode(result.tokens, /*skipSpecialTokens=*/true) << "\n";
+    return 0;
+}
+
+int forwardCommand(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli forward --model DIR --input FILE --out FILE.safetensors",
+                   "Runs the model on token ids and writes the logits, for comparisons with other\n"
+                   "implementations (tests/reference/compare_transformers.py). FILE has one JSON array of\n"
+                   "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].",
+                   {},
+                   {{"model", "DIR", "a Hugging Face model folder", true},
+                    {"input", "FILE", "one JSON array of token ids per line", true},
+                    {"out", "FILE", "safetensors file to write", true},
+                    kDeviceOption});
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    const std::filesystem::path dir = cl.required("model");
+    const std::filesystem::path inputPath = cl.required("input");
+    const LoadOptions load = loadOptions(cl);
+    std::ifstream input(inputPath);
+    if (!input)
+        throw InputError(inputPath.string() + ": cannot open");
+    std::vector<std::vector<std::int64_t>> sequences;
+    std::string line;
+    for (int lineNumber = 1; std::getline(input, line); ++lineNumber) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos)
+            continue;
+        const std::string where = inputPath.string() + ":" + std::to_string(lineNumber);
+        nlohmann::json ids;
+        try {
+            ids = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::exception& e) {
+            throw InputError(where + ": not valid JSON: " + e.what());
+        }
+        if (!ids.is_array() || ids.empty())
+            throw InputError(where + ": expected a non-empty JSON array of token ids");
+        std::vector<std::int64_t> sequence;
+        for (const auto& id : ids) {
+            if (!id.is_number_integer())
+                throw InputError(where + ": expected token ids (integers), got " + id.dump());
+            sequence.push_back(id.get<std::int64_t>());
+        }
+        sequences.push_back(std::move(sequence));
+    }
+    if (sequences.empty())
+        throw InputError(inputPath.string() + ": no sequences");
+
+    const std::unique_ptr<CausalLM> model = loadCausalLM(dir, load);
+    c10::InferenceMode inference;
+    NamedTensors out;
+    for (std::size_t i = 0; i < sequences.size(); ++i) {
+        ForwardInput in;
+        in.inputIds = at::tensor(sequences[i], at::kLong).unsqueeze(0).to(model->device());
+        at::Tensor logits;
+        try {
+            logits = model->forward(in).logits[0].to(at::kCPU, at::kFloat);
+        } catch (const InputError& e) {
+            throw InputError(inputPath.string() + ": sequence " + std::to_string(i + 1) + ": " + e.what());
+        }
+        out.emplace_back("logits." + std::to_string(i), logits);
+        out.emplace_back("input_ids." + std::to_string(i), at::tensor(sequences[i], at::kLong));
+    }
+    const std::filesystem::path outPath = cl.required("out");
+    writeSafetensors(outPath, out, {{"format", "pt"}, {"model", dir.string()}});
+    std::cout << "Wrote logits of " << sequences.size() << " sequences to " << outPath.string() << "\n";
+    return 0;
+}
+
+const CommandRegistration kRegistration{{
+    {{"make-model"}, "write a random Hugging Face model folder", makeModel},
+    {{"generate"}, "continue a prompt with a model", generateCommand},
+    {{"forward"}, "write a model's logits for token ids", forwardCommand},
+}};
+
+} // namespace
+
+} // namespace tunebench::cli

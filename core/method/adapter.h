@@ -1,0 +1,60 @@
+#pragma once
+
+#include "core/train/optimizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tunebench {
+
+class CausalLM;
+
+using AdapterState = std::vector<std::pair<std::string, at::Tensor>>;
+
+struct AdapterSetup {
+    CausalLM& model;
+    nlohmann::json params; // the plugin's parameters, resolved against its schema
+    std::uint64_t seed = 0;
+};
+
+// What is trained: an adapter attaches to a model (inserting hooks into its
+// named linear layers, or choosing which of its parameters train) and owns
+// the trainable tensors. Implemented by adapter plugins; used by the trainer
+// on its one training thread.
+class Adapter {
+public:
+    virtual ~Adapter() = default;
+
+    // Attaches to the model. Called once, before anything else. Throws
+    // InputError when a parameter does not fit the model (naming it), e.g. a
+    // target module the architecture does not have.
+    virtual void attach(const AdapterSetup& setup) = 0;
+
+    // The tensors the optimiser updates, grouped by weight decay and learning
+    // rate scale (layer-wise decay). Names are the tensors' names in
+    // checkpoints. Valid after attach; stable across calls.
+    virtual std::vector<ParameterGroup> parameterGroups(double weightDecay) const = 0;
+
+    // A training stage (an epoch) begins; stage counts from 0. Adapters that
+    // change what trains during a run (half fine-tuning) do it here.
+    virtual void beginStage(std::int64_t stage) {}
+
+    // Switching the adapter off gives back the base model (the reference model
+    // of preference objectives, without a second copy of the weights).
+    virtual bool canDisable() const { return false; }
+    virtual void setEnabled(bool enabled) {}
+
+    // The adapter's tensors (what a checkpoint stores and an export writes) and
+    // their restoration. restoreState throws InputError for a missing tensor
+    // or a shape that differs.
+    virtual AdapterState state() const = 0;
+    virtual void restoreState(const AdapterState& state) = 0;
+};
+
+} // namespace tunebench

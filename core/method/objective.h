@@ -1,0 +1,64 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <string>
+
+namespace tunebench {
+
+struct ForwardInput;
+struct ForwardOutput;
+
+// The data an objective trains on.
+enum class ObjectiveData { Sequences, PreferencePairs, UnpairedPreference };
+
+// Token sequences, right-padded. [B, T] each; labels hold -100 where no loss is taken.
+struct TokenBatch {
+    at::Tensor inputIds;
+    at::Tensor attentionMask;
+    at::Tensor labels;
+};
+
+// One optimiser micro-batch. Sequences for SFT; chosen/rejected (prompt and
+// response in each, the prompt masked in labels) for pairs; sequences with
+// `desirable` [B] (bool) for unpaired preference data.
+struct ObjectiveBatch {
+    TokenBatch sequences;
+    TokenBatch chosen;
+    TokenBatch rejected;
+    at::Tensor desirable;
+};
+
+// Runs the models an objective needs. policy() records gradients; reference()
+// runs the reference model (the base model with the adapter off, or a frozen
+// copy) without them. Only objectives whose needsReference() is true may call
+// reference().
+class ModelAccess {
+public:
+    virtual ~ModelAccess() = default;
+    virtual ForwardOutput policy(const ForwardInput& input) = 0;
+    virtual ForwardOutput reference(const ForwardInput& input) = 0;
+};
+
+struct LossOutput {
+    at::Tensor loss;                        // scalar, to minimise
+    std::int64_t tokens = 0;                // tokens the loss was taken over
+    std::map<std::string, double> metrics;  // logged beside the loss (rewards, accuracy ...)
+};
+
+// What is optimised. Implemented by objective plugins; used by the trainer on
+// its one training thread.
+class Objective {
+public:
+    virtual ~Objective() = default;
+    // Called once with the plugin's resolved parameters.
+    virtual void configure(const nlohmann::json& params) = 0;
+    virtual ObjectiveData data() const = 0;
+    virtual bool needsReference() const { return false; }
+    virtual LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) = 0;
+};
+
+} // namespace tunebench

@@ -1,0 +1,166 @@
+#include "core/method/plugin_registry.h"
+
+#include "core/method/plugin_api.h"
+#include "core/tunebench_config.h"
+#include "core/util/error.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+std::string_view toString(PluginKind kind)
+{
+    return kind == PluginKind::Adapter ? "adapter" : "objective";
+}
+
+std::vector<fs::path> PluginRegistry::defaultSearchPath()
+{
+    std::vector<fs::path> out;
+    if (const char* env = std::getenv("TUNEBENCH_PLUGIN_PATH"); env && *env) {
+        std::string list = env;
+        std::size_t start = 0;
+        while (start <= list.size()) {
+            std::size_t end = list.find(':', start);
+            if (end == std::string::npos)
+                end = list.size();
+            if (end > start)
+                out.emplace_back(list.substr(start, end - start));
+            start = end + 1;
+        }
+    }
+    // Beside the running program: <build>/plugins from <build>/app, and a
+    // relocated install's <prefix>/lib/tunebench/plugins from <prefix>/bin.
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        out.push_back(exe.parent_path().parent_path() / "plugins");
+        out.push_back(exe.parent_path().parent_path() / "lib/tunebench/plugins");
+    }
+    if (const char* home = std::getenv("HOME"); home && *home)
+        out.push_back(fs::path(home) / ".local/share/tunebench/plugins");
+    out.emplace_back(TUNEBENCH_PLUGIN_INSTALL_DIR);
+    return out;
+}
+
+void PluginRegistry::load(const std::vector<fs::path>& folders)
+{
+    for (const fs::path& folder : folders) {
+        std::error_code ec;
+        if (!fs::is_directory(folder, ec))
+            continue;
+        std::vector<fs::path> libraries;
+        for (const auto& entry : fs::directory_iterator(folder, ec)) {
+            if (entry.path().extension() == ".so")
+                libraries.push_back(entry.path());
+        }
+        std::sort(libraries.begin(), libraries.end()); // the same order on every machine
+        for (const fs::path& lib : libraries)
+            loadLibrary(lib);
+    }
+}
+
+bool PluginRegistry::loadLibrary(const fs::path& path)
+{
+    auto fail = [&](std::string reason) {
+        m_broken.push_back({path, std::move(reason)});
+        return false;
+    };
+    // RTLD_LOCAL: plugins do not see each other's symbols. Never dlclose'd.
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char* err = dlerror();
+        return fail(std::string("cannot be loaded: ") + (err ? err : "unknown error"));
+    }
+    auto entry = reinterpret_cast<TunebenchPluginEntryPoint>(dlsym(handle, TUNEBENCH_PLUGIN_ENTRY_POINT));
+    if (!entry)
+        return fail(std::string("is not a Tunebench plugin: it exports no ") + TUNEBENCH_PLUGIN_ENTRY_POINT + "()");
+    const TunebenchPluginDescriptor* d = entry();
+    if (!d)
+        return fail("its entry point returned no descriptor");
+    // The version is read first: nothing else in a descriptor of another API may be trusted.
+    if (d->apiVersion != TUNEBENCH_PLUGIN_API_VERSION)
+        return fail("was built for plugin API version " + std::to_string(d->apiVersion) + ", this Tunebench has "
+                    + std::to_string(TUNEBENCH_PLUGIN_API_VERSION) + "; rebuild it against this Tunebench's SDK");
+    if (!d->name || !*d->name || !d->kind)
+        return fail("its descriptor has no name or kind");
+    PluginInfo info;
+    info.name = d->name;
+    info.version = d->version ? d->version : "";
+    info.summary = d->summary ? d->summary : "";
+    info.path = path;
+    info.descriptor = d;
+    const std::string kind = d->kind;
+    if (kind == "adapter" && d->createAdapter)
+        info.kind = PluginKind::Adapter;
+    else if (kind == "objective" && d->createObjective)
+        info.kind = PluginKind::Objective;
+    else
+        return fail("'" + info.name + "': kind '" + kind
+                    + "' needs its factory (an adapter createAdapter, an objective createObjective)");
+    try {
+        info.schema = ParameterSchema::fromJson(
+            nlohmann::json::parse(d->schemaJson ? d->schemaJson : "[]"), "plugin '" + info.name + "'");
+    } catch (const nlohmann::json::exception& e) {
+        return fail("'" + info.name + "': its parameter schema is not valid JSON: " + e.what());
+    } catch (const InputError& e) {
+        return fail(e.what());
+    }
+    if (const PluginInfo* other = find(info.kind, info.name))
+        return fail("another " + std::string(toString(info.kind)) + " named '" + info.name + "' was loaded first, from "
+                    + other->path.string());
+    m_plugins.push_back(std::move(info));
+    return true;
+}
+
+const PluginInfo* PluginRegistry::find(PluginKind kind, std::string_view name) const
+{
+    for (const PluginInfo& p : m_plugins) {
+        if (p.kind == kind && p.name == name)
+            return &p;
+    }
+    return nullptr;
+}
+
+const PluginInfo& PluginRegistry::require(PluginKind kind, std::string_view name) const
+{
+    if (const PluginInfo* p = find(kind, name))
+        return *p;
+    std::string known;
+    for (const PluginInfo& p : m_plugins) {
+        if (p.kind == kind)
+            known += (known.empty() ? "" : ", ") + p.name;
+    }
+    std::string message = "no " + std::string(toString(kind)) + " named '" + std::string(name) + "' (available: "
+        + (known.empty() ? "none" : known) + ")";
+    for (const BrokenPlugin& b : m_broken) {
+        if (b.path.filename().string().find(std::string(name)) != std::string::npos)
+            message += "; " + b.path.string() + " " + b.reason;
+    }
+    throw InputError(message);
+}
+
+std::unique_ptr<Adapter> PluginRegistry::createAdapter(std::string_view name) const
+{
+    return std::unique_ptr<Adapter>(require(PluginKind::Adapter, name).descriptor->createAdapter());
+}
+
+std::unique_ptr<Objective> PluginRegistry::createObjective(std::string_view name) const
+{
+    return std::unique_ptr<Objective>(require(PluginKind::Objective, name).descriptor->createObjective());
+}
+
+const PluginRegistry& defaultPluginRegistry()
+{
+    static PluginRegistry registry;
+    static std::once_flag once;
+    std::call_once(once, [] { registry.load(PluginRegistry::defaultSearchPath()); });
+    return registry;
+}
+
+} // namespace tunebench

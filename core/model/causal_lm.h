@@ -1,0 +1,132 @@
+// The interface every architecture implements: a causal language model whose
+// parameters and linear layers are addressed by their Hugging Face names.
+#pragma once
+
+#include "core/model/config.h"
+#include "core/model/linear.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tunebench {
+
+class KvCache;
+
+struct ForwardInput {
+    at::Tensor inputIds; // [B, T] int64, every id in [0, vocab)
+    // [B, S] with S = cached length + T: 1 for real tokens, 0 for padding.
+    // Undefined: no padding.
+    at::Tensor attentionMask;
+    // [B, T] int64. Undefined: derived from the attention mask as transformers'
+    // generate() does (cumsum(mask) - 1, so left padding does not shift
+    // positions), or past length + arange(T) without a mask.
+    at::Tensor positionIds;
+    KvCache* cache = nullptr; // appended to when given
+    bool outputHiddenStates = false;
+    // Logits for the last position only ([B, 1, V]), as generation needs.
+    bool lastPositionOnly = false;
+};
+
+struct ForwardOutput {
+    at::Tensor logits; // [B, T, V] (or [B, 1, V]) in the model's compute dtype
+    // When asked: the embeddings' output and each layer's output, the last one
+    // after the final norm, as transformers' output_hidden_states ([B, T, H]).
+    std::vector<at::Tensor> hiddenStates;
+};
+
+// What a ParameterSource is asked for, so a random initialiser can choose a
+// distribution; loaders ignore it.
+// LinearWeight is [out, in] (nn.Linear), Conv1DWeight [in, out] (GPT-2).
+enum class ParameterRole { Embedding, PositionEmbedding, LinearWeight, Conv1DWeight, LinearBias, NormWeight, NormBias };
+
+// Supplies each parameter when a model is built: from a checkpoint, at random,
+// or as zeros. Called once per parameter, in registration order, with the HF
+// name and the shape the architecture expects. Returns a tensor of that shape
+// on the target device and dtype.
+class ParameterSource {
+public:
+    virtual ~ParameterSource() = default;
+    virtual at::Tensor make(const std::string& name, const std::vector<std::int64_t>& shape, ParameterRole role) = 0;
+};
+
+class CausalLM {
+public:
+    virtual ~CausalLM() = default;
+    CausalLM(const CausalLM&) = delete;
+    CausalLM& operator=(const CausalLM&) = delete;
+
+    const ModelConfig& config() const { return m_config; }
+
+    // Runs the model. Thread-compatible: concurrent forwards are fine when each
+    // has its own cache and nobody changes parameters or hooks meanwhile.
+    // Records autograd when parameters require grad and grad mode is on.
+    // Throws InputError for ids out of range, wrong shapes or positions past
+    // what the architecture supports.
+    virtual ForwardOutput forward(const ForwardInput& input) const = 0;
+
+    // Every parameter under its HF name ("model.layers.0.self_attn.q_proj.weight"),
+    // in registration order. The tensors are the model's own (not copies), so
+    // in-place updates and requires_grad_() act on the model. A tied lm_head is
+    // not listed separately: it is the embedding, as in transformers'
+    // named_parameters().
+    std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;
+    std::vector<std::string> parameterNames() const;
+    bool hasParameter(const std::string& name) const;
+    // Throws InputError for an unknown name.
+    at::Tensor parameter(const std::string& name) const;
+    // Replaces a parameter by a tensor of the same shape (moved to the model's
+    // device and dtype). Throws InputError for an unknown name or a wrong shape.
+    void setParameter(const std::string& name, const at::Tensor& value);
+
+    // Linear layers by HF module name; the adapter hook points (see Linear).
+    std::vector<Linear*> linears() const;
+    // nullptr when there is no linear layer of that name.
+    Linear* linear(const std::string& name) const;
+
+    at::Device device() const;
+    at::ScalarType dtype() const;
+    // Moves every parameter (not thread-safe against a running forward).
+    void to(at::Device device, at::ScalarType dtype);
+    void setRequiresGrad(bool requiresGrad);
+    std::int64_t parameterCount() const;
+
+protected:
+    explicit CausalLM(ModelConfig config);
+
+    // Architectures register each parameter slot once, at construction, after
+    // asking the source for it. The slot must outlive the model (a member of
+    // a heap-allocated layer).
+    void addParameter(ParameterSource& source, const std::string& name, at::Tensor* slot,
+                      std::vector<std::int64_t> shape, ParameterRole role);
+    // Creates and registers a linear layer (weight and optional bias).
+    Linear* addLinear(ParameterSource& source, const std::string& name, std::int64_t in, std::int64_t out,
+                      bool bias, Linear::Layout layout = Linear::Layout::OutIn);
+
+    // Checks ids [B, T] and returns the attention mask and position ids to use.
+    struct Prepared {
+        at::Tensor keyMask;     // [B, S] or undefined
+        at::Tensor positionIds; // [B, T]
+        std::int64_t pastLength = 0;
+    };
+    Prepared prepare(const ForwardInput& input) const;
+
+private:
+    struct Slot {
+        std::string name;
+        at::Tensor* tensor;
+    };
+    ModelConfig m_config;
+    std::vector<Slot> m_slots;
+    std::vector<std::unique_ptr<Linear>> m_linears;
+};
+
+// Builds the architecture config.architecture names, taking every parameter
+// from source. Throws InputError when the config is invalid.
+std::unique_ptr<CausalLM> createCausalLM(const ModelConfig& config, ParameterSource& source);
+
+} // namespace tunebench

@@ -1,0 +1,154 @@
+#include "core/model/model_loader.h"
+
+#include "core/model/model_weights.h"
+#include "core/util/error.h"
+
+#include <set>
+
+namespace tunebench {
+
+namespace {
+
+std::string shapeText(at::IntArrayRef shape)
+{
+    std::string out = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
+}
+
+std::string nameList(const std::vector<std::string>& names)
+{
+    constexpr std::size_t kShown = 20;
+    std::string out;
+    for (std::size_t i = 0; i < names.size() && i < kShown; ++i)
+        out += "\n  " + names[i];
+    if (names.size() > kShown)
+        out += "\n  ... and " + std::to_string(names.size() - kShown) + " more";
+    return out;
+}
+
+bool endsWith(const std::string& s, std::string_view suffix)
+{
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Checkpoint entries transformers loads without complaint although no
+// parameter takes them.
+bool isToleratedExtra(const std::string& name, const ModelConfig& config)
+{
+    if (endsWith(name, "rotary_emb.inv_freq"))
+        return true;
+    if (config.architecture == Architecture::Gpt2 && (endsWith(name, ".attn.bias") || endsWith(name, ".attn.masked_bias")))
+        return true;
+    return config.tieWordEmbeddings && name == "lm_head.weight";
+}
+
+class CheckpointSource final : public ParameterSource {
+public:
+    CheckpointSource(const ModelWeights& weights, const ModelConfig& config, at::Device device, at::ScalarType dtype)
+        : m_weights(weights)
+        , m_config(config)
+        , m_device(device)
+        , m_dtype(dtype)
+    {
+    }
+
+    at::Tensor make(const std::string& name, const std::vector<std::int64_t>& shape, ParameterRole) override
+    {
+        const std::string stored = storedName(name);
+        if (stored.empty()) {
+            m_missing.push_back(name);
+            return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
+        }
+        m_used.insert(stored);
+        at::Tensor t = m_weights.tensor(stored);
+        if (t.sizes() != at::IntArrayRef(shape)) {
+            m_problems.push_back(stored + " in " + m_weights.fileOf(stored).filename().string() + " has shape "
+                                 + shapeText(t.sizes()) + ", the config expects " + shapeText(shape));
+            return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
+        }
+        if (!at::isFloatingType(t.scalar_type())) {
+            m_problems.push_back(stored + " is stored as " + std::string(c10::toString(t.scalar_type()))
+                                 + ", a parameter must be floating point");
+            return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
+        }
+        // A no-op for float32 on the CPU: the parameter stays in the mapped file.
+        return t.to(m_device, m_dtype);
+    }
+
+    // Throws the collected problems, if any.
+    void finish(const std::filesystem::path& dir, bool allowUnexpected) const
+    {
+        std::string message;
+        if (!m_missing.empty())
+            message += "\nmissing tensors (" + std::to_string(m_missing.size()) + "):" + nameList(m_missing);
+        if (!m_problems.empty())
+            message += "\nwrong tensors (" + std::to_string(m_problems.size()) + "):" + nameList(m_problems);
+        std::vector<std::string> unexpected;
+        for (const auto& name : m_weights.names()) {
+            if (!m_used.count(name) && !isToleratedExtra(name, m_config))
+                unexpected.push_back(name);
+        }
+        if (!unexpected.empty() && !allowUnexpected)
+            message += "\nunexpected tensors, which " + std::string(architectureClassName(m_config.architecture))
+                       + " does not use (" + std::to_string(unexpected.size()) + "):" + nameList(unexpected);
+        if (!message.empty())
+            throw InputError(dir.string() + ": the weights do not match config.json (" +
+                             std::string(architectureClassName(m_config.architecture)) + "):" + message);
+    }
+
+private:
+    // GPT-2 checkpoints from the original release name the base model's
+    // tensors without the "transformer." prefix; transformers accepts both.
+    std::string storedName(const std::string& name) const
+    {
+        if (m_weights.contains(name))
+            return name;
+        const std::string prefix = m_config.architecture == Architecture::Gpt2 ? "transformer." : "model.";
+        if (name.rfind(prefix, 0) == 0 && m_weights.contains(name.substr(prefix.size())))
+            return name.substr(prefix.size());
+        return {};
+    }
+
+    const ModelWeights& m_weights;
+    const ModelConfig& m_config;
+    at::Device m_device;
+    at::ScalarType m_dtype;
+    std::vector<std::string> m_missing;
+    std::vector<std::string> m_problems;
+    std::set<std::string> m_used;
+};
+
+} // namespace
+
+at::ScalarType scalarTypeOf(StorageDtype dtype)
+{
+    switch (dtype) {
+    case StorageDtype::Float32: return at::kFloat;
+    case StorageDtype::Float16: return at::kHalf;
+    case StorageDtype::BFloat16: return at::kBFloat16;
+    }
+    return at::kFloat;
+}
+
+at::ScalarType computeDtype(const ModelConfig& config, const LoadOptions& options)
+{
+    if (options.dtype)
+        return *options.dtype;
+    return options.device.is_cpu() ? at::kFloat : scalarTypeOf(config.torchDtype);
+}
+
+std::unique_ptr<CausalLM> loadCausalLM(const std::filesystem::path& dir, const LoadOptions& options)
+{
+    if (!std::filesystem::is_directory(dir))
+        throw InputError(dir.string() + ": not a model folder (it does not exist or is not a folder)");
+    const ModelConfig config = readModelConfig(dir / "config.json");
+    const ModelWeights weights = ModelWeights::open(dir);
+    CheckpointSource source(weights, config, options.device, computeDtype(config, options));
+    std::unique_ptr<CausalLM> model = createCausalLM(config, source);
+    source.finish(dir, options.allowUnexpectedTensors);
+    return model;
+}
+
+} // namespace tunebench

@@ -1,0 +1,219 @@
+#include "core/train/train_config.h"
+
+#include "core/method/parameter_schema.h"
+#include "core/method/plugin_registry.h"
+#include "core/util/error.h"
+
+#include <algorithm>
+
+namespace tunebench {
+
+namespace {
+
+using Type = ParameterSpec::Type;
+
+// The trainer's own keys, checked like a plugin's parameters.
+const ParameterSchema& trainerSchema()
+{
+    static const ParameterSchema schema({
+        {"name", {"run_name"}, Type::String, "", {}, {}, {}, "run name"},
+        {"model", {"model_name_or_path"}, Type::String, {}, {}, {}, {}, "model folder (Hugging Face format)"},
+        {"dataset", {"data_path", "train_file"}, Type::String, "", {}, {}, {}, "dataset file"},
+        {"dataset_id", {}, Type::Integer, -1, -1, {}, {}, "workspace dataset id"},
+        {"dataset_format", {}, Type::String, "", {}, {}, {}, "dataset format (default: detected)"},
+        {"adapter", {"method", "finetuning_type"}, Type::String, "full", {}, {}, {}, "what is trained"},
+        {"objective", {"stage"}, Type::String, "sft", {}, {}, {}, "what is optimised"},
+        {"learning_rate", {"lr"}, Type::Number, 5e-5, 0.0, 10.0, {}, "peak learning rate"},
+        {"num_train_epochs", {"epochs"}, Type::Number, 1.0, 0.0, 1e6, {}, "passes over the data"},
+        {"max_steps", {}, Type::Integer, -1, -1, {}, {}, "optimiser steps; overrides epochs when > 0"},
+        {"per_device_train_batch_size", {"batch_size"}, Type::Integer, 8, 1, 65536, {}, "examples per micro-batch"},
+        {"gradient_accumulation_steps", {}, Type::Integer, 1, 1, 65536, {}, "micro-batches per step"},
+        {"lr_scheduler_type", {}, Type::Choice, "linear", {}, {}, {"constant", "constant_with_warmup", "linear", "cosine"}, "schedule"},
+        {"warmup_ratio", {}, Type::Number, 0.0, 0.0, 1.0, {}, "share of steps warming up"},
+        {"warmup_steps", {}, Type::Integer, 0, 0, {}, {}, "warm-up steps; overrides warmup_ratio"},
+        {"weight_decay", {}, Type::Number, 0.0, 0.0, 10.0, {}, "decoupled weight decay (not on biases and norms)"},
+        {"max_grad_norm", {}, Type::Number, 1.0, 0.0, {}, {}, "clip gradients to this global norm; 0: off"},
+        {"optim", {"optimizer"}, Type::Choice, "adamw_torch", {}, {}, {"adamw_torch", "adamw", "sgd"}, "optimiser"},
+        {"adam_beta1", {}, Type::Number, 0.9, 0.0, 1.0, {}, "AdamW beta1"},
+        {"adam_beta2", {}, Type::Number, 0.999, 0.0, 1.0, {}, "AdamW beta2"},
+        {"adam_epsilon", {}, Type::Number, 1e-8, 0.0, 1.0, {}, "AdamW epsilon"},
+        {"sgd_momentum", {"momentum"}, Type::Number, 0.0, 0.0, 1.0, {}, "SGD momentum"},
+        {"seed", {}, Type::Integer, 42, 0, {}, {}, "seed for data order, initialisation and dropout"},
+        {"cutoff_len", {"max_seq_length", "max_length"}, Type::Integer, 1024, 2, 1048576, {}, "longest sequence"},
+        {"train_on_prompt", {"train_on_inputs"}, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens"},
+        {"val_size", {}, Type::Number, 0.0, 0.0, 0.9, {}, "share of the data held out for evaluation"},
+        {"eval_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: each epoch"},
+        {"logging_steps", {}, Type::Integer, 1, 1, {}, {}, "log every N steps"},
+        {"save_steps", {}, Type::Integer, 0, 0, {}, {}, "checkpoint every N steps; 0: at the end"},
+        {"save_total_limit", {}, Type::Integer, 2, 1, {}, {}, "checkpoints kept (besides the best)"},
+        {"early_stopping_patience", {}, Type::Integer, 0, 0, {}, {}, "stop after N evaluations without improvement"},
+        {"early_stopping_threshold", {}, Type::Number, 0.0, 0.0, {}, {}, "smallest eval loss drop that counts"},
+        {"nan_policy", {}, Type::Choice, "stop", {}, {}, {"stop", "skip"}, "on a NaN/Inf loss or gradient"},
+        {"device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N"},
+        {"threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core"},
+    });
+    return schema;
+}
+
+std::size_t editDistance(const std::string& a, const std::string& b)
+{
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+void addKeys(const ParameterSchema& schema, std::vector<std::string>& keys)
+{
+    for (const auto& s : schema.specs()) {
+        keys.push_back(s.name);
+        keys.insert(keys.end(), s.aliases.begin(), s.aliases.end());
+    }
+}
+
+} // namespace
+
+TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegistry& plugins, const std::string& source)
+{
+    if (!input.is_object())
+        throw InputError(source + ": a run configuration must be a mapping of keys to values");
+    nlohmann::json rest = input;
+    const nlohmann::json t = trainerSchema().resolve(rest, source);
+    TrainConfig c;
+    c.name = t["name"];
+    c.model = t["model"];
+    c.dataset = t["dataset"];
+    if (t["dataset_id"].get<std::int64_t>() >= 0)
+        c.datasetId = t["dataset_id"].get<std::int64_t>();
+    if (c.dataset.empty() && !c.datasetId)
+        throw InputError(source + ": field 'dataset' is required (a dataset file), or 'dataset_id' (a workspace dataset)");
+    if (!c.dataset.empty() && c.datasetId)
+        throw InputError(source + ": give 'dataset' or 'dataset_id', not both");
+    c.datasetFormat = t["dataset_format"];
+    c.adapter = t["adapter"];
+    c.objective = t["objective"];
+    c.learningRate = t["learning_rate"];
+    c.numTrainEpochs = t["num_train_epochs"];
+    c.maxSteps = t["max_steps"];
+    c.batchSize = t["per_device_train_batch_size"];
+    c.gradientAccumulationSteps = t["gradient_accumulation_steps"];
+    c.lrSchedulerType = t["lr_scheduler_type"];
+    c.warmupRatio = t["warmup_ratio"];
+    c.warmupSteps = t["warmup_steps"];
+    c.weightDecay = t["weight_decay"];
+    c.maxGradNorm = t["max_grad_norm"];
+    c.optim = t["optim"] == "adamw" ? std::string("adamw_torch") : t["optim"].get<std::string>();
+    c.adamBeta1 = t["adam_beta1"];
+    c.adamBeta2 = t["adam_beta2"];
+    c.adamEpsilon = t["adam_epsilon"];
+    c.sgdMomentum = t["sgd_momentum"];
+    c.seed = t["seed"].get<std::uint64_t>();
+    c.cutoffLen = t["cutoff_len"];
+    c.trainOnPrompt = t["train_on_prompt"];
+    c.valSize = t["val_size"];
+    c.evalSteps = t["eval_steps"];
+    c.loggingSteps = t["logging_steps"];
+    c.saveSteps = t["save_steps"];
+    c.saveTotalLimit = t["save_total_limit"];
+    c.earlyStoppingPatience = t["early_stopping_patience"];
+    c.earlyStoppingThreshold = t["early_stopping_threshold"];
+    c.nanPolicy = t["nan_policy"];
+    c.device = t["device"];
+    c.threads = t["threads"];
+    if (c.numTrainEpochs <= 0 && c.maxSteps <= 0)
+        throw InputError(source + ": field 'num_train_epochs' must be above 0 unless 'max_steps' is set");
+
+    std::vector<std::string> known;
+    addKeys(trainerSchema(), known);
+    try {
+        const PluginInfo& adapter = plugins.require(PluginKind::Adapter, c.adapter);
+        c.adapterParams = adapter.schema.resolve(rest, source + " (adapter " + c.adapter + ")");
+        addKeys(adapter.schema, known);
+        const PluginInfo& objective = plugins.require(PluginKind::Objective, c.objective);
+        c.objectiveParams = objective.schema.resolve(rest, source + " (objective " + c.objective + ")");
+        addKeys(objective.schema, known);
+    } catch (const InputError& e) {
+        const std::string what = e.what();
+        throw InputError(what.rfind(source, 0) == 0 ? what : source + ": " + what);
+    }
+    if (!rest.empty()) {
+        const std::string key = rest.begin().key();
+        std::string message = source + ": unknown key '" + key + "'";
+        std::string best;
+        std::size_t bestDistance = 4;
+        for (const auto& k : known) {
+            const std::size_t d = editDistance(key, k);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = k;
+            }
+        }
+        if (!best.empty())
+            message += " (did you mean '" + best + "'?)";
+        else
+            message += " (not a trainer key, nor a parameter of adapter '" + c.adapter + "' or objective '"
+                + c.objective + "')";
+        throw InputError(message);
+    }
+    return c;
+}
+
+nlohmann::json TrainConfig::toJson() const
+{
+    nlohmann::json j = {
+        {"name", name},
+        {"model", model},
+        {"adapter", adapter},
+        {"objective", objective},
+        {"learning_rate", learningRate},
+        {"num_train_epochs", numTrainEpochs},
+        {"max_steps", maxSteps},
+        {"per_device_train_batch_size", batchSize},
+        {"gradient_accumulation_steps", gradientAccumulationSteps},
+        {"lr_scheduler_type", lrSchedulerType},
+        {"warmup_ratio", warmupRatio},
+        {"warmup_steps", warmupSteps},
+        {"weight_decay", weightDecay},
+        {"max_grad_norm", maxGradNorm},
+        {"optim", optim},
+        {"adam_beta1", adamBeta1},
+        {"adam_beta2", adamBeta2},
+        {"adam_epsilon", adamEpsilon},
+        {"sgd_momentum", sgdMomentum},
+        {"seed", seed},
+        {"cutoff_len", cutoffLen},
+        {"train_on_prompt", trainOnPrompt},
+        {"val_size", valSize},
+        {"eval_steps", evalSteps},
+        {"logging_steps", loggingSteps},
+        {"save_steps", saveSteps},
+        {"save_total_limit", saveTotalLimit},
+        {"early_stopping_patience", earlyStoppingPatience},
+        {"early_stopping_threshold", earlyStoppingThreshold},
+        {"nan_policy", nanPolicy},
+        {"device", device},
+        {"threads", threads},
+    };
+    if (!dataset.empty())
+        j["dataset"] = dataset;
+    if (datasetId)
+        j["dataset_id"] = *datasetId;
+    if (!datasetFormat.empty())
+        j["dataset_format"] = datasetFormat;
+    for (auto it = adapterParams.begin(); it != adapterParams.end(); ++it)
+        j[it.key()] = it.value();
+    for (auto it = objectiveParams.begin(); it != objectiveParams.end(); ++it)
+        j[it.key()] = it.value();
+    return j;
+}
+
+} // namespace tunebench

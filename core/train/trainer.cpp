@@ -1,0 +1,483 @@
+#include "core/train/trainer.h"
+
+#include "core/data/dataset_import.h"
+#include "core/data/example_encoder.h"
+#include "core/method/adapter.h"
+#include "core/method/objective.h"
+#include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_loader.h"
+#include "core/model/safetensors.h"
+#include "core/runtime.h"
+#include "core/store/batch_writer.h"
+#include "core/store/datasets.h"
+#include "core/store/workspace.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/train/batching.h"
+#include "core/train/checkpoint.h"
+#include "core/train/gradients.h"
+#include "core/train/lr_schedule.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct LoadedData {
+    DatasetFormat format = DatasetFormat::Text;
+    std::vector<nlohmann::json> records;
+    std::string origin; // for messages
+};
+
+LoadedData loadData(const TrainConfig& c, Workspace* workspace)
+{
+    LoadedData d;
+    if (c.datasetId) {
+        if (!workspace)
+            throw InputError("dataset_id " + std::to_string(*c.datasetId) + " needs a workspace");
+        const auto record = DatasetStore(workspace->db()).find(*c.datasetId);
+        if (!record)
+            throw InputError("dataset_id: no dataset with id " + std::to_string(*c.datasetId) + " in workspace "
+                             + workspace->root().string());
+        d.format = datasetFormatFromString(record->format);
+        d.records = loadDatasetRecords(*workspace, *c.datasetId);
+        d.origin = "dataset " + std::to_string(*c.datasetId);
+        return d;
+    }
+    // A file: read and validated as an import would, without storing it.
+    std::optional<DatasetFormat> format;
+    if (!c.datasetFormat.empty())
+        format = datasetFormatFromString(c.datasetFormat);
+    std::vector<RecordError> errors;
+    readRecords(
+        c.dataset, detectFileType(c.dataset),
+        [&](SourceRecord&& r) {
+            if (!format)
+                format = detectFormat(r.value);
+            if (!format)
+                throw InputError(c.dataset + ":" + std::to_string(r.line)
+                                 + ": cannot tell the dataset format from the fields; set dataset_format");
+            if (auto n = normalizeRecord(r.value, r.line, *format, {}, errors))
+                d.records.push_back(std::move(*n));
+            return errors.empty();
+        },
+        [&](RecordError&& e) { errors.push_back(std::move(e)); });
+    if (!errors.empty()) {
+        const RecordError& e = errors.front();
+        throw InputError(c.dataset + ":" + std::to_string(e.line) + (e.field.empty() ? "" : ": field '" + e.field + "'")
+                         + ": " + e.message + " (import it with 'tunebench-cli dataset import --skip-invalid' to drop bad records)");
+    }
+    if (d.records.empty())
+        throw InputError(c.dataset + ": no records");
+    d.format = *format;
+    d.origin = c.dataset;
+    return d;
+}
+
+std::optional<ChatTemplate> loadChatTemplate(const fs::path& modelDir)
+{
+    std::ifstream in(modelDir / "tokenizer_config.json", std::ios::binary);
+    bool has = fs::exists(modelDir / "chat_template.jinja");
+    if (in) {
+        const auto config = nlohmann::json::parse(in, nullptr, false);
+        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
+    }
+    if (!has)
+        return std::nullopt;
+    return ChatTemplate::fromFolder(modelDir);
+}
+
+// The models an objective runs: the policy (model with adapter) and the
+// reference (the adapter switched off, without gradients).
+class TrainerModels final : public ModelAccess {
+public:
+    TrainerModels(const CausalLM& model, Adapter& adapter)
+        : m_model(model)
+        , m_adapter(adapter)
+    {
+    }
+    ForwardOutput policy(const ForwardInput& input) override { return m_model.forward(input); }
+    ForwardOutput reference(const ForwardInput& input) override
+    {
+        if (!m_adapter.canDisable())
+            throw InputError("this objective needs a reference model, and the adapter cannot be switched off to give "
+                             "the base model");
+        at::NoGradGuard noGrad;
+        m_adapter.setEnabled(false);
+        struct Restore {
+            Adapter& a;
+            ~Restore() { a.setEnabled(true); }
+        } restore{m_adapter};
+        return m_model.forward(input);
+    }
+
+private:
+    const CausalLM& m_model;
+    Adapter& m_adapter;
+};
+
+at::Tensor cpuRngState()
+{
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get_state();
+}
+
+void setCpuRngState(const at::Tensor& state)
+{
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+}
+
+double finiteOr(double x, double fallback)
+{
+    return std::isfinite(x) ? x : fallback;
+}
+
+} // namespace
+
+TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, const TrainerOptions& options)
+{
+    auto emit = [&](nlohmann::json event) {
+        if (options.events)
+            options.events(event);
+    };
+    configureThreads(static_cast<int>(c.threads));
+    at::manual_seed(c.seed);
+
+    // Model, tokenizer and template.
+    LoadOptions load;
+    load.device = at::Device(c.device);
+    std::unique_ptr<CausalLM> model = loadCausalLM(c.model, load);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(c.model);
+    const std::optional<ChatTemplate> chatTemplate = loadChatTemplate(c.model);
+    const std::int32_t padId = tokenizer.padId().value_or(tokenizer.eosId().value_or(0));
+
+    // Methods.
+    std::unique_ptr<Objective> objective = plugins.createObjective(c.objective);
+    objective->configure(c.objectiveParams);
+    std::unique_ptr<Adapter> adapter = plugins.createAdapter(c.adapter);
+
+    // Data.
+    const LoadedData data = loadData(c, options.workspace);
+    EncoderOptions encoderOptions;
+    encoderOptions.cutoffLen = c.cutoffLen;
+    encoderOptions.trainOnPrompt = c.trainOnPrompt;
+    const ExampleEncoder encoder(tokenizer, chatTemplate ? &*chatTemplate : nullptr, encoderOptions);
+    const ObjectiveData kind = objective->data();
+    std::vector<EncodedExample> sequences;
+    std::vector<EncodedPreference> preferences;
+    std::int64_t truncated = 0;
+    for (std::size_t i = 0; i < data.records.size(); ++i) {
+        const std::string where = data.origin + ", record " + std::to_string(i + 1);
+        if (kind == ObjectiveData::Sequences) {
+            sequences.push_back(encoder.encode(data.records[i], data.format, where));
+            truncated += sequences.back().truncated ? 1 : 0;
+        } else {
+            if (kind == ObjectiveData::PreferencePairs && data.format != DatasetFormat::Preference)
+                throw InputError("objective '" + c.objective + "' needs preference pairs (prompt/chosen/rejected), "
+                                 + data.origin + " holds " + std::string(toString(data.format)) + " data");
+            preferences.push_back(encoder.encodePreference(data.records[i], data.format, where));
+            truncated += preferences.back().truncated ? 1 : 0;
+        }
+    }
+    const auto n = static_cast<std::int64_t>(kind == ObjectiveData::Sequences ? sequences.size() : preferences.size());
+    const auto [trainIdx, evalIdx] = splitTrainEval(n, c.valSize, c.seed);
+
+    auto makeBatch = [&](const std::vector<std::int64_t>& idx, const std::vector<std::int64_t>& subset) {
+        ObjectiveBatch b;
+        if (kind == ObjectiveData::Sequences) {
+            std::vector<const EncodedExample*> ex;
+            for (auto i : idx)
+                ex.push_back(&sequences[static_cast<std::size_t>(subset[static_cast<std::size_t>(i)])]);
+            b.sequences = collate(ex, padId);
+        } else {
+            std::vector<const EncodedPreference*> ex;
+            for (auto i : idx)
+                ex.push_back(&preferences[static_cast<std::size_t>(subset[static_cast<std::size_t>(i)])]);
+            b = collatePreferences(ex, padId, kind == ObjectiveData::PreferencePairs);
+        }
+        auto move = [&](TokenBatch& t) {
+            if (t.inputIds.defined()) {
+                t.inputIds = t.inputIds.to(model->device());
+                t.attentionMask = t.attentionMask.to(model->device());
+                t.labels = t.labels.to(model->device());
+            }
+        };
+        move(b.sequences);
+        move(b.chosen);
+        move(b.rejected);
+        if (b.desirable.defined())
+            b.desirable = b.desirable.to(model->device());
+        return b;
+    };
+    auto batchTokens = [](const ObjectiveBatch& b) {
+        std::int64_t t = 0;
+        for (const TokenBatch* tb : {&b.sequences, &b.chosen, &b.rejected}) {
+            if (tb->attentionMask.defined())
+                t += tb->attentionMask.sum().item<std::int64_t>();
+        }
+        return t;
+    };
+
+    // Adapter and optimiser.
+    model->setRequiresGrad(false);
+    adapter->attach({*model, c.adapterParams, c.seed});
+    std::vector<ParameterGroup> groups = adapter->parameterGroups(c.weightDecay);
+    TrainResult result;
+    result.totalParameters = model->parameterCount();
+    for (const auto& g : groups) {
+        for (const auto& p : g.parameters)
+            result.trainableParameters += p.tensor.numel();
+    }
+    if (result.trainableParameters == 0)
+        throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
+    std::unique_ptr<Optimizer> optimizer = c.optim == "sgd"
+        ? makeSgd(groups, {c.sgdMomentum, false})
+        : makeAdamW(groups, {c.adamBeta1, c.adamBeta2, c.adamEpsilon});
+
+    const DataOrder order(static_cast<std::int64_t>(trainIdx.size()), c.batchSize, c.seed);
+    const std::int64_t accum = c.gradientAccumulationSteps;
+    const std::int64_t stepsPerEpoch = std::max<std::int64_t>(1, (order.batchesPerEpoch() + accum - 1) / accum);
+    const std::int64_t totalSteps = c.maxSteps > 0
+        ? c.maxSteps
+        : std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(c.numTrainEpochs * static_cast<double>(stepsPerEpoch))));
+    LrSchedule schedule{scheduleTypeFromString(c.lrSchedulerType), c.learningRate,
+                        c.warmupSteps > 0 ? c.warmupSteps : warmupStepsFromRatio(c.warmupRatio, totalSteps), totalSteps,
+                        0.0};
+
+    // Store and checkpoints.
+    std::optional<BatchWriter> writer;
+    if (options.workspace && options.runId)
+        writer.emplace(options.workspace->db());
+    CheckpointStore checkpoints(options.runDir, c.saveTotalLimit);
+    std::int64_t step = 0;
+    std::optional<double> bestEval;
+    std::int64_t evalsWithoutImprovement = 0;
+    std::int64_t skippedSteps = 0;
+    auto snapshot = [&]() {
+        CheckpointData d;
+        d.adapter = adapter->state();
+        d.optimizer = optimizer->state();
+        d.optimizer["rng.cpu"] = cpuRngState();
+        d.trainer = {{"best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr)},
+                     {"evals_without_improvement", evalsWithoutImprovement},
+                     {"skipped_steps", skippedSteps},
+                     {"total_steps", totalSteps}};
+        return d;
+    };
+    if (options.resume) {
+        const auto latest = checkpoints.latest();
+        if (!latest)
+            throw InputError("cannot resume: the run has no checkpoint in " + (options.runDir / "checkpoints").string());
+        CheckpointData d = CheckpointStore::load(*latest);
+        adapter->restoreState(d.adapter);
+        auto rng = d.optimizer.find("rng.cpu");
+        if (rng != d.optimizer.end()) {
+            setCpuRngState(rng->second);
+            d.optimizer.erase(rng);
+        }
+        optimizer->restoreState(d.optimizer);
+        step = d.trainer.at("step").get<std::int64_t>();
+        if (!d.trainer["best_eval_loss"].is_null())
+            bestEval = d.trainer["best_eval_loss"].get<double>();
+        evalsWithoutImprovement = d.trainer.value("evals_without_improvement", std::int64_t{0});
+        skippedSteps = d.trainer.value("skipped_steps", std::int64_t{0});
+    }
+
+    auto record = [&](const nlohmann::json& event) {
+        emit(event);
+        if (writer) {
+            const std::string kindName = event.value("event", "");
+            if (kindName != "step")
+                writer->addEvent(*options.runId, kindName, event.dump());
+        }
+    };
+    auto metric = [&](const std::string& name, double value) {
+        if (writer)
+            writer->addMetric(*options.runId, step, name, value);
+    };
+
+    TrainerModels models(*model, *adapter);
+    auto evaluate = [&]() -> std::optional<double> {
+        if (evalIdx.empty())
+            return std::nullopt;
+        at::NoGradGuard noGrad;
+        double weighted = 0;
+        std::int64_t tokens = 0;
+        for (std::size_t first = 0; first < evalIdx.size(); first += static_cast<std::size_t>(c.batchSize)) {
+            std::vector<std::int64_t> idx;
+            for (std::size_t i = first; i < std::min(evalIdx.size(), first + static_cast<std::size_t>(c.batchSize)); ++i)
+                idx.push_back(static_cast<std::int64_t>(i));
+            const LossOutput out = objective->loss(makeBatch(idx, evalIdx), models);
+            weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
+            tokens += out.tokens;
+        }
+        return tokens > 0 ? weighted / static_cast<double>(tokens) : 0.0;
+    };
+    auto saveCheckpoint = [&]() {
+        const fs::path dir = checkpoints.save(step, snapshot());
+        record({{"event", "checkpoint"}, {"step", step}, {"path", dir.string()}});
+        return dir;
+    };
+
+    record({{"event", "start"},
+            {"run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr)},
+            {"step", step},
+            {"total_steps", totalSteps},
+            {"train_examples", trainIdx.size()},
+            {"eval_examples", evalIdx.size()},
+            {"truncated_examples", truncated},
+            {"trainable_parameters", result.trainableParameters},
+            {"total_parameters", result.totalParameters},
+            {"adapter", c.adapter},
+            {"objective", c.objective}});
+
+    std::int64_t lastStage = -1;
+    double lastLoss = NAN;
+    while (step < totalSteps) {
+        if (options.cancel && options.cancel->load()) {
+            result.status = TrainResult::Status::Cancelled;
+            break;
+        }
+        const auto started = Clock::now();
+        const std::int64_t firstMicro = step * accum;
+        const std::int64_t stage = order.epochOf(firstMicro);
+        if (stage != lastStage) {
+            adapter->beginStage(stage);
+            lastStage = stage;
+        }
+        // Token-weighted over the whole step, so accumulation equals one big batch.
+        std::vector<ObjectiveBatch> micro;
+        for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m)
+            micro.push_back(makeBatch(order.batch(m), trainIdx));
+        optimizer->zeroGrad();
+        double stepLoss = 0;
+        std::int64_t stepTokens = 0;
+        std::int64_t lossTokens = 0;
+        std::map<std::string, double> stepMetrics;
+        std::vector<LossOutput> outputs;
+        for (const ObjectiveBatch& b : micro) {
+            outputs.push_back(objective->loss(b, models));
+            lossTokens += outputs.back().tokens;
+            stepTokens += batchTokens(b);
+            for (const auto& [k, v] : outputs.back().metrics)
+                stepMetrics[k] += v / static_cast<double>(micro.size());
+            // Backward right away frees this micro-batch's activations.
+            const double share = static_cast<double>(outputs.back().tokens);
+            at::Tensor scaled = outputs.back().loss * (share > 0 ? share : 1.0);
+            stepLoss += scaled.item<double>();
+            if (outputs.back().loss.requires_grad())
+                scaled.backward();
+            outputs.back().loss = at::Tensor();
+        }
+        const double denominator = std::max<std::int64_t>(1, lossTokens);
+        for (auto& g : groups) {
+            for (auto& p : g.parameters) {
+                if (p.tensor.grad().defined())
+                    p.tensor.mutable_grad().div_(denominator);
+            }
+        }
+        stepLoss /= denominator;
+        const GradNorm norm = clipGradNorm(groups, c.maxGradNorm);
+        if (!std::isfinite(stepLoss) || !norm.finite) {
+            const std::string what = std::string(!std::isfinite(stepLoss) ? "the loss" : "the gradient norm")
+                + " is not finite at step " + std::to_string(step + 1);
+            if (c.nanPolicy == "skip") {
+                ++skippedSteps;
+                optimizer->zeroGrad();
+                record({{"event", "skipped"}, {"step", step + 1}, {"reason", what}});
+                ++step;
+                continue;
+            }
+            saveCheckpoint(); // the weights are still those of the last good step
+            if (writer)
+                writer->flush();
+            throw TrainingError(what + "; the run stopped (nan_policy: stop). The last good state is in the newest "
+                                       "checkpoint; lower the learning rate or set nan_policy: skip");
+        }
+        const double lr = schedule.lr(step);
+        optimizer->step(lr);
+        ++step;
+        lastLoss = stepLoss;
+        const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        const double tokensPerSecond = seconds > 0 ? static_cast<double>(stepTokens) / seconds : 0.0;
+        if (step % c.loggingSteps == 0 || step == totalSteps) {
+            nlohmann::json event = {{"event", "step"},
+                                    {"step", step},
+                                    {"epoch", static_cast<double>(firstMicro + accum) / static_cast<double>(order.batchesPerEpoch())},
+                                    {"loss", stepLoss},
+                                    {"lr", lr},
+                                    {"grad_norm", finiteOr(norm.norm, -1)},
+                                    {"tokens_per_s", tokensPerSecond}};
+            for (const auto& [k, v] : stepMetrics)
+                event[k] = v;
+            record(event);
+            metric("loss", stepLoss);
+            metric("lr", lr);
+            metric("grad_norm", norm.norm);
+            metric("tokens_per_s", tokensPerSecond);
+            for (const auto& [k, v] : stepMetrics)
+                metric(k, v);
+        }
+        const bool epochEnd = (step % stepsPerEpoch) == 0;
+        const bool evalNow
+            = !evalIdx.empty() && (step == totalSteps || (c.evalSteps > 0 ? step % c.evalSteps == 0 : epochEnd));
+        if (evalNow) {
+            const double evalLoss = *evaluate();
+            metric("eval_loss", evalLoss);
+            const bool improved = !bestEval || evalLoss < *bestEval - c.earlyStoppingThreshold;
+            if (improved) {
+                bestEval = evalLoss;
+                evalsWithoutImprovement = 0;
+                checkpoints.saveBest(step, snapshot());
+            } else {
+                ++evalsWithoutImprovement;
+            }
+            record({{"event", "eval"}, {"step", step}, {"eval_loss", evalLoss}, {"best_eval_loss", *bestEval}});
+            if (c.earlyStoppingPatience > 0 && evalsWithoutImprovement >= c.earlyStoppingPatience) {
+                result.status = TrainResult::Status::EarlyStopped;
+                break;
+            }
+        }
+        if (c.saveSteps > 0 && step % c.saveSteps == 0 && step < totalSteps)
+            saveCheckpoint();
+    }
+    saveCheckpoint();
+    {
+        const fs::path adapterDir = options.runDir / "adapter";
+        fs::create_directories(adapterDir);
+        writeSafetensors(adapterDir / "adapter.safetensors", adapter->state(), {{"format", "pt"}});
+    }
+    result.steps = step;
+    result.lastLoss = lastLoss;
+    result.bestEvalLoss = bestEval;
+    const char* status = result.status == TrainResult::Status::Cancelled ? "cancelled"
+        : result.status == TrainResult::Status::EarlyStopped            ? "early_stopped"
+                                                                        : "finished";
+    record({{"event", "finished"},
+            {"run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr)},
+            {"status", status},
+            {"steps", step},
+            {"loss", finiteOr(lastLoss, -1)},
+            {"best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr)},
+            {"skipped_steps", skippedSteps}});
+    if (writer)
+        writer->flush();
+    return result;
+}
+
+} // namespace tunebench

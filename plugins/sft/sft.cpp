@@ -1,0 +1,58 @@
+// Supervised fine-tuning: token cross-entropy on the trained tokens (the
+// responses, unless train_on_prompt), each position predicting the next.
+
+#include "core/method/plugin_api.h"
+#include "core/model/causal_lm.h"
+
+#include <ATen/ATen.h>
+
+namespace {
+
+using namespace tunebench;
+
+class SftObjective final : public Objective {
+public:
+    void configure(const nlohmann::json& params) override { m_labelSmoothing = params.at("label_smoothing"); }
+    ObjectiveData data() const override { return ObjectiveData::Sequences; }
+
+    LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
+    {
+        const TokenBatch& b = batch.sequences;
+        ForwardInput input;
+        input.inputIds = b.inputIds;
+        input.attentionMask = b.attentionMask;
+        const at::Tensor logits = models.policy(input).logits; // [B, T, V]
+        const std::int64_t vocab = logits.size(-1);
+        // Position t predicts token t + 1.
+        const at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
+        const at::Tensor target = b.labels.narrow(1, 1, b.labels.size(1) - 1).reshape({-1});
+        LossOutput out;
+        out.tokens = target.ne(-100).sum().item<std::int64_t>();
+        if (out.tokens == 0) {
+            out.loss = (logits.sum() * 0.0).to(at::kFloat);
+            return out;
+        }
+        out.loss = at::cross_entropy_loss(predicted.to(at::kFloat), target, {}, at::Reduction::Mean, -100,
+                                          m_labelSmoothing);
+        return out;
+    }
+
+private:
+    double m_labelSmoothing = 0.0;
+};
+
+const TunebenchPluginDescriptor kDescriptor{
+    TUNEBENCH_PLUGIN_API_VERSION,
+    "sft",
+    "1.0.0",
+    "objective",
+    "Supervised fine-tuning: next-token cross-entropy on the responses",
+    R"([{"name": "label_smoothing", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1,
+        "help": "share of probability spread over the vocabulary"}])",
+    nullptr,
+    [] () -> Objective* { return new SftObjective(); },
+};
+
+} // namespace
+
+TUNEBENCH_PLUGIN(kDescriptor)

@@ -1,0 +1,12 @@
+# Template engine and chat template tests (core/template, core/tokenizer/chat_template). Paths are relative to tests/.
+tunebench_add_test(test_template_lexer SOURCES template/test_template_lexer.cpp LABELS unit LIBRARIES tunebench_core)
+tunebench_add_test(test_template_parser SOURCES template/test_template_parser.cpp LABELS unit LIBRARIES tunebench_core)
+tunebench_add_test(test_template_evaluator SOURCES template/test_template_evaluator.cpp LABELS unit
+                   LIBRARIES tunebench_core)
+tunebench_add_test(test_chat_template SOURCES template/test_chat_template.cpp LABELS unit LIBRARIES tunebench_core)
+# Renders with python3-jinja2 (tests/reference/render_chat_template.py) and compares line by line; the
+# real templates come from tests/reference/node_modules (scripts/test installs them); drives the CLI.
+tunebench_add_test(test_chat_template_parity SOURCES template/test_chat_template_parity.cpp LABELS integration
+                   LIBRARIES tunebench_core)
+target_compile_definitions(test_chat_template_parity PRIVATE TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
+add_dependencies(test_chat_template_parity tunebench-cli)

@@ -1,0 +1,12 @@
+# Tokenizer tests (core/tokenizer). Paths are relative to tests/.
+tunebench_add_test(test_tokenizer_components SOURCES tokenizer/test_tokenizer_components.cpp LABELS unit
+                   LIBRARIES tunebench_core)
+tunebench_add_test(test_tokenizer_errors SOURCES tokenizer/test_tokenizer_errors.cpp LABELS unit
+                   LIBRARIES tunebench_core)
+# Compares with the npm references (node + tests/reference/node_modules) and drives the CLI.
+tunebench_add_test(test_tokenizer_parity SOURCES tokenizer/test_tokenizer_parity.cpp LABELS integration
+                   LIBRARIES tunebench_core)
+target_compile_definitions(test_tokenizer_parity PRIVATE TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
+add_dependencies(test_tokenizer_parity tunebench-cli)
+tunebench_add_test(bench_tokenizer SOURCES bench/bench_tokenizer.cpp LABELS bench LIBRARIES tunebench_core
+                   TIMEOUT 900)

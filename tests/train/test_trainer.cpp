@@ -1,0 +1,275 @@
+// The trainer end to end on a tiny random model: learning, exact resume,
+// checkpoints, NaN handling, configuration errors, and the CLI.
+
+#include "core/method/plugin_registry.h"
+#include "core/model/model_loader.h"
+#include "core/model/model_writer.h"
+#include "core/model/safetensors.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "model/model_test_support.h"
+#include "support/cli_runner.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+using namespace tunebench;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class TestTrainer : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    fs::path m_model;
+    fs::path m_data;
+    PluginRegistry m_plugins;
+
+    json baseConfig() const
+    {
+        return {{"model", m_model.string()},      {"dataset", m_data.string()},   {"learning_rate", 1e-2},
+                {"per_device_train_batch_size", 4}, {"num_train_epochs", 2},      {"seed", 7},
+                {"threads", 1}};
+    }
+
+    struct Run {
+        TrainResult result;
+        std::vector<json> events;
+        std::vector<double> losses;
+    };
+
+    Run train(const json& config, const fs::path& runDir, bool resume = false, int cancelAfterStep = 0)
+    {
+        Run run;
+        std::atomic<bool> cancel{false};
+        TrainerOptions o;
+        o.runDir = runDir;
+        o.resume = resume;
+        o.cancel = &cancel;
+        o.events = [&](const json& e) {
+            run.events.push_back(e);
+            if (e["event"] == "step") {
+                run.losses.push_back(e["loss"].get<double>());
+                if (cancelAfterStep > 0 && e["step"].get<int>() == cancelAfterStep)
+                    cancel = true;
+            }
+        };
+        run.result = runTraining(TrainConfig::fromJson(config, m_plugins, "test config"), m_plugins, o);
+        return run;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_model = fs::path(m_dir.path().toStdString()) / "model";
+        model_test::writeTinyTokenizer(m_model);
+        RandomModelSpec spec;
+        spec.architecture = Architecture::Llama;
+        spec.vocabSize = model_test::kTinyTokenizerVocab;
+        spec.hiddenSize = 32;
+        spec.numLayers = 2;
+        spec.numHeads = 4;
+        spec.numKvHeads = 2;
+        spec.intermediateSize = 64;
+        spec.eosTokenIds = {model_test::kTinyTokenizerEos};
+        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        m_data = fs::path(m_dir.path().toStdString()) / "data.jsonl";
+        std::ofstream out(m_data);
+        const char* lines[] = {"the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",
+                               "the sun rose over the hill"};
+        for (int i = 0; i < 32; ++i)
+            out << json({{"text", lines[i % 4]}}).dump() << "\n";
+        m_plugins.load({fs::path(TUNEBENCH_BINARY_DIR) / "plugins"});
+        QVERIFY2(m_plugins.find(PluginKind::Adapter, "lora"), "the built-in plugins were not found");
+    }
+
+    void fullFineTuningLearns()
+    {
+        const Run run = train(baseConfig(), fs::path(m_dir.path().toStdString()) / "full");
+        QCOMPARE(run.result.status, TrainResult::Status::Finished);
+        QCOMPARE(run.result.steps, 16); // 32 examples / 4 per batch * 2 epochs
+        QCOMPARE(run.result.trainableParameters, run.result.totalParameters);
+        QVERIFY2(run.losses.back() < 0.6 * run.losses.front(),
+                 qPrintable(QString("%1 -> %2").arg(run.losses.front()).arg(run.losses.back())));
+        QCOMPARE(run.events.front()["event"].get<std::string>(), std::string("start"));
+        QCOMPARE(run.events.back()["event"].get<std::string>(), std::string("finished"));
+        for (const auto& e : run.events) {
+            if (e["event"] == "step") {
+                QVERIFY(e.contains("lr") && e.contains("grad_norm") && e.contains("tokens_per_s") && e.contains("epoch"));
+                QVERIFY(e["tokens_per_s"].get<double>() > 0);
+            }
+        }
+    }
+
+    void loraTrainsOnlyItsTensorsAndResumesExactly()
+    {
+        json config = baseConfig();
+        config["adapter"] = "lora";
+        config["lora_dropout"] = 0.1; // dropout draws random numbers: resume must restore the generator
+        config["target_modules"] = "all-linear";
+        config["max_steps"] = 8;
+        config["save_steps"] = 4;
+        const fs::path straightDir = fs::path(m_dir.path().toStdString()) / "lora-straight";
+        const Run straight = train(config, straightDir);
+        QCOMPARE(straight.losses.size(), 8u);
+        QVERIFY(straight.result.trainableParameters < straight.result.totalParameters / 4);
+
+        const fs::path resumedDir = fs::path(m_dir.path().toStdString()) / "lora-resumed";
+        const Run first = train(config, resumedDir, false, 4);
+        QCOMPARE(first.result.status, TrainResult::Status::Cancelled);
+        QCOMPARE(first.result.steps, 4);
+        QVERIFY(fs::exists(resumedDir / "checkpoints/step-4/trainer_state.json"));
+        const Run second = train(config, resumedDir, true);
+        QCOMPARE(second.result.steps, 8);
+        std::vector<double> combined = first.losses;
+        combined.insert(combined.end(), second.losses.begin(), second.losses.end());
+        QCOMPARE(combined.size(), straight.losses.size());
+        for (std::size_t i = 0; i < combined.size(); ++i)
+            QVERIFY2(combined[i] == straight.losses[i], qPrintable(QString("step %1: %2 vs %3").arg(i + 1)
+                                                                        .arg(combined[i], 0, 'g', 17)
+                                                                        .arg(straight.losses[i], 0, 'g', 17)));
+
+        // The adapter state holds LoRA tensors only, named as PEFT names them.
+        const auto saved = SafetensorsFile::open(straightDir / "adapter/adapter.safetensors").names();
+        QVERIFY(!saved.empty());
+        for (const auto& name : saved)
+            QVERIFY2(name.rfind("base_model.model.model.layers.", 0) == 0
+                         && (name.find(".lora_A.weight") != std::string::npos || name.find(".lora_B.weight") != std::string::npos),
+                     name.c_str());
+    }
+
+    void checkpointsKeepTheLastK()
+    {
+        json config = baseConfig();
+        config["max_steps"] = 6;
+        config["save_steps"] = 1;
+        config["save_total_limit"] = 2;
+        const fs::path dir = fs::path(m_dir.path().toStdString()) / "keep";
+        train(config, dir);
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(dir / "checkpoints"))
+            names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        QCOMPARE(names, (std::vector<std::string>{"step-5", "step-6"}));
+    }
+
+    void evaluationAndEarlyStopping()
+    {
+        json config = baseConfig();
+        config["val_size"] = 0.25;
+        config["eval_steps"] = 2;
+        config["num_train_epochs"] = 20;
+        config["learning_rate"] = 0.5; // too high on purpose: eval loss soon stops improving
+        config["optim"] = "sgd";
+        config["early_stopping_patience"] = 2;
+        config["nan_policy"] = "skip";
+        const fs::path dir = fs::path(m_dir.path().toStdString()) / "early";
+        const Run run = train(config, dir);
+        int evals = 0;
+        for (const auto& e : run.events)
+            evals += e["event"] == "eval" ? 1 : 0;
+        QVERIFY(evals >= 3);
+        QCOMPARE(run.result.status, TrainResult::Status::EarlyStopped);
+        QVERIFY(run.result.bestEvalLoss.has_value());
+        QVERIFY(fs::exists(dir / "checkpoints/best/trainer_state.json"));
+    }
+
+    void nanStopsWithACheckpoint()
+    {
+        // A model with a NaN weight: the first loss is NaN.
+        const fs::path broken = fs::path(m_dir.path().toStdString()) / "nan-model";
+        model_test::writeTinyTokenizer(broken);
+        auto model = loadCausalLM(m_model);
+        model->setParameter("model.norm.weight", at::full({32}, NAN));
+        saveModelFolder(*model, broken);
+        json config = baseConfig();
+        config["model"] = broken.string();
+        const fs::path dir = fs::path(m_dir.path().toStdString()) / "nan";
+        try {
+            train(config, dir);
+            QFAIL("a run with a NaN loss finished");
+        } catch (const TrainingError& e) {
+            QVERIFY2(QString(e.what()).contains("the loss is not finite at step 1"), e.what());
+            QVERIFY2(QString(e.what()).contains("nan_policy"), e.what());
+        }
+        QVERIFY(CheckpointStore(dir, 2).latest().has_value());
+
+        // nan_policy: skip goes on, skipping every such step.
+        config["nan_policy"] = "skip";
+        config["max_steps"] = 3;
+        const Run run = train(config, fs::path(m_dir.path().toStdString()) / "nan-skip");
+        int skipped = 0;
+        for (const auto& e : run.events)
+            skipped += e["event"] == "skipped" ? 1 : 0;
+        QCOMPARE(skipped, 3);
+        QCOMPARE(run.events.back()["skipped_steps"].get<int>(), 3);
+    }
+
+    void configurationErrors_data()
+    {
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("typo") << "lerning_rate" << "0.1" << "unknown key 'lerning_rate' (did you mean 'learning_rate'?)";
+        QTest::newRow("type") << "per_device_train_batch_size" << "\"eight\""
+                              << "field 'per_device_train_batch_size': expected a whole number";
+        QTest::newRow("range") << "warmup_ratio" << "2" << "field 'warmup_ratio': expected a value between 0 and 1";
+        QTest::newRow("adapter") << "adapter" << "\"lorax\"" << "no adapter named 'lorax' (available: full, lora)";
+        QTest::newRow("adapter key without adapter") << "lora_r" << "8" << "unknown key 'lora_r'";
+        QTest::newRow("schedule") << "lr_scheduler_type" << "\"poly\"" << "expected one of constant";
+    }
+
+    void configurationErrors()
+    {
+        QFETCH(QString, key);
+        QFETCH(QString, value);
+        QFETCH(QString, message);
+        json config = baseConfig();
+        config[key.toStdString()] = json::parse(value.toStdString());
+        try {
+            TrainConfig::fromJson(config, m_plugins, "run.yaml");
+            QFAIL("accepted");
+        } catch (const InputError& e) {
+            QVERIFY2(QString(e.what()).startsWith("run.yaml") && QString(e.what()).contains(message), e.what());
+        }
+    }
+
+    void cliTrainRecordsTheRun()
+    {
+        const QString ws = m_dir.path() + "/ws";
+        QCOMPARE(runCli({"workspace", "init", ws}).code, 0);
+        const QString cfg = m_dir.path() + "/run.yaml";
+        QVERIFY(writeTextFile(cfg, QString("name: tiny-lora\nmodel: %1\ndataset: %2\nadapter: lora\nlora_r: 4\n"
+                                           "max_steps: 3\nthreads: 1\n")
+                                       .arg(QString::fromStdString(m_model.string()),
+                                            QString::fromStdString(m_data.string()))
+                                       .toUtf8()));
+        CliResult r = runCli({"train", "--workspace", ws, "--config", cfg});
+        QCOMPARE(r.code, 0);
+        const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
+        QVERIFY(lines.size() >= 5);
+        for (const QString& line : lines)
+            QVERIFY2(QJsonDocument::fromJson(line.toUtf8()).isObject(), qPrintable(line));
+        QCOMPARE(QJsonDocument::fromJson(lines.back().toUtf8()).object()["event"].toString(), QStringLiteral("finished"));
+        r = runCli({"runs", "show", "1", "--workspace", ws});
+        const QJsonObject run = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(run["status"].toString(), QStringLiteral("finished"));
+        QCOMPARE(run["adapter"].toString(), QStringLiteral("lora"));
+        QCOMPARE(run["metrics"].toObject()["loss"].toObject()["count"].toInt(), 3);
+        QCOMPARE(run["config"].toObject()["r"].toInt(), 4);
+
+        // A bad configuration fails before a run is recorded; training errors mark the run failed.
+        QVERIFY(writeTextFile(cfg, "model: /nonexistent\ndataset: /nonexistent.jsonl\nlearning_rat: 1\n"));
+        r = runCli({"train", "--workspace", ws, "--config", cfg});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("did you mean 'learning_rate'"), qPrintable(r.err));
+        QCOMPARE(runCli({"runs", "list", "--workspace", ws}).out.count('\n'), 1);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "test_trainer.moc"
