@@ -64,12 +64,12 @@ int chatTemplate(const std::vector<std::string>& args)
         "(e.g. \"enable_thinking\": false). Prints one JSON string per line, the rendered text.\n"
         "The template is tokenizer_config.json's chat_template (or chat_template.jinja) in DIR.",
         {},
-        {{"tokenizer", "DIR", "model or tokenizer folder with tokenizer_config.json"},
-         {"input", "FILE", "JSONL file of conversations", true},
-         {"name", "NAME", "which of several named templates (default: \"default\")"},
-         {"template", "FILE", "a Jinja template file instead of a tokenizer folder"},
-         {"special-tokens", "JSON", "with --template: special tokens, e.g. {\"bos_token\": \"<s>\"}"},
-         {"keep-going", "", "print {\"error\": ...} for a conversation that fails and go on"}});
+        { { "tokenizer", "DIR", "model or tokenizer folder with tokenizer_config.json" },
+            { "input", "FILE", "JSONL file of conversations", true },
+            { "name", "NAME", "which of several named templates (default: \"default\")" },
+            { "template", "FILE", "a Jinja template file instead of a tokenizer folder" },
+            { "special-tokens", "JSON", "with --template: special tokens, e.g. {\"bos_token\": \"<s>\"}" },
+            { "keep-going", "", "print {\"error\": ...} for a conversation that fails and go on" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -100,21 +100,21 @@ int chatTemplate(const std::vector<std::string>& args)
             if (!keepGoing)
                 throw InputError(where + ": " + e.what());
             ++failures;
-            std::cout << ordered_json{{"error", e.message()}, {"where", std::string(e.what())}}.dump() << '\n';
+            std::cout << ordered_json { { "error", e.message() }, { "where", std::string(e.what()) } }.dump() << '\n';
         } catch (const InputError& e) {
             if (!keepGoing)
                 throw;
             ++failures;
-            std::cout << ordered_json{{"error", std::string(e.what())}}.dump() << '\n';
+            std::cout << ordered_json { { "error", std::string(e.what()) } }.dump() << '\n';
         }
     }
     std::cout.flush();
     return failures == 0 ? 0 : 1;
 }
 
-const CommandRegistration kRegistration{{
-    {{"chat-template"}, "render conversations with a model's chat template", chatTemplate},
-}};
+const CommandRegistration kRegistration { {
+    { { "chat-template" }, "render conversations with a model's chat template", chatTemplate },
+} };
 
 } // namespace
 

@@ -8,7 +8,7 @@
 // returning a descriptor that lives as long as the library. The loader reads
 // apiVersion before anything else and refuses a plugin built for another
 // version. Use TUNEBENCH_PLUGIN(descriptor) to export it. See
-// docs/adding-a-method.md for a walkthrough.
+// core/method/ADDING_A_METHOD.md (beside this header) for a walkthrough.
 
 #include "core/method/adapter.h"
 #include "core/method/objective.h"

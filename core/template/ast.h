@@ -17,26 +17,26 @@ using StmtPtr = std::unique_ptr<Stmt>;
 using StmtList = std::vector<StmtPtr>;
 
 enum class ExprKind {
-    Literal,   // literal
-    Name,      // name
-    GetAttr,   // operands[0].name
-    GetItem,   // operands[0][operands[1]]
-    Slice,     // operands[0..2]: start, stop, step (null when omitted); only as GetItem's key
-    Call,      // operands[0](operands[1..], keywords)
-    Filter,    // operands[0] | name(operands[1..], keywords); operands[0] null in filter blocks
-    Test,      // operands[0] is name(operands[1..], keywords)
-    Negate,    // -operands[0]
-    Plus,      // +operands[0]
-    Binary,    // operands[0] op operands[1]
-    Concat,    // operands joined with ~
-    And,       // operands[0] and operands[1]
-    Or,        // operands[0] or operands[1]
-    Not,       // not operands[0]
-    Compare,   // operands[0] compareOps[0] operands[1] compareOps[1] operands[2] ...
+    Literal, // literal
+    Name, // name
+    GetAttr, // operands[0].name
+    GetItem, // operands[0][operands[1]]
+    Slice, // operands[0..2]: start, stop, step (null when omitted); only as GetItem's key
+    Call, // operands[0](operands[1..], keywords)
+    Filter, // operands[0] | name(operands[1..], keywords); operands[0] null in filter blocks
+    Test, // operands[0] is name(operands[1..], keywords)
+    Negate, // -operands[0]
+    Plus, // +operands[0]
+    Binary, // operands[0] op operands[1]
+    Concat, // operands joined with ~
+    And, // operands[0] and operands[1]
+    Or, // operands[0] or operands[1]
+    Not, // not operands[0]
+    Compare, // operands[0] compareOps[0] operands[1] compareOps[1] operands[2] ...
     Condition, // operands[1] if operands[0] else operands[2] (null: undefined)
-    List,      // [operands...]
-    Tuple,     // (operands...)
-    Dict,      // {operands[0]: operands[1], ...}
+    List, // [operands...]
+    Tuple, // (operands...)
+    Dict, // {operands[0]: operands[1], ...}
 };
 
 enum class BinaryOp { Add, Sub, Mul, Div, FloorDiv, Mod, Pow };
@@ -52,20 +52,23 @@ struct Expr {
     std::vector<ExprPtr> operands;
     std::vector<std::pair<std::string, ExprPtr>> keywords;
 
-    Expr(ExprKind k, SourcePos p) : kind(k), pos(p) { }
+    Expr(ExprKind k, SourcePos p)
+        : kind(k)
+        , pos(p)
+    { }
 };
 
 enum class StmtKind {
-    Text,       // text
-    Output,     // {{ expr }}: expr
-    If,         // branches (condition, body) in order; elseBody
-    For,        // target in expr [if condition] [recursive]: body, elseBody
-    Set,        // target = expr
-    SetBlock,   // {% set target | filter %}body{% endset %}: filter (a Filter chain on null) or null
-    Macro,      // name(params = defaults): body
-    CallBlock,  // {% call(params) expr %}body{% endcall %}
+    Text, // text
+    Output, // {{ expr }}: expr
+    If, // branches (condition, body) in order; elseBody
+    For, // target in expr [if condition] [recursive]: body, elseBody
+    Set, // target = expr
+    SetBlock, // {% set target | filter %}body{% endset %}: filter (a Filter chain on null) or null
+    Macro, // name(params = defaults): body
+    CallBlock, // {% call(params) expr %}body{% endcall %}
     FilterBlock, // {% filter chain %}body{% endfilter %}: filter
-    With,       // {% with targets = values %}body{% endwith %}
+    With, // {% with targets = values %}body{% endwith %}
     Break,
     Continue,
 };
@@ -73,7 +76,7 @@ enum class StmtKind {
 // An assignment target: a name, ns.attr or a (nested) tuple of names.
 struct Target {
     enum class Kind { Name, NamespaceAttr, Tuple } kind = Kind::Name;
-    std::string name;      // the name, or the namespace variable
+    std::string name; // the name, or the namespace variable
     std::string attribute; // NamespaceAttr
     std::vector<Target> items;
     SourcePos pos;
@@ -106,7 +109,10 @@ struct Stmt {
     bool usesVarargs = false;
     bool usesKwargs = false;
 
-    Stmt(StmtKind k, SourcePos p) : kind(k), pos(p) { }
+    Stmt(StmtKind k, SourcePos p)
+        : kind(k)
+        , pos(p)
+    { }
 };
 
 } // namespace tunebench::jinja

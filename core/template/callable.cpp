@@ -22,7 +22,7 @@ std::vector<Value> bindArguments(std::string_view what, const CallArgs& args, st
     const std::string name(what);
     if (args.positional.size() > params.size())
         throwTypeError(name + "() takes at most " + std::to_string(params.size()) + " argument(s) ("
-                       + std::to_string(args.positional.size()) + " given)");
+            + std::to_string(args.positional.size()) + " given)");
     std::vector<std::optional<Value>> bound(params.size());
     for (std::size_t i = 0; i < args.positional.size(); ++i)
         bound[i] = args.positional[i];

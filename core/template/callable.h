@@ -40,7 +40,10 @@ public:
 class BuiltinFunction : public Callable {
 public:
     using Function = std::function<Value(Evaluator&, const CallArgs&)>;
-    BuiltinFunction(std::string name, Function fn) : m_name(std::move(name)), m_fn(std::move(fn)) { }
+    BuiltinFunction(std::string name, Function fn)
+        : m_name(std::move(name))
+        , m_fn(std::move(fn))
+    { }
 
     Value call(Evaluator& evaluator, const CallArgs& args) const override { return m_fn(evaluator, args); }
     std::string repr() const override { return "<built-in function " + m_name + ">"; }

@@ -1,14 +1,15 @@
 #include "core/template/evaluator.h"
 
 #include "core/template/filters.h"
+#include "core/template/lookup.h"
 #include "core/template/loop_state.h"
-#include "core/template/methods.h"
 #include "core/template/operators.h"
 #include "core/template/predicates.h"
 #include "core/template/unicode_text.h"
 #include "core/template/value_format.h"
 
 #include <algorithm>
+#include <variant>
 
 namespace tunebench::jinja {
 
@@ -18,14 +19,16 @@ namespace {
 // defined in (so a top-level macro sees top-level variables as they are when called).
 class MacroCallable : public Callable {
 public:
-    MacroCallable(const Stmt& definition, std::string name, std::shared_ptr<const Scope> closure)
-        : m_definition(definition), m_name(std::move(name)), m_closure(std::move(closure))
-    {
-    }
+    // closure: kept alive by the Evaluator for the whole render.
+    MacroCallable(const Stmt& definition, std::string name, const Scope& closure)
+        : m_definition(definition)
+        , m_name(std::move(name))
+        , m_closure(closure)
+    { }
 
     Value call(Evaluator& evaluator, const CallArgs& args) const override
     {
-        return evaluator.invokeMacro(m_definition, m_name, m_closure, args, Value());
+        return evaluator.invokeMacro(m_definition, m_name, m_closure, args);
     }
     std::string repr() const override { return "<Macro '" + m_name + "'>"; }
     std::string typeName() const override { return "Macro"; }
@@ -33,105 +36,12 @@ public:
 private:
     const Stmt& m_definition;
     std::string m_name;
-    std::shared_ptr<const Scope> m_closure;
+    const Scope& m_closure;
 };
-
-// Python's object_type_repr, as Jinja2 names objects in undefined-value messages.
-std::string objectDescription(const Value& v)
-{
-    if (v.isNone())
-        return "None";
-    return v.typeName() + " object";
-}
-
-Value missingAttribute(const Value& object, const std::string& name)
-{
-    return Value::undefined("'" + objectDescription(object) + "' has no attribute '" + name + "'");
-}
-
-Value missingElement(const Value& object, const Value& key)
-{
-    if (key.isString())
-        return missingAttribute(object, key.str());
-    return Value::undefined(objectDescription(object) + " has no element " + toPythonRepr(key));
-}
 
 [[noreturn]] void undefinedError(const Value& undefined)
 {
     throw RuntimeProblem(ErrorKind::Undefined, undefined.undefinedHint());
-}
-
-Value loopAttribute(const Value& loopValue, const std::string& name)
-{
-    LoopState& loop = loopValue.loopState();
-    const auto index0 = static_cast<std::int64_t>(loop.index0);
-    const auto length = static_cast<std::int64_t>(loop.length());
-    if (name == "index0")
-        return Value::integer(index0);
-    if (name == "index")
-        return Value::integer(index0 + 1);
-    if (name == "revindex0")
-        return Value::integer(length - index0 - 1);
-    if (name == "revindex")
-        return Value::integer(length - index0);
-    if (name == "first")
-        return Value::boolean(index0 == 0);
-    if (name == "last")
-        return Value::boolean(index0 + 1 == length);
-    if (name == "length")
-        return Value::integer(length);
-    if (name == "depth0")
-        return Value::integer(static_cast<std::int64_t>(loop.depth0));
-    if (name == "depth")
-        return Value::integer(static_cast<std::int64_t>(loop.depth0) + 1);
-    if (name == "previtem")
-        return index0 > 0 ? loop.items[loop.index0 - 1] : Value::undefined("there is no previous item");
-    if (name == "nextitem")
-        return index0 + 1 < length ? loop.items[loop.index0 + 1] : Value::undefined("there is no next item");
-    if (name == "cycle")
-        return makeBuiltin("cycle", [loopValue](Evaluator&, const CallArgs& args) {
-            if (!args.keyword.empty())
-                throwTypeError("cycle() takes no keyword arguments");
-            if (args.positional.empty())
-                throwTypeError("no items for cycling given");
-            return args.positional[loopValue.loopState().index0 % args.positional.size()];
-        });
-    if (name == "changed")
-        return makeBuiltin("changed", [loopValue](Evaluator&, const CallArgs& args) {
-            LoopState& state = loopValue.loopState();
-            if (!args.keyword.empty())
-                throwTypeError("changed() takes no keyword arguments");
-            const bool same = state.lastChanged && state.lastChanged->size() == args.positional.size()
-                              && std::equal(args.positional.begin(), args.positional.end(),
-                                            state.lastChanged->begin(), valuesEqual);
-            if (same)
-                return Value::boolean(false);
-            state.lastChanged = args.positional;
-            return Value::boolean(true);
-        });
-    return Value::undefined("'LoopContext object' has no attribute '" + name + "'");
-}
-
-// Python's slice.indices(): clamps start/stop for a sequence of `length` items.
-void sliceBounds(std::int64_t length, const Value& startValue, const Value& stopValue, std::int64_t step,
-                 std::int64_t& start, std::int64_t& stop)
-{
-    auto clamp = [&](const Value& v, std::int64_t fallback, bool isStart) {
-        if (v.isNone() || v.isUndefined())
-            return fallback;
-        std::int64_t x = v.toInt();
-        if (x < 0) {
-            x += length;
-            if (x < 0)
-                x = step < 0 ? -1 : 0;
-        } else if (x >= length) {
-            x = step < 0 ? length - 1 : length;
-        }
-        (void)isStart;
-        return x;
-    };
-    start = clamp(startValue, step < 0 ? length - 1 : 0, true);
-    stop = clamp(stopValue, step < 0 ? -1 : length, false);
 }
 
 } // namespace
@@ -157,7 +67,16 @@ void Scope::set(const std::string& name, Value value)
     m_vars.emplace_back(name, std::move(value));
 }
 
-Evaluator::Evaluator(std::string origin, RenderLimits limits) : m_origin(std::move(origin)), m_limits(limits) { }
+Evaluator::Evaluator(std::string origin, RenderLimits limits)
+    : m_origin(std::move(origin))
+    , m_limits(limits)
+{ }
+
+Evaluator::~Evaluator()
+{
+    for (const auto& ns : m_namespaces)
+        ns->attributes = Dict();
+}
 
 void Evaluator::fail(ErrorKind kind, SourcePos pos, const std::string& message) const
 {
@@ -173,15 +92,15 @@ void Evaluator::step(std::uint64_t n)
 {
     m_steps += n;
     if (m_steps > m_limits.maxSteps)
-        throw RuntimeProblem(ErrorKind::Limit, "the template ran more than " + std::to_string(m_limits.maxSteps)
-                                                   + " steps (a runaway loop?)");
+        throw RuntimeProblem(ErrorKind::Limit,
+            "the template ran more than " + std::to_string(m_limits.maxSteps) + " steps (a runaway loop?)");
 }
 
 void Evaluator::checkSize(std::size_t size, const char* what) const
 {
     if (size > m_limits.maxOutputBytes)
-        throw RuntimeProblem(ErrorKind::Limit, std::string(what) + " would exceed the limit of "
-                                                   + std::to_string(m_limits.maxOutputBytes) + " bytes");
+        throw RuntimeProblem(ErrorKind::Limit,
+            std::string(what) + " would exceed the limit of " + std::to_string(m_limits.maxOutputBytes) + " bytes");
 }
 
 void Evaluator::emit(std::string_view text)
@@ -246,10 +165,12 @@ Evaluator::Flow Evaluator::execStmt(const Stmt& stmt, const std::shared_ptr<Scop
             return Flow::Normal;
         }
         case StmtKind::Macro:
-            scope->set(stmt.name, Value::callable(std::make_shared<MacroCallable>(stmt, stmt.name, scope)));
+            m_keepAlive.push_back(scope);
+            scope->set(stmt.name, Value::callable(std::make_shared<MacroCallable>(stmt, stmt.name, *scope)));
             return Flow::Normal;
         case StmtKind::CallBlock: {
-            const Value caller = Value::callable(std::make_shared<MacroCallable>(stmt, "caller", scope));
+            m_keepAlive.push_back(scope);
+            const Value caller = Value::callable(std::make_shared<MacroCallable>(stmt, "caller", *scope));
             const Expr& call = *stmt.expr;
             const Value callee = eval(*call.operands[0], scope);
             CallArgs args = evalArgs(call, scope, 1);
@@ -292,8 +213,8 @@ Evaluator::Flow Evaluator::execFor(const Stmt& stmt, const std::shared_ptr<Scope
     return Flow::Normal;
 }
 
-std::string Evaluator::renderLoop(const Stmt& stmt, const std::shared_ptr<Scope>& scope, const Value& iterable,
-                                  std::size_t depth0)
+std::string Evaluator::renderLoop(
+    const Stmt& stmt, const std::shared_ptr<Scope>& scope, const Value& iterable, std::size_t depth0)
 {
     auto loop = std::make_shared<LoopState>();
     loop->depth0 = depth0;
@@ -310,14 +231,18 @@ std::string Evaluator::renderLoop(const Stmt& stmt, const std::shared_ptr<Scope>
         loop->items = std::move(items);
     }
     if (stmt.recursive) {
-        loop->recurse = [this, &stmt, scope](const Value& inner, std::size_t depth) {
+        m_keepAlive.push_back(scope);
+        const Scope* enclosing = scope.get();
+        loop->recurse = [this, &stmt, enclosing](const Value& inner, std::size_t depth) {
+            // The enclosing scope is kept alive by m_keepAlive; shared again only for this call.
+            const auto enclosingScope = std::const_pointer_cast<Scope>(enclosing->shared_from_this());
             if (++m_callDepth > m_limits.maxCallDepth) {
                 --m_callDepth;
-                throw RuntimeProblem(ErrorKind::Limit, "recursive loop nested deeper than "
-                                                           + std::to_string(m_limits.maxCallDepth) + " levels");
+                throw RuntimeProblem(ErrorKind::Limit,
+                    "recursive loop nested deeper than " + std::to_string(m_limits.maxCallDepth) + " levels");
             }
             try {
-                std::string out = renderLoop(stmt, scope, inner, depth);
+                std::string out = renderLoop(stmt, enclosingScope, inner, depth);
                 --m_callDepth;
                 return out;
             } catch (...) {
@@ -369,7 +294,7 @@ void Evaluator::assign(const Target& target, const Value& value, Scope& scope)
         const std::vector<Value> items = iterate(value);
         if (items.size() < target.items.size())
             throwTypeError("not enough values to unpack (expected " + std::to_string(target.items.size()) + ", got "
-                           + std::to_string(items.size()) + ")");
+                + std::to_string(items.size()) + ")");
         if (items.size() > target.items.size())
             throwTypeError("too many values to unpack (expected " + std::to_string(target.items.size()) + ")");
         for (std::size_t i = 0; i < items.size(); ++i)
@@ -379,14 +304,14 @@ void Evaluator::assign(const Target& target, const Value& value, Scope& scope)
     }
 }
 
-Value Evaluator::invokeMacro(const Stmt& definition, const std::string& name,
-                             const std::shared_ptr<const Scope>& closure, const CallArgs& args, const Value&)
+Value Evaluator::invokeMacro(
+    const Stmt& definition, const std::string& name, const Scope& closure, const CallArgs& args)
 {
     if (m_callDepth >= m_limits.maxCallDepth)
-        throw RuntimeProblem(ErrorKind::Limit,
-                             "macro calls nested deeper than " + std::to_string(m_limits.maxCallDepth) + " levels");
+        throw RuntimeProblem(
+            ErrorKind::Limit, "macro calls nested deeper than " + std::to_string(m_limits.maxCallDepth) + " levels");
     step();
-    auto scope = std::make_shared<Scope>(closure);
+    auto scope = std::make_shared<Scope>(closure.shared_from_this());
     const auto& params = definition.params;
     std::vector<bool> bound(params.size(), false);
     for (std::size_t i = 0; i < args.positional.size() && i < params.size(); ++i) {
@@ -394,8 +319,7 @@ Value Evaluator::invokeMacro(const Stmt& definition, const std::string& name,
         bound[i] = true;
     }
     if (args.positional.size() > params.size() && !definition.usesVarargs)
-        throwTypeError("macro '" + name + "' takes not more than " + std::to_string(params.size())
-                       + " argument(s)");
+        throwTypeError("macro '" + name + "' takes not more than " + std::to_string(params.size()) + " argument(s)");
     Dict extraKeywords;
     Value caller = Value::undefined("No caller defined");
     for (const auto& [key, value] : args.keyword) {
@@ -450,6 +374,9 @@ Value Evaluator::eval(const Expr& expr, const std::shared_ptr<Scope>& scope)
         return evalNode(expr, scope);
     } catch (const RuntimeProblem& p) {
         fail(p.kind(), expr.pos, p.what());
+    } catch (const std::bad_variant_access&) {
+        // A value of a kind some operation did not expect: a bug here, reported rather than fatal.
+        fail(ErrorKind::Type, expr.pos, "internal error: unexpected value type");
     }
 }
 
@@ -466,10 +393,10 @@ CallArgs Evaluator::evalArgs(const Expr& expr, const std::shared_ptr<Scope>& sco
 Value Evaluator::evalFilter(const Expr& expr, const std::shared_ptr<Scope>& scope, const Value* blockInput)
 {
     try {
-        const Value input = expr.operands[0] ? (expr.operands[0]->kind == ExprKind::Filter
-                                                    ? evalFilter(*expr.operands[0], scope, blockInput)
-                                                    : eval(*expr.operands[0], scope))
-                                             : *blockInput;
+        const Value input = expr.operands[0]
+            ? (expr.operands[0]->kind == ExprKind::Filter ? evalFilter(*expr.operands[0], scope, blockInput)
+                                                          : eval(*expr.operands[0], scope))
+            : *blockInput;
         const CallArgs args = evalArgs(expr, scope, 1);
         step();
         return applyFilter(expr.name, input, args);
@@ -556,7 +483,7 @@ Value Evaluator::evalNode(const Expr& expr, const std::shared_ptr<Scope>& scope)
         if (expr.operands[2])
             return eval(*expr.operands[2], scope);
         return Value::undefined("the inline if-expression on line " + std::to_string(expr.pos.line)
-                                + " evaluated to false and no else section was defined.");
+            + " evaluated to false and no else section was defined.");
     }
     case ExprKind::List:
     case ExprKind::Tuple: {
@@ -564,7 +491,8 @@ Value Evaluator::evalNode(const Expr& expr, const std::shared_ptr<Scope>& scope)
         items.reserve(expr.operands.size());
         for (const auto& operand : expr.operands)
             items.push_back(eval(*operand, scope));
-        return Value::sequence(std::move(items), expr.kind == ExprKind::List ? SequenceKind::List : SequenceKind::Tuple);
+        return Value::sequence(
+            std::move(items), expr.kind == ExprKind::List ? SequenceKind::List : SequenceKind::Tuple);
     }
     case ExprKind::Dict: {
         Dict d;
@@ -581,55 +509,10 @@ Value Evaluator::evalNode(const Expr& expr, const std::shared_ptr<Scope>& scope)
 Value Evaluator::evalSlice(const Value& object, const Expr& slice, const std::shared_ptr<Scope>& scope)
 {
     Value parts[3];
-    for (int i = 0; i < 3; ++i)
-        parts[i] = slice.operands[static_cast<std::size_t>(i)] ? eval(*slice.operands[static_cast<std::size_t>(i)], scope)
-                                                             : Value::none();
-    if (object.isUndefined())
-        undefinedError(object);
-    for (const Value& part : parts) {
-        // Python raises TypeError for such indices, which Jinja2 turns into undefined.
-        if (!part.isNone() && !part.isInt() && !part.isBool())
-            return Value::undefined(objectDescription(object) + " has no element slice");
-    }
-    const bool isText = object.isString();
-    if (!isText && !object.isIndexable())
-        return Value::undefined(objectDescription(object) + " has no element slice");
-    const std::int64_t step = parts[2].isNone() ? 1 : parts[2].toInt();
-    if (step == 0)
-        throwTypeError("slice step cannot be zero");
-    std::u32string text;
-    if (isText)
-        text = decodeUtf8(object.str());
-    const auto length = static_cast<std::int64_t>(isText ? text.size() : object.items().size());
-    std::int64_t start = 0;
-    std::int64_t stop = 0;
-    sliceBounds(length, parts[0], parts[1], step, start, stop);
-    std::vector<std::size_t> indices;
-    if (step > 0)
-        for (std::int64_t i = start; i < stop; i += step)
-            indices.push_back(static_cast<std::size_t>(i));
-    else
-        for (std::int64_t i = start; i > stop; i += step)
-            indices.push_back(static_cast<std::size_t>(i));
-    if (isText) {
-        std::u32string out;
-        out.reserve(indices.size());
-        for (std::size_t i : indices)
-            out += text[i];
-        return Value::string(encodeUtf8(out));
-    }
-    if (object.isRange()) {
-        // Python slices a range into a range: indices mapped through start and step.
-        const SequenceData& r = object.sequenceData();
-        return Value::range(r.rangeStart + start * r.rangeStep, r.rangeStart + stop * r.rangeStep, r.rangeStep * step);
-    }
-    std::vector<Value> out;
-    out.reserve(indices.size());
-    for (std::size_t i : indices)
-        out.push_back(object.items()[i]);
-    return Value::sequence(std::move(out), object.sequenceKind());
+    for (std::size_t i = 0; i < 3; ++i)
+        parts[i] = slice.operands[i] ? eval(*slice.operands[i], scope) : Value::none();
+    return sliceValue(object, parts[0], parts[1], parts[2]);
 }
-
 bool Evaluator::compare(CompareOp op, const Value& left, const Value& right)
 {
     switch (op) {
@@ -646,9 +529,9 @@ bool Evaluator::compare(CompareOp op, const Value& left, const Value& right)
     case CompareOp::Ge:
         return valueLess(right, left) || valuesEqual(left, right);
     case CompareOp::In:
-        return applyTest("in", left, CallArgs{{right}, {}});
+        return applyTest("in", left, CallArgs { { right }, {} });
     case CompareOp::NotIn:
-        return !applyTest("in", left, CallArgs{{right}, {}});
+        return !applyTest("in", left, CallArgs { { right }, {} });
     }
     return false;
 }
@@ -657,94 +540,13 @@ bool Evaluator::compare(CompareOp op, const Value& left, const Value& right)
 
 Value Evaluator::getAttribute(const Value& object, const std::string& name)
 {
-    switch (object.kind()) {
-    case ValueKind::Undefined:
-        undefinedError(object);
-    case ValueKind::Dict:
-        if (auto method = lookupMethod(object, name))
-            return *method;
-        if (const Value* v = object.dict().find(name))
-            return *v;
-        return missingAttribute(object, name);
-    case ValueKind::Namespace:
-        if (const Value* v = object.namespaceData().attributes.find(name))
-            return *v;
-        return missingAttribute(object, name);
-    case ValueKind::Loop:
-        return loopAttribute(object, name);
-    case ValueKind::Bool:
-    case ValueKind::Int:
-    case ValueKind::Float:
-        if (name == "real" || name == "numerator")
-            return object.isFloat() ? object : Value::integer(object.toInt());
-        if (name == "imag")
-            return object.isFloat() ? Value::number(0.0) : Value::integer(0);
-        if (name == "denominator" && !object.isFloat())
-            return Value::integer(1);
-        return missingAttribute(object, name);
-    default:
-        if (auto method = lookupMethod(object, name))
-            return *method;
-        return missingAttribute(object, name);
-    }
+    return jinja::getAttribute(object, name);
 }
 
 Value Evaluator::getItem(const Value& object, const Value& key)
 {
-    switch (object.kind()) {
-    case ValueKind::Undefined:
-        undefinedError(object);
-    case ValueKind::Dict: {
-        try {
-            if (const Value* v = object.dict().find(key))
-                return *v;
-        } catch (const RuntimeProblem&) {
-            return missingElement(object, key); // unhashable key: Python's TypeError
-        }
-        break;
-    }
-    case ValueKind::String:
-    case ValueKind::Sequence: {
-        const bool subscriptable = object.isString() || object.isIndexable();
-        if (subscriptable && (key.isInt() || key.isBool())) {
-            std::int64_t i = key.toInt();
-            if (object.isString()) {
-                const std::u32string text = decodeUtf8(object.str());
-                const auto n = static_cast<std::int64_t>(text.size());
-                if (i < 0)
-                    i += n;
-                if (i >= 0 && i < n) {
-                    std::string out;
-                    appendUtf8(out, text[static_cast<std::size_t>(i)]);
-                    return Value::string(std::move(out));
-                }
-            } else {
-                const auto n = static_cast<std::int64_t>(object.items().size());
-                if (i < 0)
-                    i += n;
-                if (i >= 0 && i < n)
-                    return object.items()[static_cast<std::size_t>(i)];
-            }
-            return missingElement(object, key);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    if (key.isString()) {
-        if (object.isNamespace()) {
-            if (const Value* v = object.namespaceData().attributes.find(key.str()))
-                return *v;
-        } else if (object.isLoop()) {
-            return loopAttribute(object, key.str());
-        } else if (auto method = lookupMethod(object, key.str())) {
-            return *method;
-        }
-    }
-    return missingElement(object, key);
+    return jinja::getItem(object, key);
 }
-
 Value Evaluator::call(const Value& callee, const CallArgs& args)
 {
     if (callee.isUndefined())
@@ -775,37 +577,6 @@ bool Evaluator::applyTest(std::string_view name, const Value& input, const CallA
 
 std::vector<Value> Evaluator::iterate(const Value& value)
 {
-    switch (value.kind()) {
-    case ValueKind::Undefined:
-        return {};
-    case ValueKind::String: {
-        std::vector<Value> out;
-        for (char32_t cp : decodeUtf8(value.str())) {
-            std::string s;
-            appendUtf8(s, cp);
-            out.push_back(Value::string(std::move(s)));
-        }
-        return out;
-    }
-    case ValueKind::Sequence: {
-        const SequenceData& data = value.sequenceData();
-        if (data.kind == SequenceKind::Generator) {
-            std::vector<Value> rest(data.items.begin() + static_cast<std::ptrdiff_t>(data.consumed), data.items.end());
-            data.consumed = data.items.size();
-            return rest;
-        }
-        return data.items;
-    }
-    case ValueKind::Dict: {
-        std::vector<Value> keys;
-        keys.reserve(value.dict().size());
-        for (const auto& [k, v] : value.dict().entries())
-            keys.push_back(k);
-        return keys;
-    }
-    default:
-        throwTypeError("'" + value.typeName() + "' object is not iterable");
-    }
+    return iterateValue(value);
 }
-
 } // namespace tunebench::jinja

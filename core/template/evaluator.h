@@ -17,15 +17,17 @@ namespace tunebench::jinja {
 // instead of exhausting memory, time or the stack.
 struct RenderLimits {
     std::size_t maxOutputBytes = std::size_t(64) << 20; // output, and any one string or list built
-    std::uint64_t maxSteps = 20'000'000;                // statements, loop iterations, calls, items filtered
-    int maxCallDepth = 100;                             // nested macro calls and recursive loops
+    std::uint64_t maxSteps = 20'000'000; // statements, loop iterations, calls, items filtered
+    int maxCallDepth = 100; // nested macro calls and recursive loops
 };
 
 // Variables visible to a part of the template. Child scopes (a loop iteration, a
 // macro call, a block) see their parents' variables; assignments stay local.
-class Scope {
+class Scope : public std::enable_shared_from_this<Scope> {
 public:
-    explicit Scope(std::shared_ptr<const Scope> parent = nullptr) : m_parent(std::move(parent)) { }
+    explicit Scope(std::shared_ptr<const Scope> parent = nullptr)
+        : m_parent(std::move(parent))
+    { }
     const Value* find(std::string_view name) const;
     void set(const std::string& name, Value value);
 
@@ -40,6 +42,11 @@ private:
 class Evaluator {
 public:
     Evaluator(std::string origin, RenderLimits limits);
+    // Clears the namespaces the render made, breaking any cycle through them (a
+    // namespace holding itself), so that everything the render made is freed.
+    ~Evaluator();
+    Evaluator(const Evaluator&) = delete;
+    Evaluator& operator=(const Evaluator&) = delete;
 
     // Renders body with `root` as the template's top-level scope (globals and
     // variables already in it). Throws TemplateError.
@@ -60,11 +67,12 @@ public:
     void step(std::uint64_t n = 1);
     // Refuses a string or list longer than RenderLimits::maxOutputBytes.
     void checkSize(std::size_t size, const char* what) const;
+    // A namespace() made during this render, cleared when the render ends.
+    void adopt(const std::shared_ptr<NamespaceData>& ns) { m_namespaces.push_back(ns); }
     const RenderLimits& limits() const { return m_limits; }
 
     // A macro or caller block called from a template (used by MacroCallable).
-    Value invokeMacro(const Stmt& definition, const std::string& name, const std::shared_ptr<const Scope>& closure,
-                      const CallArgs& args, const Value& caller);
+    Value invokeMacro(const Stmt& definition, const std::string& name, const Scope& closure, const CallArgs& args);
 
 private:
     enum class Flow { Normal, Break, Continue };
@@ -72,8 +80,8 @@ private:
     Flow exec(const StmtList& body, const std::shared_ptr<Scope>& scope);
     Flow execStmt(const Stmt& stmt, const std::shared_ptr<Scope>& scope);
     Flow execFor(const Stmt& stmt, const std::shared_ptr<Scope>& scope);
-    std::string renderLoop(const Stmt& stmt, const std::shared_ptr<Scope>& scope, const Value& iterable,
-                           std::size_t depth0);
+    std::string renderLoop(
+        const Stmt& stmt, const std::shared_ptr<Scope>& scope, const Value& iterable, std::size_t depth0);
     std::string capture(const StmtList& body, const std::shared_ptr<Scope>& scope);
     void assign(const Target& target, const Value& value, Scope& scope);
     void emit(std::string_view text);
@@ -89,6 +97,10 @@ private:
 
     std::string m_origin;
     RenderLimits m_limits;
+    // Scopes that macros and recursive loops refer to (by plain pointer, so that a
+    // macro stored in its own scope is no cycle) live until the render ends.
+    std::vector<std::shared_ptr<const Scope>> m_keepAlive;
+    std::vector<std::shared_ptr<NamespaceData>> m_namespaces;
     std::string* m_out = nullptr;
     std::uint64_t m_steps = 0;
     int m_callDepth = 0;

@@ -144,7 +144,8 @@ std::optional<std::int64_t> parsePythonInt(const std::string& text, std::int64_t
     }
     if (base < 2 || base > 36)
         throwTypeError("int() base must be >= 2 and <= 36, or 0");
-    auto clean = withoutUnderscores(s, [](char c) { return isDecimalChar(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); });
+    auto clean
+        = withoutUnderscores(s, [](char c) { return isDecimalChar(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); });
     if (!clean)
         return std::nullopt;
     std::uint64_t value = 0;
@@ -172,7 +173,7 @@ std::int64_t floatToInt(double d)
 
 Value filterInt(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("int", args, {{"default", Value::integer(0)}, {"base", Value::integer(10)}});
+    const auto v = bindArguments("int", args, { { "default", Value::integer(0) }, { "base", Value::integer(10) } });
     if (input.isUndefined())
         throw RuntimeProblem(ErrorKind::Undefined, input.undefinedHint());
     if (input.isInt() || input.isBool())
@@ -198,7 +199,7 @@ Value filterInt(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterFloat(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("float", args, {{"default", Value::number(0.0)}});
+    const auto v = bindArguments("float", args, { { "default", Value::number(0.0) } });
     if (input.isUndefined())
         throw RuntimeProblem(ErrorKind::Undefined, input.undefinedHint());
     if (input.isNumber())
@@ -243,7 +244,8 @@ double roundFloat(double x, std::int64_t digits)
 
 Value filterRound(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("round", args, {{"precision", Value::integer(0)}, {"method", Value::string("common")}});
+    const auto v
+        = bindArguments("round", args, { { "precision", Value::integer(0) }, { "method", Value::string("common") } });
     const std::string method = v[1].isString() ? v[1].str() : "";
     if (method != "common" && method != "ceil" && method != "floor")
         throwTypeError("method must be common, ceil or floor");
@@ -280,7 +282,7 @@ Value filterRound(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterDefault(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("default", args, {{"default_value", Value::string("")}, {"boolean", kFalse}});
+    const auto v = bindArguments("default", args, { { "default_value", Value::string("") }, { "boolean", kFalse } });
     if (input.isUndefined() || (v[1].truthy() && !input.truthy()))
         return v[0];
     return input;
@@ -338,7 +340,7 @@ Value filterTitle(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterTrim(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("trim", args, {{"chars", kNone}});
+    const auto v = bindArguments("trim", args, { { "chars", kNone } });
     std::optional<std::string> chars;
     if (!v[0].isNone()) {
         if (!v[0].isString())
@@ -350,20 +352,20 @@ Value filterTrim(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterReplace(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("replace", args, {{"old", {}}, {"new", {}}, {"count", kNone}});
+    const auto v = bindArguments("replace", args, { { "old", {} }, { "new", {} }, { "count", kNone } });
     std::int64_t count = -1;
     if (!v[2].isNone()) {
         if (!v[2].isInt() && !v[2].isBool())
             throwTypeError("'" + v[2].typeName() + "' object cannot be interpreted as an integer");
         count = v[2].toInt();
     }
-    return Value::string(pyReplace(toPythonStr(input), toPythonStr(v[0]), toPythonStr(v[1]), count,
-                                   ev.limits().maxOutputBytes));
+    return Value::string(
+        pyReplace(toPythonStr(input), toPythonStr(v[0]), toPythonStr(v[1]), count, ev.limits().maxOutputBytes));
 }
 
 Value filterCenter(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("center", args, {{"width", Value::integer(80)}});
+    const auto v = bindArguments("center", args, { { "width", Value::integer(80) } });
     if (!v[0].isInt() && !v[0].isBool())
         throwTypeError("'" + v[0].typeName() + "' object cannot be interpreted as an integer");
     if (v[0].toInt() > 100000)
@@ -373,7 +375,8 @@ Value filterCenter(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterIndent(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("indent", args, {{"width", Value::integer(4)}, {"first", kFalse}, {"blank", kFalse}});
+    const auto v
+        = bindArguments("indent", args, { { "width", Value::integer(4) }, { "first", kFalse }, { "blank", kFalse } });
     std::string indention;
     if (v[0].isString()) {
         indention = v[0].str();
@@ -454,7 +457,7 @@ Value filterForceescape(Evaluator&, const Value& input, const CallArgs& args)
 
 Value filterAttr(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("attr", args, {{"name", {}}});
+    const auto v = bindArguments("attr", args, { { "name", {} } });
     if (!v[0].isString())
         throwTypeError("attribute name must be string");
     const std::string& name = v[0].str();
@@ -472,7 +475,7 @@ Value filterAttr(Evaluator& ev, const Value& input, const CallArgs& args)
 Value filterTojson(Evaluator& ev, const Value& input, const CallArgs& args)
 {
     const auto v = bindArguments("tojson", args,
-                                 {{"ensure_ascii", kFalse}, {"indent", kNone}, {"separators", kNone}, {"sort_keys", kFalse}});
+        { { "ensure_ascii", kFalse }, { "indent", kNone }, { "separators", kNone }, { "sort_keys", kFalse } });
     JsonDumpOptions options;
     options.ensureAscii = v[0].truthy();
     if (v[1].isString())
@@ -500,55 +503,64 @@ struct FilterEntry {
 };
 
 const FilterEntry kFilters[] = {
-    {"abs", filterAbs},
-    {"attr", filterAttr},
-    {"batch", filterBatch},
-    {"capitalize", filterCapitalize},
-    {"center", filterCenter},
-    {"count", filterLength},
-    {"d", filterDefault},
-    {"default", filterDefault},
-    {"dictsort", filterDictsort},
-    {"e", filterEscape},
-    {"escape", filterEscape},
-    {"first", filterFirst},
-    {"float", filterFloat},
-    {"forceescape", filterForceescape},
-    {"format", filterFormat},
-    {"indent", filterIndent},
-    {"int", filterInt},
-    {"items", filterItems},
-    {"join", filterJoin},
-    {"last", filterLast},
-    {"length", filterLength},
-    {"list", filterList},
-    {"lower", filterLower},
-    {"map", filterMap},
-    {"max", filterMax},
-    {"min", filterMin},
-    {"reject", filterReject},
-    {"rejectattr", filterRejectattr},
-    {"replace", filterReplace},
-    {"reverse", filterReverse},
-    {"round", filterRound},
-    {"safe", filterSafe},
-    {"select", filterSelect},
-    {"selectattr", filterSelectattr},
-    {"sort", filterSort},
-    {"string", filterString},
-    {"sum", filterSum},
-    {"title", filterTitle},
-    {"tojson", filterTojson},
-    {"trim", filterTrim},
-    {"unique", filterUnique},
-    {"upper", filterUpper},
-    {"wordcount", filterWordcount},
+    { "abs", filterAbs },
+    { "attr", filterAttr },
+    { "batch", filterBatch },
+    { "capitalize", filterCapitalize },
+    { "center", filterCenter },
+    { "count", filterLength },
+    { "d", filterDefault },
+    { "default", filterDefault },
+    { "dictsort", filterDictsort },
+    { "e", filterEscape },
+    { "escape", filterEscape },
+    { "first", filterFirst },
+    { "float", filterFloat },
+    { "forceescape", filterForceescape },
+    { "format", filterFormat },
+    { "indent", filterIndent },
+    { "int", filterInt },
+    { "items", filterItems },
+    { "join", filterJoin },
+    { "last", filterLast },
+    { "length", filterLength },
+    { "list", filterList },
+    { "lower", filterLower },
+    { "map", filterMap },
+    { "max", filterMax },
+    { "min", filterMin },
+    { "reject", filterReject },
+    { "rejectattr", filterRejectattr },
+    { "replace", filterReplace },
+    { "reverse", filterReverse },
+    { "round", filterRound },
+    { "safe", filterSafe },
+    { "select", filterSelect },
+    { "selectattr", filterSelectattr },
+    { "sort", filterSort },
+    { "string", filterString },
+    { "sum", filterSum },
+    { "title", filterTitle },
+    { "tojson", filterTojson },
+    { "trim", filterTrim },
+    { "unique", filterUnique },
+    { "upper", filterUpper },
+    { "wordcount", filterWordcount },
 };
 
 // Jinja2 builtins this interpreter does not implement (no chat template uses them).
 constexpr std::string_view kNotImplemented[] = {
-    "filesizeformat", "groupby", "pprint", "random", "slice", "striptags", "truncate", "urlencode", "urlize",
-    "wordwrap", "xmlattr",
+    "filesizeformat",
+    "groupby",
+    "pprint",
+    "random",
+    "slice",
+    "striptags",
+    "truncate",
+    "urlencode",
+    "urlize",
+    "wordwrap",
+    "xmlattr",
 };
 
 const FilterEntry* findFilter(std::string_view name)

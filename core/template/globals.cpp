@@ -17,7 +17,7 @@ Value range(Evaluator&, const CallArgs& args)
         throwTypeError("range() takes no keyword arguments");
     if (args.positional.empty() || args.positional.size() > 3)
         throwTypeError("range expected 1 to 3 arguments, got " + std::to_string(args.positional.size()));
-    std::int64_t bounds[3] = {0, 0, 1};
+    std::int64_t bounds[3] = { 0, 0, 1 };
     for (std::size_t i = 0; i < args.positional.size(); ++i) {
         const Value& v = args.positional[i];
         if (!v.isInt() && !v.isBool())
@@ -29,11 +29,12 @@ Value range(Evaluator&, const CallArgs& args)
     const std::int64_t step = bounds[2];
     if (step == 0)
         throwTypeError("range() arg 3 must not be zero");
-    const double count = step > 0 ? (static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)
-                                  : (static_cast<double>(start) - static_cast<double>(stop)) / static_cast<double>(-step);
+    const double count = step > 0
+        ? (static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)
+        : (static_cast<double>(start) - static_cast<double>(stop)) / static_cast<double>(-step);
     if (count > static_cast<double>(kMaxRange))
-        throw RuntimeProblem(ErrorKind::Security, "Range too big. The sandbox blocks ranges larger than MAX_RANGE ("
-                                                      + std::to_string(kMaxRange) + ").");
+        throw RuntimeProblem(ErrorKind::Security,
+            "Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + std::to_string(kMaxRange) + ").");
     return Value::range(start, stop, step);
 }
 
@@ -41,7 +42,8 @@ Value range(Evaluator&, const CallArgs& args)
 Dict dictFromArgs(Evaluator& ev, const CallArgs& args, const char* what)
 {
     if (args.positional.size() > 1)
-        throwTypeError(std::string(what) + " expected at most 1 argument, got " + std::to_string(args.positional.size()));
+        throwTypeError(
+            std::string(what) + " expected at most 1 argument, got " + std::to_string(args.positional.size()));
     Dict d;
     if (!args.positional.empty()) {
         const Value& source = args.positional[0];
@@ -74,25 +76,26 @@ void addJinjaGlobals(Scope& scope)
 {
     scope.set("range", makeBuiltin("range", range));
     scope.set("dict", makeBuiltin("dict", [](Evaluator& ev, const CallArgs& args) {
-                  return Value::dict(dictFromArgs(ev, args, "dict"));
-              }));
+        return Value::dict(dictFromArgs(ev, args, "dict"));
+    }));
     scope.set("namespace", makeBuiltin("namespace", [](Evaluator& ev, const CallArgs& args) {
-                  auto ns = std::make_shared<NamespaceData>();
-                  ns->attributes = dictFromArgs(ev, args, "namespace");
-                  return Value::namespaceObject(std::move(ns));
-              }));
+        auto ns = std::make_shared<NamespaceData>();
+        ns->attributes = dictFromArgs(ev, args, "namespace");
+        ev.adopt(ns);
+        return Value::namespaceObject(std::move(ns));
+    }));
     scope.set("joiner", makeBuiltin("joiner", [](Evaluator&, const CallArgs& args) {
-                  const auto v = bindArguments("joiner", args, {{"sep", Value::string(", ")}});
-                  auto used = std::make_shared<bool>(false);
-                  const Value separator = v[0];
-                  return makeBuiltin("joiner", [used, separator](Evaluator&, const CallArgs&) {
-                      if (!*used) {
-                          *used = true;
-                          return Value::string("");
-                      }
-                      return separator;
-                  });
-              }));
+        const auto v = bindArguments("joiner", args, { { "sep", Value::string(", ") } });
+        auto used = std::make_shared<bool>(false);
+        const Value separator = v[0];
+        return makeBuiltin("joiner", [used, separator](Evaluator&, const CallArgs&) {
+            if (!*used) {
+                *used = true;
+                return Value::string("");
+            }
+            return separator;
+        });
+    }));
     scope.set("cycler", unsupportedGlobal("cycler"));
     scope.set("lipsum", unsupportedGlobal("lipsum"));
 }

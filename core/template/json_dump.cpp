@@ -14,7 +14,8 @@ namespace {
 
 class JsonWriter {
 public:
-    explicit JsonWriter(const JsonDumpOptions& options) : m_options(options)
+    explicit JsonWriter(const JsonDumpOptions& options)
+        : m_options(options)
     {
         m_itemSeparator = options.itemSeparator.value_or(options.indent ? "," : ", ");
         m_keySeparator = options.keySeparator.value_or(": ");
@@ -68,7 +69,7 @@ private:
                 if (c >= 0x10000) {
                     const char32_t v = c - 0x10000;
                     std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", static_cast<unsigned>(0xD800 + (v >> 10)),
-                                  static_cast<unsigned>(0xDC00 + (v & 0x3FF)));
+                        static_cast<unsigned>(0xDC00 + (v & 0x3FF)));
                 } else {
                     std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
                 }
@@ -172,7 +173,7 @@ private:
             entries.push_back(&e);
         if (m_options.sortKeys)
             std::stable_sort(entries.begin(), entries.end(),
-                             [](const auto* a, const auto* b) { return valueLess(a->first, b->first); });
+                [](const auto* a, const auto* b) { return valueLess(a->first, b->first); });
         m_out += '{';
         for (std::size_t i = 0; i < entries.size(); ++i) {
             if (i)

@@ -12,7 +12,7 @@ struct JsonDumpOptions {
     bool ensureAscii = false;
     std::optional<std::string> indent; // nullopt: one line; otherwise newlines and this per level
     std::optional<std::string> itemSeparator; // default ", " (one line) or "," (indented)
-    std::optional<std::string> keySeparator;  // default ": "
+    std::optional<std::string> keySeparator; // default ": "
     bool sortKeys = false;
 };
 

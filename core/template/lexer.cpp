@@ -15,8 +15,31 @@ namespace {
 
 // Longest first, as Jinja2 orders its operator alternatives.
 constexpr std::array<std::string_view, 25> kOperators = {
-    "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=",
-    ".",  ":",  "|",  ",",
+    "//",
+    "**",
+    "==",
+    "!=",
+    ">=",
+    "<=",
+    "+",
+    "-",
+    "/",
+    "*",
+    "%",
+    "~",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    ">",
+    "<",
+    "=",
+    ".",
+    ":",
+    "|",
+    ",",
 };
 
 std::string normaliseNewlines(std::string_view source, bool keepTrailingNewline)
@@ -41,8 +64,8 @@ std::string normaliseNewlines(std::string_view source, bool keepTrailingNewline)
 char32_t codePointAt(std::string_view s, std::size_t pos, std::size_t* length)
 {
     utf8proc_int32_t cp = 0;
-    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + pos),
-                                    static_cast<utf8proc_ssize_t>(s.size() - pos), &cp);
+    const auto n = utf8proc_iterate(
+        reinterpret_cast<const utf8proc_uint8_t*>(s.data() + pos), static_cast<utf8proc_ssize_t>(s.size() - pos), &cp);
     *length = n > 0 ? static_cast<std::size_t>(n) : 1;
     return n > 0 ? static_cast<char32_t>(cp) : 0xFFFD;
 }
@@ -98,10 +121,11 @@ bool isNameChar(char c)
 class Lexer {
 public:
     Lexer(std::string_view source, const std::string& origin, const LexerOptions& options)
-        : m_map(normaliseNewlines(source, options.keepTrailingNewline)), m_src(m_map.text()), m_origin(origin),
-          m_options(options)
-    {
-    }
+        : m_map(normaliseNewlines(source, options.keepTrailingNewline))
+        , m_src(m_map.text())
+        , m_origin(origin)
+        , m_options(options)
+    { }
 
     LexedTemplate run()
     {
@@ -110,7 +134,7 @@ public:
         while (pos < m_src.size())
             pos = lexRoot(pos);
         push(TokenType::Eof, {}, m_src.size());
-        return LexedTemplate{std::move(m_map), std::move(m_tokens)};
+        return LexedTemplate { std::move(m_map), std::move(m_tokens) };
     }
 
 private:
@@ -130,10 +154,7 @@ private:
         m_tokens.push_back(std::move(t));
     }
 
-    bool startsWith(std::size_t pos, std::string_view what) const
-    {
-        return m_src.compare(pos, what.size(), what) == 0;
-    }
+    bool startsWith(std::size_t pos, std::string_view what) const { return m_src.compare(pos, what.size(), what) == 0; }
 
     // Matches `{%(-|+|)\s*raw\s*(?:-%}\s*|%})` at pos; returns its end or npos.
     std::size_t matchRawBegin(std::size_t pos) const
@@ -200,8 +221,8 @@ private:
             }
         }
         const char sign = found + 2 < m_src.size() && (m_src[found + 2] == '-' || m_src[found + 2] == '+')
-                              ? m_src[found + 2]
-                              : '\0';
+            ? m_src[found + 2]
+            : '\0';
         const std::string_view text = std::string_view(m_src).substr(pos, found - pos);
         pushData(controlledText(text, sign, kind == TagKind::Variable), pos);
         m_lineStarting = false; // the opening tag is the end of the last match
@@ -330,17 +351,15 @@ private:
             const char32_t cp = codePointAt(m_src, pos, &len);
             if (cp >= 0x80 && isAlpha(cp))
                 fail(pos, "identifiers with non-ASCII characters are not supported", ErrorKind::Unsupported);
-            fail(pos, "unexpected character " + reprChar(pos, len)
-                          + (m_src[pos] == '\'' || m_src[pos] == '"' ? " (unterminated string)" : ""));
+            fail(pos,
+                "unexpected character " + reprChar(pos, len)
+                    + (m_src[pos] == '\'' || m_src[pos] == '"' ? " (unterminated string)" : ""));
         }
         // Jinja2 stops here too; the parser reports the missing end of the tag.
         return pos;
     }
 
-    std::string reprChar(std::size_t pos, std::size_t len) const
-    {
-        return "'" + m_src.substr(pos, len) + "'";
-    }
+    std::string reprChar(std::size_t pos, std::size_t len) const { return "'" + m_src.substr(pos, len) + "'"; }
 
     // `(\d+_)*\d+` at pos: its end, or pos when there is no digit.
     std::size_t matchDigits(std::size_t pos) const
@@ -469,7 +488,7 @@ private:
         const long long value = std::strtoll(digits.c_str(), &stop, base);
         if (errno == ERANGE)
             fail(pos, "integer literal " + m_src.substr(pos, end - pos) + " does not fit in 64 bits",
-                 ErrorKind::Unsupported);
+                ErrorKind::Unsupported);
         Token t;
         t.type = TokenType::Integer;
         t.integer = value;
@@ -629,7 +648,8 @@ private:
 
 } // namespace
 
-SourceMap::SourceMap(std::string text) : m_text(std::move(text))
+SourceMap::SourceMap(std::string text)
+    : m_text(std::move(text))
 {
     m_lineStarts.push_back(0);
     for (std::size_t i = 0; i < m_text.size(); ++i)
@@ -643,7 +663,7 @@ SourcePos SourceMap::position(std::size_t offset) const
     const std::size_t line = static_cast<std::size_t>(it - m_lineStarts.begin());
     const std::size_t start = m_lineStarts[line - 1];
     const std::size_t column = codePointCount(std::string_view(m_text).substr(start, offset - start)) + 1;
-    return SourcePos{static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(column)};
+    return SourcePos { static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(column) };
 }
 
 LexedTemplate tokenize(std::string_view source, const std::string& origin, const LexerOptions& options)

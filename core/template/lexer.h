@@ -10,15 +10,15 @@
 namespace tunebench::jinja {
 
 enum class TokenType {
-    Data,          // template text between tags (already whitespace-controlled)
+    Data, // template text between tags (already whitespace-controlled)
     VariableBegin, // {{
-    VariableEnd,   // }}
-    BlockBegin,    // {%
-    BlockEnd,      // %}
+    VariableEnd, // }}
+    BlockBegin, // {%
+    BlockEnd, // %}
     Name,
-    String,  // text holds the decoded value
+    String, // text holds the decoded value
     Integer, // integer holds the value
-    Float,   // number holds the value
+    Float, // number holds the value
     Operator,
     Eof,
 };
@@ -33,7 +33,7 @@ struct Token {
 
 // Jinja2 Environment options that change lexing; the defaults are transformers'.
 struct LexerOptions {
-    bool trimBlocks = true;   // drop the first newline after a block or comment tag
+    bool trimBlocks = true; // drop the first newline after a block or comment tag
     bool lstripBlocks = true; // drop spaces and tabs before a block or comment tag on its line
     bool keepTrailingNewline = false;
 };

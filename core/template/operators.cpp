@@ -38,7 +38,7 @@ const char* symbol(BinaryOp op)
         throw RuntimeProblem(ErrorKind::Undefined, u.undefinedHint());
     }
     throwTypeError(std::string("unsupported operand type(s) for ") + symbol(op) + ": '" + a.typeName() + "' and '"
-                   + b.typeName() + "'");
+        + b.typeName() + "'");
 }
 
 [[noreturn]] void overflow()
@@ -58,7 +58,8 @@ Value repeat(const Value& sequence, std::int64_t times, std::size_t maxSize)
     if (sequence.isString()) {
         const std::string& s = sequence.str();
         if (!s.empty() && static_cast<std::uint64_t>(times) > maxSize / s.size())
-            throw RuntimeProblem(ErrorKind::Limit, "string repetition would exceed " + std::to_string(maxSize) + " bytes");
+            throw RuntimeProblem(
+                ErrorKind::Limit, "string repetition would exceed " + std::to_string(maxSize) + " bytes");
         std::string out;
         out.reserve(s.size() * static_cast<std::size_t>(times));
         for (std::int64_t i = 0; i < times; ++i)
@@ -174,8 +175,8 @@ Value binaryOperation(BinaryOp op, const Value& a, const Value& b, std::size_t m
             return Value::number(a.toDouble() + b.toDouble());
         if (a.isString() && b.isString()) {
             if (a.str().size() + b.str().size() > maxSize)
-                throw RuntimeProblem(ErrorKind::Limit, "string concatenation would exceed " + std::to_string(maxSize)
-                                                           + " bytes");
+                throw RuntimeProblem(
+                    ErrorKind::Limit, "string concatenation would exceed " + std::to_string(maxSize) + " bytes");
             return concatStrings(a, b);
         }
         if (a.isSequence() && b.isSequence() && a.sequenceKind() == b.sequenceKind() && (a.isList() || a.isTuple())) {

@@ -84,71 +84,73 @@ struct TestEntry {
 };
 
 const TestEntry kTests[] = {
-    {"defined", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return !v.isUndefined(); }},
-    {"undefined", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isUndefined(); }},
-    {"none", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isNone(); }},
-    {"boolean", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool(); }},
-    {"true", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool() && v.asBool(); }},
-    {"false", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool() && !v.asBool(); }},
-    {"integer", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isInt(); }},
-    {"float", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isFloat(); }},
-    {"number", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isNumber(); }},
-    {"string", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isString(); }},
-    {"mapping", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isDict(); }},
-    {"sequence", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return isSequence(v); }},
-    {"iterable", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return isIterable(v); }},
-    {"callable", 0,
-     [](Evaluator&, const Value& v, const std::vector<Value>&) {
-         return v.isCallable() || v.isLoop() || v.isUndefined();
-     }},
-    {"escaped", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isString() && v.isMarkup(); }},
-    {"odd", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return modEquals(v, 2, 1); }},
-    {"even", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return modEquals(v, 2, 0); }},
-    {"divisibleby", 1,
-     [](Evaluator&, const Value& v, const std::vector<Value>& a) {
-         return valuesEqual(binaryOperation(BinaryOp::Mod, v, one(a), 0), Value::integer(0));
-     }},
-    {"lower", 0,
-     [](Evaluator&, const Value& v, const std::vector<Value>&) { return pyIs(toPythonStr(v), CharClass::Lower); }},
-    {"upper", 0,
-     [](Evaluator&, const Value& v, const std::vector<Value>&) { return pyIs(toPythonStr(v), CharClass::Upper); }},
-    {"sameas", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return sameAs(v, one(a)); }},
-    {"in", 1, [](Evaluator& ev, const Value& v, const std::vector<Value>& a) { return containsValue(ev, one(a), v); }},
-    {"eq", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); }},
-    {"equalto", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); }},
-    {"==", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); }},
-    {"ne", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return !valuesEqual(v, one(a)); }},
-    {"!=", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return !valuesEqual(v, one(a)); }},
-    {"lt", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); }},
-    {"lessthan", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); }},
-    {"<", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); }},
-    {"gt", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); }},
-    {"greaterthan", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); }},
-    {">", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); }},
-    {"le", 1,
-     [](Evaluator&, const Value& v, const std::vector<Value>& a) {
-         return valueLess(v, one(a)) || valuesEqual(v, one(a));
-     }},
-    {"<=", 1,
-     [](Evaluator&, const Value& v, const std::vector<Value>& a) {
-         return valueLess(v, one(a)) || valuesEqual(v, one(a));
-     }},
-    {"ge", 1,
-     [](Evaluator&, const Value& v, const std::vector<Value>& a) {
-         return valueLess(one(a), v) || valuesEqual(v, one(a));
-     }},
-    {">=", 1,
-     [](Evaluator&, const Value& v, const std::vector<Value>& a) {
-         return valueLess(one(a), v) || valuesEqual(v, one(a));
-     }},
-    {"filter", 0,
-     [](Evaluator&, const Value& v, const std::vector<Value>&) {
-         return v.isString() && filterSupport(v.str()) == Support::Implemented;
-     }},
-    {"test", 0,
-     [](Evaluator&, const Value& v, const std::vector<Value>&) {
-         return v.isString() && testSupport(v.str()) == Support::Implemented;
-     }},
+    { "defined", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return !v.isUndefined(); } },
+    { "undefined", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isUndefined(); } },
+    { "none", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isNone(); } },
+    { "boolean", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool(); } },
+    { "true", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool() && v.asBool(); } },
+    { "false", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isBool() && !v.asBool(); } },
+    { "integer", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isInt(); } },
+    { "float", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isFloat(); } },
+    { "number", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isNumber(); } },
+    { "string", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isString(); } },
+    { "mapping", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isDict(); } },
+    { "sequence", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return isSequence(v); } },
+    { "iterable", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return isIterable(v); } },
+    { "callable", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) {
+            return v.isCallable() || v.isLoop() || v.isUndefined();
+        } },
+    { "escaped", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) { return v.isString() && v.isMarkup(); } },
+    { "odd", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return modEquals(v, 2, 1); } },
+    { "even", 0, [](Evaluator&, const Value& v, const std::vector<Value>&) { return modEquals(v, 2, 0); } },
+    { "divisibleby", 1,
+        [](Evaluator&, const Value& v, const std::vector<Value>& a) {
+            return valuesEqual(binaryOperation(BinaryOp::Mod, v, one(a), 0), Value::integer(0));
+        } },
+    { "lower", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) { return pyIs(toPythonStr(v), CharClass::Lower); } },
+    { "upper", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) { return pyIs(toPythonStr(v), CharClass::Upper); } },
+    { "sameas", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return sameAs(v, one(a)); } },
+    { "in", 1,
+        [](Evaluator& ev, const Value& v, const std::vector<Value>& a) { return containsValue(ev, one(a), v); } },
+    { "eq", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); } },
+    { "equalto", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); } },
+    { "==", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valuesEqual(v, one(a)); } },
+    { "ne", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return !valuesEqual(v, one(a)); } },
+    { "!=", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return !valuesEqual(v, one(a)); } },
+    { "lt", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); } },
+    { "lessthan", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); } },
+    { "<", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(v, one(a)); } },
+    { "gt", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); } },
+    { "greaterthan", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); } },
+    { ">", 1, [](Evaluator&, const Value& v, const std::vector<Value>& a) { return valueLess(one(a), v); } },
+    { "le", 1,
+        [](Evaluator&, const Value& v, const std::vector<Value>& a) {
+            return valueLess(v, one(a)) || valuesEqual(v, one(a));
+        } },
+    { "<=", 1,
+        [](Evaluator&, const Value& v, const std::vector<Value>& a) {
+            return valueLess(v, one(a)) || valuesEqual(v, one(a));
+        } },
+    { "ge", 1,
+        [](Evaluator&, const Value& v, const std::vector<Value>& a) {
+            return valueLess(one(a), v) || valuesEqual(v, one(a));
+        } },
+    { ">=", 1,
+        [](Evaluator&, const Value& v, const std::vector<Value>& a) {
+            return valueLess(one(a), v) || valuesEqual(v, one(a));
+        } },
+    { "filter", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) {
+            return v.isString() && filterSupport(v.str()) == Support::Implemented;
+        } },
+    { "test", 0,
+        [](Evaluator&, const Value& v, const std::vector<Value>&) {
+            return v.isString() && testSupport(v.str()) == Support::Implemented;
+        } },
 };
 
 const TestEntry* findTest(std::string_view name)
@@ -203,7 +205,7 @@ bool callTest(Evaluator& evaluator, std::string_view name, const Value& input, c
         throwTypeError("the test '" + std::string(name) + "' takes no keyword arguments");
     if (args.positional.size() != test->arity)
         throwTypeError("the test '" + std::string(name) + "' takes " + std::to_string(test->arity) + " argument(s), "
-                       + std::to_string(args.positional.size()) + " given");
+            + std::to_string(args.positional.size()) + " given");
     return test->function(evaluator, input, args.positional);
 }
 

@@ -19,7 +19,7 @@ using U32View = std::u32string_view;
 // Python's ADJUST_INDICES: negative indices count from the end; end clamps to the
 // length, start does not (a start past the end matches nothing).
 void adjustIndices(std::int64_t length, std::optional<std::int64_t> startArg, std::optional<std::int64_t> endArg,
-                   std::int64_t& start, std::int64_t& end)
+    std::int64_t& start, std::int64_t& end)
 {
     start = startArg.value_or(0);
     end = endArg.value_or(length);
@@ -40,7 +40,15 @@ void adjustIndices(std::int64_t length, std::optional<std::int64_t> startArg, st
 bool isLineBreak(char32_t c)
 {
     switch (c) {
-    case '\n': case '\r': case 0x0B: case 0x0C: case 0x1C: case 0x1D: case 0x1E: case 0x85: case 0x2028:
+    case '\n':
+    case '\r':
+    case 0x0B:
+    case 0x0C:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x85:
+    case 0x2028:
     case 0x2029:
         return true;
     default:
@@ -66,7 +74,8 @@ std::vector<std::string> splitWhitespace(const U32& text, std::int64_t maxsplit,
             std::int64_t j = i;
             while (j < n && !isPythonSpace(text[static_cast<std::size_t>(j)]))
                 ++j;
-            parts.push_back(encodeUtf8(U32View(text).substr(static_cast<std::size_t>(i), static_cast<std::size_t>(j - i))));
+            parts.push_back(
+                encodeUtf8(U32View(text).substr(static_cast<std::size_t>(i), static_cast<std::size_t>(j - i))));
             i = j;
         }
         return parts;
@@ -84,7 +93,8 @@ std::vector<std::string> splitWhitespace(const U32& text, std::int64_t maxsplit,
         std::int64_t j = i;
         while (j >= 0 && !isPythonSpace(text[static_cast<std::size_t>(j)]))
             --j;
-        parts.push_back(encodeUtf8(U32View(text).substr(static_cast<std::size_t>(j + 1), static_cast<std::size_t>(i - j))));
+        parts.push_back(
+            encodeUtf8(U32View(text).substr(static_cast<std::size_t>(j + 1), static_cast<std::size_t>(i - j))));
         i = j;
     }
     std::reverse(parts.begin(), parts.end());
@@ -180,14 +190,14 @@ std::vector<std::string> pySplitlines(std::string_view s, bool keepends)
     return lines;
 }
 
-std::string pyReplace(std::string_view s, std::string_view old, std::string_view replacement, std::int64_t count,
-                      std::size_t maxSize)
+std::string pyReplace(
+    std::string_view s, std::string_view old, std::string_view replacement, std::int64_t count, std::size_t maxSize)
 {
     std::string out;
     auto checked = [&](std::size_t extra) {
         if (out.size() + extra > maxSize)
-            throw RuntimeProblem(ErrorKind::Limit, "replace() would build a string over " + std::to_string(maxSize)
-                                                       + " bytes");
+            throw RuntimeProblem(
+                ErrorKind::Limit, "replace() would build a string over " + std::to_string(maxSize) + " bytes");
     };
     if (old.empty()) {
         // Python inserts the replacement before every code point and at the end.
@@ -225,7 +235,7 @@ std::string pyReplace(std::string_view s, std::string_view old, std::string_view
 }
 
 std::int64_t pyFind(std::string_view s, std::string_view sub, std::optional<std::int64_t> startArg,
-                    std::optional<std::int64_t> endArg, bool reverse)
+    std::optional<std::int64_t> endArg, bool reverse)
 {
     const U32 text = decodeUtf8(s);
     const U32 needle = decodeUtf8(sub);
@@ -239,8 +249,8 @@ std::int64_t pyFind(std::string_view s, std::string_view sub, std::optional<std:
     return found == U32View::npos ? -1 : start + static_cast<std::int64_t>(found);
 }
 
-std::int64_t pyCount(std::string_view s, std::string_view sub, std::optional<std::int64_t> startArg,
-                     std::optional<std::int64_t> endArg)
+std::int64_t pyCount(
+    std::string_view s, std::string_view sub, std::optional<std::int64_t> startArg, std::optional<std::int64_t> endArg)
 {
     const U32 text = decodeUtf8(s);
     const U32 needle = decodeUtf8(sub);
@@ -259,7 +269,7 @@ std::int64_t pyCount(std::string_view s, std::string_view sub, std::optional<std
 }
 
 bool pyStartsWith(std::string_view s, std::string_view prefix, std::optional<std::int64_t> startArg,
-                  std::optional<std::int64_t> endArg, bool atEnd)
+    std::optional<std::int64_t> endArg, bool atEnd)
 {
     const U32 text = decodeUtf8(s);
     const U32 needle = decodeUtf8(prefix);
@@ -332,7 +342,7 @@ std::string pyCasefold(std::string_view s)
 {
     utf8proc_uint8_t* folded = nullptr;
     const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                                            static_cast<utf8proc_ssize_t>(s.size()), &folded, UTF8PROC_CASEFOLD);
+        static_cast<utf8proc_ssize_t>(s.size()), &folded, UTF8PROC_CASEFOLD);
     std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(folded, &std::free);
     if (n < 0)
         throwTypeError(std::string("casefold: ") + utf8proc_errmsg(n));

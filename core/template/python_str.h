@@ -19,15 +19,15 @@ std::vector<std::string> pySplit(std::string_view s, const std::optional<std::st
 std::vector<std::string> pyRSplit(std::string_view s, const std::optional<std::string>& sep, std::int64_t maxsplit);
 std::vector<std::string> pySplitlines(std::string_view s, bool keepends);
 // count < 0: replace all. Refuses a result longer than maxSize bytes.
-std::string pyReplace(std::string_view s, std::string_view old, std::string_view replacement, std::int64_t count,
-                      std::size_t maxSize);
+std::string pyReplace(
+    std::string_view s, std::string_view old, std::string_view replacement, std::int64_t count, std::size_t maxSize);
 // Code point index of sub within s[start:end], or -1; reverse searches from the right.
 std::int64_t pyFind(std::string_view s, std::string_view sub, std::optional<std::int64_t> start,
-                    std::optional<std::int64_t> end, bool reverse);
-std::int64_t pyCount(std::string_view s, std::string_view sub, std::optional<std::int64_t> start,
-                     std::optional<std::int64_t> end);
+    std::optional<std::int64_t> end, bool reverse);
+std::int64_t pyCount(
+    std::string_view s, std::string_view sub, std::optional<std::int64_t> start, std::optional<std::int64_t> end);
 bool pyStartsWith(std::string_view s, std::string_view prefix, std::optional<std::int64_t> start,
-                  std::optional<std::int64_t> end, bool atEnd);
+    std::optional<std::int64_t> end, bool atEnd);
 // align: '<' ljust, '>' rjust, '^' center (Python's center puts the odd pad as str.center does).
 std::string pyPad(std::string_view s, std::int64_t width, char32_t fill, char align);
 std::string pyZfill(std::string_view s, std::int64_t width);

@@ -52,8 +52,8 @@ Value ignoreCase(const Value& v)
 }
 
 // A sort key: one value per comma-separated attribute (or the item itself).
-std::vector<Value> sortKey(Evaluator& ev, const Value& item, const std::vector<std::vector<Value>>& paths,
-                           bool caseSensitive)
+std::vector<Value> sortKey(
+    Evaluator& ev, const Value& item, const std::vector<std::vector<Value>>& paths, bool caseSensitive)
 {
     std::vector<Value> key;
     key.reserve(paths.size());
@@ -98,8 +98,8 @@ Value selectOrReject(Evaluator& ev, const Value& input, const CallArgs& args, bo
         if (!name.isString())
             throwTypeError("a test name must be a string");
         testName = name.str();
-        testArgs.positional.assign(args.positional.begin() + static_cast<std::ptrdiff_t>(offset + 1),
-                                   args.positional.end());
+        testArgs.positional.assign(
+            args.positional.begin() + static_cast<std::ptrdiff_t>(offset + 1), args.positional.end());
         testArgs.keyword = args.keyword;
     }
     std::vector<Value> out;
@@ -115,7 +115,8 @@ Value selectOrReject(Evaluator& ev, const Value& input, const CallArgs& args, bo
 
 Value minOrMax(Evaluator& ev, const Value& input, const CallArgs& args, bool wantMax)
 {
-    const auto v = bindArguments(wantMax ? "max" : "min", args, {{"case_sensitive", kFalse}, {"attribute", kNone}});
+    const auto v
+        = bindArguments(wantMax ? "max" : "min", args, { { "case_sensitive", kFalse }, { "attribute", kNone } });
     const std::vector<Value> items = ev.iterate(input);
     if (items.empty())
         return Value::undefined("No aggregated item, sequence was empty.");
@@ -197,7 +198,7 @@ Value filterLast(Evaluator& ev, const Value& input, const CallArgs& args)
 
 Value filterJoin(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("join", args, {{"d", Value::string("")}, {"attribute", kNone}});
+    const auto v = bindArguments("join", args, { { "d", Value::string("") }, { "attribute", kNone } });
     const std::string separator = toPythonStr(v[0]);
     const auto path = attributePath(v[1]);
     std::string out;
@@ -221,14 +222,14 @@ Value filterItems(Evaluator&, const Value& input, const CallArgs& args)
         throwTypeError("Can only get item pairs from a mapping.");
     std::vector<Value> items;
     for (const auto& [k, v] : input.dict().entries())
-        items.push_back(Value::sequence({k, v}, SequenceKind::Tuple));
+        items.push_back(Value::sequence({ k, v }, SequenceKind::Tuple));
     return generator(std::move(items));
 }
 
 Value filterDictsort(Evaluator&, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("dictsort", args,
-                                 {{"case_sensitive", kFalse}, {"by", Value::string("key")}, {"reverse", kFalse}});
+    const auto v = bindArguments(
+        "dictsort", args, { { "case_sensitive", kFalse }, { "by", Value::string("key") }, { "reverse", kFalse } });
     if (!input.isDict())
         throwTypeError("dictsort expects a mapping");
     std::size_t position = 0;
@@ -243,18 +244,18 @@ Value filterDictsort(Evaluator&, const Value& input, const CallArgs& args)
         const Value& k = position == 0 ? e.first : e.second;
         return caseSensitive ? k : ignoreCase(k);
     };
-    std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
-        return reverse ? valueLess(key(b), key(a)) : valueLess(key(a), key(b));
-    });
+    std::stable_sort(entries.begin(), entries.end(),
+        [&](const auto& a, const auto& b) { return reverse ? valueLess(key(b), key(a)) : valueLess(key(a), key(b)); });
     std::vector<Value> out;
     for (auto& [k, val] : entries)
-        out.push_back(Value::sequence({k, val}, SequenceKind::Tuple));
+        out.push_back(Value::sequence({ k, val }, SequenceKind::Tuple));
     return Value::sequence(std::move(out));
 }
 
 Value filterSort(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("sort", args, {{"reverse", kFalse}, {"case_sensitive", kFalse}, {"attribute", kNone}});
+    const auto v
+        = bindArguments("sort", args, { { "reverse", kFalse }, { "case_sensitive", kFalse }, { "attribute", kNone } });
     std::vector<std::vector<Value>> paths;
     if (v[2].isString()) {
         for (const std::string& part : pySplit(v[2].str(), std::string(","), -1))
@@ -269,9 +270,8 @@ Value filterSort(Evaluator& ev, const Value& input, const CallArgs& args)
     for (Value& item : items)
         keyed.emplace_back(sortKey(ev, item, paths, v[1].truthy()), std::move(item));
     const bool reverse = v[0].truthy();
-    std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
-        return reverse ? keyLess(b.first, a.first) : keyLess(a.first, b.first);
-    });
+    std::stable_sort(keyed.begin(), keyed.end(),
+        [&](const auto& a, const auto& b) { return reverse ? keyLess(b.first, a.first) : keyLess(a.first, b.first); });
     std::vector<Value> out;
     out.reserve(keyed.size());
     for (auto& [k, item] : keyed)
@@ -281,7 +281,7 @@ Value filterSort(Evaluator& ev, const Value& input, const CallArgs& args)
 
 Value filterUnique(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("unique", args, {{"case_sensitive", kFalse}, {"attribute", kNone}});
+    const auto v = bindArguments("unique", args, { { "case_sensitive", kFalse }, { "attribute", kNone } });
     const auto path = attributePath(v[1]);
     std::vector<std::string> seen;
     std::vector<Value> out;
@@ -311,14 +311,14 @@ Value filterMax(Evaluator& ev, const Value& input, const CallArgs& args)
 
 Value filterSum(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("sum", args, {{"attribute", kNone}, {"start", Value::integer(0)}});
+    const auto v = bindArguments("sum", args, { { "attribute", kNone }, { "start", Value::integer(0) } });
     const auto path = attributePath(v[0]);
     Value total = v[1];
     for (const Value& item : ev.iterate(input)) {
         if (item.isString() && total.isString())
             throwTypeError("sum() can't sum strings [use ''.join(seq) instead]");
         total = binaryOperation(BinaryOp::Add, total, v[0].isNone() ? item : lookupPath(ev, item, path, nullptr),
-                                ev.limits().maxOutputBytes);
+            ev.limits().maxOutputBytes);
     }
     return total;
 }
@@ -393,7 +393,7 @@ Value filterReverse(Evaluator& ev, const Value& input, const CallArgs& args)
 
 Value filterBatch(Evaluator& ev, const Value& input, const CallArgs& args)
 {
-    const auto v = bindArguments("batch", args, {{"linecount", {}}, {"fill_with", kNone}});
+    const auto v = bindArguments("batch", args, { { "linecount", {} }, { "fill_with", kNone } });
     if (!v[0].isInt() || v[0].asInt() <= 0)
         throwTypeError("batch: linecount must be a positive integer");
     const auto size = static_cast<std::size_t>(v[0].asInt());

@@ -6,8 +6,12 @@ list(APPEND plain_sources
   template/template_error.cpp
   template/callable.cpp
   template/lexer.cpp
+  template/token_stream.cpp
+  template/expression_parser.cpp
   template/parser.cpp
+  template/name_check.cpp
   template/evaluator.cpp
+  template/lookup.cpp
   template/operators.cpp
   template/python_str.cpp
   template/string_format.cpp

@@ -6,6 +6,7 @@
 #include "core/template/unicode_text.h"
 #include "core/template/value_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -48,7 +49,8 @@ std::string truncateCodePoints(const std::string& s, std::int64_t precision)
 // The digits of an integer in base 2, 8, 10 or 16, without sign.
 std::string integerDigits(std::int64_t v, int base, bool upper)
 {
-    std::uint64_t u = v < 0 ? static_cast<std::uint64_t>(0) - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    std::uint64_t u
+        = v < 0 ? static_cast<std::uint64_t>(0) - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
     if (u == 0)
         return "0";
     const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -74,8 +76,8 @@ std::int64_t requireInteger(const Value& v, char conversion)
 
 // ---- printf-style -----------------------------------------------------------------
 
-std::string percentOne(const Value& arg, char conversion, const std::string& flags, std::int64_t width,
-                       std::int64_t precision)
+std::string percentOne(
+    const Value& arg, char conversion, const std::string& flags, std::int64_t width, std::int64_t precision)
 {
     const bool left = flags.find('-') != std::string::npos;
     const bool zero = flags.find('0') != std::string::npos && !left;
@@ -91,7 +93,8 @@ std::string percentOne(const Value& arg, char conversion, const std::string& fla
             return body + std::string(fill, ' ');
         if (zero && numeric) {
             std::size_t at = (!body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) ? 1 : 0;
-            if (body.size() > at + 1 && body[at] == '0' && (body[at + 1] == 'x' || body[at + 1] == 'X' || body[at + 1] == 'o'))
+            if (body.size() > at + 1 && body[at] == '0'
+                && (body[at + 1] == 'x' || body[at + 1] == 'X' || body[at + 1] == 'o'))
                 at += 2;
             return body.insert(at, fill, '0');
         }
@@ -278,7 +281,7 @@ std::string formatValue(const Value& v, const std::string& specText)
         throwTypeError("unsupported format string passed to " + v.typeName() + ".__format__");
     const char type = spec.type;
     const bool integerType = type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'c'
-                             || (type == '\0' && !v.isFloat());
+        || (type == '\0' && !v.isFloat());
     std::string sign;
     std::string body;
     if (integerType) {
@@ -318,8 +321,8 @@ std::string formatValue(const Value& v, const std::string& specText)
             }
         } else if (t == 'e' || t == 'E' || t == 'f' || t == 'F' || t == 'g' || t == 'G') {
             body = cFormat(std::string("%") + (spec.alternate ? "#" : "") + "."
-                               + std::to_string(precision < 0 ? 6 : precision) + t,
-                           std::fabs(percent ? d * 100.0 : d));
+                    + std::to_string(precision < 0 ? 6 : precision) + t,
+                std::fabs(percent ? d * 100.0 : d));
             if (percent)
                 body += '%';
         } else {
@@ -381,7 +384,10 @@ std::string percentFormat(const std::string& format, const Value& args)
         };
         std::int64_t width = -1;
         if (i < format.size() && format[i] == '*') {
-            width = takeArg().toInt();
+            const Value w = takeArg();
+            if (!w.isInt() && !w.isBool())
+                throwTypeError("* wants int");
+            width = std::min<std::int64_t>(w.toInt(), 100000);
             ++i;
         } else {
             while (i < format.size() && format[i] >= '0' && format[i] <= '9') {
@@ -468,7 +474,8 @@ std::string braceFormat(Evaluator& evaluator, const std::string& format, const C
                 throwTypeError("cannot switch from manual field specification to automatic field numbering");
             usedAuto = true;
             if (autoIndex >= args.positional.size())
-                throwTypeError("Replacement index " + std::to_string(autoIndex) + " out of range for positional args tuple");
+                throwTypeError(
+                    "Replacement index " + std::to_string(autoIndex) + " out of range for positional args tuple");
             value = args.positional[autoIndex++];
         } else if (head.find_first_not_of("0123456789") == std::string::npos) {
             if (usedAuto)

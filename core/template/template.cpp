@@ -6,9 +6,9 @@
 namespace tunebench::jinja {
 
 Template::Template(std::string origin, std::shared_ptr<const StmtList> body)
-    : m_origin(std::move(origin)), m_body(std::move(body))
-{
-}
+    : m_origin(std::move(origin))
+    , m_body(std::move(body))
+{ }
 
 Template Template::parse(std::string_view source, std::string origin, const LexerOptions& options)
 {

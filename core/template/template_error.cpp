@@ -14,8 +14,10 @@ std::string located(const std::string& origin, SourcePos pos, const std::string&
 } // namespace
 
 TemplateError::TemplateError(ErrorKind kind, const std::string& origin, SourcePos pos, const std::string& message)
-    : InputError(located(origin, pos, message)), m_kind(kind), m_pos(pos), m_message(message)
-{
-}
+    : InputError(located(origin, pos, message))
+    , m_kind(kind)
+    , m_pos(pos)
+    , m_message(message)
+{ }
 
 } // namespace tunebench::jinja

@@ -15,13 +15,13 @@ struct SourcePos {
 };
 
 enum class ErrorKind {
-    Syntax,      // the template does not parse (Jinja2's TemplateSyntaxError)
+    Syntax, // the template does not parse (Jinja2's TemplateSyntaxError)
     Unsupported, // valid Jinja2 this interpreter does not implement
-    Undefined,   // an operation on an undefined value (UndefinedError)
-    Type,        // a Python TypeError/ValueError/ZeroDivisionError... while rendering
-    Raised,      // the template called raise_exception(message)
-    Security,    // the sandbox refused (a mutating method, a too large range)
-    Limit,       // a runaway template: output size, steps or nesting depth
+    Undefined, // an operation on an undefined value (UndefinedError)
+    Type, // a Python TypeError/ValueError/ZeroDivisionError... while rendering
+    Raised, // the template called raise_exception(message)
+    Security, // the sandbox refused (a mutating method, a too large range)
+    Limit, // a runaway template: output size, steps or nesting depth
 };
 
 // Every error the template engine reports. what() reads "ORIGIN:LINE:COLUMN: message";
@@ -44,7 +44,10 @@ private:
 // a TemplateError at the innermost template node being evaluated.
 class RuntimeProblem : public std::runtime_error {
 public:
-    RuntimeProblem(ErrorKind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) { }
+    RuntimeProblem(ErrorKind kind, const std::string& message)
+        : std::runtime_error(message)
+        , m_kind(kind)
+    { }
     ErrorKind kind() const { return m_kind; }
 
 private:

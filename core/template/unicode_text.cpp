@@ -18,11 +18,10 @@ struct SpecialCase {
 
 #include "core/template/special_casing.inc"
 
-template <std::size_t N>
-const char* findSpecial(const SpecialCase (&table)[N], char32_t cp)
+template <std::size_t N> const char* findSpecial(const SpecialCase (&table)[N], char32_t cp)
 {
-    auto it = std::lower_bound(std::begin(table), std::end(table), cp,
-                               [](const SpecialCase& s, char32_t c) { return s.cp < c; });
+    auto it = std::lower_bound(
+        std::begin(table), std::end(table), cp, [](const SpecialCase& s, char32_t c) { return s.cp < c; });
     return it != std::end(table) && it->cp == cp ? it->utf8 : nullptr;
 }
 
@@ -50,8 +49,23 @@ bool isCaseIgnorable(char32_t cp)
     }
     // Word_Break MidLetter, MidNumLet and Single_Quote.
     switch (cp) {
-    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x55F: case 0x5F4: case 0x2018: case 0x2019:
-    case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0xB7:
+    case 0x387:
+    case 0x55F:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A:
         return true;
     default:
         return false;
@@ -138,7 +152,7 @@ std::u32string decodeUtf8(std::string_view text, std::string_view what)
         const utf8proc_ssize_t n = utf8proc_iterate(p, remaining, &cp);
         if (n <= 0)
             throw InputError(std::string(what) + ": invalid UTF-8 at byte "
-                             + std::to_string(text.size() - static_cast<std::size_t>(remaining)));
+                + std::to_string(text.size() - static_cast<std::size_t>(remaining)));
         out += static_cast<char32_t>(cp);
         p += n;
         remaining -= n;
@@ -175,7 +189,14 @@ bool isPythonSpace(char32_t cp)
     if (cp < 0x80)
         return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20);
     switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
         return true;
     default:
         return cp >= 0x2000 && cp <= 0x200A;
@@ -204,13 +225,15 @@ bool isPythonPrintable(char32_t cp)
 bool isLowercase(char32_t cp)
 {
     const auto c = category(cp);
-    return c == UTF8PROC_CATEGORY_LL || (c != UTF8PROC_CATEGORY_LU && c != UTF8PROC_CATEGORY_LT && simpleUpper(cp) != cp);
+    return c == UTF8PROC_CATEGORY_LL
+        || (c != UTF8PROC_CATEGORY_LU && c != UTF8PROC_CATEGORY_LT && simpleUpper(cp) != cp);
 }
 
 bool isUppercase(char32_t cp)
 {
     const auto c = category(cp);
-    return c == UTF8PROC_CATEGORY_LU || (c != UTF8PROC_CATEGORY_LL && c != UTF8PROC_CATEGORY_LT && simpleLower(cp) != cp);
+    return c == UTF8PROC_CATEGORY_LU
+        || (c != UTF8PROC_CATEGORY_LL && c != UTF8PROC_CATEGORY_LT && simpleLower(cp) != cp);
 }
 
 bool isCased(char32_t cp)

@@ -11,8 +11,7 @@ namespace tunebench::jinja {
 
 namespace {
 
-template <typename Json>
-Value fromJsonImpl(const Json& j)
+template <typename Json> Value fromJsonImpl(const Json& j)
 {
     switch (j.type()) {
     case nlohmann::json::value_t::null:
@@ -222,8 +221,10 @@ const void* Value::identity() const
     return std::visit(
         [](const auto& d) -> const void* {
             using T = std::decay_t<decltype(d)>;
-            if constexpr (std::is_same_v<T, std::monostate> || std::is_same_v<T, bool>
-                          || std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>)
+            if constexpr (
+                std::is_same_v<T,
+                    std::
+                        monostate> || std::is_same_v<T, bool> || std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>)
                 return nullptr;
             else
                 return d.get();
@@ -423,8 +424,7 @@ bool valueLess(const Value& a, const Value& b)
         return compareNumbers(a, b) == -1;
     if (a.isString() && b.isString())
         return a.str() < b.str(); // UTF-8 byte order is code point order
-    if (a.isSequence() && b.isSequence() && a.sequenceKind() == b.sequenceKind()
-        && (a.isList() || a.isTuple())) {
+    if (a.isSequence() && b.isSequence() && a.sequenceKind() == b.sequenceKind() && (a.isList() || a.isTuple())) {
         const auto& x = a.items();
         const auto& y = b.items();
         for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {

@@ -113,9 +113,8 @@ public:
 
 private:
     using Data = std::variant<std::monostate, bool, std::int64_t, double, std::shared_ptr<const std::string>,
-                              std::shared_ptr<const SequenceData>, std::shared_ptr<const Dict>,
-                              std::shared_ptr<const Callable>, std::shared_ptr<NamespaceData>,
-                              std::shared_ptr<LoopState>>;
+        std::shared_ptr<const SequenceData>, std::shared_ptr<const Dict>, std::shared_ptr<const Callable>,
+        std::shared_ptr<NamespaceData>, std::shared_ptr<LoopState>>;
     ValueKind m_kind = ValueKind::Undefined;
     bool m_markup = false;
     Data m_data;

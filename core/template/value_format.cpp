@@ -30,7 +30,7 @@ std::string reprSequence(const Value& v)
     case SequenceKind::Range: {
         const SequenceData& r = v.sequenceData();
         return "range(" + std::to_string(r.rangeStart) + ", " + std::to_string(r.rangeStop)
-               + (r.rangeStep != 1 ? ", " + std::to_string(r.rangeStep) : std::string()) + ")";
+            + (r.rangeStep != 1 ? ", " + std::to_string(r.rangeStep) : std::string()) + ")";
     }
     case SequenceKind::Tuple:
         out = "(";
@@ -109,7 +109,8 @@ std::string formatPythonFloat(double d)
         } else if (static_cast<std::size_t>(decpt) >= digits.size()) {
             out = digits + std::string(static_cast<std::size_t>(decpt) - digits.size(), '0') + ".0";
         } else {
-            out = digits.substr(0, static_cast<std::size_t>(decpt)) + "." + digits.substr(static_cast<std::size_t>(decpt));
+            out = digits.substr(0, static_cast<std::size_t>(decpt)) + "."
+                + digits.substr(static_cast<std::size_t>(decpt));
         }
         return sign + out;
     }

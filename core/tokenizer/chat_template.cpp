@@ -16,8 +16,8 @@ namespace {
 using ordered_json = nlohmann::ordered_json;
 
 // transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order.
-constexpr const char* kSpecialTokenKeys[] = {"bos_token", "eos_token", "unk_token",  "sep_token",
-                                             "pad_token", "cls_token", "mask_token", "additional_special_tokens"};
+constexpr const char* kSpecialTokenKeys[] = { "bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+    "cls_token", "mask_token", "additional_special_tokens" };
 
 std::string readText(const std::filesystem::path& path)
 {
@@ -105,13 +105,13 @@ std::string selectTemplate(const ordered_json& field, const std::string& origin,
 {
     if (field.is_string()) {
         if (name != "default")
-            throw InputError(origin + ": field 'chat_template' holds a single template; there is no template named '"
-                             + name + "'");
+            throw InputError(
+                origin + ": field 'chat_template' holds a single template; there is no template named '" + name + "'");
         return field.get<std::string>();
     }
     if (!field.is_array())
         throw InputError(origin + ": field 'chat_template' must be a string or a list of {name, template} objects, got "
-                         + std::string(field.type_name()));
+            + std::string(field.type_name()));
     std::string names;
     for (std::size_t i = 0; i < field.size(); ++i) {
         const ordered_json& entry = field[i];
@@ -130,7 +130,7 @@ std::string selectTemplate(const ordered_json& field, const std::string& origin,
 jinja::Value raiseException()
 {
     return jinja::makeBuiltin("raise_exception", [](jinja::Evaluator&, const jinja::CallArgs& args) -> jinja::Value {
-        const auto v = jinja::bindArguments("raise_exception", args, {{"message", {}}});
+        const auto v = jinja::bindArguments("raise_exception", args, { { "message", {} } });
         throw jinja::RuntimeProblem(jinja::ErrorKind::Raised, jinja::toPythonStr(v[0]));
     });
 }
@@ -138,11 +138,11 @@ jinja::Value raiseException()
 jinja::Value strftimeNow()
 {
     return jinja::makeBuiltin("strftime_now", [](jinja::Evaluator&, const jinja::CallArgs& args) {
-        const auto v = jinja::bindArguments("strftime_now", args, {{"format", {}}});
+        const auto v = jinja::bindArguments("strftime_now", args, { { "format", {} } });
         if (!v[0].isString())
             jinja::throwTypeError("strftime() argument 1 must be str, not " + v[0].typeName());
         const std::time_t now = std::time(nullptr);
-        std::tm local{};
+        std::tm local {};
         localtime_r(&now, &local);
         std::string buffer(256 + v[0].str().size() * 8, '\0');
         const std::size_t n = std::strftime(buffer.data(), buffer.size(), v[0].str().c_str(), &local);
@@ -154,10 +154,10 @@ jinja::Value strftimeNow()
 } // namespace
 
 ChatTemplate::ChatTemplate(const std::string& source, std::string origin, const ordered_json& specialTokens)
-    : m_source(source), m_template(jinja::Template::parse(source, origin)),
-      m_specialTokens(specialTokenVariables(specialTokens, origin))
-{
-}
+    : m_source(source)
+    , m_template(jinja::Template::parse(source, origin))
+    , m_specialTokens(specialTokenVariables(specialTokens, origin))
+{ }
 
 std::vector<std::string> ChatTemplate::templateNames(const ordered_json& config)
 {
@@ -206,12 +206,13 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
         origin = configPath.string() + " chat_template" + (name == "default" ? "" : " '" + name + "'");
     } else if (std::filesystem::exists(jinjaPath)) {
         if (name != "default")
-            throw InputError(jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
+            throw InputError(
+                jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
         source = readText(jinjaPath);
         origin = jinjaPath.string();
     } else {
         throw InputError(configPath.string()
-                         + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
+            + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
     }
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, configPath.string(), tokens);
@@ -220,7 +221,8 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
     return ChatTemplate(source, origin, tokens);
 }
 
-std::string ChatTemplate::render(const ordered_json& messages, bool addGenerationPrompt, const ordered_json& extra) const
+std::string ChatTemplate::render(
+    const ordered_json& messages, bool addGenerationPrompt, const ordered_json& extra) const
 {
     jinja::Variables vars;
     vars.emplace_back("raise_exception", raiseException());
@@ -241,8 +243,8 @@ std::string ChatTemplate::render(const ordered_json& messages, bool addGeneratio
 std::string ChatTemplate::renderRequest(const ordered_json& request, const std::string& where) const
 {
     if (!request.is_object())
-        throw InputError(where + ": expected a JSON object with a 'messages' list, got "
-                         + std::string(request.type_name()));
+        throw InputError(
+            where + ": expected a JSON object with a 'messages' list, got " + std::string(request.type_name()));
     if (!request.contains("messages") || !request["messages"].is_array())
         throw InputError(where + ": field 'messages' must be a list of messages");
     bool addGenerationPrompt = false;
@@ -253,8 +255,8 @@ std::string ChatTemplate::renderRequest(const ordered_json& request, const std::
             continue;
         if (key == "add_generation_prompt") {
             if (!it.value().is_boolean())
-                throw InputError(where + ": field 'add_generation_prompt' must be true or false, got "
-                                 + it.value().dump());
+                throw InputError(
+                    where + ": field 'add_generation_prompt' must be true or false, got " + it.value().dump());
             addGenerationPrompt = it.value().get<bool>();
         } else if (key == "continue_final_message") {
             if (!it.value().is_boolean() || it.value().get<bool>())

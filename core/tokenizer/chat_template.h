@@ -27,13 +27,13 @@ public:
     static ChatTemplate fromFolder(const std::filesystem::path& dir, const std::string& name = "default");
 
     // The same from tokenizer_config.json's parsed content; origin names it in errors.
-    static ChatTemplate fromConfig(const nlohmann::ordered_json& config, const std::string& origin,
-                                   const std::string& name = "default");
+    static ChatTemplate fromConfig(
+        const nlohmann::ordered_json& config, const std::string& origin, const std::string& name = "default");
 
     // A template text with its special tokens given directly ({"bos_token": "<s>", ...};
     // values may be strings or AddedToken objects with a "content" field).
     ChatTemplate(const std::string& source, std::string origin,
-                 const nlohmann::ordered_json& specialTokens = nlohmann::ordered_json::object());
+        const nlohmann::ordered_json& specialTokens = nlohmann::ordered_json::object());
 
     // The names a tokenizer_config.json offers ("default" for a plain string).
     static std::vector<std::string> templateNames(const nlohmann::ordered_json& config);
@@ -44,7 +44,7 @@ public:
     // transformers. Throws jinja::TemplateError (an InputError) from the template,
     // e.g. ErrorKind::Raised with the template's own message for raise_exception().
     std::string render(const nlohmann::ordered_json& messages, bool addGenerationPrompt,
-                       const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
+        const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
 
     // Renders one request object {"messages": [...], "add_generation_prompt": bool,
     // "tools": [...], ...: other keys become template variables}. Throws InputError

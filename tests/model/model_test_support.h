@@ -8,6 +8,7 @@
 #include "core/model/model_writer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <nlohmann/json.hpp>
 

@@ -154,6 +154,27 @@ def cases():
     add([msg("user", 42), msg("assistant", 3.5), msg("user", True)], False)
     add([msg("assistant", None, tool_calls=[weather_call]), msg("tool", "x")], False)
 
+    # More whitespace that trimming templates treat differently.
+    add([msg("system", "System with trailing newlines\n\n"), msg("user", "  both sides  "),
+         msg("assistant", "answer with trailing spaces   ")], True)
+    add([msg("user", "\n")], True)
+    add([msg("user", "first"), msg("user", "second in a row"), msg("assistant", "one reply")], False)
+
+    # More reasoning and tool shapes.
+    add([msg("user", "q"), msg("assistant", "final only</think>answer")], False)
+    add([msg("user", "q"), msg("assistant", "text", reasoning_content="")], True)
+    add([msg("user", "Weather?")], True, tools=TOOLS, enable_thinking=False)
+    add([msg("user", "Look it up"), msg("tool", "a tool result without a call")], True, tools=TOOLS)
+    add([msg("user", "Plan a trip"),
+         msg("assistant", "<think>need weather</think>", tool_calls=[
+             tool_call("get_weather", "{\"city\": \"Kraków\", \"days\": 2}")]),
+         msg("tool", "{\"temp\": -3}"),
+         msg("assistant", "<think>cold</think>Pack a coat.", tool_calls=[tool_call("search", {"query": "coats"})]),
+         msg("tool", "[]"),
+         msg("user", "Thanks, and hotels?")], True, tools=TOOLS)
+    add([msg("user", "Sources?")], True, documents=[{"title": "Doc A", "text": "alpha"},
+                                                     {"title": "Doc B", "text": "beta ✓"}])
+
     # A long message.
     add([msg("user", ("The quick brown fox jumps over the lazy dog. " * 200).strip())], True)
 

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from datetime import datetime
 
 import jinja2
@@ -128,6 +129,8 @@ def main():
     parser.add_argument("--special-tokens", default="{}", help="JSON object of special tokens (with --template)")
     parser.add_argument("--input", required=True, help="JSONL file of requests")
     parser.add_argument("--keep-going", action="store_true", help="print errors as JSON objects and continue")
+    parser.add_argument("--time-repeats", type=int, default=0, metavar="N",
+                        help="then render everything N more times and print the seconds taken to stderr")
     args = parser.parse_args()
 
     tokens = {}
@@ -175,6 +178,38 @@ def main():
                 out.write(json.dumps({"error": str(e), "type": type(e).__name__}, ensure_ascii=False) + "\n")
                 continue
             out.write(json.dumps(text, ensure_ascii=False) + "\n")
+    if args.time_repeats > 0:
+        time_renders(env, templates, requests, special_tokens_map, args.time_repeats)
+
+
+def time_renders(env, templates, requests, special_tokens_map, repeats):
+    """Benchmark figure: seconds for `repeats` passes over every request (compiled once, failures skipped)."""
+    compiled = []
+    for text in templates:
+        try:
+            compiled.append(env.from_string(text))
+        except Exception:  # noqa: BLE001 - a template that does not compile is not timed
+            pass
+    calls = []
+    for request in requests:
+        request = dict(request)
+        kwargs = {"messages": request.pop("messages"), "add_generation_prompt": request.pop("add_generation_prompt", False),
+                  "tools": request.pop("tools", None), "documents": request.pop("documents", None),
+                  **special_tokens_map, **request}
+        calls.append(kwargs)
+    renders = 0
+    output_bytes = 0
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for template in compiled:
+            for kwargs in calls:
+                try:
+                    output_bytes += len(template.render(**kwargs).encode("utf-8"))
+                    renders += 1
+                except Exception:  # noqa: BLE001 - failing renders are skipped alike on both sides
+                    pass
+    seconds = time.perf_counter() - start
+    sys.stderr.write(json.dumps({"seconds": seconds, "renders": renders, "output_bytes": output_bytes}) + "\n")
 
 
 if __name__ == "__main__":

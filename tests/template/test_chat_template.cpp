@@ -42,8 +42,7 @@ void writeConfig(const QString& dir, const ordered_json& config)
     QVERIFY(writeTextFile(dir + "/tokenizer_config.json", QByteArray::fromStdString(config.dump(2))));
 }
 
-template <typename F>
-QString inputError(F&& f)
+template <typename F> QString inputError(F&& f)
 {
     try {
         f();
@@ -61,9 +60,9 @@ class TestChatTemplate : public QObject {
 private Q_SLOTS:
     void stringTemplateWithSpecialTokens()
     {
-        ordered_json config = {{"chat_template", kSimple},
-                               {"bos_token", {{"__type", "AddedToken"}, {"content", "<s>"}, {"lstrip", false}}},
-                               {"eos_token", "</s>"}};
+        ordered_json config = { { "chat_template", kSimple },
+            { "bos_token", { { "__type", "AddedToken" }, { "content", "<s>" }, { "lstrip", false } } },
+            { "eos_token", "</s>" } };
         const ChatTemplate t = ChatTemplate::fromConfig(config, "tokenizer_config.json");
         QCOMPARE(renderWith(t, true), QStringLiteral("<s><user>hi<assistant></s>"));
         QCOMPARE(renderWith(t, false), QStringLiteral("<s><user>hi</s>"));
@@ -72,36 +71,45 @@ private Q_SLOTS:
     void unsetTokensAreNotVariables()
     {
         // transformers passes special_tokens_map, which leaves out tokens that are None.
-        ordered_json config = {{"chat_template", "{{ bos_token is defined }}/{{ eos_token }}"},
-                               {"bos_token", nullptr},
-                               {"eos_token", "</s>"}};
+        ordered_json config = { { "chat_template", "{{ bos_token is defined }}/{{ eos_token }}" },
+            { "bos_token", nullptr }, { "eos_token", "</s>" } };
         QCOMPARE(renderWith(ChatTemplate::fromConfig(config, "c.json"), false), QStringLiteral("False/</s>"));
     }
 
     void namedTemplates()
     {
-        ordered_json config = {{"chat_template",
-                                {{{"name", "default"}, {"template", "D"}}, {{"name", "tool_use"}, {"template", "T"}}}}};
+        ordered_json config = { { "chat_template",
+            { { { "name", "default" }, { "template", "D" } }, { { "name", "tool_use" }, { "template", "T" } } } } };
         QCOMPARE(renderWith(ChatTemplate::fromConfig(config, "c.json"), false), QStringLiteral("D"));
         QCOMPARE(renderWith(ChatTemplate::fromConfig(config, "c.json", "tool_use"), false), QStringLiteral("T"));
         QCOMPARE(inputError([&] { ChatTemplate::fromConfig(config, "c.json", "rag"); }),
-                 QStringLiteral("c.json: field 'chat_template' has no template named 'rag' (it has: default, tool_use)"));
-        QCOMPARE(ChatTemplate::templateNames(config), (std::vector<std::string>{"default", "tool_use"}));
+            QStringLiteral("c.json: field 'chat_template' has no template named 'rag' (it has: default, tool_use)"));
+        QCOMPARE(ChatTemplate::templateNames(config), (std::vector<std::string> { "default", "tool_use" }));
     }
 
     void loadingErrorsNameFileAndField()
     {
         QCOMPARE(inputError([] { ChatTemplate::fromConfig(ordered_json::object(), "c.json"); }),
-                 QStringLiteral("c.json: no field 'chat_template' (this tokenizer has no chat template)"));
-        QCOMPARE(inputError([] { ChatTemplate::fromConfig({{"chat_template", 5}}, "c.json"); }),
-                 QStringLiteral("c.json: field 'chat_template' must be a string or a list of {name, template} objects, got number"));
-        QCOMPARE(inputError([] { ChatTemplate::fromConfig({{"chat_template", {1}}}, "c.json"); }),
-                 QStringLiteral("c.json: chat_template[0]: expected an object with string fields 'name' and 'template'"));
-        QCOMPARE(inputError([] { ChatTemplate::fromConfig({{"chat_template", "x"}, {"eos_token", 3}}, "c.json"); }),
-                 QStringLiteral("c.json: field 'eos_token': expected a token string or an object with a \"content\" string, got 3"));
+            QStringLiteral("c.json: no field 'chat_template' (this tokenizer has no chat template)"));
+        QCOMPARE(inputError([] {
+            ChatTemplate::fromConfig({ { "chat_template", 5 } }, "c.json");
+        }),
+            QStringLiteral(
+                "c.json: field 'chat_template' must be a string or a list of {name, template} objects, got number"));
+        QCOMPARE(inputError([] {
+            ChatTemplate::fromConfig({ { "chat_template", { 1 } } }, "c.json");
+        }),
+            QStringLiteral("c.json: chat_template[0]: expected an object with string fields 'name' and 'template'"));
+        QCOMPARE(inputError([] {
+            ChatTemplate::fromConfig({ { "chat_template", "x" }, { "eos_token", 3 } }, "c.json");
+        }),
+            QStringLiteral(
+                "c.json: field 'eos_token': expected a token string or an object with a \"content\" string, got 3"));
         // A template that does not parse names the config and the template position.
-        QCOMPARE(inputError([] { ChatTemplate::fromConfig({{"chat_template", "ok\n{% include 'x' %}"}}, "c.json"); }),
-                 QStringLiteral("c.json chat_template:2:4: the 'include' tag is not supported"));
+        QCOMPARE(inputError([] {
+            ChatTemplate::fromConfig({ { "chat_template", "ok\n{% include 'x' %}" } }, "c.json");
+        }),
+            QStringLiteral("c.json chat_template:2:4: the 'include' tag is not supported"));
     }
 
     void folderLoading()
@@ -109,19 +117,20 @@ private Q_SLOTS:
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         QCOMPARE(inputError([&] { ChatTemplate::fromFolder(dir.path().toStdString()); }),
-                 dir.path() + ": no tokenizer_config.json or chat_template.jinja in this folder");
+            dir.path() + ": no tokenizer_config.json or chat_template.jinja in this folder");
         // chat_template.jinja when the config has none; special_tokens_map.json overrides the config.
-        writeConfig(dir.path(), {{"bos_token", "<cfg>"}, {"eos_token", "</cfg>"}});
+        writeConfig(dir.path(), { { "bos_token", "<cfg>" }, { "eos_token", "</cfg>" } });
         QVERIFY(writeTextFile(dir.path() + "/chat_template.jinja", QByteArray(kSimple) + "\n"));
         QVERIFY(writeTextFile(dir.path() + "/special_tokens_map.json", R"({"eos_token": {"content": "</map>"}})"));
         const ChatTemplate fromFile = ChatTemplate::fromFolder(dir.path().toStdString());
         QCOMPARE(renderWith(fromFile, true), QStringLiteral("<cfg><user>hi<assistant></map>"));
         // The config's own template wins over the file.
-        writeConfig(dir.path(), {{"chat_template", "config{{ messages|length }}"}});
+        writeConfig(dir.path(), { { "chat_template", "config{{ messages|length }}" } });
         QCOMPARE(renderWith(ChatTemplate::fromFolder(dir.path().toStdString()), false), QStringLiteral("config1"));
         QVERIFY(writeTextFile(dir.path() + "/tokenizer_config.json", "{ not json"));
-        QVERIFY(inputError([&] { ChatTemplate::fromFolder(dir.path().toStdString()); })
-                    .startsWith(dir.path() + "/tokenizer_config.json: not valid JSON"));
+        QVERIFY(inputError([&] {
+            ChatTemplate::fromFolder(dir.path().toStdString());
+        }).startsWith(dir.path() + "/tokenizer_config.json: not valid JSON"));
     }
 
     void requests()
@@ -134,23 +143,24 @@ private Q_SLOTS:
             return QString::fromStdString(t.renderRequest(ordered_json::parse(json), "chats.jsonl:7"));
         };
         QCOMPARE(run(R"({"messages": []})"), QStringLiteral("0|False|no tools|None|unset"));
-        QCOMPARE(run(R"({"messages": [{}], "add_generation_prompt": true, "tools": [{}, {}], "enable_thinking": false})"),
-                 QStringLiteral("1|True|2|None|False"));
+        QCOMPARE(
+            run(R"({"messages": [{}], "add_generation_prompt": true, "tools": [{}, {}], "enable_thinking": false})"),
+            QStringLiteral("1|True|2|None|False"));
         QCOMPARE(inputError([&] { run(R"({"add_generation_prompt": true})"); }),
-                 QStringLiteral("chats.jsonl:7: field 'messages' must be a list of messages"));
+            QStringLiteral("chats.jsonl:7: field 'messages' must be a list of messages"));
         QCOMPARE(inputError([&] { run(R"({"messages": [], "add_generation_prompt": "yes"})"); }),
-                 QStringLiteral("chats.jsonl:7: field 'add_generation_prompt' must be true or false, got \"yes\""));
+            QStringLiteral("chats.jsonl:7: field 'add_generation_prompt' must be true or false, got \"yes\""));
         QCOMPARE(inputError([&] { run(R"([1, 2])"); }),
-                 QStringLiteral("chats.jsonl:7: expected a JSON object with a 'messages' list, got array"));
+            QStringLiteral("chats.jsonl:7: expected a JSON object with a 'messages' list, got array"));
         QCOMPARE(inputError([&] { run(R"({"messages": [], "continue_final_message": true})"); }),
-                 QStringLiteral("chats.jsonl:7: field 'continue_final_message' is not supported"));
+            QStringLiteral("chats.jsonl:7: field 'continue_final_message' is not supported"));
     }
 
     void raiseExceptionAndStrftime()
     {
         const ChatTemplate t("{% if messages|length > 1 %}{{ raise_exception('Only ' ~ 1 ~ ' message, please') }}"
                              "{% endif %}{{ strftime_now('%Y')|int > 2000 }}",
-                             "t.jinja");
+            "t.jinja");
         QCOMPARE(renderWith(t, false), QStringLiteral("True"));
         try {
             t.render(ordered_json::parse(R"([{}, {}])"), false);

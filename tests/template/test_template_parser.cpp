@@ -141,36 +141,64 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("source");
         QTest::addColumn<QString>("tree");
-        QTest::newRow("mul over add") << "1 + 2 * 3" << "(+ 1 (* 2 3))";
-        QTest::newRow("left associative") << "10 - 2 - 3" << "(- (- 10 2) 3)";
-        QTest::newRow("pow is left associative in Jinja") << "2 ** 3 ** 2" << "(** (** 2 3) 2)";
-        QTest::newRow("unary minus binds tighter than pow") << "-2 ** 2" << "(** (neg 2) 2)";
-        QTest::newRow("concat between add and mul") << "a ~ b + c ~ d * e" << "(+ (~ a b) (~ c (* d e)))";
-        QTest::newRow("filter binds tighter than minus") << "x|length - 1" << "(- (filter length x) 1)";
-        QTest::newRow("filter on negation") << "-x|abs" << "(filter abs (neg x))";
-        QTest::newRow("filter chain with arguments") << "x|replace('a', 'b')|trim" << "(filter trim (filter replace x 'a' 'b'))";
-        QTest::newRow("filter keyword") << "x|default('d', boolean=true)" << "(filter default x 'd' boolean=True)";
-        QTest::newRow("not over in") << "not a in b" << "(not (cmp a in b))";
-        QTest::newRow("not in") << "a not in b" << "(cmp a notin b)";
-        QTest::newRow("chained comparison") << "1 < x <= 3" << "(cmp 1 < x <= 3)";
-        QTest::newRow("and over or") << "a or b and c" << "(or a (and b c))";
-        QTest::newRow("conditional") << "a if b else c if d else e" << "(if b a (if d c e))";
-        QTest::newRow("conditional without else") << "a if b" << "(if b a _)";
-        QTest::newRow("test with argument") << "x is divisibleby 3" << "(test divisibleby x 3)";
-        QTest::newRow("test negated") << "x is not none" << "(not (test none x))";
-        QTest::newRow("test with call arguments") << "x is sameas(false)" << "(test sameas x False)";
-        QTest::newRow("test stops at and") << "x is defined and y" << "(and (test defined x) y)";
-        QTest::newRow("attribute and item") << "m.content[0]['k'].x" << "(. ([] ([] (. m content) 0) 'k') x)";
-        QTest::newRow("dot number is an item") << "a.0" << "([] a 0)";
-        QTest::newRow("slices") << "s[1:] ~ s[::-1] ~ s[:2:]" << "(~ ([] s (slice 1 _ _)) ([] s (slice _ _ (neg 1))) ([] s (slice _ 2 _)))";
-        QTest::newRow("method call") << "s.split(',', 1)" << "(call (. s split) ',' 1)";
-        QTest::newRow("call keywords") << "f(1, b=2,)" << "(call f 1 b=2)";
+        QTest::newRow("mul over add") << "1 + 2 * 3"
+                                      << "(+ 1 (* 2 3))";
+        QTest::newRow("left associative") << "10 - 2 - 3"
+                                          << "(- (- 10 2) 3)";
+        QTest::newRow("pow is left associative in Jinja") << "2 ** 3 ** 2"
+                                                          << "(** (** 2 3) 2)";
+        QTest::newRow("unary minus binds tighter than pow") << "-2 ** 2"
+                                                            << "(** (neg 2) 2)";
+        QTest::newRow("concat between add and mul") << "a ~ b + c ~ d * e"
+                                                    << "(+ (~ a b) (~ c (* d e)))";
+        QTest::newRow("filter binds tighter than minus") << "x|length - 1"
+                                                         << "(- (filter length x) 1)";
+        QTest::newRow("filter on negation") << "-x|abs"
+                                            << "(filter abs (neg x))";
+        QTest::newRow("filter chain with arguments") << "x|replace('a', 'b')|trim"
+                                                     << "(filter trim (filter replace x 'a' 'b'))";
+        QTest::newRow("filter keyword") << "x|default('d', boolean=true)"
+                                        << "(filter default x 'd' boolean=True)";
+        QTest::newRow("not over in") << "not a in b"
+                                     << "(not (cmp a in b))";
+        QTest::newRow("not in") << "a not in b"
+                                << "(cmp a notin b)";
+        QTest::newRow("chained comparison") << "1 < x <= 3"
+                                            << "(cmp 1 < x <= 3)";
+        QTest::newRow("and over or") << "a or b and c"
+                                     << "(or a (and b c))";
+        QTest::newRow("conditional") << "a if b else c if d else e"
+                                     << "(if b a (if d c e))";
+        QTest::newRow("conditional without else") << "a if b"
+                                                  << "(if b a _)";
+        QTest::newRow("test with argument") << "x is divisibleby 3"
+                                            << "(test divisibleby x 3)";
+        QTest::newRow("test negated") << "x is not none"
+                                      << "(not (test none x))";
+        QTest::newRow("test with call arguments") << "x is sameas(false)"
+                                                  << "(test sameas x False)";
+        QTest::newRow("test stops at and") << "x is defined and y"
+                                           << "(and (test defined x) y)";
+        QTest::newRow("attribute and item") << "m.content[0]['k'].x"
+                                            << "(. ([] ([] (. m content) 0) 'k') x)";
+        QTest::newRow("dot number is an item") << "a.0"
+                                               << "([] a 0)";
+        QTest::newRow("slices") << "s[1:] ~ s[::-1] ~ s[:2:]"
+                                << "(~ ([] s (slice 1 _ _)) ([] s (slice _ _ (neg 1))) ([] s (slice _ 2 _)))";
+        QTest::newRow("method call") << "s.split(',', 1)"
+                                     << "(call (. s split) ',' 1)";
+        QTest::newRow("call keywords") << "f(1, b=2,)"
+                                       << "(call f 1 b=2)";
         QTest::newRow("literals") << "[1, 'a', none, true, (2,), {'k': 3}, 1.5]"
                                   << "(list 1 'a' None True (tuple 2) (dict 'k' 3) 1.5)";
-        QTest::newRow("adjacent strings join") << "'a' \"b\"" << "'ab'";
-        QTest::newRow("tuple without parentheses") << "1, 2" << "(tuple 1 2)";
-        QTest::newRow("empty tuple") << "()" << "(tuple)";
-        QTest::newRow("Python constants") << "True ~ None ~ false" << "(~ True None False)";
+        QTest::newRow("adjacent strings join") << "'a' \"b\""
+                                               << "'ab'";
+        QTest::newRow("tuple without parentheses") << "1, 2"
+                                                   << "(tuple 1 2)";
+        QTest::newRow("empty tuple") << "()"
+                                     << "(tuple)";
+        QTest::newRow("Python constants") << "True ~ None ~ false"
+                                          << "(~ True None False)";
     }
 
     void precedence()
@@ -229,37 +257,43 @@ private Q_SLOTS:
                                  << "t.jinja:1:4: the 'extends' tag is not supported";
         QTest::newRow("unknown tag") << "{% frobnicate %}" << int(ErrorKind::Syntax)
                                      << "t.jinja:1:4: unknown tag 'frobnicate'";
-        QTest::newRow("do needs an extension") << "{% do x %}" << int(ErrorKind::Syntax) << "t.jinja:1:4: unknown tag 'do'";
+        QTest::newRow("do needs an extension")
+            << "{% do x %}" << int(ErrorKind::Syntax) << "t.jinja:1:4: unknown tag 'do'";
         QTest::newRow("unclosed if") << "{% if x %}\nbody" << int(ErrorKind::Syntax)
                                      << "t.jinja:2:5: unexpected end of template, expected 'elif' or 'else' or 'endif'";
         QTest::newRow("nesting mistake") << "{% for x in y %}{% endif %}" << int(ErrorKind::Syntax)
                                          << "t.jinja:1:20: unknown tag 'endif' (expected 'endfor' or 'else')";
-        QTest::newRow("unknown filter") << "{{ x|nosuch }}" << int(ErrorKind::Syntax) << "t.jinja:1:6: no filter named 'nosuch'";
-        QTest::newRow("unknown test") << "{{ x is nosuch }}" << int(ErrorKind::Syntax) << "t.jinja:1:6: no test named 'nosuch'";
+        QTest::newRow("unknown filter") << "{{ x|nosuch }}" << int(ErrorKind::Syntax)
+                                        << "t.jinja:1:6: no filter named 'nosuch'";
+        QTest::newRow("unknown test") << "{{ x is nosuch }}" << int(ErrorKind::Syntax)
+                                      << "t.jinja:1:6: no test named 'nosuch'";
         QTest::newRow("unsupported filter") << "{{ x|truncate(5) }}" << int(ErrorKind::Unsupported)
                                             << "t.jinja:1:6: the filter 'truncate' is not supported";
-        QTest::newRow("unsupported filter even in if") << "{% if a %}{{ x|urlize }}{% endif %}" << int(ErrorKind::Unsupported)
-                                                       << "t.jinja:1:16: the filter 'urlize' is not supported";
+        QTest::newRow("unsupported filter even in if")
+            << "{% if a %}{{ x|urlize }}{% endif %}" << int(ErrorKind::Unsupported)
+            << "t.jinja:1:16: the filter 'urlize' is not supported";
         QTest::newRow("argument unpacking") << "{{ f(*args) }}" << int(ErrorKind::Unsupported)
                                             << "t.jinja:1:6: '*' and '**' argument unpacking in calls is not supported";
-        QTest::newRow("break outside loop") << "{% break %}" << int(ErrorKind::Syntax) << "t.jinja:1:4: 'break' outside loop";
+        QTest::newRow("break outside loop")
+            << "{% break %}" << int(ErrorKind::Syntax) << "t.jinja:1:4: 'break' outside loop";
         QTest::newRow("break inside macro inside loop")
             << "{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}" << int(ErrorKind::Syntax)
             << "t.jinja:1:35: 'continue' outside loop";
         QTest::newRow("default before required") << "{% macro m(a=1, b) %}{% endmacro %}" << int(ErrorKind::Syntax)
                                                  << "t.jinja:1:18: non-default argument follows default argument";
-        QTest::newRow("expected expression") << "{{ }}" << int(ErrorKind::Syntax)
-                                             << "t.jinja:1:4: expected an expression, got 'end of print statement'";
-        QTest::newRow("missing end of tag") << "{{ x " << int(ErrorKind::Syntax)
-                                            << "t.jinja:1:6: unexpected end of template, expected 'end of print statement'";
+        QTest::newRow("expected expression")
+            << "{{ }}" << int(ErrorKind::Syntax) << "t.jinja:1:4: expected an expression, got 'end of print statement'";
+        QTest::newRow("missing end of tag")
+            << "{{ x " << int(ErrorKind::Syntax)
+            << "t.jinja:1:6: unexpected end of template, expected 'end of print statement'";
         QTest::newRow("chained tests") << "{{ x is defined is none }}" << int(ErrorKind::Syntax)
                                        << "t.jinja:1:17: you cannot chain multiple tests with is";
-        QTest::newRow("assign to literal") << "{% set 1 = 2 %}" << int(ErrorKind::Syntax)
-                                           << "t.jinja:1:8: can't assign to this expression";
+        QTest::newRow("assign to literal")
+            << "{% set 1 = 2 %}" << int(ErrorKind::Syntax) << "t.jinja:1:8: can't assign to this expression";
         QTest::newRow("positional after keyword") << "{{ f(a=1, 2) }}" << int(ErrorKind::Syntax)
                                                   << "t.jinja:1:5: invalid syntax for function call expression";
-        QTest::newRow("call block needs a call") << "{% call x %}{% endcall %}" << int(ErrorKind::Syntax)
-                                                 << "t.jinja:1:9: expected call";
+        QTest::newRow("call block needs a call")
+            << "{% call x %}{% endcall %}" << int(ErrorKind::Syntax) << "t.jinja:1:9: expected call";
     }
 
     void errors()

@@ -10,3 +10,6 @@ tunebench_add_test(test_chat_template_parity SOURCES template/test_chat_template
                    LIBRARIES tunebench_core)
 target_compile_definitions(test_chat_template_parity PRIVATE TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
 add_dependencies(test_chat_template_parity tunebench-cli)
+tunebench_add_test(test_template_robustness SOURCES template/test_template_robustness.cpp LABELS unit
+                   LIBRARIES tunebench_core)
+tunebench_add_test(bench_chat_template SOURCES template/bench_chat_template.cpp LABELS bench LIBRARIES tunebench_core)

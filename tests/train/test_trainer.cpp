@@ -218,7 +218,7 @@ private Q_SLOTS:
         QTest::newRow("type") << "per_device_train_batch_size" << "\"eight\""
                               << "field 'per_device_train_batch_size': expected a whole number";
         QTest::newRow("range") << "warmup_ratio" << "2" << "field 'warmup_ratio': expected a value between 0 and 1";
-        QTest::newRow("adapter") << "adapter" << "\"lorax\"" << "no adapter named 'lorax' (available: full, lora)";
+        QTest::newRow("adapter") << "adapter" << "\"lorax\"" << "no adapter named 'lorax' (available: bitfit, freeze, full, lora)";
         QTest::newRow("adapter key without adapter") << "lora_r" << "8" << "unknown key 'lora_r'";
         QTest::newRow("schedule") << "lr_scheduler_type" << "\"poly\"" << "expected one of constant";
     }

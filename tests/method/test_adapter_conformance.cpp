@@ -1,0 +1,206 @@
+// Every adapter plugin through the same checks (PEFT's TEST_CASES idea), on
+// tiny random models of two architectures:
+//   - at initialisation the outputs equal the base model's (all these methods promise it);
+//   - a few SFT steps lower the loss;
+//   - only the adapter's tensors change, every other parameter stays bit for bit;
+//   - the saved state restored into a fresh attachment gives the same outputs;
+//   - switched off (where it can be), the model is the base model again.
+
+#include "core/method/adapter.h"
+#include "core/method/parameter_schema.h"
+#include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_writer.h"
+#include "core/util/error.h"
+#include "model/model_test_support.h"
+
+#include <ATen/ATen.h>
+
+#include <QtTest>
+
+using namespace tunebench;
+using nlohmann::json;
+
+namespace {
+
+std::unique_ptr<CausalLM> tinyModel(Architecture arch)
+{
+    RandomModelSpec spec;
+    spec.architecture = arch;
+    spec.vocabSize = 48;
+    spec.hiddenSize = 16;
+    spec.numLayers = 2;
+    spec.numHeads = 4;
+    if (arch != Architecture::Gpt2)
+        spec.numKvHeads = 2;
+    spec.intermediateSize = 32;
+    return createRandomCausalLM(randomModelConfig(spec), 11);
+}
+
+at::Tensor logitsOf(const CausalLM& model, const at::Tensor& ids)
+{
+    at::NoGradGuard noGrad;
+    ForwardInput in;
+    in.inputIds = ids;
+    return model.forward(in).logits;
+}
+
+double sftLoss(const CausalLM& model, const at::Tensor& ids)
+{
+    ForwardInput in;
+    in.inputIds = ids;
+    const at::Tensor logits = model.forward(in).logits;
+    return at::cross_entropy_loss(logits.narrow(1, 0, ids.size(1) - 1).reshape({-1, logits.size(-1)}),
+                                  ids.narrow(1, 1, ids.size(1) - 1).reshape({-1}))
+        .item<double>();
+}
+
+std::map<std::string, at::Tensor> snapshot(const CausalLM& model)
+{
+    std::map<std::string, at::Tensor> out;
+    for (const auto& [name, t] : model.namedParameters())
+        out[name] = t.detach().clone();
+    return out;
+}
+
+} // namespace
+
+class TestAdapterConformance : public QObject {
+    Q_OBJECT
+
+    PluginRegistry m_plugins;
+
+    std::unique_ptr<Adapter> attach(CausalLM& model, const QString& name, const QString& params)
+    {
+        auto adapter = m_plugins.createAdapter(name.toStdString());
+        json config = json::parse(params.toStdString());
+        const json resolved = m_plugins.require(PluginKind::Adapter, name.toStdString()).schema.resolve(config, "test");
+        model.setRequiresGrad(false);
+        adapter->attach({model, resolved, 5});
+        return adapter;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_plugins.load({std::filesystem::path(TUNEBENCH_BINARY_DIR) / "plugins"});
+        QVERIFY(m_plugins.broken().empty());
+    }
+
+    void matrix_data()
+    {
+        QTest::addColumn<QString>("adapter");
+        QTest::addColumn<QString>("params");
+        QTest::addColumn<int>("architecture");
+        for (auto [arch, label] : {std::pair{Architecture::Llama, "llama"}, std::pair{Architecture::Gpt2, "gpt2"}}) {
+            const QString targets = arch == Architecture::Gpt2 ? "[\"c_attn\", \"c_fc\"]" : "[\"q_proj\", \"v_proj\"]";
+            QTest::addRow("full %s", label) << "full" << "{}" << int(arch);
+            QTest::addRow("lora %s", label) << "lora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch);
+            QTest::addRow("lora all-linear dropout %s", label)
+                << "lora" << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch);
+            QTest::addRow("rslora %s", label) << "lora" << QString("{\"r\": 4, \"use_rslora\": true, \"target_modules\": %1}").arg(targets) << int(arch);
+            QTest::addRow("freeze top layer %s", label) << "freeze" << "{\"trainable_layers\": 1}" << int(arch);
+            QTest::addRow("freeze with decay and module %s", label)
+                << "freeze" << QString("{\"trainable_layers\": 2, \"layerwise_lr_decay\": 0.5, \"trainable_modules\": [\"%1\"]}")
+                                   .arg(arch == Architecture::Gpt2 ? "wte" : "embed_tokens")
+                << int(arch);
+            QTest::addRow("bitfit %s", label) << "bitfit" << "{}" << int(arch);
+        }
+    }
+
+    void matrix()
+    {
+        QFETCH(QString, adapter);
+        QFETCH(QString, params);
+        QFETCH(int, architecture);
+        const auto arch = static_cast<Architecture>(architecture);
+        auto model = tinyModel(arch);
+        const at::Tensor ids = model_test::randomIds(4, 12, 3, 48);
+        const at::Tensor baseLogits = logitsOf(*model, ids);
+        const auto before = snapshot(*model);
+
+        auto a = attach(*model, adapter, params);
+        QVERIFY2(model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) == 0.0, "outputs changed at initialisation");
+
+        auto groups = a->parameterGroups(0.01);
+        std::set<std::string> trainable;
+        std::int64_t count = 0;
+        for (auto& g : groups) {
+            for (auto& p : g.parameters) {
+                QVERIFY2(p.tensor.requires_grad(), p.name.c_str());
+                trainable.insert(p.name);
+                count += p.tensor.numel();
+            }
+        }
+        QVERIFY(count > 0);
+        if (adapter != "full")
+            QVERIFY(count < model->parameterCount());
+
+        auto optimizer = makeAdamW(groups);
+        const double first = sftLoss(*model, ids);
+        for (int step = 0; step < 12; ++step) {
+            optimizer->zeroGrad();
+            ForwardInput in;
+            in.inputIds = ids;
+            const at::Tensor logits = model->forward(in).logits;
+            at::cross_entropy_loss(logits.narrow(1, 0, 11).reshape({-1, 48}), ids.narrow(1, 1, 11).reshape({-1})).backward();
+            optimizer->step(adapter == "bitfit" ? 5e-2 : 1e-2);
+        }
+        const double last = sftLoss(*model, ids);
+        QVERIFY2(last < first, qPrintable(QString("loss %1 -> %2").arg(first).arg(last)));
+
+        // Only the adapter's own tensors (or, for methods that train model
+        // parameters, exactly the chosen ones) may have changed.
+        for (const auto& [name, t] : model->namedParameters()) {
+            const bool changed = !at::equal(before.at(name), t.detach());
+            if (changed)
+                QVERIFY2(trainable.count(name) == 1, ("changed but not trainable: " + name).c_str());
+        }
+
+        // State round trip into a fresh model and attachment.
+        const at::Tensor tunedLogits = logitsOf(*model, ids);
+        auto fresh = tinyModel(arch);
+        auto b = attach(*fresh, adapter, params);
+        b->restoreState(a->state());
+        QVERIFY2(model_test::maxAbsDiff(logitsOf(*fresh, ids), tunedLogits) < 1e-6, "restored state differs");
+
+        if (a->canDisable()) {
+            a->setEnabled(false);
+            QVERIFY(model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) == 0.0);
+            a->setEnabled(true);
+            QVERIFY(model_test::maxAbsDiff(logitsOf(*model, ids), tunedLogits) == 0.0);
+        }
+    }
+
+    void layerwiseDecayScales()
+    {
+        auto model = tinyModel(Architecture::Llama);
+        auto a = attach(*model, "freeze", "{\"trainable_layers\": 2, \"layerwise_lr_decay\": 0.5}");
+        std::map<std::string, double> scale;
+        for (const auto& g : a->parameterGroups(0.0)) {
+            for (const auto& p : g.parameters)
+                scale[p.name] = g.lrScale;
+        }
+        QCOMPARE(scale.at("model.layers.1.self_attn.q_proj.weight"), 1.0);
+        QCOMPARE(scale.at("model.layers.0.self_attn.q_proj.weight"), 0.5);
+    }
+
+    void badParametersNameTheProblem()
+    {
+        auto model = tinyModel(Architecture::Llama);
+        try {
+            attach(*model, "lora", "{\"target_modules\": [\"c_attn\"]}");
+            QFAIL("attached to modules the model does not have");
+        } catch (const InputError& e) {
+            QVERIFY2(QString(e.what()).contains("target_modules: no linear layer of this model matches c_attn"), e.what());
+            QVERIFY2(QString(e.what()).contains("q_proj"), e.what());
+        }
+        auto other = tinyModel(Architecture::Llama);
+        QVERIFY_THROWS_EXCEPTION(InputError, attach(*other, "freeze", "{\"trainable_layers\": 9}"));
+        auto third = tinyModel(Architecture::Llama);
+        QVERIFY_THROWS_EXCEPTION(InputError, attach(*third, "bitfit", "{\"without_biases\": \"error\"}"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAdapterConformance)
+#include "test_adapter_conformance.moc"
