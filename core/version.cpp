@@ -2,10 +2,10 @@
 
 #include "core/tunebench_config.h"
 
+#include <ATen/Context.h>
 #include <sqlite3.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/version.h>
-#include <ATen/Context.h>
 
 namespace tunebench {
 

@@ -6,14 +6,13 @@
 
 namespace tunebench::cli {
 
-CommandLine::CommandLine(std::string usage, std::string summary, std::vector<PositionalSpec> positionals,
-                         std::vector<OptionSpec> options)
+CommandLine::CommandLine(
+    std::string usage, std::string summary, std::vector<PositionalSpec> positionals, std::vector<OptionSpec> options)
     : m_usage(std::move(usage))
     , m_summary(std::move(summary))
     , m_positionalSpecs(std::move(positionals))
     , m_optionSpecs(std::move(options))
-{
-}
+{ }
 
 const OptionSpec* CommandLine::find(const std::string& name) const
 {

@@ -16,7 +16,7 @@ public:
 };
 
 struct OptionSpec {
-    std::string name;      // without the leading "--"
+    std::string name; // without the leading "--"
     std::string valueName; // empty for a flag
     std::string help;
     bool required = false;
@@ -32,7 +32,7 @@ struct PositionalSpec {
 class CommandLine {
 public:
     CommandLine(std::string usage, std::string summary, std::vector<PositionalSpec> positionals,
-                std::vector<OptionSpec> options);
+        std::vector<OptionSpec> options);
 
     // Returns false when --help was asked for (the caller prints help() and exits 0).
     // Throws UsageError on unknown options, missing values or arguments.

@@ -14,7 +14,7 @@ namespace tunebench::cli {
 
 namespace {
 
-const OptionSpec kWorkspaceOption{"workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE"};
+const OptionSpec kWorkspaceOption { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" };
 
 // "prompt=question,chosen=good" -> {{"prompt","question"},{"chosen","good"}}
 ColumnMapping parseMapping(const std::string& text)
@@ -43,12 +43,12 @@ int datasetImport(const std::vector<std::string>& args)
         "Every record is validated; a file with bad records is refused as a whole unless --skip-invalid.\n"
         "Prints one JSON object: id, format, records, skipped, content_hash and errors (line, field,\n"
         "message). Exit code 1 when nothing was imported.",
-        {{"FILE", "the file to import"}},
-        {kWorkspaceOption,
-         {"format", "NAME", "text, instruction, chat, preference or unpaired_preference (default: detected)"},
-         {"map", "FIELD=COLUMN,...", "take a canonical field from another column, e.g. prompt=question"},
-         {"name", "NAME", "dataset name (default: the file name)"},
-         {"skip-invalid", "", "import the valid records and list the invalid ones"}});
+        { { "FILE", "the file to import" } },
+        { kWorkspaceOption,
+            { "format", "NAME", "text, instruction, chat, preference or unpaired_preference (default: detected)" },
+            { "map", "FIELD=COLUMN,...", "take a canonical field from another column, e.g. prompt=question" },
+            { "name", "NAME", "dataset name (default: the file name)" },
+            { "skip-invalid", "", "import the valid records and list the invalid ones" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -69,18 +69,14 @@ int datasetImport(const std::vector<std::string>& args)
     const std::string file = cl.positional(0);
     ImportResult r = importDataset(ws, file, options);
 
-    nlohmann::json out = {{"file", file},
-                          {"imported", r.imported},
-                          {"format", toString(r.format)},
-                          {"records", r.records},
-                          {"skipped", r.imported ? r.invalid : 0},
-                          {"invalid", r.invalid}};
+    nlohmann::json out = { { "file", file }, { "imported", r.imported }, { "format", toString(r.format) },
+        { "records", r.records }, { "skipped", r.imported ? r.invalid : 0 }, { "invalid", r.invalid } };
     out["id"] = r.id ? nlohmann::json(*r.id) : nlohmann::json(nullptr);
     if (r.imported)
         out["content_hash"] = r.contentHash;
     nlohmann::json errors = nlohmann::json::array();
     for (const RecordError& e : r.errors)
-        errors.push_back({{"line", e.line}, {"field", e.field}, {"message", e.message}});
+        errors.push_back({ { "line", e.line }, { "field", e.field }, { "message", e.message } });
     out["errors"] = errors;
     std::cout << out.dump() << "\n";
     if (!r.imported) {
@@ -101,9 +97,9 @@ int datasetImport(const std::vector<std::string>& args)
 int datasetList(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli dataset list --workspace DIR",
-                   "Lists the workspace's datasets, one a line: id, format, records, name, parent id and\n"
-                   "the operation that made it.",
-                   {}, {kWorkspaceOption});
+        "Lists the workspace's datasets, one a line: id, format, records, name, parent id and\n"
+        "the operation that made it.",
+        {}, { kWorkspaceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -116,10 +112,10 @@ int datasetList(const std::vector<std::string>& args)
     return 0;
 }
 
-const CommandRegistration kRegistration{{
-    {{"dataset", "import"}, "import and validate a dataset file", datasetImport},
-    {{"dataset", "list"}, "list the datasets of a workspace", datasetList},
-}};
+const CommandRegistration kRegistration { {
+    { { "dataset", "import" }, "import and validate a dataset file", datasetImport },
+    { { "dataset", "list" }, "list the datasets of a workspace", datasetList },
+} };
 
 } // namespace
 

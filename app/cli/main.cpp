@@ -18,7 +18,7 @@ namespace tunebench::cli {
 std::string formatTime(double secondsSinceEpoch)
 {
     std::time_t t = static_cast<std::time_t>(secondsSinceEpoch);
-    std::tm tm{};
+    std::tm tm {};
     localtime_r(&t, &tm);
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
@@ -48,8 +48,7 @@ void printHelp(const std::vector<Command>& commands)
                  "Commands:\n";
     for (const Command& c : commands) {
         const std::string words = joinWords(c);
-        std::cout << "  " << words << std::string(words.size() < 22 ? 22 - words.size() : 1, ' ') << c.summary
-                  << "\n";
+        std::cout << "  " << words << std::string(words.size() < 22 ? 22 - words.size() : 1, ' ') << c.summary << "\n";
     }
     std::cout << "\nOptions:\n"
                  "  --version             Print the Tunebench, LibTorch and SQLite versions\n"
@@ -63,8 +62,8 @@ int runCli(int argc, char** argv)
     std::vector<std::string> args(argv + 1, argv + argc);
     // Registration order follows link order; list and match in name order.
     std::vector<Command> commands = commandRegistry();
-    std::stable_sort(commands.begin(), commands.end(),
-                     [](const Command& a, const Command& b) { return a.words < b.words; });
+    std::stable_sort(
+        commands.begin(), commands.end(), [](const Command& a, const Command& b) { return a.words < b.words; });
 
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         printHelp(commands);

@@ -53,7 +53,7 @@ std::optional<std::int64_t> optionalInteger(const CommandLine& cl, const std::st
     return cl.integer("--" + option, *text);
 }
 
-const OptionSpec kDeviceOption{"device", "DEVICE", "cpu (default) or cuda[:N] with a CUDA LibTorch"};
+const OptionSpec kDeviceOption { "device", "DEVICE", "cpu (default) or cuda[:N] with a CUDA LibTorch" };
 
 LoadOptions loadOptions(const CommandLine& cl)
 {
@@ -71,30 +71,27 @@ LoadOptions loadOptions(const CommandLine& cl)
 
 int makeModel(const std::vector<std::string>& args)
 {
-    CommandLine cl(
-        "tunebench-cli make-model --arch llama|mistral|qwen2|qwen3|gpt2 --tokenizer DIR --hidden-size H\n"
-        "                         --num-layers L --num-heads A [--num-kv-heads K] [--intermediate-size I]\n"
-        "                         [--seed S] --out DIR",
+    CommandLine cl("tunebench-cli make-model --arch llama|mistral|qwen2|qwen3|gpt2 --tokenizer DIR --hidden-size H\n"
+                   "                         --num-layers L --num-heads A [--num-kv-heads K] [--intermediate-size I]\n"
+                   "                         [--seed S] --out DIR",
         "Writes a randomly initialised model folder in Hugging Face format: config.json with every key\n"
         "transformers needs for the architecture, model.safetensors, and the tokenizer files copied from\n"
         "--tokenizer (its vocabulary size, BOS and EOS set the model's). Tunebench and transformers both\n"
         "load the result; tests and the reference comparison use it instead of downloaded models.",
         {},
-        {{"arch", "ARCH", "llama, mistral, qwen2, qwen3 or gpt2", true},
-         {"tokenizer", "DIR", "folder with tokenizer.json (or vocab.json + merges.txt)", true},
-         {"hidden-size", "H", "hidden size", true},
-         {"num-layers", "L", "number of layers", true},
-         {"num-heads", "A", "attention heads", true},
-         {"num-kv-heads", "K", "key/value heads (grouped-query attention; default A)"},
-         {"intermediate-size", "I", "MLP size (default 4H)"},
-         {"head-dim", "D", "head size (llama, mistral, qwen3; default H/A)"},
-         {"sliding-window", "W", "attention window (mistral; qwen2/3: on the upper half of the layers)"},
-         {"max-positions", "N", "max_position_embeddings / n_positions"},
-         {"rope-scaling", "TYPE", "llama3 (factor 8, original context 8192), linear or dynamic (factor 2)"},
-         {"tie-word-embeddings", "true|false", "share the embedding with lm_head (default: gpt2, qwen yes)"},
-         {"dtype", "DTYPE", "float32 (default), float16 or bfloat16: the stored weights"},
-         {"seed", "S", "random seed (default 0)"},
-         {"out", "DIR", "folder to write (created)", true}});
+        { { "arch", "ARCH", "llama, mistral, qwen2, qwen3 or gpt2", true },
+            { "tokenizer", "DIR", "folder with tokenizer.json (or vocab.json + merges.txt)", true },
+            { "hidden-size", "H", "hidden size", true }, { "num-layers", "L", "number of layers", true },
+            { "num-heads", "A", "attention heads", true },
+            { "num-kv-heads", "K", "key/value heads (grouped-query attention; default A)" },
+            { "intermediate-size", "I", "MLP size (default 4H)" },
+            { "head-dim", "D", "head size (llama, mistral, qwen3; default H/A)" },
+            { "sliding-window", "W", "attention window (mistral; qwen2/3: on the upper half of the layers)" },
+            { "max-positions", "N", "max_position_embeddings / n_positions" },
+            { "rope-scaling", "TYPE", "llama3 (factor 8, original context 8192), linear or dynamic (factor 2)" },
+            { "tie-word-embeddings", "true|false", "share the embedding with lm_head (default: gpt2, qwen yes)" },
+            { "dtype", "DTYPE", "float32 (default), float16 or bfloat16: the stored weights" },
+            { "seed", "S", "random seed (default 0)" }, { "out", "DIR", "folder to write (created)", true } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -120,11 +117,11 @@ int makeModel(const std::vector<std::string>& args)
     }
     if (auto scaling = cl.value("rope-scaling")) {
         if (*scaling == "llama3")
-            spec.ropeScaling = {RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192};
+            spec.ropeScaling = { RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192 };
         else if (*scaling == "linear")
-            spec.ropeScaling = {RopeScaling::Type::Linear, 2.0};
+            spec.ropeScaling = { RopeScaling::Type::Linear, 2.0 };
         else if (*scaling == "dynamic")
-            spec.ropeScaling = {RopeScaling::Type::Dynamic, 2.0};
+            spec.ropeScaling = { RopeScaling::Type::Dynamic, 2.0 };
         else if (*scaling != "none")
             throw UsageError("--rope-scaling must be none, llama3, linear or dynamic");
     }
@@ -148,23 +145,22 @@ int makeModel(const std::vector<std::string>& args)
     spec.vocabSize = static_cast<std::int64_t>(tokenizer.vocabSize());
     spec.bosTokenId = tokenizer.bosId();
     if (tokenizer.eosId())
-        spec.eosTokenIds = {*tokenizer.eosId()};
+        spec.eosTokenIds = { *tokenizer.eosId() };
     spec.padTokenId = tokenizer.padId();
     // GPT-2's vocab.json + merges.txt carry no roles; its convention is
     // <|endoftext|> for both, as GPT2Config's defaults say.
     if (spec.architecture == Architecture::Gpt2 && !tokenizer.eosId()) {
         if (const auto endOfText = tokenizer.tokenToId("<|endoftext|>")) {
             spec.bosTokenId = *endOfText;
-            spec.eosTokenIds = {*endOfText};
+            spec.eosTokenIds = { *endOfText };
         }
     }
 
     const ModelConfig config = randomModelConfig(spec);
     const std::unique_ptr<CausalLM> model = createRandomCausalLM(config, static_cast<std::uint64_t>(seed));
     saveModelFolder(*model, out);
-    std::cout << "Wrote a random " << architectureClassName(config.architecture) << " with "
-              << model->parameterCount() << " parameters (vocabulary " << config.vocabSize << ") to " << out.string()
-              << "\n";
+    std::cout << "Wrote a random " << architectureClassName(config.architecture) << " with " << model->parameterCount()
+              << " parameters (vocabulary " << config.vocabSize << ") to " << out.string() << "\n";
     return 0;
 }
 
@@ -177,15 +173,13 @@ int generateCommand(const std::vector<std::string>& args)
         "tokens added). Greedy unless a temperature above 0, --top-p or --top-k is given; sampling is\n"
         "reproducible with --seed. Generation ends at max-new-tokens, an EOS token or the stop text.",
         {},
-        {{"model", "DIR", "a Hugging Face model folder with its tokenizer", true},
-         {"prompt", "TEXT", "the text to continue", true},
-         {"max-new-tokens", "N", "tokens to generate at most (default 32)"},
-         {"temperature", "T", "sampling temperature; 0 means greedy (default)"},
-         {"top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P"},
-         {"top-k", "K", "sample among the K most likely tokens"},
-         {"seed", "S", "sampling seed (default 0)"},
-         {"stop", "TEXT", "stop once the continuation contains TEXT"},
-         kDeviceOption});
+        { { "model", "DIR", "a Hugging Face model folder with its tokenizer", true },
+            { "prompt", "TEXT", "the text to continue", true },
+            { "max-new-tokens", "N", "tokens to generate at most (default 32)" },
+            { "temperature", "T", "sampling temperature; 0 means greedy (default)" },
+            { "top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P" },
+            { "top-k", "K", "sample among the K most likely tokens" }, { "seed", "S", "sampling seed (default 0)" },
+            { "stop", "TEXT", "stop once the continuation contains TEXT" }, kDeviceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -216,7 +210,7 @@ int generateCommand(const std::vector<std::string>& args)
         o.eosTokenIds.push_back(*tokenizer.eosId());
     o.padTokenId = tokenizer.padId();
     if (auto stop = cl.value("stop"))
-        o.stopStrings = {*stop};
+        o.stopStrings = { *stop };
     o.decoder = [&tokenizer](std::span<const std::int32_t> ids) { return tokenizer.decode(ids, true); };
 
     std::vector<std::int32_t> ids = tokenizer.encode(cl.required("prompt"), /*addSpecialTokens=*/true);
@@ -225,7 +219,7 @@ int generateCommand(const std::vector<std::string>& args)
             throw InputError("the prompt encodes to no tokens and the tokenizer has no BOS token to start from");
         ids.push_back(*tokenizer.bosId());
     }
-    const GeneratedSequence result = generate(*model, {ids}, o)[0];
+    const GeneratedSequence result = generate(*model, { ids }, o)[0];
     std::cout << tokenizer.decode(result.tokens, /*skipSpecialTokens=*/true) << "\n";
     return 0;
 }
@@ -233,14 +227,13 @@ int generateCommand(const std::vector<std::string>& args)
 int forwardCommand(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli forward --model DIR --input FILE --out FILE.safetensors",
-                   "Runs the model on token ids and writes the logits, for comparisons with other\n"
-                   "implementations (tests/reference/compare_transformers.py). FILE has one JSON array of\n"
-                   "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].",
-                   {},
-                   {{"model", "DIR", "a Hugging Face model folder", true},
-                    {"input", "FILE", "one JSON array of token ids per line", true},
-                    {"out", "FILE", "safetensors file to write", true},
-                    kDeviceOption});
+        "Runs the model on token ids and writes the logits, for comparisons with other\n"
+        "implementations (tests/reference/compare_transformers.py). FILE has one JSON array of\n"
+        "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].",
+        {},
+        { { "model", "DIR", "a Hugging Face model folder", true },
+            { "input", "FILE", "one JSON array of token ids per line", true },
+            { "out", "FILE", "safetensors file to write", true }, kDeviceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -292,16 +285,16 @@ int forwardCommand(const std::vector<std::string>& args)
         out.emplace_back("input_ids." + std::to_string(i), at::tensor(sequences[i], at::kLong));
     }
     const std::filesystem::path outPath = cl.required("out");
-    writeSafetensors(outPath, out, {{"format", "pt"}, {"model", dir.string()}});
+    writeSafetensors(outPath, out, { { "format", "pt" }, { "model", dir.string() } });
     std::cout << "Wrote logits of " << sequences.size() << " sequences to " << outPath.string() << "\n";
     return 0;
 }
 
-const CommandRegistration kRegistration{{
-    {{"make-model"}, "write a random Hugging Face model folder", makeModel},
-    {{"generate"}, "continue a prompt with a model", generateCommand},
-    {{"forward"}, "write a model's logits for token ids", forwardCommand},
-}};
+const CommandRegistration kRegistration { {
+    { { "make-model" }, "write a random Hugging Face model folder", makeModel },
+    { { "generate" }, "continue a prompt with a model", generateCommand },
+    { { "forward" }, "write a model's logits for token ids", forwardCommand },
+} };
 
 } // namespace
 

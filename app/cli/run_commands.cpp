@@ -17,7 +17,7 @@ namespace tunebench::cli {
 
 namespace {
 
-const OptionSpec kWorkspaceOption{"workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE"};
+const OptionSpec kWorkspaceOption { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" };
 
 std::string orDash(const std::string& s)
 {
@@ -32,15 +32,15 @@ nlohmann::json parseStoredJson(const std::string& text)
 nlohmann::json runToJson(const RunRecord& r)
 {
     nlohmann::json j = {
-        {"id", r.id},
-        {"name", r.name},
-        {"status", toString(r.status)},
-        {"adapter", r.adapter},
-        {"objective", r.objective},
-        {"model", r.modelPath},
-        {"created_at", formatTime(r.createdAt)},
-        {"config", parseStoredJson(r.configJson)},
-        {"lineage", parseStoredJson(r.lineageJson)},
+        { "id", r.id },
+        { "name", r.name },
+        { "status", toString(r.status) },
+        { "adapter", r.adapter },
+        { "objective", r.objective },
+        { "model", r.modelPath },
+        { "created_at", formatTime(r.createdAt) },
+        { "config", parseStoredJson(r.configJson) },
+        { "lineage", parseStoredJson(r.lineageJson) },
     };
     j["dataset_id"] = r.datasetId ? nlohmann::json(*r.datasetId) : nlohmann::json(nullptr);
     j["parent_run_id"] = r.parentRunId ? nlohmann::json(*r.parentRunId) : nlohmann::json(nullptr);
@@ -54,12 +54,12 @@ nlohmann::json runToJson(const RunRecord& r)
 int runsList(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli runs list --workspace DIR [--status STATUS] [--json]",
-                   "Lists the workspace's runs, one a line: id, status, name, adapter, objective, created.\n"
-                   "Prints nothing for a workspace without runs.",
-                   {},
-                   {kWorkspaceOption,
-                    {"status", "STATUS", "only runs with this status (queued, running, finished, failed, cancelled)"},
-                    {"json", "", "one JSON object a line instead of tab-separated columns"}});
+        "Lists the workspace's runs, one a line: id, status, name, adapter, objective, created.\n"
+        "Prints nothing for a workspace without runs.",
+        {},
+        { kWorkspaceOption,
+            { "status", "STATUS", "only runs with this status (queued, running, finished, failed, cancelled)" },
+            { "json", "", "one JSON object a line instead of tab-separated columns" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -89,9 +89,9 @@ int runsList(const std::vector<std::string>& args)
 int runsShow(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli runs show ID --workspace DIR",
-                   "Prints one run as JSON: configuration, status, times, lineage, a summary of every\n"
-                   "metric (count, last, min, max) and its artifacts.",
-                   {{"ID", "the run's id (see 'runs list')"}}, {kWorkspaceOption});
+        "Prints one run as JSON: configuration, status, times, lineage, a summary of every\n"
+        "metric (count, last, min, max) and its artifacts.",
+        { { "ID", "the run's id (see 'runs list')" } }, { kWorkspaceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -105,13 +105,14 @@ int runsShow(const std::vector<std::string>& args)
     j["folder"] = ws.runDir(id).string();
     nlohmann::json metrics = nlohmann::json::object();
     for (const MetricSummary& m : MetricQuery(ws.db()).summary(id)) {
-        metrics[m.name] = {{"count", m.count}, {"last", m.last}, {"last_step", m.lastStep}, {"min", m.min},
-                           {"max", m.max}};
+        metrics[m.name] = { { "count", m.count }, { "last", m.last }, { "last_step", m.lastStep }, { "min", m.min },
+            { "max", m.max } };
     }
     j["metrics"] = metrics;
     nlohmann::json artifacts = nlohmann::json::array();
     for (const ArtifactRecord& a : ArtifactStore(ws.db()).list(id))
-        artifacts.push_back({{"id", a.id}, {"kind", a.kind}, {"path", a.path}, {"meta", parseStoredJson(a.metaJson)}});
+        artifacts.push_back(
+            { { "id", a.id }, { "kind", a.kind }, { "path", a.path }, { "meta", parseStoredJson(a.metaJson) } });
     j["artifacts"] = artifacts;
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -120,13 +121,12 @@ int runsShow(const std::vector<std::string>& args)
 int runsCreate(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli runs create --workspace DIR --config FILE [--name NAME]",
-                   "Records a run configuration (YAML or JSON) in the workspace as a queued run and\n"
-                   "prints its id. The config's 'name', 'adapter' (or 'method'), 'objective', 'model'\n"
-                   "and 'dataset_id' keys fill the run's columns.",
-                   {},
-                   {kWorkspaceOption,
-                    {"config", "FILE", "run configuration, YAML or JSON", true},
-                    {"name", "NAME", "run name (default: the config's 'name', else the file name)"}});
+        "Records a run configuration (YAML or JSON) in the workspace as a queued run and\n"
+        "prints its id. The config's 'name', 'adapter' (or 'method'), 'objective', 'model'\n"
+        "and 'dataset_id' keys fill the run's columns.",
+        {},
+        { kWorkspaceOption, { "config", "FILE", "run configuration, YAML or JSON", true },
+            { "name", "NAME", "run name (default: the config's 'name', else the file name)" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -135,13 +135,12 @@ int runsCreate(const std::vector<std::string>& args)
     nlohmann::json config = readYamlOrJsonFile(configPath);
     if (!config.is_object())
         throw InputError(configPath.string() + ": a run configuration must be a mapping of keys to values, got "
-                         + std::string(config.type_name()));
+            + std::string(config.type_name()));
     auto text = [&](const char* key) -> std::string {
         if (!config.contains(key) || config[key].is_null())
             return {};
         if (!config[key].is_string())
-            throw InputError(configPath.string() + ": field '" + key + "' must be a string, got "
-                             + config[key].dump());
+            throw InputError(configPath.string() + ": field '" + key + "' must be a string, got " + config[key].dump());
         return config[key].get<std::string>();
     };
     NewRun run;
@@ -156,7 +155,7 @@ int runsCreate(const std::vector<std::string>& args)
     if (config.contains("dataset_id")) {
         if (!config["dataset_id"].is_number_integer())
             throw InputError(configPath.string() + ": field 'dataset_id' must be a whole number, got "
-                             + config["dataset_id"].dump());
+                + config["dataset_id"].dump());
         run.datasetId = config["dataset_id"].get<std::int64_t>();
     }
     run.configJson = config.dump();
@@ -166,7 +165,7 @@ int runsCreate(const std::vector<std::string>& args)
         st.bind(1, *run.datasetId);
         if (!st.step())
             throw InputError(configPath.string() + ": field 'dataset_id': no dataset with id "
-                             + std::to_string(*run.datasetId) + " in workspace " + ws.root().string());
+                + std::to_string(*run.datasetId) + " in workspace " + ws.root().string());
     }
     std::cout << RunStore(ws.db()).create(run) << "\n";
     return 0;
@@ -175,10 +174,9 @@ int runsCreate(const std::vector<std::string>& args)
 int runsDelete(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli runs delete ID --workspace DIR [--keep-files]",
-                   "Deletes a run with its metrics, samples, events and artifact records, and its run folder.\n"
-                   "A running run is refused: stop it first.",
-                   {{"ID", "the run's id"}},
-                   {kWorkspaceOption, {"keep-files", "", "keep the run folder on disk"}});
+        "Deletes a run with its metrics, samples, events and artifact records, and its run folder.\n"
+        "A running run is refused: stop it first.",
+        { { "ID", "the run's id" } }, { kWorkspaceOption, { "keep-files", "", "keep the run folder on disk" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -197,18 +195,18 @@ int runsDelete(const std::vector<std::string>& args)
         std::filesystem::remove_all(ws.runDir(id), ec);
         if (ec)
             throw Error("run " + std::to_string(id) + " was deleted from the store, but its folder "
-                        + ws.runDir(id).string() + " could not be removed: " + ec.message());
+                + ws.runDir(id).string() + " could not be removed: " + ec.message());
     }
     std::cout << "Deleted run " << id << "\n";
     return 0;
 }
 
-const CommandRegistration kRegistration{{
-    {{"runs", "list"}, "list the runs of a workspace", runsList},
-    {{"runs", "show"}, "show one run with its metrics summary", runsShow},
-    {{"runs", "create"}, "record a run configuration as a queued run", runsCreate},
-    {{"runs", "delete"}, "delete a run and its files", runsDelete},
-}};
+const CommandRegistration kRegistration { {
+    { { "runs", "list" }, "list the runs of a workspace", runsList },
+    { { "runs", "show" }, "show one run with its metrics summary", runsShow },
+    { { "runs", "create" }, "record a run configuration as a queued run", runsCreate },
+    { { "runs", "delete" }, "delete a run and its files", runsDelete },
+} };
 
 } // namespace
 

@@ -19,7 +19,7 @@ namespace tunebench::cli {
 
 namespace {
 
-std::atomic<bool> g_cancel{false};
+std::atomic<bool> g_cancel { false };
 
 extern "C" void onSignal(int)
 {
@@ -28,18 +28,16 @@ extern "C" void onSignal(int)
 
 int trainCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl(
-        "tunebench-cli train --workspace DIR (--config FILE | --run ID [--resume])",
+    CommandLine cl("tunebench-cli train --workspace DIR (--config FILE | --run ID [--resume])",
         "Trains a run in the foreground, printing one JSON event a line on stdout (start, step, eval,\n"
         "checkpoint, finished or failed) and recording metrics and events in the workspace.\n"
         "--config records a new run from a YAML or JSON configuration and trains it; --run trains a\n"
         "recorded run, --resume continues it from its newest checkpoint. SIGINT or SIGTERM stops after the\n"
         "current step, with a checkpoint. Exit code: 0 finished, 1 failed, 2 wrong usage, 3 cancelled.",
         {},
-        {{"workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE"},
-         {"config", "FILE", "a run configuration to record and train"},
-         {"run", "ID", "a recorded run to train"},
-         {"resume", "", "continue the run from its newest checkpoint"}});
+        { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
+            { "config", "FILE", "a run configuration to record and train" }, { "run", "ID", "a recorded run to train" },
+            { "resume", "", "continue the run from its newest checkpoint" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -73,9 +71,9 @@ int trainCommand(const std::vector<std::string>& args)
             throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());
         if (run->status == RunStatus::Running)
             throw InputError("run " + std::to_string(runId) + " is already running (worker pid "
-                             + std::to_string(run->workerPid.value_or(0)) + ")");
-        config = TrainConfig::fromJson(nlohmann::json::parse(run->configJson), plugins,
-                                       "run " + std::to_string(runId) + " configuration");
+                + std::to_string(run->workerPid.value_or(0)) + ")");
+        config = TrainConfig::fromJson(
+            nlohmann::json::parse(run->configJson), plugins, "run " + std::to_string(runId) + " configuration");
     }
 
     std::signal(SIGINT, onSignal);
@@ -96,8 +94,9 @@ int trainCommand(const std::vector<std::string>& args)
     } catch (const std::exception& e) {
         const std::string message = e.what();
         runs.setStatus(runId, RunStatus::Failed, message);
-        runs.addEvent(runId, "failed", nlohmann::json({{"event", "failed"}, {"error", message}}).dump());
-        std::cout << nlohmann::json({{"event", "failed"}, {"run_id", runId}, {"error", message}}).dump() << std::endl;
+        runs.addEvent(runId, "failed", nlohmann::json({ { "event", "failed" }, { "error", message } }).dump());
+        std::cout << nlohmann::json({ { "event", "failed" }, { "run_id", runId }, { "error", message } }).dump()
+                  << std::endl;
         throw;
     }
 }
@@ -105,10 +104,10 @@ int trainCommand(const std::vector<std::string>& args)
 int pluginsList(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli plugins list",
-                   "Lists the method plugins found (kind, name, version, file) and those that could not be used\n"
-                   "with the reason. Search path: $TUNEBENCH_PLUGIN_PATH, beside the program, the per-user\n"
-                   "folder, the install's plugin folder.",
-                   {}, {});
+        "Lists the method plugins found (kind, name, version, file) and those that could not be used\n"
+        "with the reason. Search path: $TUNEBENCH_PLUGIN_PATH, beside the program, the per-user\n"
+        "folder, the install's plugin folder.",
+        {}, {});
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -124,7 +123,7 @@ int pluginsList(const std::vector<std::string>& args)
 int pluginsShow(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli plugins show NAME", "Prints a plugin's description and parameter schema as JSON.",
-                   {{"NAME", "the plugin's name"}}, {});
+        { { "NAME", "the plugin's name" } }, {});
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -136,22 +135,19 @@ int pluginsShow(const std::vector<std::string>& args)
         p = plugins.find(PluginKind::Objective, name);
     if (!p)
         plugins.require(PluginKind::Adapter, name); // throws, listing what exists
-    std::cout << nlohmann::json({{"name", p->name},
-                                 {"kind", toString(p->kind)},
-                                 {"version", p->version},
-                                 {"summary", p->summary},
-                                 {"path", p->path.string()},
-                                 {"parameters", p->schema.toJson()}})
+    std::cout << nlohmann::json(
+        { { "name", p->name }, { "kind", toString(p->kind) }, { "version", p->version }, { "summary", p->summary },
+            { "path", p->path.string() }, { "parameters", p->schema.toJson() } })
                      .dump(2)
               << "\n";
     return 0;
 }
 
-const CommandRegistration kRegistration{{
-    {{"train"}, "train a run (events as JSON lines)", trainCommand},
-    {{"plugins", "list"}, "list the method plugins and any broken ones", pluginsList},
-    {{"plugins", "show"}, "show a plugin's parameters", pluginsShow},
-}};
+const CommandRegistration kRegistration { {
+    { { "train" }, "train a run (events as JSON lines)", trainCommand },
+    { { "plugins", "list" }, "list the method plugins and any broken ones", pluginsList },
+    { { "plugins", "show" }, "show a plugin's parameters", pluginsShow },
+} };
 
 } // namespace
 

@@ -16,9 +16,9 @@ namespace {
 int workspaceInit(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli workspace init DIR",
-                   "Creates a workspace folder: tunebench.db (the run store) with datasets/, runs/ and exports/.\n"
-                   "On an existing workspace it only upgrades an older database and says so.",
-                   {{"DIR", "folder to create (parents are created too)"}}, {});
+        "Creates a workspace folder: tunebench.db (the run store) with datasets/, runs/ and exports/.\n"
+        "On an existing workspace it only upgrades an older database and says so.",
+        { { "DIR", "folder to create (parents are created too)" } }, {});
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -37,8 +37,8 @@ int workspaceInit(const std::vector<std::string>& args)
 int workspaceInfo(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli workspace info DIR",
-                   "Prints a workspace's location, schema version and what it holds, as JSON.",
-                   {{"DIR", "the workspace folder"}}, {});
+        "Prints a workspace's location, schema version and what it holds, as JSON.",
+        { { "DIR", "the workspace folder" } }, {});
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -50,22 +50,22 @@ int workspaceInfo(const std::vector<std::string>& args)
         return st.int64(0);
     };
     nlohmann::json info = {
-        {"path", ws.root().string()},
-        {"schema_version", ws.db().userVersion()},
-        {"runs", count("runs")},
-        {"datasets", count("datasets")},
-        {"metrics", count("metrics")},
-        {"samples", count("samples")},
-        {"artifacts", count("artifacts")},
+        { "path", ws.root().string() },
+        { "schema_version", ws.db().userVersion() },
+        { "runs", count("runs") },
+        { "datasets", count("datasets") },
+        { "metrics", count("metrics") },
+        { "samples", count("samples") },
+        { "artifacts", count("artifacts") },
     };
     std::cout << info.dump(2) << "\n";
     return 0;
 }
 
-const CommandRegistration kRegistration{{
-    {{"workspace", "init"}, "create a workspace folder", workspaceInit},
-    {{"workspace", "info"}, "show a workspace's schema version and contents", workspaceInfo},
-}};
+const CommandRegistration kRegistration { {
+    { { "workspace", "init" }, "create a workspace folder", workspaceInit },
+    { { "workspace", "info" }, "show a workspace's schema version and contents", workspaceInfo },
+} };
 
 } // namespace
 

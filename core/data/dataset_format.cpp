@@ -9,7 +9,7 @@ namespace tunebench {
 
 namespace {
 
-const std::array<std::string_view, 4> kRoles = {"system", "user", "assistant", "tool"};
+const std::array<std::string_view, 4> kRoles = { "system", "user", "assistant", "tool" };
 
 std::string columnFor(const ColumnMapping& mapping, std::string_view field)
 {
@@ -24,11 +24,12 @@ std::string typeName(const nlohmann::json& v)
 
 // Validates a list of chat messages; appends errors under the given field name.
 bool checkMessages(const nlohmann::json& messages, std::int64_t line, const std::string& field,
-                   std::vector<RecordError>& errors, bool onlyAssistant, bool needAssistant)
+    std::vector<RecordError>& errors, bool onlyAssistant, bool needAssistant)
 {
     if (!messages.is_array() || messages.empty()) {
-        errors.push_back({line, field, "expected a non-empty list of messages, got "
-                                           + (messages.is_array() ? std::string("an empty list") : typeName(messages))});
+        errors.push_back({ line, field,
+            "expected a non-empty list of messages, got "
+                + (messages.is_array() ? std::string("an empty list") : typeName(messages)) });
         return false;
     }
     bool ok = true;
@@ -37,51 +38,51 @@ bool checkMessages(const nlohmann::json& messages, std::int64_t line, const std:
         const std::string where = field + "[" + std::to_string(i) + "]";
         const auto& m = messages[i];
         if (!m.is_object()) {
-            errors.push_back({line, where, "expected a message object {role, content}, got " + typeName(m)});
+            errors.push_back({ line, where, "expected a message object {role, content}, got " + typeName(m) });
             ok = false;
             continue;
         }
         const auto role = m.find("role");
         if (role == m.end() || !role->is_string()) {
-            errors.push_back({line, where + ".role", "expected a string role (system, user, assistant or tool)"});
+            errors.push_back({ line, where + ".role", "expected a string role (system, user, assistant or tool)" });
             ok = false;
         } else if (std::find(kRoles.begin(), kRoles.end(), role->get_ref<const std::string&>()) == kRoles.end()) {
-            errors.push_back({line, where + ".role", "unknown role '" + role->get<std::string>()
-                                                         + "' (expected system, user, assistant or tool)"});
+            errors.push_back({ line, where + ".role",
+                "unknown role '" + role->get<std::string>() + "' (expected system, user, assistant or tool)" });
             ok = false;
         } else {
             sawAssistant = sawAssistant || *role == "assistant";
             if (onlyAssistant && *role != "assistant") {
-                errors.push_back({line, where + ".role", "a response holds assistant messages only, got '"
-                                                             + role->get<std::string>() + "'"});
+                errors.push_back({ line, where + ".role",
+                    "a response holds assistant messages only, got '" + role->get<std::string>() + "'" });
                 ok = false;
             }
         }
         const auto content = m.find("content");
         const bool hasToolCalls = m.contains("tool_calls");
         if (content == m.end() || !(content->is_string() || (content->is_null() && hasToolCalls))) {
-            errors.push_back({line, where + ".content",
-                              "expected a string content, got "
-                                  + (content == m.end() ? std::string("nothing") : typeName(*content))});
+            errors.push_back({ line, where + ".content",
+                "expected a string content, got "
+                    + (content == m.end() ? std::string("nothing") : typeName(*content)) });
             ok = false;
         }
     }
     if (ok && needAssistant && !sawAssistant) {
-        errors.push_back({line, field, "no assistant message: there is nothing to train on"});
+        errors.push_back({ line, field, "no assistant message: there is nothing to train on" });
         ok = false;
     }
     return ok;
 }
 
 bool checkText(const nlohmann::json& v, std::int64_t line, const std::string& field, bool allowEmpty,
-               std::vector<RecordError>& errors)
+    std::vector<RecordError>& errors)
 {
     if (!v.is_string()) {
-        errors.push_back({line, field, "expected a string, got " + typeName(v)});
+        errors.push_back({ line, field, "expected a string, got " + typeName(v) });
         return false;
     }
     if (!allowEmpty && v.get_ref<const std::string&>().find_first_not_of(" \t\r\n") == std::string::npos) {
-        errors.push_back({line, field, "expected non-empty text"});
+        errors.push_back({ line, field, "expected non-empty text" });
         return false;
     }
     return true;
@@ -136,16 +137,16 @@ DatasetFormat datasetFormatFromString(std::string_view name)
     if (name == "unpaired_preference" || name == "kto")
         return DatasetFormat::UnpairedPreference;
     throw InputError("unknown dataset format '" + std::string(name)
-                     + "' (expected text, instruction, chat, preference or unpaired_preference)");
+        + "' (expected text, instruction, chat, preference or unpaired_preference)");
 }
 
 const std::vector<FieldSpec>& fieldsOf(DatasetFormat format)
 {
-    static const std::vector<FieldSpec> text{{"text", true}};
-    static const std::vector<FieldSpec> instruction{{"instruction", true}, {"input", false}, {"output", true}};
-    static const std::vector<FieldSpec> chat{{"messages", true}};
-    static const std::vector<FieldSpec> preference{{"prompt", true}, {"chosen", true}, {"rejected", true}};
-    static const std::vector<FieldSpec> unpaired{{"prompt", true}, {"completion", true}, {"label", true}};
+    static const std::vector<FieldSpec> text { { "text", true } };
+    static const std::vector<FieldSpec> instruction { { "instruction", true }, { "input", false }, { "output", true } };
+    static const std::vector<FieldSpec> chat { { "messages", true } };
+    static const std::vector<FieldSpec> preference { { "prompt", true }, { "chosen", true }, { "rejected", true } };
+    static const std::vector<FieldSpec> unpaired { { "prompt", true }, { "completion", true }, { "label", true } };
     switch (format) {
     case DatasetFormat::Text:
         return text;
@@ -165,8 +166,8 @@ std::optional<DatasetFormat> detectFormat(const nlohmann::json& record, const Co
 {
     if (!record.is_object())
         return std::nullopt;
-    for (DatasetFormat f : {DatasetFormat::Preference, DatasetFormat::UnpairedPreference, DatasetFormat::Chat,
-                            DatasetFormat::Instruction, DatasetFormat::Text}) {
+    for (DatasetFormat f : { DatasetFormat::Preference, DatasetFormat::UnpairedPreference, DatasetFormat::Chat,
+             DatasetFormat::Instruction, DatasetFormat::Text }) {
         bool fits = true;
         for (const FieldSpec& field : fieldsOf(f)) {
             if (field.required && !record.contains(columnFor(mapping, field.name)))
@@ -179,7 +180,7 @@ std::optional<DatasetFormat> detectFormat(const nlohmann::json& record, const Co
 }
 
 std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std::int64_t line, DatasetFormat format,
-                                              const ColumnMapping& mapping, std::vector<RecordError>& errors)
+    const ColumnMapping& mapping, std::vector<RecordError>& errors)
 {
     const std::size_t errorsBefore = errors.size();
     nlohmann::json out = nlohmann::json::object();
@@ -189,7 +190,7 @@ std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std:
         auto it = record.find(column);
         if (it == record.end() || (it->is_null() && !field.required)) {
             if (field.required)
-                errors.push_back({line, column, "missing (required for " + std::string(toString(format)) + " data)"});
+                errors.push_back({ line, column, "missing (required for " + std::string(toString(format)) + " data)" });
             else
                 out[fieldName] = "";
             continue;
@@ -211,7 +212,7 @@ std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std:
                 if (auto label = parseLabel(v))
                     out[fieldName] = *label;
                 else
-                    errors.push_back({line, column, "expected a label true or false (or 1/0), got " + v.dump()});
+                    errors.push_back({ line, column, "expected a label true or false (or 1/0), got " + v.dump() });
             } else if (v.is_array()) {
                 const bool response = fieldName != "prompt";
                 if (checkMessages(v, line, column, errors, response, false))
@@ -225,7 +226,8 @@ std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std:
     if (errors.size() != errorsBefore)
         return std::nullopt;
     if (format == DatasetFormat::Preference && out["chosen"] == out["rejected"]) {
-        errors.push_back({line, columnFor(mapping, "rejected"), "the rejected response is the same as the chosen one"});
+        errors.push_back(
+            { line, columnFor(mapping, "rejected"), "the rejected response is the same as the chosen one" });
         return std::nullopt;
     }
     return out;

@@ -44,6 +44,6 @@ std::optional<DatasetFormat> detectFormat(const nlohmann::json& record, const Co
 // Checks one record against the format and returns it in canonical form,
 // or nothing, with every problem appended to errors (line, field, message).
 std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std::int64_t line, DatasetFormat format,
-                                              const ColumnMapping& mapping, std::vector<RecordError>& errors);
+    const ColumnMapping& mapping, std::vector<RecordError>& errors);
 
 } // namespace tunebench

@@ -79,9 +79,9 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
                     for (auto it = record.value.begin(); it != record.value.end(); ++it)
                         keys += (keys.empty() ? "" : ", ") + it.key();
                     throw InputError(file.string() + ":" + std::to_string(record.line)
-                                     + ": cannot tell the dataset format from the fields (" + keys
-                                     + "); expected text, instruction/output, messages, prompt/chosen/rejected or "
-                                       "prompt/completion/label, or give the format and a column mapping");
+                        + ": cannot tell the dataset format from the fields (" + keys
+                        + "); expected text, instruction/output, messages, prompt/chosen/rejected or "
+                          "prompt/completion/label, or give the format and a column mapping");
                 }
             }
             recordErrors.clear();
@@ -113,7 +113,7 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
     if (result.invalid > 0 && !options.skipInvalid)
         return result;
     if (result.records == 0) {
-        result.errors.push_back({0, "", "the file holds no valid record"});
+        result.errors.push_back({ 0, "", "the file holds no valid record" });
         return result;
     }
     result.contentHash = "sha256:" + hash.hexDigest();
@@ -124,15 +124,14 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
     record.sourcePath = fs::absolute(file, ec).string();
     record.records = result.records;
     record.contentHash = result.contentHash;
-    nlohmann::json params = {{"file_type", toString(fileType)}, {"skipped", result.invalid}};
+    nlohmann::json params = { { "file_type", toString(fileType) }, { "skipped", result.invalid } };
     if (!options.mapping.empty())
         params["mapping"] = options.mapping;
     record.paramsJson = params.dump();
 
     {
-        nlohmann::json meta = {{"name", record.name},          {"format", record.format},
-                               {"source", record.sourcePath},  {"records", result.records},
-                               {"content_hash", record.contentHash}, {"params", params}};
+        nlohmann::json meta = { { "name", record.name }, { "format", record.format }, { "source", record.sourcePath },
+            { "records", result.records }, { "content_hash", record.contentHash }, { "params", params } };
         std::ofstream metaOut(scratch.path() / "meta.json", std::ios::binary);
         metaOut << meta.dump(2) << "\n";
         if (!metaOut)

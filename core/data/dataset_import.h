@@ -13,12 +13,12 @@ namespace tunebench {
 class Workspace;
 
 struct ImportOptions {
-    std::optional<FileType> fileType;     // default: from the extension
-    std::optional<DatasetFormat> format;  // default: detected from the first record
-    ColumnMapping mapping;                // canonical field -> column in the file
-    bool skipInvalid = false;             // import the good records and list the bad ones
-    std::string name;                     // default: the file's stem
-    Progress progress;                    // bytes read; return false to cancel
+    std::optional<FileType> fileType; // default: from the extension
+    std::optional<DatasetFormat> format; // default: detected from the first record
+    ColumnMapping mapping; // canonical field -> column in the file
+    bool skipInvalid = false; // import the good records and list the bad ones
+    std::string name; // default: the file's stem
+    Progress progress; // bytes read; return false to cancel
 };
 
 struct ImportResult {
@@ -26,10 +26,10 @@ struct ImportResult {
     bool cancelled = false;
     std::optional<std::int64_t> id;
     DatasetFormat format = DatasetFormat::Text;
-    std::int64_t records = 0;            // records stored
-    std::int64_t invalid = 0;            // records refused (all of them, also past the listed ones)
-    std::vector<RecordError> errors;     // the first kMaxListedErrors problems, in file order
-    std::string contentHash;             // "sha256:..." of the stored records
+    std::int64_t records = 0; // records stored
+    std::int64_t invalid = 0; // records refused (all of them, also past the listed ones)
+    std::vector<RecordError> errors; // the first kMaxListedErrors problems, in file order
+    std::string contentHash; // "sha256:..." of the stored records
     std::filesystem::path folder;
 
     static constexpr std::size_t kMaxListedErrors = 1000;

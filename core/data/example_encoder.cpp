@@ -17,7 +17,7 @@ nlohmann::json asMessages(const nlohmann::json& promptOrMessages, const char* ro
 {
     if (promptOrMessages.is_array())
         return promptOrMessages;
-    return nlohmann::json::array({{{"role", role}, {"content", promptOrMessages}}});
+    return nlohmann::json::array({ { { "role", role }, { "content", promptOrMessages } } });
 }
 
 std::string alpacaPrompt(const nlohmann::json& record)
@@ -79,8 +79,8 @@ EncodedExample ExampleEncoder::encodePieces(const std::vector<Piece>& pieces, bo
 // Splits a rendered conversation into pieces: everything up to each assistant
 // turn (prompt, not trained) and each assistant turn (trained), by rendering
 // growing prefixes of the conversation.
-std::vector<ExampleEncoder::Piece> ExampleEncoder::chatPieces(const nlohmann::json& messages,
-                                                             const std::string& where) const
+std::vector<ExampleEncoder::Piece> ExampleEncoder::chatPieces(
+    const nlohmann::json& messages, const std::string& where) const
 {
     std::vector<Piece> pieces;
     std::string done;
@@ -97,34 +97,35 @@ std::vector<ExampleEncoder::Piece> ExampleEncoder::chatPieces(const nlohmann::js
         const std::string full = m_template->render(through, /*addGenerationPrompt=*/false);
         if (prompt.compare(0, done.size(), done) != 0 || full.compare(0, prompt.size(), prompt) != 0)
             throw InputError(where + ": the chat template renders message " + std::to_string(i)
-                             + " so that an earlier part of the conversation changes; prompt and response "
-                               "tokens cannot be told apart (train_on_prompt: true trains on everything)");
-        pieces.push_back({prompt.substr(done.size()), false});
-        pieces.push_back({full.substr(prompt.size()), true});
+                + " so that an earlier part of the conversation changes; prompt and response "
+                  "tokens cannot be told apart (train_on_prompt: true trains on everything)");
+        pieces.push_back({ prompt.substr(done.size()), false });
+        pieces.push_back({ full.substr(prompt.size()), true });
         done = full;
     }
     // Messages after the last assistant turn are context the model does not answer.
     const std::string whole = m_template->render(all, false);
     if (whole.size() > done.size() && whole.compare(0, done.size(), done) == 0)
-        pieces.push_back({whole.substr(done.size()), false});
+        pieces.push_back({ whole.substr(done.size()), false });
     return pieces;
 }
 
-EncodedExample ExampleEncoder::encode(const nlohmann::json& record, DatasetFormat format, const std::string& where) const
+EncodedExample ExampleEncoder::encode(
+    const nlohmann::json& record, DatasetFormat format, const std::string& where) const
 {
     switch (format) {
     case DatasetFormat::Text:
-        return encodePieces({{record.at("text").get<std::string>(), true}}, true, true);
+        return encodePieces({ { record.at("text").get<std::string>(), true } }, true, true);
     case DatasetFormat::Instruction: {
         if (!m_template)
-            return encodePieces({{alpacaPrompt(record), false}, {record.at("output").get<std::string>(), true}}, true,
-                                true);
+            return encodePieces(
+                { { alpacaPrompt(record), false }, { record.at("output").get<std::string>(), true } }, true, true);
         std::string user = record.at("instruction").get<std::string>();
         const std::string input = record.value("input", "");
         if (!input.empty())
             user += "\n\n" + input;
-        const nlohmann::json messages = {{{"role", "user"}, {"content", user}},
-                                         {{"role", "assistant"}, {"content", record.at("output")}}};
+        const nlohmann::json messages = { { { "role", "user" }, { "content", user } },
+            { { "role", "assistant" }, { "content", record.at("output") } } };
         return encodePieces(chatPieces(messages, where), false, false);
     }
     case DatasetFormat::Chat: {
@@ -133,12 +134,13 @@ EncodedExample ExampleEncoder::encode(const nlohmann::json& record, DatasetForma
             std::vector<Piece> pieces;
             for (const auto& m : record.at("messages")) {
                 const std::string role = m.value("role", "");
-                const std::string content = m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "";
+                const std::string content
+                    = m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "";
                 if (role == "assistant") {
-                    pieces.push_back({"Assistant: ", false});
-                    pieces.push_back({content + "\n", true});
+                    pieces.push_back({ "Assistant: ", false });
+                    pieces.push_back({ content + "\n", true });
                 } else {
-                    pieces.push_back({(role == "system" ? "System: " : "User: ") + content + "\n", false});
+                    pieces.push_back({ (role == "system" ? "System: " : "User: ") + content + "\n", false });
                 }
             }
             return encodePieces(pieces, true, true);
@@ -172,7 +174,7 @@ std::string ExampleEncoder::renderPrompt(const nlohmann::json& prompt, const std
 }
 
 std::string ExampleEncoder::renderResponse(const std::string& promptText, const nlohmann::json& prompt,
-                                           const nlohmann::json& response, const std::string& where) const
+    const nlohmann::json& response, const std::string& where) const
 {
     if (!m_template) {
         if (!response.is_string())
@@ -184,23 +186,27 @@ std::string ExampleEncoder::renderResponse(const std::string& promptText, const 
         messages.push_back(m);
     const std::string full = m_template->render(ordered(messages), false);
     if (full.compare(0, promptText.size(), promptText) != 0)
-        throw InputError(where + ": the chat template renders the prompt differently once a response follows; "
-                                 "prompt and response tokens cannot be told apart");
+        throw InputError(where
+            + ": the chat template renders the prompt differently once a response follows; "
+              "prompt and response tokens cannot be told apart");
     return full.substr(promptText.size());
 }
 
-EncodedPreference ExampleEncoder::encodePreference(const nlohmann::json& record, DatasetFormat format,
-                                                   const std::string& where) const
+EncodedPreference ExampleEncoder::encodePreference(
+    const nlohmann::json& record, DatasetFormat format, const std::string& where) const
 {
     if (format != DatasetFormat::Preference && format != DatasetFormat::UnpairedPreference)
-        throw InputError(where + ": preference objectives need preference data (prompt/chosen/rejected or "
-                                 "prompt/completion/label), got " + std::string(toString(format)));
+        throw InputError(where
+            + ": preference objectives need preference data (prompt/chosen/rejected or "
+              "prompt/completion/label), got "
+            + std::string(toString(format)));
     EncodedPreference p;
     const std::string promptText = renderPrompt(record.at("prompt"), where);
     p.prompt = m_tokenizer.encode(promptText, /*addSpecialTokens=*/m_template == nullptr);
     const bool appendEos = m_template == nullptr;
     auto response = [&](const nlohmann::json& r) {
-        std::vector<std::int32_t> ids = m_tokenizer.encode(renderResponse(promptText, record.at("prompt"), r, where), false);
+        std::vector<std::int32_t> ids
+            = m_tokenizer.encode(renderResponse(promptText, record.at("prompt"), r, where), false);
         if (appendEos) {
             if (auto eos = m_tokenizer.eosId(); eos && (ids.empty() || ids.back() != *eos))
                 ids.push_back(*eos);

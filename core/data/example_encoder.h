@@ -28,15 +28,15 @@ struct EncodedExample {
 // A prompt with two responses (DPO-style objectives) or one (KTO).
 struct EncodedPreference {
     std::vector<std::int32_t> prompt;
-    std::vector<std::int32_t> chosen;   // or the completion of unpaired data
+    std::vector<std::int32_t> chosen; // or the completion of unpaired data
     std::vector<std::int32_t> rejected; // empty for unpaired data
-    bool desirable = true;              // unpaired data's label
+    bool desirable = true; // unpaired data's label
     bool truncated = false;
 };
 
 struct EncoderOptions {
     std::int64_t cutoffLen = 1024; // longest sequence; longer ones are cut at the end
-    bool trainOnPrompt = false;    // train on every token, not only the responses
+    bool trainOnPrompt = false; // train on every token, not only the responses
     // Without a chat template, instruction data is laid out in the Alpaca style
     // ("### Instruction: ... ### Response: ...").
 };
@@ -56,8 +56,8 @@ public:
     // Throws InputError naming `where` (e.g. "dataset 3, record 17") when the
     // record does not fit the format or the template misbehaves.
     EncodedExample encode(const nlohmann::json& record, DatasetFormat format, const std::string& where) const;
-    EncodedPreference encodePreference(const nlohmann::json& record, DatasetFormat format,
-                                       const std::string& where) const;
+    EncodedPreference encodePreference(
+        const nlohmann::json& record, DatasetFormat format, const std::string& where) const;
 
     const EncoderOptions& options() const { return m_options; }
 
@@ -70,7 +70,7 @@ private:
     std::vector<Piece> chatPieces(const nlohmann::json& messages, const std::string& where) const;
     std::string renderPrompt(const nlohmann::json& prompt, const std::string& where) const;
     std::string renderResponse(const std::string& promptText, const nlohmann::json& prompt,
-                               const nlohmann::json& response, const std::string& where) const;
+        const nlohmann::json& response, const std::string& where) const;
 
     const Tokenizer& m_tokenizer;
     const ChatTemplate* m_template;

@@ -95,10 +95,10 @@ bool readJsonl(const fs::path& path, const RecordSink& onRecord, const ErrorSink
             } catch (const nlohmann::json::parse_error& e) {
                 why = std::string("not valid JSON: ") + e.what();
             }
-            onError({in.line(), "", why});
+            onError({ in.line(), "", why });
         } else if (!value.is_object()) {
-            onError({in.line(), "", std::string("expected a JSON object, got ") + value.type_name()});
-        } else if (!onRecord({std::move(value), in.line()})) {
+            onError({ in.line(), "", std::string("expected a JSON object, got ") + value.type_name() });
+        } else if (!onRecord({ std::move(value), in.line() })) {
             return true;
         }
         if (!in.report())
@@ -115,7 +115,7 @@ bool readText(const fs::path& path, const RecordSink& onRecord, const Progress& 
         stripBom(line, in.line());
         if (isBlank(line))
             continue;
-        if (!onRecord({nlohmann::json{{"text", line}}, in.line()}))
+        if (!onRecord({ nlohmann::json { { "text", line } }, in.line() }))
             return true;
         if (!in.report())
             return false;
@@ -125,8 +125,8 @@ bool readText(const fs::path& path, const RecordSink& onRecord, const Progress& 
 
 // Splits delimited rows (RFC 4180 quoting: "..." with "" for a quote; quoted
 // cells may hold delimiters and newlines). Returns false at end of input.
-bool nextRow(LineInput& in, char delimiter, std::vector<std::string>& cells, std::int64_t& startLine,
-             const fs::path& path)
+bool nextRow(
+    LineInput& in, char delimiter, std::vector<std::string>& cells, std::int64_t& startLine, const fs::path& path)
 {
     std::string line;
     cells.clear();
@@ -148,7 +148,7 @@ bool nextRow(LineInput& in, char delimiter, std::vector<std::string>& cells, std
             // A quoted cell spans lines.
             if (!in.next(line))
                 throw InputError(path.string() + ":" + std::to_string(startLine)
-                                 + ": a quoted cell is not closed before the end of the file");
+                    + ": a quoted cell is not closed before the end of the file");
             cell += '\n';
             i = 0;
             continue;
@@ -178,7 +178,7 @@ bool nextRow(LineInput& in, char delimiter, std::vector<std::string>& cells, std
 }
 
 bool readDelimited(const fs::path& path, char delimiter, const RecordSink& onRecord, const ErrorSink& onError,
-                   const Progress& progress)
+    const Progress& progress)
 {
     LineInput in(path, progress);
     std::vector<std::string> header;
@@ -188,23 +188,24 @@ bool readDelimited(const fs::path& path, char delimiter, const RecordSink& onRec
     for (std::size_t i = 0; i < header.size(); ++i) {
         if (header[i].empty())
             throw InputError(path.string() + ":" + std::to_string(line) + ": header column " + std::to_string(i + 1)
-                             + " has no name");
+                + " has no name");
         for (std::size_t j = 0; j < i; ++j) {
             if (header[j] == header[i])
-                throw InputError(path.string() + ":" + std::to_string(line) + ": header names column '" + header[i]
-                                 + "' twice");
+                throw InputError(
+                    path.string() + ":" + std::to_string(line) + ": header names column '" + header[i] + "' twice");
         }
     }
     std::vector<std::string> cells;
     while (nextRow(in, delimiter, cells, line, path)) {
         if (cells.size() != header.size()) {
-            onError({line, "", "expected " + std::to_string(header.size()) + " cells as in the header, got "
-                                   + std::to_string(cells.size())});
+            onError({ line, "",
+                "expected " + std::to_string(header.size()) + " cells as in the header, got "
+                    + std::to_string(cells.size()) });
         } else {
             nlohmann::json obj = nlohmann::json::object();
             for (std::size_t i = 0; i < header.size(); ++i)
                 obj[header[i]] = std::move(cells[i]);
-            if (!onRecord({std::move(obj), line}))
+            if (!onRecord({ std::move(obj), line }))
                 return true;
         }
         if (!in.report())
@@ -216,8 +217,7 @@ bool readDelimited(const fs::path& path, char delimiter, const RecordSink& onRec
 // Streams the elements of a top-level JSON array: a scanner tracks strings,
 // escapes and nesting to find each element's text and starting line, and only
 // that text is parsed.
-bool readJsonArray(const fs::path& path, const RecordSink& onRecord, const ErrorSink& onError,
-                   const Progress& progress)
+bool readJsonArray(const fs::path& path, const RecordSink& onRecord, const ErrorSink& onError, const Progress& progress)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -235,16 +235,15 @@ bool readJsonArray(const fs::path& path, const RecordSink& onRecord, const Error
     bool inString = false;
     bool escaped = false;
     char c;
-    auto fail = [&](const std::string& what) {
-        throw InputError(path.string() + ":" + std::to_string(line) + ": " + what);
-    };
+    auto fail
+        = [&](const std::string& what) { throw InputError(path.string() + ":" + std::to_string(line) + ": " + what); };
     auto emit = [&]() -> bool {
         nlohmann::json value = nlohmann::json::parse(element, nullptr, false);
         if (value.is_discarded())
-            onError({elementLine, "", "not valid JSON"});
+            onError({ elementLine, "", "not valid JSON" });
         else if (!value.is_object())
-            onError({elementLine, "", std::string("expected a JSON object, got ") + value.type_name()});
-        else if (!onRecord({std::move(value), elementLine}))
+            onError({ elementLine, "", std::string("expected a JSON object, got ") + value.type_name() });
+        else if (!onRecord({ std::move(value), elementLine }))
             return false;
         element.clear();
         return true;
@@ -367,8 +366,7 @@ FileType detectFileType(const fs::path& path)
         }
         return FileType::JsonArray;
     }
-    throw InputError(path.string() + ": unknown file type '" + ext
-                     + "' (expected .jsonl, .json, .csv, .tsv or .txt)");
+    throw InputError(path.string() + ": unknown file type '" + ext + "' (expected .jsonl, .json, .csv, .tsv or .txt)");
 }
 
 std::string_view toString(FileType type)
@@ -388,8 +386,8 @@ std::string_view toString(FileType type)
     return "unknown";
 }
 
-bool readRecords(const fs::path& path, FileType type, const RecordSink& onRecord, const ErrorSink& onError,
-                 const Progress& progress)
+bool readRecords(
+    const fs::path& path, FileType type, const RecordSink& onRecord, const ErrorSink& onError, const Progress& progress)
 {
     switch (type) {
     case FileType::Jsonl:

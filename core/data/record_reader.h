@@ -48,7 +48,7 @@ using Progress = std::function<bool(std::uint64_t done, std::uint64_t total)>;
 // Throws InputError when the file cannot be opened or its structure is
 // broken beyond the record level (a JSON array that never closes, a CSV header
 // that is missing). Returns false when cancelled.
-bool readRecords(const std::filesystem::path& path, FileType type, const RecordSink& onRecord,
-                 const ErrorSink& onError, const Progress& progress = {});
+bool readRecords(const std::filesystem::path& path, FileType type, const RecordSink& onRecord, const ErrorSink& onError,
+    const Progress& progress = {});
 
 } // namespace tunebench

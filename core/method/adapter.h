@@ -43,12 +43,12 @@ public:
 
     // A training stage (an epoch) begins; stage counts from 0. Adapters that
     // change what trains during a run (half fine-tuning) do it here.
-    virtual void beginStage(std::int64_t stage) {}
+    virtual void beginStage(std::int64_t stage) { }
 
     // Switching the adapter off gives back the base model (the reference model
     // of preference objectives, without a second copy of the weights).
     virtual bool canDisable() const { return false; }
-    virtual void setEnabled(bool enabled) {}
+    virtual void setEnabled(bool enabled) { }
 
     // The adapter's tensors (what a checkpoint stores and an export writes) and
     // their restoration. restoreState throws InputError for a missing tensor

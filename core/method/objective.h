@@ -44,9 +44,9 @@ public:
 };
 
 struct LossOutput {
-    at::Tensor loss;                        // scalar, to minimise
-    std::int64_t tokens = 0;                // tokens the loss was taken over
-    std::map<std::string, double> metrics;  // logged beside the loss (rewards, accuracy ...)
+    at::Tensor loss; // scalar, to minimise
+    std::int64_t tokens = 0; // tokens the loss was taken over
+    std::map<std::string, double> metrics; // logged beside the loss (rewards, accuracy ...)
 };
 
 // What is optimised. Implemented by objective plugins; used by the trainer on

@@ -71,8 +71,9 @@ nlohmann::json checkValue(const ParameterSpec& spec, const nlohmann::json& v, co
     };
     switch (spec.type) {
     case T::Integer:
-        if (v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()
-                                      && std::abs(v.get<double>()) < 9e15)) {
+        if (v.is_number_integer()
+            || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()
+                && std::abs(v.get<double>()) < 9e15)) {
             const auto x = v.is_number_integer() ? v.get<std::int64_t>() : static_cast<std::int64_t>(v.get<double>());
             checkRange(static_cast<double>(x));
             return x;
@@ -93,11 +94,12 @@ nlohmann::json checkValue(const ParameterSpec& spec, const nlohmann::json& v, co
             return v;
         return fail("a string");
     case T::Choice:
-        if (v.is_string() && std::find(spec.choices.begin(), spec.choices.end(), v.get<std::string>()) != spec.choices.end())
+        if (v.is_string()
+            && std::find(spec.choices.begin(), spec.choices.end(), v.get<std::string>()) != spec.choices.end())
             return v;
         return fail("one of " + joined(spec.choices));
     case T::StringList: {
-        nlohmann::json list = v.is_string() ? nlohmann::json::array({v}) : v;
+        nlohmann::json list = v.is_string() ? nlohmann::json::array({ v }) : v;
         if (!list.is_array())
             return fail("a list of strings");
         for (const auto& item : list) {
@@ -137,8 +139,7 @@ std::string_view toString(ParameterSpec::Type type)
 
 ParameterSchema::ParameterSchema(std::vector<ParameterSpec> specs)
     : m_specs(std::move(specs))
-{
-}
+{ }
 
 const ParameterSpec* ParameterSchema::find(std::string_view key) const
 {
@@ -163,8 +164,8 @@ ParameterSchema ParameterSchema::fromJson(const nlohmann::json& json, std::strin
         ParameterSpec s;
         s.name = e["name"].get<std::string>();
         const std::string at = who + ": parameter '" + s.name + "'";
-        const auto type = e.contains("type") && e["type"].is_string() ? typeFromString(e["type"].get<std::string>())
-                                                                       : std::nullopt;
+        const auto type
+            = e.contains("type") && e["type"].is_string() ? typeFromString(e["type"].get<std::string>()) : std::nullopt;
         if (!type)
             throw InputError(at + ": 'type' must be integer, number, boolean, string, string_list or choice");
         s.type = *type;
@@ -188,7 +189,7 @@ ParameterSchema ParameterSchema::fromJson(const nlohmann::json& json, std::strin
         }
         if (s.type == ParameterSpec::Type::Choice && s.choices.empty())
             throw InputError(at + ": a choice needs 'choices'");
-        for (const char* bound : {"minimum", "maximum"}) {
+        for (const char* bound : { "minimum", "maximum" }) {
             if (!e.contains(bound))
                 continue;
             if (!e[bound].is_number())
@@ -218,7 +219,7 @@ nlohmann::json ParameterSchema::toJson() const
 {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& s : m_specs) {
-        nlohmann::json e = {{"name", s.name}, {"type", toString(s.type)}, {"help", s.help}};
+        nlohmann::json e = { { "name", s.name }, { "type", toString(s.type) }, { "help", s.help } };
         if (!s.aliases.empty())
             e["aliases"] = s.aliases;
         e["default"] = s.defaultValue;
@@ -240,15 +241,15 @@ nlohmann::json ParameterSchema::resolve(nlohmann::json& config, std::string_view
         throw InputError(ctx + ": expected a mapping of parameters, got " + describe(config));
     nlohmann::json out = nlohmann::json::object();
     for (const auto& s : m_specs) {
-        std::vector<std::string> keys{s.name};
+        std::vector<std::string> keys { s.name };
         keys.insert(keys.end(), s.aliases.begin(), s.aliases.end());
         std::optional<std::string> given;
         for (const auto& key : keys) {
             if (!config.contains(key))
                 continue;
             if (given)
-                throw InputError(ctx + ": '" + *given + "' and '" + key + "' both set parameter '" + s.name
-                                 + "'; give one");
+                throw InputError(
+                    ctx + ": '" + *given + "' and '" + key + "' both set parameter '" + s.name + "'; give one");
             given = key;
         }
         if (!given || config[*given].is_null()) {

@@ -14,11 +14,11 @@ namespace tunebench {
 struct ParameterSpec {
     enum class Type { Integer, Number, Boolean, String, StringList, Choice };
 
-    std::string name;                 // canonical key, e.g. "r"
+    std::string name; // canonical key, e.g. "r"
     std::vector<std::string> aliases; // other keys users write, e.g. "lora_r"
     Type type = Type::Number;
-    nlohmann::json defaultValue;      // null: required
-    std::optional<double> minimum;    // Integer and Number
+    nlohmann::json defaultValue; // null: required
+    std::optional<double> minimum; // Integer and Number
     std::optional<double> maximum;
     std::vector<std::string> choices; // Choice (and allowed StringList items, when given)
     std::string help;

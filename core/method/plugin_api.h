@@ -20,12 +20,12 @@
 extern "C" {
 
 struct TunebenchPluginDescriptor {
-    int apiVersion;          // TUNEBENCH_PLUGIN_API_VERSION at build time
-    const char* name;        // unique per kind, e.g. "lora"
-    const char* version;     // the plugin's own version, e.g. "1.0.0"
-    const char* kind;        // "adapter" or "objective"
-    const char* summary;     // one line for lists and tooltips
-    const char* schemaJson;  // ParameterSchema as JSON (see parameter_schema.h)
+    int apiVersion; // TUNEBENCH_PLUGIN_API_VERSION at build time
+    const char* name; // unique per kind, e.g. "lora"
+    const char* version; // the plugin's own version, e.g. "1.0.0"
+    const char* kind; // "adapter" or "objective"
+    const char* summary; // one line for lists and tooltips
+    const char* schemaJson; // ParameterSchema as JSON (see parameter_schema.h)
     // The factory for the plugin's kind; the other is null. Ownership passes
     // to the caller, which deletes through the virtual destructor.
     tunebench::Adapter* (*createAdapter)();

@@ -68,7 +68,7 @@ void PluginRegistry::load(const std::vector<fs::path>& folders)
 bool PluginRegistry::loadLibrary(const fs::path& path)
 {
     auto fail = [&](std::string reason) {
-        m_broken.push_back({path, std::move(reason)});
+        m_broken.push_back({ path, std::move(reason) });
         return false;
     };
     // RTLD_LOCAL: plugins do not see each other's symbols. Never dlclose'd.
@@ -86,7 +86,7 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
     // The version is read first: nothing else in a descriptor of another API may be trusted.
     if (d->apiVersion != TUNEBENCH_PLUGIN_API_VERSION)
         return fail("was built for plugin API version " + std::to_string(d->apiVersion) + ", this Tunebench has "
-                    + std::to_string(TUNEBENCH_PLUGIN_API_VERSION) + "; rebuild it against this Tunebench's SDK");
+            + std::to_string(TUNEBENCH_PLUGIN_API_VERSION) + "; rebuild it against this Tunebench's SDK");
     if (!d->name || !*d->name || !d->kind)
         return fail("its descriptor has no name or kind");
     PluginInfo info;
@@ -102,7 +102,7 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
         info.kind = PluginKind::Objective;
     else
         return fail("'" + info.name + "': kind '" + kind
-                    + "' needs its factory (an adapter createAdapter, an objective createObjective)");
+            + "' needs its factory (an adapter createAdapter, an objective createObjective)");
     try {
         info.schema = ParameterSchema::fromJson(
             nlohmann::json::parse(d->schemaJson ? d->schemaJson : "[]"), "plugin '" + info.name + "'");
@@ -113,7 +113,7 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
     }
     if (const PluginInfo* other = find(info.kind, info.name))
         return fail("another " + std::string(toString(info.kind)) + " named '" + info.name + "' was loaded first, from "
-                    + other->path.string());
+            + other->path.string());
     m_plugins.push_back(std::move(info));
     return true;
 }
@@ -136,8 +136,8 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, std::string_view name
         if (p.kind == kind)
             known += (known.empty() ? "" : ", ") + p.name;
     }
-    std::string message = "no " + std::string(toString(kind)) + " named '" + std::string(name) + "' (available: "
-        + (known.empty() ? "none" : known) + ")";
+    std::string message = "no " + std::string(toString(kind)) + " named '" + std::string(name)
+        + "' (available: " + (known.empty() ? "none" : known) + ")";
     for (const BrokenPlugin& b : m_broken) {
         if (b.path.filename().string().find(std::string(name)) != std::string::npos)
             message += "; " + b.path.string() + " " + b.reason;

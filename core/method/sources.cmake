@@ -1,3 +1,5 @@
 list(APPEND plain_sources
   method/parameter_schema.cpp
   method/plugin_registry.cpp)
+list(APPEND torch_sources
+  method/named_state.cpp)

@@ -46,12 +46,12 @@ struct DiversityOptions {
 struct DiversityResult {
     std::int64_t texts = 0;
     std::int64_t prompts = 0;
-    std::vector<double> distinct;         // [n-1]: all texts together (across inputs)
-    std::vector<double> ead;              // [n-1]
+    std::vector<double> distinct; // [n-1]: all texts together (across inputs)
+    std::vector<double> ead; // [n-1]
     double selfBleu = 0;
     std::vector<double> perInputDistinct; // [n-1]: within each prompt's texts, averaged over prompts
-    std::vector<double> perInputEad;      // [n-1]
-    double perInputSelfBleu = 0;          // averaged over prompts with two or more texts
+    std::vector<double> perInputEad; // [n-1]
+    double perInputSelfBleu = 0; // averaged over prompts with two or more texts
     double eadVocabularySize = 0;
 };
 

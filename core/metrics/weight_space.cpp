@@ -33,7 +33,7 @@ double effectiveRank(const at::Tensor& matrix)
 
 std::int64_t intruderDimensions(const at::Tensor& base, const at::Tensor& tuned, std::int64_t topK, double threshold)
 {
-    const at::Tensor uBase = leftSingularVectors(base.to(at::kDouble));   // [m, r0]
+    const at::Tensor uBase = leftSingularVectors(base.to(at::kDouble)); // [m, r0]
     const at::Tensor uTuned = leftSingularVectors(tuned.to(at::kDouble)); // [m, r1]
     const std::int64_t k = std::min<std::int64_t>(topK, uTuned.size(1));
     if (k <= 0)
@@ -59,8 +59,8 @@ WeightSpaceReport compareWeights(const ModelWeights& base, const ModelWeights& t
         const at::Tensor w1 = tuned.tensor(name).to(at::kDouble);
         if (w0.sizes() != w1.sizes())
             throw InputError("tensor '" + name + "' has shape " + c10::str(w0.sizes()) + " in the base model ("
-                             + base.fileOf(name).string() + ") but " + c10::str(w1.sizes()) + " in the tuned one ("
-                             + tuned.fileOf(name).string() + ")");
+                + base.fileOf(name).string() + ") but " + c10::str(w1.sizes()) + " in the tuned one ("
+                + tuned.fileOf(name).string() + ")");
         if (!at::isFloatingType(w0.scalar_type()))
             continue;
         TensorUpdate u;

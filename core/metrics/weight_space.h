@@ -30,8 +30,8 @@ struct WeightSpaceOptions {
 struct TensorUpdate {
     std::string name;
     std::vector<std::int64_t> shape;
-    double baseNorm = 0;     // ||W0||_F
-    double updateNorm = 0;   // ||W - W0||_F
+    double baseNorm = 0; // ||W0||_F
+    double updateNorm = 0; // ||W - W0||_F
     double effectiveRank = 0; // of W - W0 (matrices only)
     std::int64_t intruders = 0; // matrices only
     bool matrix = false;
@@ -39,7 +39,7 @@ struct TensorUpdate {
 
 struct WeightSpaceReport {
     std::vector<TensorUpdate> tensors; // every tensor both models have, sorted by name
-    double totalUpdateNorm = 0;       // sqrt of the sum of squared update norms
+    double totalUpdateNorm = 0; // sqrt of the sum of squared update norms
     double totalBaseNorm = 0;
     std::int64_t changedTensors = 0;
     std::int64_t intruderDimensions = 0;
@@ -49,7 +49,7 @@ struct WeightSpaceReport {
 
 // Compares two models' weights tensor by tensor, in float64 on the CPU.
 // Throws InputError when a tensor has different shapes in the two models.
-WeightSpaceReport compareWeights(const ModelWeights& base, const ModelWeights& tuned,
-                                 const WeightSpaceOptions& options = {});
+WeightSpaceReport compareWeights(
+    const ModelWeights& base, const ModelWeights& tuned, const WeightSpaceOptions& options = {});
 
 } // namespace tunebench

@@ -11,32 +11,36 @@ namespace {
 double lowestValue(at::ScalarType type)
 {
     switch (type) {
-    case at::kDouble: return std::numeric_limits<double>::lowest();
-    case at::kHalf: return -65504.0;
-    case at::kBFloat16: return -3.3895313892515355e38;
-    default: return std::numeric_limits<float>::lowest();
+    case at::kDouble:
+        return std::numeric_limits<double>::lowest();
+    case at::kHalf:
+        return -65504.0;
+    case at::kBFloat16:
+        return -3.3895313892515355e38;
+    default:
+        return std::numeric_limits<float>::lowest();
     }
 }
 
 } // namespace
 
-at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, std::int64_t queries,
-                               std::int64_t keys, std::optional<std::int64_t> window, at::Device device)
+at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, std::int64_t queries, std::int64_t keys,
+    std::optional<std::int64_t> window, at::Device device)
 {
     const auto longs = at::TensorOptions().dtype(at::kLong).device(device);
     const at::Tensor queryPos = at::arange(keys - queries, keys, longs).unsqueeze(1); // [T, 1]
-    const at::Tensor keyPos = at::arange(0, keys, longs).unsqueeze(0);                // [1, S]
-    at::Tensor allowed = keyPos <= queryPos;                                          // [T, S]
+    const at::Tensor keyPos = at::arange(0, keys, longs).unsqueeze(0); // [1, S]
+    at::Tensor allowed = keyPos <= queryPos; // [T, S]
     if (window)
         allowed = allowed.logical_and(keyPos > queryPos - *window);
-    allowed = allowed.view({1, 1, queries, keys});
+    allowed = allowed.view({ 1, 1, queries, keys });
     if (keyMask.defined())
-        allowed = allowed.logical_and(keyMask.to(device).to(at::kBool).view({batch, 1, 1, keys}));
-    return allowed.expand({batch, 1, queries, keys});
+        allowed = allowed.logical_and(keyMask.to(device).to(at::kBool).view({ batch, 1, 1, keys }));
+    return allowed.expand({ batch, 1, queries, keys });
 }
 
-at::Tensor groupedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
-                            double scale)
+at::Tensor groupedAttention(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed, double scale)
 {
     const std::int64_t batch = q.size(0);
     const std::int64_t heads = q.size(1);
@@ -47,15 +51,15 @@ at::Tensor groupedAttention(const at::Tensor& q, const at::Tensor& k, const at::
     const std::int64_t keys = k.size(2);
 
     // Broadcasting over the group instead of copying keys and values per head.
-    const at::Tensor qg = q.reshape({batch, kvHeads, group, queries, headDim});    // [B, Hkv, G, T, D]
-    const at::Tensor kg = k.unsqueeze(2);                                          // [B, Hkv, 1, S, D]
-    const at::Tensor vg = v.unsqueeze(2);                                          // [B, Hkv, 1, S, D]
-    at::Tensor scores = at::matmul(qg, kg.transpose(-1, -2)) * scale;              // [B, Hkv, G, T, S]
-    const at::Tensor mask = allowed.view({batch, 1, 1, queries, keys}).logical_not();
+    const at::Tensor qg = q.reshape({ batch, kvHeads, group, queries, headDim }); // [B, Hkv, G, T, D]
+    const at::Tensor kg = k.unsqueeze(2); // [B, Hkv, 1, S, D]
+    const at::Tensor vg = v.unsqueeze(2); // [B, Hkv, 1, S, D]
+    at::Tensor scores = at::matmul(qg, kg.transpose(-1, -2)) * scale; // [B, Hkv, G, T, S]
+    const at::Tensor mask = allowed.view({ batch, 1, 1, queries, keys }).logical_not();
     scores = scores.masked_fill(mask, lowestValue(scores.scalar_type()));
     const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
     const at::Tensor out = at::matmul(probs, vg); // [B, Hkv, G, T, D]
-    return out.reshape({batch, heads, queries, headDim}).transpose(1, 2).reshape({batch, queries, heads * headDim});
+    return out.reshape({ batch, heads, queries, headDim }).transpose(1, 2).reshape({ batch, queries, heads * headDim });
 }
 
 } // namespace tunebench

@@ -16,8 +16,8 @@ namespace tunebench {
 // undefined means no padding. With a window w, the query at position i sees
 // keys j with i - w < j <= i (w tokens, itself included), as transformers'
 // sliding-window masks do.
-at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, std::int64_t queries,
-                               std::int64_t keys, std::optional<std::int64_t> window, at::Device device);
+at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, std::int64_t queries, std::int64_t keys,
+    std::optional<std::int64_t> window, at::Device device);
 
 // softmax(q k^T * scale, masked) v with grouped-query heads.
 // q [B, H, T, D]; k, v [B, Hkv, S, D] with H a multiple of Hkv (query head h
@@ -26,7 +26,7 @@ at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, st
 // Scores are masked with the dtype's lowest value (not -inf) and the softmax
 // runs in float32, so a query that sees nothing (a left-padding position)
 // gets a uniform average instead of NaN.
-at::Tensor groupedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed,
-                            double scale);
+at::Tensor groupedAttention(
+    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed, double scale);
 
 } // namespace tunebench

@@ -7,40 +7,27 @@
 
 namespace tunebench {
 
-namespace {
-
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::string out = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
-
-} // namespace
-
 CausalLM::CausalLM(ModelConfig config)
     : m_config(std::move(config))
-{
-}
+{ }
 
 void CausalLM::addParameter(ParameterSource& source, const std::string& name, at::Tensor* slot,
-                            std::vector<std::int64_t> shape, ParameterRole role)
+    std::vector<std::int64_t> shape, ParameterRole role)
 {
     *slot = source.make(name, shape, role);
-    m_slots.push_back({name, slot});
+    m_slots.push_back({ name, slot });
 }
 
 Linear* CausalLM::addLinear(ParameterSource& source, const std::string& name, std::int64_t in, std::int64_t out,
-                            bool bias, Linear::Layout layout)
+    bool bias, Linear::Layout layout)
 {
     auto layer = std::make_unique<Linear>(name, in, out, bias, layout);
-    const std::vector<std::int64_t> shape =
-        layout == Linear::Layout::OutIn ? std::vector<std::int64_t>{out, in} : std::vector<std::int64_t>{in, out};
+    const std::vector<std::int64_t> shape = layout == Linear::Layout::OutIn ? std::vector<std::int64_t> { out, in }
+                                                                            : std::vector<std::int64_t> { in, out };
     addParameter(source, name + ".weight", &layer->weight(), shape,
-                 layout == Linear::Layout::OutIn ? ParameterRole::LinearWeight : ParameterRole::Conv1DWeight);
+        layout == Linear::Layout::OutIn ? ParameterRole::LinearWeight : ParameterRole::Conv1DWeight);
     if (bias)
-        addParameter(source, name + ".bias", &layer->bias(), {out}, ParameterRole::LinearBias);
+        addParameter(source, name + ".bias", &layer->bias(), { out }, ParameterRole::LinearBias);
     m_linears.push_back(std::move(layer));
     return m_linears.back().get();
 }
@@ -87,8 +74,8 @@ void CausalLM::setParameter(const std::string& name, const at::Tensor& value)
         if (s.name != name)
             continue;
         if (!value.defined() || value.sizes() != s.tensor->sizes())
-            throw InputError("parameter '" + name + "' has shape " + shapeText(s.tensor->sizes()) + ", got "
-                             + (value.defined() ? shapeText(value.sizes()) : std::string("an undefined tensor")));
+            throw InputError("parameter '" + name + "' has shape " + c10::str(s.tensor->sizes()) + ", got "
+                + (value.defined() ? c10::str(value.sizes()) : std::string("an undefined tensor")));
         *s.tensor = value.to(s.tensor->device(), s.tensor->scalar_type());
         return;
     }
@@ -153,7 +140,7 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
     const at::Tensor& ids = input.inputIds;
     if (!ids.defined() || ids.dim() != 2 || ids.size(0) == 0 || ids.size(1) == 0)
         throw InputError("model input ids must be a non-empty [batch, tokens] tensor, got "
-                         + (ids.defined() ? shapeText(ids.sizes()) : std::string("nothing")));
+            + (ids.defined() ? c10::str(ids.sizes()) : std::string("nothing")));
     if (at::isFloatingType(ids.scalar_type()) || ids.scalar_type() == at::kBool)
         throw InputError("model input ids must be integers");
     const std::int64_t batch = ids.size(0);
@@ -163,13 +150,13 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
     const auto highest = std::get<1>(minMax).item<std::int64_t>();
     if (lowest < 0 || highest >= m_config.vocabSize)
         throw InputError("token id " + std::to_string(lowest < 0 ? lowest : highest) + " is outside the vocabulary [0, "
-                         + std::to_string(m_config.vocabSize) + ")");
+            + std::to_string(m_config.vocabSize) + ")");
 
     Prepared p;
     if (input.cache) {
         if (input.cache->numLayers() != m_config.numLayers)
             throw InputError("the KV cache has " + std::to_string(input.cache->numLayers()) + " layers, the model "
-                             + std::to_string(m_config.numLayers));
+                + std::to_string(m_config.numLayers));
         p.pastLength = input.cache->length();
     }
     const std::int64_t keys = p.pastLength + tokens;
@@ -177,14 +164,14 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
     if (input.attentionMask.defined()) {
         const at::Tensor& m = input.attentionMask;
         if (m.dim() != 2 || m.size(0) != batch || m.size(1) != keys)
-            throw InputError("the attention mask must be [batch, cached + new tokens] = " + shapeText({batch, keys})
-                             + ", got " + shapeText(m.sizes()));
+            throw InputError("the attention mask must be [batch, cached + new tokens] = "
+                + c10::str(at::IntArrayRef({ batch, keys })) + ", got " + c10::str(m.sizes()));
         p.keyMask = m.to(ids.device()).to(at::kLong);
     }
     if (input.positionIds.defined()) {
         if (input.positionIds.sizes() != ids.sizes())
-            throw InputError("position ids must have the input ids' shape " + shapeText(ids.sizes()) + ", got "
-                             + shapeText(input.positionIds.sizes()));
+            throw InputError("position ids must have the input ids' shape " + c10::str(ids.sizes()) + ", got "
+                + c10::str(input.positionIds.sizes()));
         p.positionIds = input.positionIds.to(ids.device()).to(at::kLong);
         if (at::any(p.positionIds < 0).item<bool>())
             throw InputError("position ids must not be negative");
@@ -193,7 +180,7 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
         positions = positions.masked_fill(p.keyMask == 0, 1);
         p.positionIds = positions.narrow(1, p.pastLength, tokens);
     } else {
-        p.positionIds = at::arange(p.pastLength, keys, longs).unsqueeze(0).expand({batch, tokens});
+        p.positionIds = at::arange(p.pastLength, keys, longs).unsqueeze(0).expand({ batch, tokens });
     }
     return p;
 }

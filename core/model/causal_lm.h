@@ -102,14 +102,14 @@ protected:
     // asking the source for it. The slot must outlive the model (a member of
     // a heap-allocated layer).
     void addParameter(ParameterSource& source, const std::string& name, at::Tensor* slot,
-                      std::vector<std::int64_t> shape, ParameterRole role);
+        std::vector<std::int64_t> shape, ParameterRole role);
     // Creates and registers a linear layer (weight and optional bias).
-    Linear* addLinear(ParameterSource& source, const std::string& name, std::int64_t in, std::int64_t out,
-                      bool bias, Linear::Layout layout = Linear::Layout::OutIn);
+    Linear* addLinear(ParameterSource& source, const std::string& name, std::int64_t in, std::int64_t out, bool bias,
+        Linear::Layout layout = Linear::Layout::OutIn);
 
     // Checks ids [B, T] and returns the attention mask and position ids to use.
     struct Prepared {
-        at::Tensor keyMask;     // [B, S] or undefined
+        at::Tensor keyMask; // [B, S] or undefined
         at::Tensor positionIds; // [B, T]
         std::int64_t pastLength = 0;
     };

@@ -20,13 +20,13 @@ struct ArchitectureEntry {
     std::string_view modelType;
 };
 
-constexpr std::array<ArchitectureEntry, 5> kArchitectures{{
-    {Architecture::Llama, "LlamaForCausalLM", "llama"},
-    {Architecture::Mistral, "MistralForCausalLM", "mistral"},
-    {Architecture::Qwen2, "Qwen2ForCausalLM", "qwen2"},
-    {Architecture::Qwen3, "Qwen3ForCausalLM", "qwen3"},
-    {Architecture::Gpt2, "GPT2LMHeadModel", "gpt2"},
-}};
+constexpr std::array<ArchitectureEntry, 5> kArchitectures { {
+    { Architecture::Llama, "LlamaForCausalLM", "llama" },
+    { Architecture::Mistral, "MistralForCausalLM", "mistral" },
+    { Architecture::Qwen2, "Qwen2ForCausalLM", "qwen2" },
+    { Architecture::Qwen3, "Qwen3ForCausalLM", "qwen3" },
+    { Architecture::Gpt2, "GPT2LMHeadModel", "gpt2" },
+} };
 
 std::string supportedList()
 {
@@ -42,8 +42,7 @@ public:
     Keys(const nlohmann::json& json, std::string fileLabel)
         : m_json(json)
         , m_file(std::move(fileLabel))
-    {
-    }
+    { }
 
     bool has(const char* key) const { return m_json.contains(key) && !m_json[key].is_null(); }
     bool present(const char* key) const { return m_json.contains(key); }
@@ -119,14 +118,15 @@ Architecture detectArchitecture(const Keys& keys)
     if (keys.has("architectures")) {
         const auto& list = keys.at("architectures");
         if (!list.is_array() || list.empty() || !list[0].is_string())
-            keys.fail("architectures", "must be a list of class names, e.g. [\"LlamaForCausalLM\"], got " + list.dump());
+            keys.fail(
+                "architectures", "must be a list of class names, e.g. [\"LlamaForCausalLM\"], got " + list.dump());
         const std::string name = list[0].get<std::string>();
         for (const auto& e : kArchitectures) {
             if (e.className == name)
                 return e.arch;
         }
-        keys.fail("architectures", "names '" + name + "', which Tunebench does not support (supported: "
-                                       + supportedList() + ")");
+        keys.fail("architectures",
+            "names '" + name + "', which Tunebench does not support (supported: " + supportedList() + ")");
     }
     if (keys.has("model_type")) {
         const std::string type = keys.string("model_type", "");
@@ -134,8 +134,8 @@ Architecture detectArchitecture(const Keys& keys)
             if (e.modelType == type)
                 return e.arch;
         }
-        keys.fail("model_type", "is '" + type + "', which Tunebench does not support (supported: " + supportedList()
-                                    + ")");
+        keys.fail(
+            "model_type", "is '" + type + "', which Tunebench does not support (supported: " + supportedList() + ")");
     }
     throw InputError(keys.file() + ": key 'architectures' is missing (and there is no 'model_type' either)");
 }
@@ -197,7 +197,7 @@ void parseRope(const Keys& keys, ModelConfig& c)
         c.ropeScaling.type = RopeScaling::Type::Dynamic;
     } else if (type == "llama3") {
         c.ropeScaling.type = RopeScaling::Type::Llama3;
-        for (const char* k : {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+        for (const char* k : { "low_freq_factor", "high_freq_factor", "original_max_position_embeddings" }) {
             if (!rk.has(k))
                 rk.fail(k, "is missing (required for rope type 'llama3')");
         }
@@ -228,8 +228,9 @@ void parseLlamaFamily(const Keys& keys, ModelConfig& c)
     const std::int64_t derivedHeadDim = c.numHeads > 0 ? c.hiddenSize / c.numHeads : 0;
     c.headDim = keys.optionalInt("head_dim", a == Architecture::Qwen3 ? 128 : derivedHeadDim);
     if (!keys.has("head_dim") && a != Architecture::Qwen3 && c.numHeads > 0 && c.hiddenSize % c.numHeads != 0)
-        keys.fail("hidden_size", "(" + std::to_string(c.hiddenSize) + ") must be divisible by num_attention_heads ("
-                                     + std::to_string(c.numHeads) + ") when head_dim is not given");
+        keys.fail("hidden_size",
+            "(" + std::to_string(c.hiddenSize) + ") must be divisible by num_attention_heads ("
+                + std::to_string(c.numHeads) + ") when head_dim is not given");
     c.hiddenAct = keys.string("hidden_act", "silu");
     const std::int64_t defaultMaxPos = a == Architecture::Llama ? 2048 : a == Architecture::Mistral ? 4096 * 32 : 32768;
     c.maxPositionEmbeddings = keys.optionalInt("max_position_embeddings", defaultMaxPos);
@@ -268,8 +269,8 @@ void parseLlamaFamily(const Keys& keys, ModelConfig& c)
         if (keys.has("layer_types")) {
             const auto& types = keys.at("layer_types");
             if (!types.is_array() || static_cast<std::int64_t>(types.size()) != c.numLayers)
-                keys.fail("layer_types", "must list one type per layer (num_hidden_layers = "
-                                             + std::to_string(c.numLayers) + ")");
+                keys.fail("layer_types",
+                    "must list one type per layer (num_hidden_layers = " + std::to_string(c.numLayers) + ")");
             for (const auto& t : types) {
                 if (t == "sliding_attention")
                     c.slidingLayers.push_back(true);
@@ -284,7 +285,8 @@ void parseLlamaFamily(const Keys& keys, ModelConfig& c)
         }
         break;
     }
-    case Architecture::Gpt2: break;
+    case Architecture::Gpt2:
+        break;
     }
 }
 
@@ -296,8 +298,8 @@ void parseGpt2(const Keys& keys, ModelConfig& c)
     c.numHeads = keys.requiredInt("n_head");
     c.numKvHeads = c.numHeads;
     if (c.numHeads > 0 && c.hiddenSize % c.numHeads != 0)
-        keys.fail("n_embd", "(" + std::to_string(c.hiddenSize) + ") must be divisible by n_head ("
-                                + std::to_string(c.numHeads) + ")");
+        keys.fail("n_embd",
+            "(" + std::to_string(c.hiddenSize) + ") must be divisible by n_head (" + std::to_string(c.numHeads) + ")");
     c.headDim = c.numHeads > 0 ? c.hiddenSize / c.numHeads : 0;
     c.intermediateSize = keys.optionalInt("n_inner", 4 * c.hiddenSize);
     c.maxPositionEmbeddings = keys.optionalInt("n_positions", 1024);
@@ -338,9 +340,12 @@ Architecture architectureFromModelType(std::string_view modelType)
 std::string_view storageDtypeName(StorageDtype dtype)
 {
     switch (dtype) {
-    case StorageDtype::Float32: return "float32";
-    case StorageDtype::Float16: return "float16";
-    case StorageDtype::BFloat16: return "bfloat16";
+    case StorageDtype::Float32:
+        return "float32";
+    case StorageDtype::Float16:
+        return "float16";
+    case StorageDtype::BFloat16:
+        return "bfloat16";
     }
     return "float32";
 }
@@ -352,7 +357,7 @@ bool ModelConfig::layerUsesSlidingWindow(std::int64_t layer) const
     if (slidingLayers.empty())
         return true;
     return layer >= 0 && layer < static_cast<std::int64_t>(slidingLayers.size())
-           && slidingLayers[static_cast<std::size_t>(layer)];
+        && slidingLayers[static_cast<std::size_t>(layer)];
 }
 
 ModelConfig readModelConfig(const std::filesystem::path& file)
@@ -389,7 +394,7 @@ ModelConfig parseModelConfig(const nlohmann::json& json, const std::string& file
         if (!keys.present("bos_token_id"))
             c.bosTokenId = 50256;
         if (!keys.present("eos_token_id"))
-            c.eosTokenIds = {50256};
+            c.eosTokenIds = { 50256 };
     }
     validateModelConfig(c, fileLabel);
     return c;
@@ -414,8 +419,9 @@ void validateModelConfig(const ModelConfig& c, const std::string& fileLabel)
     positive("head_dim", c.headDim);
     positive(gpt2 ? "n_positions" : "max_position_embeddings", c.maxPositionEmbeddings);
     if (c.numHeads % c.numKvHeads != 0)
-        fail("num_key_value_heads", "(" + std::to_string(c.numKvHeads) + ") must divide num_attention_heads ("
-                                        + std::to_string(c.numHeads) + ")");
+        fail("num_key_value_heads",
+            "(" + std::to_string(c.numKvHeads) + ") must divide num_attention_heads (" + std::to_string(c.numHeads)
+                + ")");
     if (c.usesRope() && c.headDim % 2 != 0)
         fail("head_dim", "must be even for rotary embeddings, got " + std::to_string(c.headDim));
     if (!(c.normEps > 0.0) || !std::isfinite(c.normEps))
@@ -424,11 +430,11 @@ void validateModelConfig(const ModelConfig& c, const std::string& fileLabel)
         fail("rope_theta", "must be a positive number");
     if (c.slidingWindow && *c.slidingWindow <= 0)
         fail("sliding_window", "must be positive or null, got " + std::to_string(*c.slidingWindow));
-    static const std::array<std::string_view, 7> kActs{"silu", "swish", "gelu", "gelu_new", "gelu_pytorch_tanh",
-                                                       "relu", "tanh"};
+    static const std::array<std::string_view, 7> kActs { "silu", "swish", "gelu", "gelu_new", "gelu_pytorch_tanh",
+        "relu", "tanh" };
     if (std::find(kActs.begin(), kActs.end(), c.hiddenAct) == kActs.end())
         fail(gpt2 ? "activation_function" : "hidden_act",
-             "is '" + c.hiddenAct + "'; supported: silu, swish, gelu, gelu_new, gelu_pytorch_tanh, relu, tanh");
+            "is '" + c.hiddenAct + "'; supported: silu, swish, gelu, gelu_new, gelu_pytorch_tanh, relu, tanh");
     auto validId = [&](const char* key, std::int64_t id) {
         if (id < 0)
             fail(key, "must not be negative, got " + std::to_string(id));
@@ -444,7 +450,7 @@ void validateModelConfig(const ModelConfig& c, const std::string& fileLabel)
 nlohmann::json modelConfigToJson(const ModelConfig& c)
 {
     nlohmann::json j;
-    j["architectures"] = {std::string(architectureClassName(c.architecture))};
+    j["architectures"] = { std::string(architectureClassName(c.architecture)) };
     j["model_type"] = std::string(architectureModelType(c.architecture));
     j["vocab_size"] = c.vocabSize;
     if (c.architecture == Architecture::Gpt2) {
@@ -453,8 +459,8 @@ nlohmann::json modelConfigToJson(const ModelConfig& c)
         j["n_head"] = c.numHeads;
         j["n_positions"] = c.maxPositionEmbeddings;
         j["n_ctx"] = c.maxPositionEmbeddings;
-        j["n_inner"] = c.intermediateSize == 4 * c.hiddenSize ? nlohmann::json(nullptr)
-                                                               : nlohmann::json(c.intermediateSize);
+        j["n_inner"]
+            = c.intermediateSize == 4 * c.hiddenSize ? nlohmann::json(nullptr) : nlohmann::json(c.intermediateSize);
         j["activation_function"] = c.hiddenAct;
         j["layer_norm_epsilon"] = c.normEps;
         j["resid_pdrop"] = 0.1;
@@ -476,15 +482,19 @@ nlohmann::json modelConfigToJson(const ModelConfig& c)
         j["rope_theta"] = c.ropeTheta;
         const RopeScaling& r = c.ropeScaling;
         switch (r.type) {
-        case RopeScaling::Type::None: j["rope_scaling"] = nullptr; break;
-        case RopeScaling::Type::Linear: j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", r.factor}}; break;
-        case RopeScaling::Type::Dynamic: j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", r.factor}}; break;
+        case RopeScaling::Type::None:
+            j["rope_scaling"] = nullptr;
+            break;
+        case RopeScaling::Type::Linear:
+            j["rope_scaling"] = { { "rope_type", "linear" }, { "factor", r.factor } };
+            break;
+        case RopeScaling::Type::Dynamic:
+            j["rope_scaling"] = { { "rope_type", "dynamic" }, { "factor", r.factor } };
+            break;
         case RopeScaling::Type::Llama3:
-            j["rope_scaling"] = {{"rope_type", "llama3"},
-                                 {"factor", r.factor},
-                                 {"low_freq_factor", r.lowFreqFactor},
-                                 {"high_freq_factor", r.highFreqFactor},
-                                 {"original_max_position_embeddings", r.originalMaxPositionEmbeddings}};
+            j["rope_scaling"] = { { "rope_type", "llama3" }, { "factor", r.factor },
+                { "low_freq_factor", r.lowFreqFactor }, { "high_freq_factor", r.highFreqFactor },
+                { "original_max_position_embeddings", r.originalMaxPositionEmbeddings } };
             break;
         }
         j["attention_dropout"] = 0.0;
@@ -520,7 +530,8 @@ nlohmann::json modelConfigToJson(const ModelConfig& c)
             }
             break;
         }
-        case Architecture::Gpt2: break;
+        case Architecture::Gpt2:
+            break;
         }
     }
     j["tie_word_embeddings"] = c.tieWordEmbeddings;

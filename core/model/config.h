@@ -53,15 +53,15 @@ struct ModelConfig {
     RopeScaling ropeScaling;
     std::string hiddenAct = "silu"; // MLP activation (GPT-2: activation_function)
     bool tieWordEmbeddings = false;
-    bool qkvBias = false;    // biases on q_proj, k_proj, v_proj (Qwen2; attention_bias)
+    bool qkvBias = false; // biases on q_proj, k_proj, v_proj (Qwen2; attention_bias)
     bool outputBias = false; // bias on o_proj (attention_bias of Llama and Qwen3)
-    bool mlpBias = false;    // biases on gate/up/down_proj (Llama's mlp_bias)
-    bool qkNorm = false;     // per-head RMSNorm on queries and keys (Qwen3)
+    bool mlpBias = false; // biases on gate/up/down_proj (Llama's mlp_bias)
+    bool qkNorm = false; // per-head RMSNorm on queries and keys (Qwen3)
     // Tokens a query sees, itself included, on layers that use the window;
     // nullopt: full causal attention everywhere.
     std::optional<std::int64_t> slidingWindow;
     std::vector<bool> slidingLayers; // per layer: whether slidingWindow applies
-    bool scaleAttnWeights = true;            // GPT-2
+    bool scaleAttnWeights = true; // GPT-2
     bool scaleAttnByInverseLayerIdx = false; // GPT-2
     StorageDtype torchDtype = StorageDtype::Float32;
     double initializerRange = 0.02;

@@ -15,13 +15,13 @@ namespace {
 bool containsAny(const std::string& text, const std::vector<std::string>& needles)
 {
     return std::any_of(needles.begin(), needles.end(),
-                       [&](const std::string& s) { return !s.empty() && text.find(s) != std::string::npos; });
+        [&](const std::string& s) { return !s.empty() && text.find(s) != std::string::npos; });
 }
 
 } // namespace
 
-std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector<std::vector<std::int32_t>>& prompts,
-                                        const GenerationOptions& options)
+std::vector<GeneratedSequence> generate(
+    const CausalLM& model, const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options)
 {
     const ModelConfig& config = model.config();
     if (prompts.empty())
@@ -42,11 +42,11 @@ std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector
         const auto room = config.maxPositionEmbeddings - static_cast<std::int64_t>(longest);
         if (room <= 0)
             throw InputError("generate: a prompt of " + std::to_string(longest) + " tokens fills GPT-2's "
-                             + std::to_string(config.maxPositionEmbeddings) + " positions");
+                + std::to_string(config.maxPositionEmbeddings) + " positions");
         steps = std::min(steps, room);
     }
     if (options.sample) // validates the sampling options before any work
-        filterLogits(at::zeros({1, 1}), options.sampling);
+        filterLogits(at::zeros({ 1, 1 }), options.sampling);
 
     const std::int64_t pad = options.padTokenId.value_or(options.eosTokenIds.empty() ? 0 : options.eosTokenIds[0]);
     if (pad < 0 || pad >= config.vocabSize)
@@ -65,8 +65,8 @@ std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector
             maskData[row + t] = 1;
         }
     }
-    at::Tensor ids = at::from_blob(idData.data(), {batch, width}, at::kLong).clone();
-    at::Tensor mask = at::from_blob(maskData.data(), {batch, width}, at::kLong).clone();
+    at::Tensor ids = at::from_blob(idData.data(), { batch, width }, at::kLong).clone();
+    at::Tensor mask = at::from_blob(maskData.data(), { batch, width }, at::kLong).clone();
     const at::Device device = model.device();
     ids = ids.to(device);
     mask = mask.to(device);
@@ -87,7 +87,8 @@ std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector
 
     for (std::int64_t step = 0; step < steps; ++step) {
         const at::Tensor logits = out.logits.select(1, out.logits.size(1) - 1); // [B, V]
-        const at::Tensor next = options.sample ? sampleTokens(logits, options.sampling, generator) : greedyTokens(logits);
+        const at::Tensor next
+            = options.sample ? sampleTokens(logits, options.sampling, generator) : greedyTokens(logits);
         const at::Tensor nextCpu = next.to(at::kCPU).to(at::kLong).contiguous();
         const auto* nextIds = nextCpu.data_ptr<std::int64_t>();
         std::vector<std::int64_t> feed(static_cast<std::size_t>(batch), pad);
@@ -102,7 +103,8 @@ std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector
             if (std::find(options.eosTokenIds.begin(), options.eosTokenIds.end(), token) != options.eosTokenIds.end()) {
                 finished[i] = true;
                 results[i].reason = FinishReason::Eos;
-            } else if (!options.stopStrings.empty() && containsAny(options.decoder(results[i].tokens), options.stopStrings)) {
+            } else if (!options.stopStrings.empty()
+                && containsAny(options.decoder(results[i].tokens), options.stopStrings)) {
                 finished[i] = true;
                 results[i].reason = FinishReason::StopString;
             }
@@ -110,8 +112,8 @@ std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector
         }
         if (allDone || step + 1 == steps)
             break;
-        mask = at::cat({mask, at::ones({batch, 1}, mask.options())}, 1);
-        input.inputIds = at::from_blob(feed.data(), {batch, 1}, at::kLong).clone().to(device);
+        mask = at::cat({ mask, at::ones({ batch, 1 }, mask.options()) }, 1);
+        input.inputIds = at::from_blob(feed.data(), { batch, 1 }, at::kLong).clone().to(device);
         input.attentionMask = mask;
         out = model.forward(input);
     }

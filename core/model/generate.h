@@ -49,7 +49,7 @@ struct GeneratedSequence {
 // Throws InputError for an empty prompt list or prompt, ids outside the
 // vocabulary, bad sampling options, stop strings without a decoder, or a
 // prompt longer than the model's positions.
-std::vector<GeneratedSequence> generate(const CausalLM& model, const std::vector<std::vector<std::int32_t>>& prompts,
-                                        const GenerationOptions& options);
+std::vector<GeneratedSequence> generate(
+    const CausalLM& model, const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options);
 
 } // namespace tunebench

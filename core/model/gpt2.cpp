@@ -15,24 +15,24 @@ Gpt2Model::Gpt2Model(const ModelConfig& config, ParameterSource& source)
     const ModelConfig& c = this->config();
     const std::int64_t h = c.hiddenSize;
     using L = Linear::Layout;
-    addParameter(source, "transformer.wte.weight", &m_wte, {c.vocabSize, h}, ParameterRole::Embedding);
-    addParameter(source, "transformer.wpe.weight", &m_wpe, {c.maxPositionEmbeddings, h},
-                 ParameterRole::PositionEmbedding);
+    addParameter(source, "transformer.wte.weight", &m_wte, { c.vocabSize, h }, ParameterRole::Embedding);
+    addParameter(
+        source, "transformer.wpe.weight", &m_wpe, { c.maxPositionEmbeddings, h }, ParameterRole::PositionEmbedding);
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
         auto layer = std::make_unique<Layer>();
         const std::string p = "transformer.h." + std::to_string(i) + ".";
-        addParameter(source, p + "ln_1.weight", &layer->ln1Weight, {h}, ParameterRole::NormWeight);
-        addParameter(source, p + "ln_1.bias", &layer->ln1Bias, {h}, ParameterRole::NormBias);
+        addParameter(source, p + "ln_1.weight", &layer->ln1Weight, { h }, ParameterRole::NormWeight);
+        addParameter(source, p + "ln_1.bias", &layer->ln1Bias, { h }, ParameterRole::NormBias);
         layer->qkv = addLinear(source, p + "attn.c_attn", h, 3 * h, true, L::InOut);
         layer->attnProj = addLinear(source, p + "attn.c_proj", h, h, true, L::InOut);
-        addParameter(source, p + "ln_2.weight", &layer->ln2Weight, {h}, ParameterRole::NormWeight);
-        addParameter(source, p + "ln_2.bias", &layer->ln2Bias, {h}, ParameterRole::NormBias);
+        addParameter(source, p + "ln_2.weight", &layer->ln2Weight, { h }, ParameterRole::NormWeight);
+        addParameter(source, p + "ln_2.bias", &layer->ln2Bias, { h }, ParameterRole::NormBias);
         layer->fc = addLinear(source, p + "mlp.c_fc", h, c.intermediateSize, true, L::InOut);
         layer->mlpProj = addLinear(source, p + "mlp.c_proj", c.intermediateSize, h, true, L::InOut);
         m_layers.push_back(std::move(layer));
     }
-    addParameter(source, "transformer.ln_f.weight", &m_lnfWeight, {h}, ParameterRole::NormWeight);
-    addParameter(source, "transformer.ln_f.bias", &m_lnfBias, {h}, ParameterRole::NormBias);
+    addParameter(source, "transformer.ln_f.weight", &m_lnfWeight, { h }, ParameterRole::NormWeight);
+    addParameter(source, "transformer.ln_f.bias", &m_lnfBias, { h }, ParameterRole::NormBias);
     if (!c.tieWordEmbeddings)
         m_lmHead = addLinear(source, "lm_head", h, c.vocabSize, false);
 }
@@ -51,12 +51,12 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
     const at::Tensor positions = p.positionIds.to(device);
     const std::int64_t maxPosition = positions.max().item<std::int64_t>();
     if (maxPosition >= c.maxPositionEmbeddings)
-        throw InputError("position " + std::to_string(maxPosition) + " is past GPT-2's learned positions (n_positions = "
-                         + std::to_string(c.maxPositionEmbeddings) + ")");
+        throw InputError("position " + std::to_string(maxPosition)
+            + " is past GPT-2's learned positions (n_positions = " + std::to_string(c.maxPositionEmbeddings) + ")");
 
     ForwardOutput out;
-    at::Tensor x = at::embedding(m_wte, input.inputIds.to(device).to(at::kLong))
-                   + at::embedding(m_wpe, positions); // [B, T, H]
+    at::Tensor x
+        = at::embedding(m_wte, input.inputIds.to(device).to(at::kLong)) + at::embedding(m_wpe, positions); // [B, T, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(x);
     const at::Tensor allowed = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
@@ -65,7 +65,7 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
         const Layer& layer = *m_layers[static_cast<std::size_t>(i)];
         const at::Tensor a = layerNorm(x, layer.ln1Weight, layer.ln1Bias, c.normEps);
         const auto qkv = layer.qkv->forward(a).split(c.hiddenSize, -1); // 3 x [B, T, H]
-        auto toHeads = [&](const at::Tensor& t) { return t.view({batch, tokens, heads, headDim}).transpose(1, 2); };
+        auto toHeads = [&](const at::Tensor& t) { return t.view({ batch, tokens, heads, headDim }).transpose(1, 2); };
         at::Tensor q = toHeads(qkv[0]); // [B, heads, T, D]
         at::Tensor k = toHeads(qkv[1]);
         at::Tensor v = toHeads(qkv[2]);

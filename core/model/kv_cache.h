@@ -31,7 +31,7 @@ public:
     void clear();
 
 private:
-    std::vector<at::Tensor> m_keys;   // [B, Hkv, capacity, D] per layer
+    std::vector<at::Tensor> m_keys; // [B, Hkv, capacity, D] per layer
     std::vector<at::Tensor> m_values;
     std::vector<std::int64_t> m_lengths;
 };

@@ -15,7 +15,7 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps)
 
 at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps)
 {
-    return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+    return at::layer_norm(x, { x.size(-1) }, weight, bias, eps);
 }
 
 at::Tensor activation(const at::Tensor& x, const std::string& name)

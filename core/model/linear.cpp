@@ -8,8 +8,7 @@ Linear::Linear(std::string name, std::int64_t inFeatures, std::int64_t outFeatur
     , m_out(outFeatures)
     , m_hasBias(hasBias)
     , m_layout(layout)
-{
-}
+{ }
 
 at::Tensor Linear::weightOutIn() const
 {

@@ -17,7 +17,7 @@ LlamaModel::LlamaModel(const ModelConfig& config, ParameterSource& source)
     const std::int64_t qDim = c.numHeads * c.headDim;
     const std::int64_t kvDim = c.numKvHeads * c.headDim;
 
-    addParameter(source, "model.embed_tokens.weight", &m_embed, {c.vocabSize, h}, ParameterRole::Embedding);
+    addParameter(source, "model.embed_tokens.weight", &m_embed, { c.vocabSize, h }, ParameterRole::Embedding);
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
         auto layer = std::make_unique<Layer>();
         const std::string p = "model.layers." + std::to_string(i) + ".";
@@ -27,32 +27,34 @@ LlamaModel::LlamaModel(const ModelConfig& config, ParameterSource& source)
         layer->v = addLinear(source, p + "self_attn.v_proj", h, kvDim, c.qkvBias);
         layer->o = addLinear(source, p + "self_attn.o_proj", qDim, h, c.outputBias);
         if (c.qkNorm) {
-            addParameter(source, p + "self_attn.q_norm.weight", &layer->qNorm, {c.headDim}, ParameterRole::NormWeight);
-            addParameter(source, p + "self_attn.k_norm.weight", &layer->kNorm, {c.headDim}, ParameterRole::NormWeight);
+            addParameter(
+                source, p + "self_attn.q_norm.weight", &layer->qNorm, { c.headDim }, ParameterRole::NormWeight);
+            addParameter(
+                source, p + "self_attn.k_norm.weight", &layer->kNorm, { c.headDim }, ParameterRole::NormWeight);
         }
         layer->gate = addLinear(source, p + "mlp.gate_proj", h, c.intermediateSize, c.mlpBias);
         layer->up = addLinear(source, p + "mlp.up_proj", h, c.intermediateSize, c.mlpBias);
         layer->down = addLinear(source, p + "mlp.down_proj", c.intermediateSize, h, c.mlpBias);
-        addParameter(source, p + "input_layernorm.weight", &layer->inputNorm, {h}, ParameterRole::NormWeight);
-        addParameter(source, p + "post_attention_layernorm.weight", &layer->postAttentionNorm, {h},
-                     ParameterRole::NormWeight);
+        addParameter(source, p + "input_layernorm.weight", &layer->inputNorm, { h }, ParameterRole::NormWeight);
+        addParameter(
+            source, p + "post_attention_layernorm.weight", &layer->postAttentionNorm, { h }, ParameterRole::NormWeight);
         m_layers.push_back(std::move(layer));
     }
-    addParameter(source, "model.norm.weight", &m_norm, {h}, ParameterRole::NormWeight);
+    addParameter(source, "model.norm.weight", &m_norm, { h }, ParameterRole::NormWeight);
     if (!c.tieWordEmbeddings)
         m_lmHead = addLinear(source, "lm_head", h, c.vocabSize, false);
 }
 
 at::Tensor LlamaModel::attention(std::int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-                                 const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const
+    const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const
 {
     const ModelConfig& c = config();
     const std::int64_t batch = x.size(0);
     const std::int64_t tokens = x.size(1);
     // [B, T, heads * D] -> [B, T, heads, D]; the per-head norm acts on D.
-    at::Tensor q = layer.q->forward(x).view({batch, tokens, c.numHeads, c.headDim});
-    at::Tensor k = layer.k->forward(x).view({batch, tokens, c.numKvHeads, c.headDim});
-    at::Tensor v = layer.v->forward(x).view({batch, tokens, c.numKvHeads, c.headDim});
+    at::Tensor q = layer.q->forward(x).view({ batch, tokens, c.numHeads, c.headDim });
+    at::Tensor k = layer.k->forward(x).view({ batch, tokens, c.numKvHeads, c.headDim });
+    at::Tensor v = layer.v->forward(x).view({ batch, tokens, c.numKvHeads, c.headDim });
     if (c.qkNorm) {
         q = rmsNorm(q, layer.qNorm, c.normEps);
         k = rmsNorm(k, layer.kNorm, c.normEps);

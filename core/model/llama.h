@@ -43,7 +43,7 @@ private:
 
     // x [B, T, H] -> attention output [B, T, H].
     at::Tensor attention(std::int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-                         const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const;
+        const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const;
 
     at::Tensor m_embed;
     at::Tensor m_norm;

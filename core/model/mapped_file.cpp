@@ -16,8 +16,7 @@ MappedFile::MappedFile(std::filesystem::path path, std::uint8_t* data, std::uint
     : m_path(std::move(path))
     , m_data(data)
     , m_size(size)
-{
-}
+{ }
 
 MappedFile::~MappedFile()
 {
@@ -30,7 +29,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path)
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throw InputError(path.string() + ": cannot open: " + std::strerror(errno));
-    struct stat st{};
+    struct stat st { };
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);

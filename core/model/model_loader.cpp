@@ -9,14 +9,6 @@ namespace tunebench {
 
 namespace {
 
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::string out = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
-
 std::string nameList(const std::vector<std::string>& names)
 {
     constexpr std::size_t kShown = 20;
@@ -39,7 +31,8 @@ bool isToleratedExtra(const std::string& name, const ModelConfig& config)
 {
     if (endsWith(name, "rotary_emb.inv_freq"))
         return true;
-    if (config.architecture == Architecture::Gpt2 && (endsWith(name, ".attn.bias") || endsWith(name, ".attn.masked_bias")))
+    if (config.architecture == Architecture::Gpt2
+        && (endsWith(name, ".attn.bias") || endsWith(name, ".attn.masked_bias")))
         return true;
     return config.tieWordEmbeddings && name == "lm_head.weight";
 }
@@ -51,8 +44,7 @@ public:
         , m_config(config)
         , m_device(device)
         , m_dtype(dtype)
-    {
-    }
+    { }
 
     at::Tensor make(const std::string& name, const std::vector<std::int64_t>& shape, ParameterRole) override
     {
@@ -65,12 +57,12 @@ public:
         at::Tensor t = m_weights.tensor(stored);
         if (t.sizes() != at::IntArrayRef(shape)) {
             m_problems.push_back(stored + " in " + m_weights.fileOf(stored).filename().string() + " has shape "
-                                 + shapeText(t.sizes()) + ", the config expects " + shapeText(shape));
+                + c10::str(t.sizes()) + ", the config expects " + c10::str(at::IntArrayRef(shape)));
             return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
         }
         if (!at::isFloatingType(t.scalar_type())) {
             m_problems.push_back(stored + " is stored as " + std::string(c10::toString(t.scalar_type()))
-                                 + ", a parameter must be floating point");
+                + ", a parameter must be floating point");
             return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
         }
         // A no-op for float32 on the CPU: the parameter stays in the mapped file.
@@ -92,10 +84,10 @@ public:
         }
         if (!unexpected.empty() && !allowUnexpected)
             message += "\nunexpected tensors, which " + std::string(architectureClassName(m_config.architecture))
-                       + " does not use (" + std::to_string(unexpected.size()) + "):" + nameList(unexpected);
+                + " does not use (" + std::to_string(unexpected.size()) + "):" + nameList(unexpected);
         if (!message.empty())
-            throw InputError(dir.string() + ": the weights do not match config.json (" +
-                             std::string(architectureClassName(m_config.architecture)) + "):" + message);
+            throw InputError(dir.string() + ": the weights do not match config.json ("
+                + std::string(architectureClassName(m_config.architecture)) + "):" + message);
     }
 
 private:
@@ -125,9 +117,12 @@ private:
 at::ScalarType scalarTypeOf(StorageDtype dtype)
 {
     switch (dtype) {
-    case StorageDtype::Float32: return at::kFloat;
-    case StorageDtype::Float16: return at::kHalf;
-    case StorageDtype::BFloat16: return at::kBFloat16;
+    case StorageDtype::Float32:
+        return at::kFloat;
+    case StorageDtype::Float16:
+        return at::kHalf;
+    case StorageDtype::BFloat16:
+        return at::kBFloat16;
     }
     return at::kFloat;
 }

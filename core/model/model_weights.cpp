@@ -21,7 +21,7 @@ bool isPickleName(const std::string& name)
         return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     return endsWith(".bin") || endsWith(".pt") || endsWith(".pth") || endsWith(".ckpt") || endsWith(".pkl")
-           || name == "pytorch_model.bin.index.json";
+        || name == "pytorch_model.bin.index.json";
 }
 
 nlohmann::json readJson(const std::filesystem::path& file)
@@ -43,7 +43,7 @@ nlohmann::json readJson(const std::filesystem::path& file)
 bool isPlainFileName(const std::string& name)
 {
     return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos
-           && name.find('\\') == std::string::npos && name.find('\0') == std::string::npos;
+        && name.find('\\') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
 } // namespace
@@ -64,8 +64,7 @@ void refusePickledWeights(const std::filesystem::path& dir)
     for (const auto& p : pickles)
         list += (list.empty() ? "" : ", ") + p;
     const std::string d = dir.string();
-    throw InputError(
-        d + ": the folder has only pickled PyTorch weights (" + list
+    throw InputError(d + ": the folder has only pickled PyTorch weights (" + list
         + ") and no model.safetensors. Tunebench never loads pickle files: unpickling runs whatever code the "
           "file carries, so a model downloaded from anywhere could take over the machine. Convert the folder "
           "to safetensors once, with Python and transformers, e.g.\n"
@@ -107,18 +106,18 @@ ModelWeights ModelWeights::open(const std::filesystem::path& dir)
         const std::string fileName = file.get<std::string>();
         if (!isPlainFileName(fileName))
             throw InputError(where + ": weight_map['" + name + "'] names '" + fileName
-                             + "', which is not a plain file name in the model folder");
+                + "', which is not a plain file name in the model folder");
         auto [it, added] = fileIndex.emplace(fileName, w.m_files.size());
         if (added) {
             const std::filesystem::path shard = dir / fileName;
             if (!std::filesystem::is_regular_file(shard))
-                throw InputError(where + ": the shard '" + fileName + "' it lists (for '" + name
-                                 + "') is missing from the folder");
+                throw InputError(
+                    where + ": the shard '" + fileName + "' it lists (for '" + name + "') is missing from the folder");
             w.m_files.push_back(SafetensorsFile::open(shard));
         }
         if (!w.m_files[it->second].contains(name))
-            throw InputError(where + ": weight_map says '" + name + "' is in '" + fileName
-                             + "', but that file has no such tensor");
+            throw InputError(
+                where + ": weight_map says '" + name + "' is in '" + fileName + "', but that file has no such tensor");
         w.m_where[name] = it->second;
     }
     // Tensors a shard holds beyond the index are loaded too, as transformers
@@ -128,8 +127,8 @@ ModelWeights ModelWeights::open(const std::filesystem::path& dir)
             auto [it, added] = w.m_where.emplace(name, f);
             if (!added && it->second != f && !map.contains(name))
                 throw InputError(where + ": tensor '" + name + "' is in both '"
-                                 + w.m_files[it->second].path().filename().string() + "' and '"
-                                 + w.m_files[f].path().filename().string() + "'");
+                    + w.m_files[it->second].path().filename().string() + "' and '"
+                    + w.m_files[f].path().filename().string() + "'");
         }
     }
     return w;

@@ -22,8 +22,7 @@ public:
         : m_config(config)
         , m_generator(at::make_generator<at::CPUGeneratorImpl>(seed))
         , m_options(options)
-    {
-    }
+    { }
 
     at::Tensor make(const std::string&, const std::vector<std::int64_t>& shape, ParameterRole role) override
     {
@@ -32,12 +31,22 @@ public:
         at::Tensor t;
         switch (role) {
         case ParameterRole::Embedding:
-        case ParameterRole::PositionEmbedding: t = at::normal(0.0, std::pow(h, -0.25), shape, m_generator, cpu); break;
-        case ParameterRole::LinearWeight: t = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(shape[1])), shape, m_generator, cpu); break;
-        case ParameterRole::Conv1DWeight: t = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(shape[0])), shape, m_generator, cpu); break;
+        case ParameterRole::PositionEmbedding:
+            t = at::normal(0.0, std::pow(h, -0.25), shape, m_generator, cpu);
+            break;
+        case ParameterRole::LinearWeight:
+            t = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(shape[1])), shape, m_generator, cpu);
+            break;
+        case ParameterRole::Conv1DWeight:
+            t = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(shape[0])), shape, m_generator, cpu);
+            break;
         case ParameterRole::LinearBias:
-        case ParameterRole::NormBias: t = at::normal(0.0, 0.2, shape, m_generator, cpu); break;
-        case ParameterRole::NormWeight: t = at::normal(1.0, 0.2, shape, m_generator, cpu); break;
+        case ParameterRole::NormBias:
+            t = at::normal(0.0, 0.2, shape, m_generator, cpu);
+            break;
+        case ParameterRole::NormWeight:
+            t = at::normal(1.0, 0.2, shape, m_generator, cpu);
+            break;
         }
         return t.to(m_options.device(), m_options.dtype().toScalarType());
     }
@@ -88,7 +97,7 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec)
         fail(std::string(architectureModelType(a)) + " derives head_dim = hidden size / heads; it cannot be set");
     if (!spec.headDim && c.hiddenSize % c.numHeads != 0)
         fail("the hidden size " + std::to_string(c.hiddenSize) + " is not divisible by " + std::to_string(c.numHeads)
-             + " heads");
+            + " heads");
     c.headDim = spec.headDim.value_or(c.hiddenSize / c.numHeads);
     c.intermediateSize = spec.intermediateSize.value_or(4 * c.hiddenSize);
     // Llama 3.1's 131072 with its scaling: transformers warns when the original
@@ -104,8 +113,11 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec)
         fail("GPT-2 has learned positions, not rotary embeddings: no rope scaling");
     c.ropeTheta = qwen ? 1000000.0 : spec.ropeScaling.type == RopeScaling::Type::Llama3 ? 500000.0 : 10000.0;
     switch (a) {
-    case Architecture::Llama: break;
-    case Architecture::Mistral: c.slidingWindow = spec.slidingWindow; break;
+    case Architecture::Llama:
+        break;
+    case Architecture::Mistral:
+        c.slidingWindow = spec.slidingWindow;
+        break;
     case Architecture::Qwen2:
     case Architecture::Qwen3:
         c.qkvBias = a == Architecture::Qwen2;
@@ -132,14 +144,15 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec)
     return c;
 }
 
-std::unique_ptr<CausalLM> createRandomCausalLM(const ModelConfig& config, std::uint64_t seed,
-                                               const at::TensorOptions& options)
+std::unique_ptr<CausalLM> createRandomCausalLM(
+    const ModelConfig& config, std::uint64_t seed, const at::TensorOptions& options)
 {
     RandomSource source(config, seed, options);
     return createCausalLM(config, source);
 }
 
-void saveModelFolder(const CausalLM& model, const std::filesystem::path& dir, std::optional<std::uint64_t> maxShardBytes)
+void saveModelFolder(
+    const CausalLM& model, const std::filesystem::path& dir, std::optional<std::uint64_t> maxShardBytes)
 {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -149,8 +162,8 @@ void saveModelFolder(const CausalLM& model, const std::filesystem::path& dir, st
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         const std::string name = entry.path().filename().string();
         if (name == "model.safetensors" || name == "model.safetensors.index.json"
-            || (name.rfind("model-", 0) == 0 && name.find("-of-") != std::string::npos
-                && name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0))
+            || (name.rfind("model-", 0) == 0 && name.find("-of-") != std::string::npos && name.size() > 12
+                && name.compare(name.size() - 12, 12, ".safetensors") == 0))
             std::filesystem::remove(entry.path());
     }
 
@@ -161,7 +174,7 @@ void saveModelFolder(const CausalLM& model, const std::filesystem::path& dir, st
     NamedTensors tensors;
     for (const auto& [name, tensor] : model.namedParameters())
         tensors.emplace_back(name, tensor.detach().to(at::kCPU, storage));
-    const std::map<std::string, std::string> metadata{{"format", "pt"}};
+    const std::map<std::string, std::string> metadata { { "format", "pt" } };
     if (!maxShardBytes) {
         writeSafetensors(dir / "model.safetensors", tensors, metadata);
         return;
@@ -187,15 +200,15 @@ void saveModelFolder(const CausalLM& model, const std::filesystem::path& dir, st
         for (const auto& named : shards[i])
             weightMap[named.first] = file;
     }
-    const nlohmann::json index = {{"metadata", {{"total_size", totalBytes}}}, {"weight_map", weightMap}};
+    const nlohmann::json index = { { "metadata", { { "total_size", totalBytes } } }, { "weight_map", weightMap } };
     writeTextFile(dir / "model.safetensors.index.json", index.dump(2) + "\n");
 }
 
 std::vector<std::string> copyTokenizerFiles(const std::filesystem::path& from, const std::filesystem::path& to)
 {
-    static const char* const kFiles[] = {"tokenizer.json",     "tokenizer_config.json", "special_tokens_map.json",
-                                         "vocab.json",         "merges.txt",            "added_tokens.json",
-                                         "tokenizer.model",    "chat_template.jinja",   "chat_template.json"};
+    static const char* const kFiles[]
+        = { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+              "added_tokens.json", "tokenizer.model", "chat_template.jinja", "chat_template.json" };
     std::error_code ec;
     std::filesystem::create_directories(to, ec);
     if (ec)

@@ -19,13 +19,13 @@ struct RandomModelSpec {
     std::int64_t hiddenSize = 64;
     std::int64_t numLayers = 2;
     std::int64_t numHeads = 4;
-    std::optional<std::int64_t> numKvHeads;       // default: numHeads
+    std::optional<std::int64_t> numKvHeads; // default: numHeads
     std::optional<std::int64_t> intermediateSize; // default: 4 * hiddenSize
-    std::optional<std::int64_t> headDim;          // Llama family only; default hiddenSize / numHeads
-    std::optional<std::int64_t> slidingWindow;    // Mistral, Qwen2, Qwen3
-    std::optional<std::int64_t> maxPositions;     // default 1024 (GPT-2), 131072 (Llama-3 rope), 2048
-    std::optional<bool> tieWordEmbeddings;        // default: true for GPT-2 and Qwen, false for Llama, Mistral
-    RopeScaling ropeScaling;                      // Llama family
+    std::optional<std::int64_t> headDim; // Llama family only; default hiddenSize / numHeads
+    std::optional<std::int64_t> slidingWindow; // Mistral, Qwen2, Qwen3
+    std::optional<std::int64_t> maxPositions; // default 1024 (GPT-2), 131072 (Llama-3 rope), 2048
+    std::optional<bool> tieWordEmbeddings; // default: true for GPT-2 and Qwen, false for Llama, Mistral
+    RopeScaling ropeScaling; // Llama family
     std::optional<std::int64_t> bosTokenId;
     std::vector<std::int64_t> eosTokenIds;
     std::optional<std::int64_t> padTokenId;
@@ -44,15 +44,15 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec);
 // weights 1 + 0.2 * N(0, 1)): transformers' 0.02 init gives near-uniform
 // logits, against which the invariant tests and the reference comparison
 // would say little.
-std::unique_ptr<CausalLM> createRandomCausalLM(const ModelConfig& config, std::uint64_t seed,
-                                               const at::TensorOptions& options = {});
+std::unique_ptr<CausalLM> createRandomCausalLM(
+    const ModelConfig& config, std::uint64_t seed, const at::TensorOptions& options = {});
 
 // Writes config.json and the weights in config.torchDtype as save_pretrained
 // does: metadata {"format": "pt"}, a tied lm_head omitted. maxShardBytes set:
 // model-0000i-of-0000N.safetensors shards plus model.safetensors.index.json.
 // Creates dir. Throws Error when a file cannot be written.
-void saveModelFolder(const CausalLM& model, const std::filesystem::path& dir,
-                     std::optional<std::uint64_t> maxShardBytes = std::nullopt);
+void saveModelFolder(
+    const CausalLM& model, const std::filesystem::path& dir, std::optional<std::uint64_t> maxShardBytes = std::nullopt);
 
 // Copies the tokenizer files found in `from` (tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt,

@@ -42,15 +42,17 @@ at::Tensor ropeInverseFrequencies(const ModelConfig& config, std::int64_t seqLen
     const std::int64_t dim = config.headDim;
     const RopeScaling& s = config.ropeScaling;
     switch (s.type) {
-    case RopeScaling::Type::None: return defaultInverseFrequencies(config.ropeTheta, dim);
-    case RopeScaling::Type::Linear: return defaultInverseFrequencies(config.ropeTheta, dim) / s.factor;
-    case RopeScaling::Type::Llama3: return llama3InverseFrequencies(defaultInverseFrequencies(config.ropeTheta, dim), s);
+    case RopeScaling::Type::None:
+        return defaultInverseFrequencies(config.ropeTheta, dim);
+    case RopeScaling::Type::Linear:
+        return defaultInverseFrequencies(config.ropeTheta, dim) / s.factor;
+    case RopeScaling::Type::Llama3:
+        return llama3InverseFrequencies(defaultInverseFrequencies(config.ropeTheta, dim), s);
     case RopeScaling::Type::Dynamic: {
         const auto maxPos = static_cast<double>(config.maxPositionEmbeddings);
         const double len = seqLen > config.maxPositionEmbeddings ? static_cast<double>(seqLen) : maxPos;
         const double d = static_cast<double>(dim);
-        const double base =
-            config.ropeTheta * std::pow((s.factor * len / maxPos) - (s.factor - 1.0), d / (d - 2.0));
+        const double base = config.ropeTheta * std::pow((s.factor * len / maxPos) - (s.factor - 1.0), d / (d - 2.0));
         return defaultInverseFrequencies(base, dim);
     }
     }
@@ -60,8 +62,7 @@ at::Tensor ropeInverseFrequencies(const ModelConfig& config, std::int64_t seqLen
 RotaryEmbedding::RotaryEmbedding(const ModelConfig& config)
     : m_config(config)
     , m_invFreq(ropeInverseFrequencies(config))
-{
-}
+{ }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cosSin(const at::Tensor& positionIds, at::ScalarType dtype) const
 {
@@ -73,8 +74,8 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cosSin(const at::Tensor& posi
     invFreq = invFreq.to(positionIds.device());
     // [B, T, 1] * [D/2] -> [B, T, D/2]: the outer product transformers forms with a matmul.
     const at::Tensor freqs = positionIds.to(at::kFloat).unsqueeze(-1) * invFreq;
-    const at::Tensor emb = at::cat({freqs, freqs}, -1); // [B, T, D]
-    return {emb.cos().to(dtype), emb.sin().to(dtype)};
+    const at::Tensor emb = at::cat({ freqs, freqs }, -1); // [B, T, D]
+    return { emb.cos().to(dtype), emb.sin().to(dtype) };
 }
 
 at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin)
@@ -82,7 +83,7 @@ at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
     const std::int64_t half = x.size(-1) / 2;
     const at::Tensor x1 = x.narrow(-1, 0, half);
     const at::Tensor x2 = x.narrow(-1, half, x.size(-1) - half);
-    const at::Tensor rotated = at::cat({-x2, x1}, -1);
+    const at::Tensor rotated = at::cat({ -x2, x1 }, -1);
     const at::Tensor c = cos.unsqueeze(1); // [B, 1, T, D]
     const at::Tensor s = sin.unsqueeze(1);
     return x * c + rotated * s;

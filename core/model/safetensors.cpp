@@ -15,29 +15,40 @@
 namespace tunebench {
 
 static_assert(std::endian::native == std::endian::little,
-              "safetensors data is little-endian; a big-endian host would need byte swapping");
+    "safetensors data is little-endian; a big-endian host would need byte swapping");
 
 namespace {
 
 std::optional<at::ScalarType> torchType(SafetensorsDtype dtype)
 {
     switch (dtype) {
-    case SafetensorsDtype::Bool: return at::kBool;
-    case SafetensorsDtype::U8: return at::kByte;
-    case SafetensorsDtype::I8: return at::kChar;
-    case SafetensorsDtype::I16: return at::kShort;
-    case SafetensorsDtype::F16: return at::kHalf;
-    case SafetensorsDtype::BF16: return at::kBFloat16;
-    case SafetensorsDtype::I32: return at::kInt;
-    case SafetensorsDtype::F32: return at::kFloat;
-    case SafetensorsDtype::F64: return at::kDouble;
-    case SafetensorsDtype::I64: return at::kLong;
+    case SafetensorsDtype::Bool:
+        return at::kBool;
+    case SafetensorsDtype::U8:
+        return at::kByte;
+    case SafetensorsDtype::I8:
+        return at::kChar;
+    case SafetensorsDtype::I16:
+        return at::kShort;
+    case SafetensorsDtype::F16:
+        return at::kHalf;
+    case SafetensorsDtype::BF16:
+        return at::kBFloat16;
+    case SafetensorsDtype::I32:
+        return at::kInt;
+    case SafetensorsDtype::F32:
+        return at::kFloat;
+    case SafetensorsDtype::F64:
+        return at::kDouble;
+    case SafetensorsDtype::I64:
+        return at::kLong;
     // LibTorch 1.13 has no unsigned 16/32/64-bit or float8 types.
     case SafetensorsDtype::U16:
     case SafetensorsDtype::U32:
     case SafetensorsDtype::U64:
     case SafetensorsDtype::F8E5M2:
-    case SafetensorsDtype::F8E4M3: return std::nullopt;
+    case SafetensorsDtype::F8E4M3:
+        return std::nullopt;
     }
     return std::nullopt;
 }
@@ -66,7 +77,7 @@ Prepared prepare(const NamedTensors& tensors, const std::map<std::string, std::s
             throw InputError("safetensors: '__metadata__' is reserved and cannot name a tensor");
         if (!tensor.defined())
             throw InputError("safetensors: tensor '" + name + "' is undefined");
-        p.tensors.push_back({name, safetensorsDtypeOf(tensor.scalar_type(), "tensor '" + name + "'"), tensor});
+        p.tensors.push_back({ name, safetensorsDtypeOf(tensor.scalar_type(), "tensor '" + name + "'"), tensor });
     }
     std::sort(p.tensors.begin(), p.tensors.end(), [](const PreparedTensor& a, const PreparedTensor& b) {
         return a.dtype != b.dtype ? a.dtype > b.dtype : a.name < b.name;
@@ -119,19 +130,29 @@ at::Tensor hostBytes(const at::Tensor& t)
 SafetensorsDtype safetensorsDtypeOf(at::ScalarType type, const std::string& what)
 {
     switch (type) {
-    case at::kBool: return SafetensorsDtype::Bool;
-    case at::kByte: return SafetensorsDtype::U8;
-    case at::kChar: return SafetensorsDtype::I8;
-    case at::kShort: return SafetensorsDtype::I16;
-    case at::kHalf: return SafetensorsDtype::F16;
-    case at::kBFloat16: return SafetensorsDtype::BF16;
-    case at::kInt: return SafetensorsDtype::I32;
-    case at::kFloat: return SafetensorsDtype::F32;
-    case at::kDouble: return SafetensorsDtype::F64;
-    case at::kLong: return SafetensorsDtype::I64;
+    case at::kBool:
+        return SafetensorsDtype::Bool;
+    case at::kByte:
+        return SafetensorsDtype::U8;
+    case at::kChar:
+        return SafetensorsDtype::I8;
+    case at::kShort:
+        return SafetensorsDtype::I16;
+    case at::kHalf:
+        return SafetensorsDtype::F16;
+    case at::kBFloat16:
+        return SafetensorsDtype::BF16;
+    case at::kInt:
+        return SafetensorsDtype::I32;
+    case at::kFloat:
+        return SafetensorsDtype::F32;
+    case at::kDouble:
+        return SafetensorsDtype::F64;
+    case at::kLong:
+        return SafetensorsDtype::I64;
     default:
         throw InputError("safetensors: " + what + " has dtype " + std::string(c10::toString(type))
-                         + ", which the format cannot store");
+            + ", which the format cannot store");
     }
 }
 
@@ -162,7 +183,7 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const
     const auto type = torchType(info->dtype);
     if (!type)
         throw InputError(m_path.string() + ": tensor '" + name + "' has dtype " + std::string(dtypeName(info->dtype))
-                         + ", which this LibTorch has no type for");
+            + ", which this LibTorch has no type for");
     const auto options = at::TensorOptions().dtype(*type).device(at::kCPU);
     const std::uint64_t bytes = info->end - info->begin;
     if (bytes == 0)
@@ -172,9 +193,8 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const
     if (info->dtype == SafetensorsDtype::Bool) {
         const std::uint8_t* bad = std::find_if(data, data + bytes, [](std::uint8_t b) { return b > 1; });
         if (bad != data + bytes)
-            throw InputError(m_path.string() + ": BOOL tensor '" + name + "' holds the byte "
-                             + std::to_string(*bad) + " at element " + std::to_string(bad - data)
-                             + "; a bool must be 0 or 1");
+            throw InputError(m_path.string() + ": BOOL tensor '" + name + "' holds the byte " + std::to_string(*bad)
+                + " at element " + std::to_string(bad - data) + "; a bool must be 0 or 1");
     }
     const bool aligned = reinterpret_cast<std::uintptr_t>(data) % dtypeSize(info->dtype) == 0;
     if (!aligned || info->dtype == SafetensorsDtype::Bool) {
@@ -208,8 +228,8 @@ std::string serializeSafetensors(const NamedTensors& tensors, const std::map<std
     return out;
 }
 
-void writeSafetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata)
+void writeSafetensors(
+    const std::filesystem::path& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata)
 {
     Prepared p = prepare(tensors, metadata);
     std::filesystem::path tmp = path;

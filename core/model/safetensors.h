@@ -71,6 +71,6 @@ std::string serializeSafetensors(const NamedTensors& tensors, const std::map<std
 // temporary file renamed into place (a reader never sees half a file).
 // Throws Error when the file cannot be written.
 void writeSafetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+    const std::map<std::string, std::string>& metadata = {});
 
 } // namespace tunebench

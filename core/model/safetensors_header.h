@@ -60,8 +60,8 @@ constexpr std::size_t kMaxSafetensorsRank = 64;
 // Reads the little-endian header length from the first 8 bytes of a file of
 // fileSize bytes and checks it against the size limit and the file.
 // Throws InputError naming fileLabel.
-std::uint64_t readSafetensorsHeaderLength(std::span<const std::uint8_t> prefix, std::uint64_t fileSize,
-                                          const std::string& fileLabel);
+std::uint64_t readSafetensorsHeaderLength(
+    std::span<const std::uint8_t> prefix, std::uint64_t fileSize, const std::string& fileLabel);
 
 // Parses and validates a whole header. fileStart holds at least the first
 // 8 + header-length bytes of a file that is fileSize bytes long. Checks, as the
@@ -73,7 +73,7 @@ std::uint64_t readSafetensorsHeaderLength(std::span<const std::uint8_t> prefix, 
 // exactly (no gap, no overlap, nothing after the last one).
 // Throws InputError naming fileLabel and the tensor or field at fault; never
 // anything else for any input (the fuzz target checks this).
-SafetensorsHeader parseSafetensorsHeader(std::span<const std::uint8_t> fileStart, std::uint64_t fileSize,
-                                         const std::string& fileLabel);
+SafetensorsHeader parseSafetensorsHeader(
+    std::span<const std::uint8_t> fileStart, std::uint64_t fileSize, const std::string& fileLabel);
 
 } // namespace tunebench

@@ -50,7 +50,7 @@ at::Tensor sampleTokens(const at::Tensor& logits, const SamplingOptions& options
     const at::Tensor probs = filterLogits(logits, options).softmax(-1).to(at::kDouble); // [B, V]
     const std::int64_t batch = probs.size(0);
     // Inverse-CDF sampling with uniforms from the CPU generator.
-    const at::Tensor u = at::rand({batch, 1}, generator, at::TensorOptions().dtype(at::kDouble)).to(probs.device());
+    const at::Tensor u = at::rand({ batch, 1 }, generator, at::TensorOptions().dtype(at::kDouble)).to(probs.device());
     const at::Tensor cdf = probs.cumsum(-1);
     const at::Tensor threshold = u * cdf.narrow(-1, probs.size(-1) - 1, 1);
     at::Tensor chosen = (cdf <= threshold).sum(-1).clamp_max(probs.size(-1) - 1); // [B]

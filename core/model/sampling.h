@@ -10,8 +10,8 @@ namespace tunebench {
 
 struct SamplingOptions {
     double temperature = 1.0; // > 0
-    std::int64_t topK = 0;    // 0: no top-k filter
-    double topP = 1.0;        // in (0, 1]; 1: no nucleus filter
+    std::int64_t topK = 0; // 0: no top-k filter
+    double topP = 1.0; // in (0, 1]; 1: no nucleus filter
 };
 
 // logits [B, V] -> logits with everything outside top-k and then outside the

@@ -13,8 +13,8 @@ class Database;
 struct ArtifactRecord {
     std::int64_t id = 0;
     std::optional<std::int64_t> runId; // none for workspace-level exports (e.g. a comparison report)
-    std::string kind;                  // checkpoint, adapter, merged, report, ...
-    std::string path;                  // relative to the workspace root where it lies inside it
+    std::string kind; // checkpoint, adapter, merged, report, ...
+    std::string path; // relative to the workspace root where it lies inside it
     std::string metaJson = "{}";
     double createdAt = 0;
 };

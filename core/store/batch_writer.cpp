@@ -32,21 +32,21 @@ void BatchWriter::addMetric(std::int64_t runId, std::int64_t step, std::string n
 
 void BatchWriter::addMetric(std::int64_t runId, std::int64_t step, std::string name, double value, double time)
 {
-    m_metrics.push_back({runId, step, std::move(name), value, time});
+    m_metrics.push_back({ runId, step, std::move(name), value, time });
     added();
 }
 
 void BatchWriter::addEvent(std::int64_t runId, std::string kind, std::string payloadJson)
 {
-    m_events.push_back({runId, nowSeconds(), std::move(kind), std::move(payloadJson)});
+    m_events.push_back({ runId, nowSeconds(), std::move(kind), std::move(payloadJson) });
     added();
 }
 
-void BatchWriter::addSample(std::int64_t runId, std::int64_t step, int promptIndex, int sampleIndex,
-                            std::string prompt, std::string text, std::int64_t seed)
+void BatchWriter::addSample(std::int64_t runId, std::int64_t step, int promptIndex, int sampleIndex, std::string prompt,
+    std::string text, std::int64_t seed)
 {
     m_samples.push_back(
-        {runId, step, promptIndex, sampleIndex, std::move(prompt), std::move(text), seed, nowSeconds()});
+        { runId, step, promptIndex, sampleIndex, std::move(prompt), std::move(text), seed, nowSeconds() });
     added();
 }
 
@@ -81,9 +81,9 @@ std::size_t BatchWriter::flush()
         }
     }
     if (!m_samples.empty()) {
-        Statement st = m_db.prepare(
-            "INSERT INTO samples (run_id, step, prompt_index, sample_index, prompt, text, seed, time) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        Statement st
+            = m_db.prepare("INSERT INTO samples (run_id, step, prompt_index, sample_index, prompt, text, seed, time) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         for (const Sample& s : m_samples) {
             st.bind(1, s.runId)
                 .bind(2, s.step)

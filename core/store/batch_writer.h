@@ -20,14 +20,13 @@ class BatchWriter {
 public:
     struct Options {
         std::size_t maxRows = 512;
-        std::chrono::milliseconds maxDelay{500};
+        std::chrono::milliseconds maxDelay { 500 };
     };
 
     BatchWriter(Database& db, Options options);
     explicit BatchWriter(Database& db)
-        : BatchWriter(db, Options{})
-    {
-    }
+        : BatchWriter(db, Options {})
+    { }
     BatchWriter(const BatchWriter&) = delete;
     BatchWriter& operator=(const BatchWriter&) = delete;
     // Flushes what is buffered; errors there are swallowed (a destructor must
@@ -38,7 +37,7 @@ public:
     void addMetric(std::int64_t runId, std::int64_t step, std::string name, double value, double time);
     void addEvent(std::int64_t runId, std::string kind, std::string payloadJson);
     void addSample(std::int64_t runId, std::int64_t step, int promptIndex, int sampleIndex, std::string prompt,
-                   std::string text, std::int64_t seed);
+        std::string text, std::int64_t seed);
 
     // Writes the buffer in one transaction. Returns the number of rows written.
     // On failure the buffer is kept (nothing half-written) and StoreError thrown.

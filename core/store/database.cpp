@@ -28,14 +28,12 @@ std::string describe(const std::filesystem::path& path, std::string_view what, s
 Statement::Statement(sqlite3_stmt* stmt, const Database* db)
     : m_stmt(stmt)
     , m_db(db)
-{
-}
+{ }
 
 Statement::Statement(Statement&& other) noexcept
     : m_stmt(std::exchange(other.m_stmt, nullptr))
     , m_db(std::exchange(other.m_db, nullptr))
-{
-}
+{ }
 
 Statement& Statement::operator=(Statement&& other) noexcept
 {
@@ -75,8 +73,8 @@ Statement& Statement::bind(int index, double value)
 Statement& Statement::bind(int index, std::string_view value)
 {
     // An empty string_view may have a null data(), which SQLite would bind as NULL, not as ''.
-    int rc = sqlite3_bind_text64(m_stmt, index, value.data() ? value.data() : "", value.size(), SQLITE_TRANSIENT,
-                                 SQLITE_UTF8);
+    int rc = sqlite3_bind_text64(
+        m_stmt, index, value.data() ? value.data() : "", value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK)
         fail(rc);
     return *this;
@@ -102,8 +100,7 @@ bool Statement::step()
 
 void Statement::run()
 {
-    while (step()) {
-    }
+    while (step()) { }
     reset();
 }
 
@@ -185,8 +182,7 @@ Database Database::open(const std::filesystem::path& path, Mode mode)
 Database::Database(Database&& other) noexcept
     : m_db(std::exchange(other.m_db, nullptr))
     , m_path(std::move(other.m_path))
-{
-}
+{ }
 
 Database& Database::operator=(Database&& other) noexcept
 {

@@ -6,8 +6,8 @@ namespace tunebench {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, name, format, source_path, records, content_hash, parent_id, operation, params_json, created_at";
+constexpr const char* kColumns
+    = "id, name, format, source_path, records, content_hash, parent_id, operation, params_json, created_at";
 
 DatasetRecord readDataset(const Statement& st)
 {
@@ -29,14 +29,13 @@ DatasetRecord readDataset(const Statement& st)
 
 DatasetStore::DatasetStore(Database& db)
     : m_db(db)
-{
-}
+{ }
 
 std::int64_t DatasetStore::add(const DatasetRecord& d)
 {
-    Statement st = m_db.prepare(
-        "INSERT INTO datasets (name, format, source_path, records, content_hash, parent_id, operation, "
-        "params_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement st
+        = m_db.prepare("INSERT INTO datasets (name, format, source_path, records, content_hash, parent_id, operation, "
+                       "params_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind(1, d.name)
         .bind(2, d.format)
         .bind(3, d.sourcePath)

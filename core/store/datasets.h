@@ -12,13 +12,13 @@ class Database;
 struct DatasetRecord {
     std::int64_t id = 0;
     std::string name;
-    std::string format;     // text, instruction, chat, preference, unpaired_preference
+    std::string format; // text, instruction, chat, preference, unpaired_preference
     std::string sourcePath; // the file it was imported from
     std::int64_t records = 0;
     std::string contentHash;
     std::optional<std::int64_t> parentId; // lineage: the dataset this one was derived from
-    std::string operation = "import";     // how it was made from its parent
-    std::string paramsJson = "{}";        // the operation's parameters
+    std::string operation = "import"; // how it was made from its parent
+    std::string paramsJson = "{}"; // the operation's parameters
     double createdAt = 0;
 };
 

@@ -6,18 +6,17 @@ namespace tunebench {
 
 MetricQuery::MetricQuery(const Database& db)
     : m_db(db)
-{
-}
+{ }
 
-std::vector<MetricPoint> MetricQuery::series(std::int64_t runId, const std::string& name,
-                                             std::optional<std::int64_t> afterStep) const
+std::vector<MetricPoint> MetricQuery::series(
+    std::int64_t runId, const std::string& name, std::optional<std::int64_t> afterStep) const
 {
     Statement st = m_db.prepare(
         "SELECT step, value, time FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step, rowid");
     st.bind(1, runId).bind(2, name).bind(3, afterStep.value_or(INT64_MIN));
     std::vector<MetricPoint> out;
     while (st.step())
-        out.push_back({st.int64(0), st.real(1), st.real(2)});
+        out.push_back({ st.int64(0), st.real(1), st.real(2) });
     return out;
 }
 
@@ -34,11 +33,10 @@ std::vector<std::string> MetricQuery::names(std::int64_t runId) const
 std::vector<MetricSummary> MetricQuery::summary(std::int64_t runId) const
 {
     // The last value is the one at the highest step (latest row on ties).
-    Statement st = m_db.prepare(
-        "SELECT m.name, COUNT(*), MIN(m.value), MAX(m.value), "
-        "  (SELECT value FROM metrics l WHERE l.run_id = m.run_id AND l.name = m.name "
-        "   ORDER BY step DESC, rowid DESC LIMIT 1), MAX(m.step) "
-        "FROM metrics m WHERE m.run_id = ? GROUP BY m.name ORDER BY m.name");
+    Statement st = m_db.prepare("SELECT m.name, COUNT(*), MIN(m.value), MAX(m.value), "
+                                "  (SELECT value FROM metrics l WHERE l.run_id = m.run_id AND l.name = m.name "
+                                "   ORDER BY step DESC, rowid DESC LIMIT 1), MAX(m.step) "
+                                "FROM metrics m WHERE m.run_id = ? GROUP BY m.name ORDER BY m.name");
     st.bind(1, runId);
     std::vector<MetricSummary> out;
     while (st.step()) {

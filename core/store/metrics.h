@@ -30,8 +30,8 @@ public:
     explicit MetricQuery(const Database& db);
 
     // The metric's points of one run by step; with afterStep only the newer ones.
-    std::vector<MetricPoint> series(std::int64_t runId, const std::string& name,
-                                    std::optional<std::int64_t> afterStep = std::nullopt) const;
+    std::vector<MetricPoint> series(
+        std::int64_t runId, const std::string& name, std::optional<std::int64_t> afterStep = std::nullopt) const;
     // Names of the metrics a run has recorded, sorted.
     std::vector<std::string> names(std::int64_t runId) const;
     // Count, last, min and max of every metric of a run, sorted by name.

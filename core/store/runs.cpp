@@ -8,17 +8,17 @@ namespace tunebench {
 
 namespace {
 
-constexpr std::array<std::pair<RunStatus, std::string_view>, 5> kStatusNames{{
-    {RunStatus::Queued, "queued"},
-    {RunStatus::Running, "running"},
-    {RunStatus::Finished, "finished"},
-    {RunStatus::Failed, "failed"},
-    {RunStatus::Cancelled, "cancelled"},
-}};
+constexpr std::array<std::pair<RunStatus, std::string_view>, 5> kStatusNames { {
+    { RunStatus::Queued, "queued" },
+    { RunStatus::Running, "running" },
+    { RunStatus::Finished, "finished" },
+    { RunStatus::Failed, "failed" },
+    { RunStatus::Cancelled, "cancelled" },
+} };
 
-constexpr std::string_view kRunColumns =
-    "id, name, status, config_json, adapter, objective, model_path, dataset_id, parent_run_id, lineage_json, "
-    "created_at, started_at, finished_at, worker_pid, error";
+constexpr std::string_view kRunColumns
+    = "id, name, status, config_json, adapter, objective, model_path, dataset_id, parent_run_id, lineage_json, "
+      "created_at, started_at, finished_at, worker_pid, error";
 
 RunRecord readRun(const Statement& st)
 {
@@ -58,14 +58,13 @@ RunStatus runStatusFromString(std::string_view text)
         if (name == text)
             return value;
     }
-    throw InputError("unknown run status '" + std::string(text)
-                     + "' (expected queued, running, finished, failed or cancelled)");
+    throw InputError(
+        "unknown run status '" + std::string(text) + "' (expected queued, running, finished, failed or cancelled)");
 }
 
 RunStore::RunStore(Database& db)
     : m_db(db)
-{
-}
+{ }
 
 std::int64_t RunStore::create(const NewRun& run)
 {
@@ -103,17 +102,16 @@ std::optional<RunRecord> RunStore::find(std::int64_t id) const
     return readRun(st);
 }
 
-void RunStore::setStatus(std::int64_t id, RunStatus status, std::string_view error,
-                         std::optional<std::int64_t> workerPid)
+void RunStore::setStatus(
+    std::int64_t id, RunStatus status, std::string_view error, std::optional<std::int64_t> workerPid)
 {
     const double now = nowSeconds();
-    Statement st = m_db.prepare(
-        "UPDATE runs SET status = ?1, error = ?2, "
-        "started_at = CASE WHEN ?1 = 'running' THEN ?3 ELSE started_at END, "
-        "finished_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 "
-        "                   WHEN ?1 = 'running' THEN NULL ELSE finished_at END, "
-        "worker_pid = CASE WHEN ?1 = 'running' THEN ?4 ELSE worker_pid END "
-        "WHERE id = ?5");
+    Statement st = m_db.prepare("UPDATE runs SET status = ?1, error = ?2, "
+                                "started_at = CASE WHEN ?1 = 'running' THEN ?3 ELSE started_at END, "
+                                "finished_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 "
+                                "                   WHEN ?1 = 'running' THEN NULL ELSE finished_at END, "
+                                "worker_pid = CASE WHEN ?1 = 'running' THEN ?4 ELSE worker_pid END "
+                                "WHERE id = ?5");
     st.bind(1, toString(status)).bind(2, error).bind(3, now).bind(4, workerPid).bind(5, id);
     st.run();
     if (m_db.changes() == 0)
@@ -143,7 +141,7 @@ std::vector<EventRecord> RunStore::events(std::int64_t runId, std::int64_t after
     st.bind(1, runId).bind(2, afterId);
     std::vector<EventRecord> out;
     while (st.step())
-        out.push_back({st.int64(0), st.int64(1), st.real(2), st.text(3), st.text(4)});
+        out.push_back({ st.int64(0), st.int64(1), st.real(2), st.text(3), st.text(4) });
     return out;
 }
 

@@ -65,7 +65,7 @@ public:
     // Marks the run's status; Running stamps started_at and the worker pid,
     // Finished/Failed/Cancelled stamp finished_at. Throws InputError for an unknown run.
     void setStatus(std::int64_t id, RunStatus status, std::string_view error = {},
-                   std::optional<std::int64_t> workerPid = std::nullopt);
+        std::optional<std::int64_t> workerPid = std::nullopt);
     // Deletes the run with its metrics, samples, events and artifact rows
     // (files on disk are the caller's). Returns false when there was no such run.
     bool remove(std::int64_t id);

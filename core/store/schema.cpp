@@ -89,7 +89,7 @@ CREATE INDEX artifacts_run ON artifacts(run_id);
 )sql";
 
 constexpr Migration kMigrations[] = {
-    {1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1},
+    { 1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1 },
 };
 
 } // namespace
@@ -109,15 +109,15 @@ int migrate(Database& db, std::span<const Migration> migrations)
     for (std::size_t i = 0; i < migrations.size(); ++i) {
         if (migrations[i].version != static_cast<int>(i) + 1)
             throw StoreError("schema migrations must be numbered 1, 2, 3, ...; step " + std::to_string(i + 1)
-                             + " is numbered " + std::to_string(migrations[i].version));
+                + " is numbered " + std::to_string(migrations[i].version));
     }
     const int target = migrations.empty() ? 0 : migrations.back().version;
     const int found = db.userVersion();
     if (found > target) {
         throw StoreError("database " + db.path().string() + " has schema version " + std::to_string(found)
-                         + ", but this Tunebench understands versions up to " + std::to_string(target)
-                         + ". It was written by a newer Tunebench; open it with that version or newer."
-                           " The file was not changed.");
+            + ", but this Tunebench understands versions up to " + std::to_string(target)
+            + ". It was written by a newer Tunebench; open it with that version or newer."
+              " The file was not changed.");
     }
     for (const Migration& m : migrations) {
         if (m.version <= found)

@@ -25,6 +25,9 @@ int currentSchemaVersion();
 // names the file and both versions, and is left untouched.
 // Returns the version the database had before.
 int migrate(Database& db, std::span<const Migration> migrations);
-inline int migrate(Database& db) { return migrate(db, builtinMigrations()); }
+inline int migrate(Database& db)
+{
+    return migrate(db, builtinMigrations());
+}
 
 } // namespace tunebench

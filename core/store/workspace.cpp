@@ -12,7 +12,7 @@ namespace {
 
 void ensureFolders(const fs::path& root)
 {
-    for (const char* sub : {"datasets", "runs", "exports"}) {
+    for (const char* sub : { "datasets", "runs", "exports" }) {
         std::error_code ec;
         fs::create_directories(root / sub, ec);
         if (ec)
@@ -25,8 +25,7 @@ void ensureFolders(const fs::path& root)
 Workspace::Workspace(fs::path root, Database db)
     : m_root(std::move(root))
     , m_db(std::move(db))
-{
-}
+{ }
 
 bool Workspace::isWorkspace(const fs::path& dir)
 {
@@ -54,10 +53,10 @@ Workspace Workspace::open(const fs::path& dir)
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         throw Error("workspace " + dir.string() + " does not exist (create one with 'tunebench-cli workspace init "
-                    + dir.string() + "')");
+            + dir.string() + "')");
     if (!isWorkspace(dir))
         throw Error(dir.string() + " is not a Tunebench workspace: it has no " + kDatabaseName
-                    + " (create one with 'tunebench-cli workspace init " + dir.string() + "')");
+            + " (create one with 'tunebench-cli workspace init " + dir.string() + "')");
     fs::path root = fs::absolute(dir, ec).lexically_normal();
     Database db = Database::open(root / kDatabaseName, Database::Mode::ReadWrite);
     migrate(db);

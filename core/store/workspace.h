@@ -33,10 +33,7 @@ public:
     std::filesystem::path runsDir() const { return m_root / "runs"; }
     std::filesystem::path exportsDir() const { return m_root / "exports"; }
     std::filesystem::path runDir(std::int64_t runId) const { return runsDir() / std::to_string(runId); }
-    std::filesystem::path datasetDir(std::int64_t datasetId) const
-    {
-        return datasetsDir() / std::to_string(datasetId);
-    }
+    std::filesystem::path datasetDir(std::int64_t datasetId) const { return datasetsDir() / std::to_string(datasetId); }
 
     Database& db() { return m_db; }
     const Database& db() const { return m_db; }

@@ -82,7 +82,7 @@ void AddedVocabulary::Matcher::add(std::string_view pattern, std::int32_t token)
 
 std::pair<std::size_t, std::int32_t> AddedVocabulary::Matcher::longestAt(std::string_view text, std::size_t pos) const
 {
-    std::pair<std::size_t, std::int32_t> best{0, -1};
+    std::pair<std::size_t, std::int32_t> best { 0, -1 };
     std::int32_t node = 0;
     for (std::size_t i = pos; i < text.size(); ++i) {
         const auto byte = static_cast<unsigned char>(text[i]);
@@ -94,7 +94,7 @@ std::pair<std::size_t, std::int32_t> AddedVocabulary::Matcher::longestAt(std::st
             break;
         node = child;
         if (nodes[static_cast<std::size_t>(node)].token >= 0)
-            best = {i + 1 - pos, nodes[static_cast<std::size_t>(node)].token};
+            best = { i + 1 - pos, nodes[static_cast<std::size_t>(node)].token };
     }
     return best;
 }
@@ -164,13 +164,13 @@ std::vector<AddedVocabulary::Segment> AddedVocabulary::split(std::string_view te
         if (token.rstrip)
             stop += whitespaceRunAfter(text.substr(stop));
         if (consumed < start)
-            segments.push_back({consumed, start, std::nullopt});
-        segments.push_back({start, stop, token.id});
+            segments.push_back({ consumed, start, std::nullopt });
+        segments.push_back({ start, stop, token.id });
         consumed = stop;
         pos = stop;
     }
     if (consumed < text.size())
-        segments.push_back({consumed, text.size(), std::nullopt});
+        segments.push_back({ consumed, text.size(), std::nullopt });
     return segments;
 }
 

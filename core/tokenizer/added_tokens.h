@@ -18,9 +18,9 @@ struct AddedToken {
     std::int32_t id = 0;
     bool special = false;
     bool singleWord = false; // only where no word character touches it
-    bool lstrip = false;     // swallows the whitespace on its left
-    bool rstrip = false;     // swallows the whitespace on its right
-    bool normalized = true;  // matched in the normalized text rather than the raw text
+    bool lstrip = false; // swallows the whitespace on its left
+    bool rstrip = false; // swallows the whitespace on its right
+    bool normalized = true; // matched in the normalized text rather than the raw text
 };
 
 // Finds added tokens in text the way the `tokenizers` library does: leftmost-
@@ -54,7 +54,7 @@ private:
             std::vector<std::pair<unsigned char, std::int32_t>> children;
             std::int32_t token = -1; // index into m_tokens where a pattern ends here
         };
-        std::vector<Node> nodes{Node{}};
+        std::vector<Node> nodes { Node {} };
         bool firstByte[256] = {};
         void add(std::string_view pattern, std::int32_t token);
         // Longest match starting at pos: (length, token index), or length 0.

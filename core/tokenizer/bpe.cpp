@@ -30,8 +30,9 @@ struct QueuedMerge {
 } // namespace
 
 Bpe::Bpe(Vocabulary vocab, const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
-         const std::string& where)
-    : m_vocab(std::move(vocab)), m_options(std::move(options))
+    const std::string& where)
+    : m_vocab(std::move(vocab))
+    , m_options(std::move(options))
 {
     std::int32_t maxId = -1;
     for (const auto& [token, id] : m_vocab) {
@@ -49,8 +50,8 @@ Bpe::Bpe(Vocabulary vocab, const std::vector<std::pair<std::string, std::string>
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [a, b] = merges[rank];
         const auto missing = [&](const std::string& token) {
-            return InputError(where + "[" + std::to_string(rank) + "]: merge part \"" + token
-                              + "\" is not in the vocabulary");
+            return InputError(
+                where + "[" + std::to_string(rank) + "]: merge part \"" + token + "\" is not in the vocabulary");
         };
         const auto ia = m_vocab.find(a);
         if (ia == m_vocab.end())
@@ -65,7 +66,7 @@ Bpe::Bpe(Vocabulary vocab, const std::vector<std::pair<std::string, std::string>
         if (im == m_vocab.end())
             throw missing(merged);
         // A pair listed twice keeps its later rank, as the library's map insertion does.
-        m_merges[pairKey(ia->second, ib->second)] = {static_cast<std::uint32_t>(rank), im->second};
+        m_merges[pairKey(ia->second, ib->second)] = { static_cast<std::uint32_t>(rank), im->second };
     }
     if (m_options.unkToken) {
         if (const auto it = m_vocab.find(*m_options.unkToken); it != m_vocab.end())
@@ -121,7 +122,8 @@ void Bpe::tokenize(std::string_view word, std::vector<std::int32_t>& out) const
         std::unique_lock lock(m_cacheMutex);
         // Like the library's cache, a full cache keeps what it has rather than evicting.
         if (m_cache.size() < kCacheCapacity)
-            m_cache.emplace(std::string(word), std::vector<std::int32_t>(out.begin() + static_cast<std::ptrdiff_t>(first), out.end()));
+            m_cache.emplace(std::string(word),
+                std::vector<std::int32_t>(out.begin() + static_cast<std::ptrdiff_t>(first), out.end()));
     }
 }
 
@@ -133,7 +135,7 @@ void Bpe::mergeWord(std::string_view word, std::vector<std::int32_t>& out) const
         const auto index = static_cast<std::int32_t>(symbols.size());
         if (!symbols.empty())
             symbols.back().next = index;
-        symbols.push_back({id, index - 1, -1, true});
+        symbols.push_back({ id, index - 1, -1, true });
     };
     const auto requireUnk = [&]() -> std::int32_t {
         if (!m_unkId)
@@ -197,7 +199,7 @@ void Bpe::mergeWord(std::string_view word, std::vector<std::int32_t>& out) const
         };
         for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
             if (const MergeTarget* m = lookup(symbols[i].id, symbols[i + 1].id))
-                queue.push({m->rank, static_cast<std::int32_t>(i), m->id});
+                queue.push({ m->rank, static_cast<std::int32_t>(i), m->id });
         }
         while (!queue.empty()) {
             const QueuedMerge top = queue.top();
@@ -218,12 +220,12 @@ void Bpe::mergeWord(std::string_view word, std::vector<std::int32_t>& out) const
             if (left.prev >= 0) {
                 const Symbol& p = symbols[static_cast<std::size_t>(left.prev)];
                 if (const MergeTarget* m = lookup(p.id, left.id))
-                    queue.push({m->rank, left.prev, m->id});
+                    queue.push({ m->rank, left.prev, m->id });
             }
             if (left.next >= 0) {
                 const Symbol& n = symbols[static_cast<std::size_t>(left.next)];
                 if (const MergeTarget* m = lookup(left.id, n.id))
-                    queue.push({m->rank, top.pos, m->id});
+                    queue.push({ m->rank, top.pos, m->id });
             }
         }
     }

@@ -16,17 +16,17 @@ namespace tunebench {
 // Hash for unordered maps keyed by std::string that are looked up with string_view.
 struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view> {}(s); }
 };
 using Vocabulary = std::unordered_map<std::string, std::int32_t, StringHash, std::equal_to<>>;
 
 struct BpeOptions {
     std::optional<std::string> unkToken;
     std::string continuingSubwordPrefix; // before every symbol but the first of a word
-    std::string endOfWordSuffix;         // after the last symbol of a word
-    bool fuseUnk = false;                // consecutive unknown characters become one unk
-    bool byteFallback = false;           // unknown characters become <0xNN> byte tokens
-    bool ignoreMerges = false;           // a word found whole in the vocabulary is one token
+    std::string endOfWordSuffix; // after the last symbol of a word
+    bool fuseUnk = false; // consecutive unknown characters become one unk
+    bool byteFallback = false; // unknown characters become <0xNN> byte tokens
+    bool ignoreMerges = false; // a word found whole in the vocabulary is one token
 };
 
 // The byte-pair-encoding model: a word's characters are merged pairwise, the

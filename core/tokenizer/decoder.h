@@ -33,9 +33,9 @@ public:
 class MetaspaceDecoder final : public Decoder {
 public:
     MetaspaceDecoder(std::string replacement, PrependScheme scheme)
-        : m_replacement(std::move(replacement)), m_scheme(scheme)
-    {
-    }
+        : m_replacement(std::move(replacement))
+        , m_scheme(scheme)
+    { }
     void decodeChain(std::vector<std::string>& tokens) const override;
 
 private:
@@ -45,7 +45,10 @@ private:
 
 class ReplaceDecoder final : public Decoder {
 public:
-    ReplaceDecoder(Pattern pattern, std::string content) : m_pattern(std::move(pattern)), m_content(std::move(content)) {}
+    ReplaceDecoder(Pattern pattern, std::string content)
+        : m_pattern(std::move(pattern))
+        , m_content(std::move(content))
+    { }
     void decodeChain(std::vector<std::string>& tokens) const override;
 
 private:
@@ -69,7 +72,11 @@ public:
 // Removes up to `start` leading and `stop` trailing copies of a character from each token.
 class StripDecoder final : public Decoder {
 public:
-    StripDecoder(char32_t content, std::size_t start, std::size_t stop) : m_content(content), m_start(start), m_stop(stop) {}
+    StripDecoder(char32_t content, std::size_t start, std::size_t stop)
+        : m_content(content)
+        , m_start(start)
+        , m_stop(stop)
+    { }
     void decodeChain(std::vector<std::string>& tokens) const override;
 
 private:
@@ -81,7 +88,9 @@ private:
 // The BPEDecoder: the end-of-word suffix becomes a space (nothing after the last token).
 class BpeSuffixDecoder final : public Decoder {
 public:
-    explicit BpeSuffixDecoder(std::string suffix) : m_suffix(std::move(suffix)) {}
+    explicit BpeSuffixDecoder(std::string suffix)
+        : m_suffix(std::move(suffix))
+    { }
     void decodeChain(std::vector<std::string>& tokens) const override;
 
 private:
@@ -90,7 +99,9 @@ private:
 
 class SequenceDecoder final : public Decoder {
 public:
-    explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : m_steps(std::move(steps)) {}
+    explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps)
+        : m_steps(std::move(steps))
+    { }
     void decodeChain(std::vector<std::string>& tokens) const override;
     bool isByteLevel() const override;
 

@@ -39,15 +39,22 @@ void UnicodeNormalizer::normalize(std::string& text) const
         return;
     int options = UTF8PROC_STABLE;
     switch (m_form) {
-    case UnicodeForm::Nfc: options |= UTF8PROC_COMPOSE; break;
-    case UnicodeForm::Nfd: options |= UTF8PROC_DECOMPOSE; break;
-    case UnicodeForm::Nfkc: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case UnicodeForm::Nfkd: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case UnicodeForm::Nfc:
+        options |= UTF8PROC_COMPOSE;
+        break;
+    case UnicodeForm::Nfd:
+        options |= UTF8PROC_DECOMPOSE;
+        break;
+    case UnicodeForm::Nfkc:
+        options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        break;
+    case UnicodeForm::Nfkd:
+        options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        break;
     }
     utf8proc_uint8_t* result = nullptr;
     const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                            static_cast<utf8proc_ssize_t>(text.size()), &result,
-                                            static_cast<utf8proc_option_t>(options));
+        static_cast<utf8proc_ssize_t>(text.size()), &result, static_cast<utf8proc_option_t>(options));
     if (n < 0) {
         std::free(result);
         throw InputError(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));

@@ -23,7 +23,9 @@ enum class UnicodeForm { Nfc, Nfd, Nfkc, Nfkd };
 // NFC, NFD, NFKC, NFKD through utf8proc.
 class UnicodeNormalizer final : public Normalizer {
 public:
-    explicit UnicodeNormalizer(UnicodeForm form) : m_form(form) {}
+    explicit UnicodeNormalizer(UnicodeForm form)
+        : m_form(form)
+    { }
     void normalize(std::string& text) const override;
 
 private:
@@ -33,7 +35,9 @@ private:
 // Prepends a string to any non-empty text (Llama-2's "▁").
 class PrependNormalizer final : public Normalizer {
 public:
-    explicit PrependNormalizer(std::string prefix) : m_prefix(std::move(prefix)) {}
+    explicit PrependNormalizer(std::string prefix)
+        : m_prefix(std::move(prefix))
+    { }
     void normalize(std::string& text) const override;
 
 private:
@@ -43,7 +47,9 @@ private:
 // Appends a string to any non-empty text.
 class AppendNormalizer final : public Normalizer {
 public:
-    explicit AppendNormalizer(std::string suffix) : m_suffix(std::move(suffix)) {}
+    explicit AppendNormalizer(std::string suffix)
+        : m_suffix(std::move(suffix))
+    { }
     void normalize(std::string& text) const override;
 
 private:
@@ -54,9 +60,9 @@ private:
 class ReplaceNormalizer final : public Normalizer {
 public:
     ReplaceNormalizer(Pattern pattern, std::string content)
-        : m_pattern(std::move(pattern)), m_content(std::move(content))
-    {
-    }
+        : m_pattern(std::move(pattern))
+        , m_content(std::move(content))
+    { }
     void normalize(std::string& text) const override;
 
 private:
@@ -74,7 +80,10 @@ public:
 // Removes White_Space characters at the start and/or end.
 class StripNormalizer final : public Normalizer {
 public:
-    StripNormalizer(bool left, bool right) : m_left(left), m_right(right) {}
+    StripNormalizer(bool left, bool right)
+        : m_left(left)
+        , m_right(right)
+    { }
     void normalize(std::string& text) const override;
 
 private:
@@ -90,7 +99,9 @@ public:
 
 class SequenceNormalizer final : public Normalizer {
 public:
-    explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> steps) : m_steps(std::move(steps)) {}
+    explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> steps)
+        : m_steps(std::move(steps))
+    { }
     void normalize(std::string& text) const override;
 
 private:

@@ -11,8 +11,8 @@ namespace tunebench {
 namespace {
 
 // Oniguruma's \s is the Unicode White_Space property; PCRE2's adds U+180E.
-constexpr std::string_view kWhiteSpaceClass =
-    "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+constexpr std::string_view kWhiteSpaceClass
+    = "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
 
 std::string pcre2Message(int code)
 {
@@ -50,7 +50,9 @@ pcre2_match_context* threadMatchContext()
 
 struct MatchData {
     pcre2_match_data* data;
-    explicit MatchData(const pcre2_code* code) : data(pcre2_match_data_create_from_pattern(code, nullptr)) {}
+    explicit MatchData(const pcre2_code* code)
+        : data(pcre2_match_data_create_from_pattern(code, nullptr))
+    { }
     ~MatchData() { pcre2_match_data_free(data); }
     MatchData(const MatchData&) = delete;
     MatchData& operator=(const MatchData&) = delete;
@@ -134,11 +136,11 @@ Pattern Pattern::regex(const std::string& expression, const std::string& where)
     int errorCode = 0;
     PCRE2_SIZE errorOffset = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
-                                     // Oniguruma's default (Ruby) syntax makes ^ and $ line anchors.
-                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &errorCode, &errorOffset, nullptr);
+        // Oniguruma's default (Ruby) syntax makes ^ and $ line anchors.
+        PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &errorCode, &errorOffset, nullptr);
     if (!code) {
         throw InputError(where + ": regular expression " + expression + " does not compile: " + pcre2Message(errorCode)
-                         + " (at offset " + std::to_string(errorOffset) + " of the PCRE2 form " + translated + ")");
+            + " (at offset " + std::to_string(errorOffset) + " of the PCRE2 form " + translated + ")");
     }
     // JIT is an optimisation: where it is unavailable the interpreter gives the same matches.
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
@@ -174,7 +176,7 @@ std::vector<Pattern::Span> Pattern::findAll(std::string_view text) const
             break;
         if (rc < 0) {
             throw InputError("regular expression " + m_regex->expression + " failed on a text of "
-                             + std::to_string(text.size()) + " bytes: " + pcre2Message(rc));
+                + std::to_string(text.size()) + " bytes: " + pcre2Message(rc));
         }
         const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(md.data);
         const std::size_t b = ovector[0];

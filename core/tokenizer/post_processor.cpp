@@ -18,14 +18,14 @@ IdSequences TemplatePostProcessor::apply(IdSequences sequences) const
             out.insert(out.end(), piece.ids.begin(), piece.ids.end());
         }
     }
-    return {std::move(out)};
+    return { std::move(out) };
 }
 
 IdSequences ClsSepPostProcessor::apply(IdSequences sequences) const
 {
     if (sequences.empty())
         return sequences;
-    std::vector<std::int32_t> out{m_cls};
+    std::vector<std::int32_t> out { m_cls };
     out.insert(out.end(), sequences[0].begin(), sequences[0].end());
     out.push_back(m_sep);
     if (sequences.size() > 1) {
@@ -34,7 +34,7 @@ IdSequences ClsSepPostProcessor::apply(IdSequences sequences) const
         out.insert(out.end(), sequences[1].begin(), sequences[1].end());
         out.push_back(m_sep);
     }
-    return {std::move(out)};
+    return { std::move(out) };
 }
 
 IdSequences SequencePostProcessor::apply(IdSequences sequences) const

@@ -26,13 +26,13 @@ class TemplatePostProcessor final : public PostProcessor {
 public:
     struct Piece {
         bool isSequence = false;
-        bool sequenceB = false;        // for a sequence piece: B rather than A
+        bool sequenceB = false; // for a sequence piece: B rather than A
         std::vector<std::int32_t> ids; // for a special-token piece
     };
     TemplatePostProcessor(std::vector<Piece> single, std::vector<Piece> pair)
-        : m_single(std::move(single)), m_pair(std::move(pair))
-    {
-    }
+        : m_single(std::move(single))
+        , m_pair(std::move(pair))
+    { }
     IdSequences apply(IdSequences sequences) const override;
 
 private:
@@ -50,9 +50,10 @@ public:
 class ClsSepPostProcessor final : public PostProcessor {
 public:
     ClsSepPostProcessor(std::int32_t cls, std::int32_t sep, bool doubleSepBetweenPairs)
-        : m_cls(cls), m_sep(sep), m_doubleSep(doubleSepBetweenPairs)
-    {
-    }
+        : m_cls(cls)
+        , m_sep(sep)
+        , m_doubleSep(doubleSepBetweenPairs)
+    { }
     IdSequences apply(IdSequences sequences) const override;
 
 private:
@@ -63,7 +64,9 @@ private:
 
 class SequencePostProcessor final : public PostProcessor {
 public:
-    explicit SequencePostProcessor(std::vector<std::unique_ptr<PostProcessor>> steps) : m_steps(std::move(steps)) {}
+    explicit SequencePostProcessor(std::vector<std::unique_ptr<PostProcessor>> steps)
+        : m_steps(std::move(steps))
+    { }
     IdSequences apply(IdSequences sequences) const override;
 
 private:

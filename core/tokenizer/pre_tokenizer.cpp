@@ -18,22 +18,20 @@ struct Event {
 };
 
 // Cuts every piece with `find` (text -> delimiter spans) and `behavior`.
-template <typename Find>
-void splitEach(std::vector<PreToken>& pieces, SplitBehavior behavior, bool invert, Find find)
+template <typename Find> void splitEach(std::vector<PreToken>& pieces, SplitBehavior behavior, bool invert, Find find)
 {
     std::vector<PreToken> out;
     out.reserve(pieces.size());
     for (PreToken& piece : pieces) {
         for (const auto& [b, e] : splitSpans(piece.text.size(), find(piece.text), behavior, invert))
-            out.push_back({piece.text.substr(b, e - b), piece.atStart && b == 0});
+            out.push_back({ piece.text.substr(b, e - b), piece.atStart && b == 0 });
     }
     pieces = std::move(out);
 }
 
 // Each character satisfying `pred` as its own match, as the `tokenizers`
 // library's character patterns produce them.
-template <typename Pred>
-std::vector<Pattern::Span> charMatches(const std::string& text, Pred pred)
+template <typename Pred> std::vector<Pattern::Span> charMatches(const std::string& text, Pred pred)
 {
     std::vector<Pattern::Span> spans;
     std::size_t pos = 0;
@@ -51,8 +49,13 @@ bool isPunctuation(char32_t cp)
         return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60)
             || (cp >= 0x7B && cp <= 0x7E);
     switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
         return true;
     default:
         return false;
@@ -61,20 +64,20 @@ bool isPunctuation(char32_t cp)
 
 } // namespace
 
-std::vector<Pattern::Span> splitSpans(std::size_t size, const std::vector<Pattern::Span>& matches,
-                                      SplitBehavior behavior, bool invert)
+std::vector<Pattern::Span> splitSpans(
+    std::size_t size, const std::vector<Pattern::Span>& matches, SplitBehavior behavior, bool invert)
 {
     std::vector<Event> events;
     events.reserve(matches.size() * 2 + 1);
     std::size_t prev = 0;
     for (const auto& [b, e] : matches) {
         if (prev < b)
-            events.push_back({prev, b, invert});
-        events.push_back({b, e, !invert});
+            events.push_back({ prev, b, invert });
+        events.push_back({ b, e, !invert });
         prev = e;
     }
     if (prev < size)
-        events.push_back({prev, size, invert});
+        events.push_back({ prev, size, invert });
 
     std::vector<Pattern::Span> pieces;
     pieces.reserve(events.size());
@@ -133,10 +136,10 @@ const char* ByteLevelPreTokenizer::gpt2Pattern()
 }
 
 ByteLevelPreTokenizer::ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex)
-    : m_addPrefixSpace(addPrefixSpace), m_useRegex(useRegex),
-      m_pattern(Pattern::regex(gpt2Pattern(), "the ByteLevel pre-tokenizer's GPT-2 expression"))
-{
-}
+    : m_addPrefixSpace(addPrefixSpace)
+    , m_useRegex(useRegex)
+    , m_pattern(Pattern::regex(gpt2Pattern(), "the ByteLevel pre-tokenizer's GPT-2 expression"))
+{ }
 
 void ByteLevelPreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
 {
@@ -175,27 +178,26 @@ void MetaspacePreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
     }
     if (m_split) {
         const Pattern delimiter = Pattern::literal(m_replacement);
-        splitEach(pieces, SplitBehavior::MergedWithNext, false,
-                  [&](const std::string& t) { return delimiter.findAll(t); });
+        splitEach(
+            pieces, SplitBehavior::MergedWithNext, false, [&](const std::string& t) { return delimiter.findAll(t); });
     }
 }
 
 void DigitsPreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
 {
     splitEach(pieces, m_individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false,
-              [](const std::string& t) { return charMatches(t, unicode::isNumeric); });
+        [](const std::string& t) { return charMatches(t, unicode::isNumeric); });
 }
 
 void WhitespaceSplitPreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
 {
     splitEach(pieces, SplitBehavior::Removed, false,
-              [](const std::string& t) { return charMatches(t, unicode::isWhiteSpace); });
+        [](const std::string& t) { return charMatches(t, unicode::isWhiteSpace); });
 }
 
 WhitespacePreTokenizer::WhitespacePreTokenizer()
     : m_pattern(Pattern::regex(R"(\w+|[^\w\s]+)", "the Whitespace pre-tokenizer's expression"))
-{
-}
+{ }
 
 void WhitespacePreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
 {

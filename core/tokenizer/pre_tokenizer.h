@@ -21,8 +21,8 @@ enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext
 // The pieces [begin, end) that `behavior` makes of a text of `size` bytes whose
 // delimiters are `matches` (sorted, non-overlapping). With invert, the matches
 // are the content and the rest the delimiters. Empty pieces are dropped.
-std::vector<Pattern::Span> splitSpans(std::size_t size, const std::vector<Pattern::Span>& matches,
-                                      SplitBehavior behavior, bool invert = false);
+std::vector<Pattern::Span> splitSpans(
+    std::size_t size, const std::vector<Pattern::Span>& matches, SplitBehavior behavior, bool invert = false);
 
 // A tokenizer.json "pre_tokenizer": cuts each piece into smaller pieces (and may
 // rewrite them, as ByteLevel does). Immutable and thread-safe.
@@ -51,9 +51,10 @@ private:
 class SplitPreTokenizer final : public PreTokenizer {
 public:
     SplitPreTokenizer(Pattern pattern, SplitBehavior behavior, bool invert)
-        : m_pattern(std::move(pattern)), m_behavior(behavior), m_invert(invert)
-    {
-    }
+        : m_pattern(std::move(pattern))
+        , m_behavior(behavior)
+        , m_invert(invert)
+    { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
 
 private:
@@ -69,9 +70,10 @@ enum class PrependScheme { Always, First, Never };
 class MetaspacePreTokenizer final : public PreTokenizer {
 public:
     MetaspacePreTokenizer(std::string replacement, PrependScheme scheme, bool split)
-        : m_replacement(std::move(replacement)), m_scheme(scheme), m_split(split)
-    {
-    }
+        : m_replacement(std::move(replacement))
+        , m_scheme(scheme)
+        , m_split(split)
+    { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
 
 private:
@@ -83,7 +85,9 @@ private:
 // Separates numeric characters from the rest, one piece per digit or per run.
 class DigitsPreTokenizer final : public PreTokenizer {
 public:
-    explicit DigitsPreTokenizer(bool individualDigits) : m_individual(individualDigits) {}
+    explicit DigitsPreTokenizer(bool individualDigits)
+        : m_individual(individualDigits)
+    { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
 
 private:
@@ -109,7 +113,9 @@ private:
 // Separates punctuation characters (general category P) from the rest.
 class PunctuationPreTokenizer final : public PreTokenizer {
 public:
-    explicit PunctuationPreTokenizer(SplitBehavior behavior) : m_behavior(behavior) {}
+    explicit PunctuationPreTokenizer(SplitBehavior behavior)
+        : m_behavior(behavior)
+    { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
 
 private:
@@ -118,7 +124,9 @@ private:
 
 class SequencePreTokenizer final : public PreTokenizer {
 public:
-    explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps) : m_steps(std::move(steps)) {}
+    explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps)
+        : m_steps(std::move(steps))
+    { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
 
 private:

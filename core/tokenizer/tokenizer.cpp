@@ -69,7 +69,7 @@ TokenizerComponents loadVocabMerges(const fs::path& dir, const nlohmann::json& c
     TokenizerComponents c;
     Vocabulary vocab = readVocabJson(dir / "vocab.json");
     const auto merges = readMergesTxt(dir / "merges.txt");
-    c.model = std::make_unique<Bpe>(std::move(vocab), merges, BpeOptions{}, (dir / "merges.txt").string() + ": merge");
+    c.model = std::make_unique<Bpe>(std::move(vocab), merges, BpeOptions {}, (dir / "merges.txt").string() + ": merge");
     bool addPrefixSpace = false;
     if (const auto it = config.find("add_prefix_space"); it != config.end() && it->is_boolean())
         addPrefixSpace = it->get<bool>();
@@ -108,11 +108,11 @@ TokenizerComponents loadVocabMerges(const fs::path& dir, const nlohmann::json& c
         for (const auto& [content, id] : added.items()) {
             if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX)
                 throw InputError(addedFile.string() + ": token \"" + content + "\": expected an id, got " + id.dump());
-            addToken({content, static_cast<std::int32_t>(id.get<std::int64_t>()), false, false, false, false, true});
+            addToken({ content, static_cast<std::int32_t>(id.get<std::int64_t>()), false, false, false, false, true });
         }
     }
     // The roles' tokens are special added tokens, as transformers makes them.
-    for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+    for (const char* key : { "bos_token", "eos_token", "unk_token", "pad_token" }) {
         if (auto t = configToken(config, key, configFile)) {
             if (const auto id = c.model->tokenToId(t->content)) {
                 t->id = *id;
@@ -126,7 +126,9 @@ TokenizerComponents loadVocabMerges(const fs::path& dir, const nlohmann::json& c
 
 } // namespace
 
-Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Tokenizer::Tokenizer(std::unique_ptr<Impl> impl)
+    : m_impl(std::move(impl))
+{ }
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
@@ -147,7 +149,8 @@ Tokenizer Tokenizer::fromFolder(const fs::path& dir)
     } else if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
         impl->parts = loadVocabMerges(dir, config, configPath.string());
     } else {
-        throw InputError(dir.string() + ": no tokenizer found (expected tokenizer.json, or vocab.json with merges.txt)");
+        throw InputError(
+            dir.string() + ": no tokenizer found (expected tokenizer.json, or vocab.json with merges.txt)");
     }
     impl->added = AddedVocabulary(impl->parts.addedTokens, impl->parts.normalizer.get());
     impl->vocabSize = impl->parts.model->vocabSize();
@@ -161,7 +164,7 @@ Tokenizer Tokenizer::fromFolder(const fs::path& dir)
         const auto id = impl->tokenToId(t->content);
         if (!id)
             throw InputError(configPath.string() + ": " + key + ": token \"" + t->content
-                             + "\" is neither in the vocabulary nor an added token");
+                + "\" is neither in the vocabulary nor an added token");
         return id;
     };
     impl->bos = role("bos_token");
@@ -174,7 +177,7 @@ std::vector<std::int32_t> Tokenizer::Impl::encodeSequence(std::string_view text)
 {
     if (const auto bad = unicode::firstInvalidUtf8(text))
         throw InputError("text to encode is not valid UTF-8 (byte " + std::to_string(*bad) + " of "
-                         + std::to_string(text.size()) + ")");
+            + std::to_string(text.size()) + ")");
     const Impl& d = *this;
     std::vector<std::int32_t> ids;
     ids.reserve(text.size() / 3 + 4);
@@ -197,7 +200,7 @@ std::vector<std::int32_t> Tokenizer::Impl::encodeSequence(std::string_view text)
             if (sub.begin == sub.end)
                 continue;
             pieces.clear();
-            pieces.push_back({section.substr(sub.begin, sub.end - sub.begin), segment.begin == 0 && sub.begin == 0});
+            pieces.push_back({ section.substr(sub.begin, sub.end - sub.begin), segment.begin == 0 && sub.begin == 0 });
             if (d.parts.preTokenizer)
                 d.parts.preTokenizer->preTokenize(pieces);
             for (const PreToken& piece : pieces)
@@ -222,13 +225,13 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool addSpeci
     std::vector<std::int32_t> ids = m_impl->encodeSequence(text);
     if (!addSpecialTokens || !m_impl->parts.postProcessor)
         return ids;
-    return m_impl->postProcess({std::move(ids)}, true);
+    return m_impl->postProcess({ std::move(ids) }, true);
 }
 
-std::vector<std::int32_t> Tokenizer::encodePair(std::string_view first, std::string_view second,
-                                                bool addSpecialTokens) const
+std::vector<std::int32_t> Tokenizer::encodePair(
+    std::string_view first, std::string_view second, bool addSpecialTokens) const
 {
-    return m_impl->postProcess({m_impl->encodeSequence(first), m_impl->encodeSequence(second)}, addSpecialTokens);
+    return m_impl->postProcess({ m_impl->encodeSequence(first), m_impl->encodeSequence(second) }, addSpecialTokens);
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skipSpecialTokens) const

@@ -36,8 +36,8 @@ public:
     // encoded on its own; addSpecialTokens applies the post-processor's pair
     // template, otherwise the two id lists are concatenated.
     // encode and encodePair throw InputError for text that is not valid UTF-8.
-    std::vector<std::int32_t> encodePair(std::string_view first, std::string_view second,
-                                         bool addSpecialTokens = false) const;
+    std::vector<std::int32_t> encodePair(
+        std::string_view first, std::string_view second, bool addSpecialTokens = false) const;
     // Text for ids; skipSpecialTokens drops special added tokens.
     std::string decode(std::span<const std::int32_t> ids, bool skipSpecialTokens = false) const;
 

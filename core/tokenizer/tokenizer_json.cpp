@@ -103,8 +103,8 @@ std::string typeOf(const json& node, const std::string& path)
     return requireString(node, "type", path);
 }
 
-[[noreturn]] void unknownType(const std::string& path, const std::string& kind, const std::string& type,
-                              const char* supported)
+[[noreturn]] void unknownType(
+    const std::string& path, const std::string& kind, const std::string& type, const char* supported)
 {
     fail(field(path, "type"), "unknown " + kind + " type \"" + type + "\" (supported: " + supported + ")");
 }
@@ -143,8 +143,8 @@ SplitBehavior parseBehavior(const json& node, const char* key, const std::string
         return SplitBehavior::MergedWithNext;
     if (name == "Contiguous")
         return SplitBehavior::Contiguous;
-    fail(field(path, key), "expected one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous; got "
-                               + shortDump(*it));
+    fail(field(path, key),
+        "expected one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous; got " + shortDump(*it));
 }
 
 // Metaspace's "prepend_scheme", or the older "add_prefix_space" it replaced.
@@ -245,11 +245,12 @@ std::unique_ptr<Normalizer> parseNormalizer(const json& node, const std::string&
     if (type == "Append")
         return std::make_unique<AppendNormalizer>(requireString(node, "append", path));
     if (type == "Strip")
-        return std::make_unique<StripNormalizer>(optionalBool(node, "strip_left", path, true),
-                                                 optionalBool(node, "strip_right", path, true));
+        return std::make_unique<StripNormalizer>(
+            optionalBool(node, "strip_left", path, true), optionalBool(node, "strip_right", path, true));
     if (type == "Replace")
-        return std::make_unique<ReplaceNormalizer>(parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
-                                                   requireString(node, "content", path));
+        return std::make_unique<ReplaceNormalizer>(
+            parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
+            requireString(node, "content", path));
     if (type == "Sequence") {
         const json& steps = requireArray(node, "normalizers", path);
         std::vector<std::unique_ptr<Normalizer>> parsed;
@@ -258,7 +259,7 @@ std::unique_ptr<Normalizer> parseNormalizer(const json& node, const std::string&
         return std::make_unique<SequenceNormalizer>(std::move(parsed));
     }
     unknownType(path, "normalizer", type,
-                "NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Append, Strip, Replace, Sequence");
+        "NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Append, Strip, Replace, Sequence");
 }
 
 std::unique_ptr<PreTokenizer> parsePreTokenizer(const json& node, const std::string& path, bool& byteLevel)
@@ -266,18 +267,17 @@ std::unique_ptr<PreTokenizer> parsePreTokenizer(const json& node, const std::str
     const std::string type = typeOf(node, path);
     if (type == "ByteLevel") {
         byteLevel = true;
-        return std::make_unique<ByteLevelPreTokenizer>(optionalBool(node, "add_prefix_space", path, true),
-                                                       optionalBool(node, "use_regex", path, true));
+        return std::make_unique<ByteLevelPreTokenizer>(
+            optionalBool(node, "add_prefix_space", path, true), optionalBool(node, "use_regex", path, true));
     }
     if (type == "Split") {
-        return std::make_unique<SplitPreTokenizer>(parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
-                                                   parseBehavior(node, "behavior", path, SplitBehavior::Isolated),
-                                                   optionalBool(node, "invert", path, false));
+        return std::make_unique<SplitPreTokenizer>(
+            parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
+            parseBehavior(node, "behavior", path, SplitBehavior::Isolated), optionalBool(node, "invert", path, false));
     }
     if (type == "Metaspace")
         return std::make_unique<MetaspacePreTokenizer>(requireChar(node, "replacement", path),
-                                                       parsePrependScheme(node, path),
-                                                       optionalBool(node, "split", path, true));
+            parsePrependScheme(node, path), optionalBool(node, "split", path, true));
     if (type == "Digits")
         return std::make_unique<DigitsPreTokenizer>(optionalBool(node, "individual_digits", path, false));
     if (type == "Whitespace")
@@ -285,7 +285,8 @@ std::unique_ptr<PreTokenizer> parsePreTokenizer(const json& node, const std::str
     if (type == "WhitespaceSplit")
         return std::make_unique<WhitespaceSplitPreTokenizer>();
     if (type == "Punctuation")
-        return std::make_unique<PunctuationPreTokenizer>(parseBehavior(node, "behavior", path, SplitBehavior::Isolated));
+        return std::make_unique<PunctuationPreTokenizer>(
+            parseBehavior(node, "behavior", path, SplitBehavior::Isolated));
     if (type == "Sequence") {
         const json& steps = requireArray(node, "pretokenizers", path);
         std::vector<std::unique_ptr<PreTokenizer>> parsed;
@@ -294,7 +295,7 @@ std::unique_ptr<PreTokenizer> parsePreTokenizer(const json& node, const std::str
         return std::make_unique<SequencePreTokenizer>(std::move(parsed));
     }
     unknownType(path, "pre-tokenizer", type,
-                "ByteLevel, Split, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, Sequence");
+        "ByteLevel, Split, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, Sequence");
 }
 
 std::unique_ptr<Decoder> parseDecoder(const json& node, const std::string& path)
@@ -303,10 +304,12 @@ std::unique_ptr<Decoder> parseDecoder(const json& node, const std::string& path)
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelDecoder>();
     if (type == "Metaspace")
-        return std::make_unique<MetaspaceDecoder>(requireChar(node, "replacement", path), parsePrependScheme(node, path));
+        return std::make_unique<MetaspaceDecoder>(
+            requireChar(node, "replacement", path), parsePrependScheme(node, path));
     if (type == "Replace")
-        return std::make_unique<ReplaceDecoder>(parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
-                                                requireString(node, "content", path));
+        return std::make_unique<ReplaceDecoder>(
+            parsePattern(requireField(node, "pattern", path), field(path, "pattern")),
+            requireString(node, "content", path));
     if (type == "ByteFallback")
         return std::make_unique<ByteFallbackDecoder>();
     if (type == "Fuse")
@@ -314,8 +317,8 @@ std::unique_ptr<Decoder> parseDecoder(const json& node, const std::string& path)
     if (type == "Strip") {
         const std::string content = requireChar(node, "content", path);
         std::size_t pos = 0;
-        return std::make_unique<StripDecoder>(unicode::nextCodePoint(content, pos), optionalCount(node, "start", path, 0),
-                                              optionalCount(node, "stop", path, 0));
+        return std::make_unique<StripDecoder>(unicode::nextCodePoint(content, pos),
+            optionalCount(node, "start", path, 0), optionalCount(node, "stop", path, 0));
     }
     if (type == "BPEDecoder")
         return std::make_unique<BpeSuffixDecoder>(optionalString(node, "suffix", path).value_or("</w>"));
@@ -326,7 +329,8 @@ std::unique_ptr<Decoder> parseDecoder(const json& node, const std::string& path)
             parsed.push_back(parseDecoder(steps[i], index(field(path, "decoders"), i)));
         return std::make_unique<SequenceDecoder>(std::move(parsed));
     }
-    unknownType(path, "decoder", type, "ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, BPEDecoder, Sequence");
+    unknownType(
+        path, "decoder", type, "ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, BPEDecoder, Sequence");
 }
 
 std::unique_ptr<Bpe> parseModel(const json& node, const std::string& path)
@@ -364,8 +368,8 @@ std::unique_ptr<PostProcessor> parsePostProcessor(const json& node, const std::s
     if (type == "ByteLevel")
         return std::make_unique<PassThroughPostProcessor>();
     if (type == "BertProcessing" || type == "RobertaProcessing")
-        return std::make_unique<ClsSepPostProcessor>(parseNamedId(node, "cls", path), parseNamedId(node, "sep", path),
-                                                     type == "RobertaProcessing");
+        return std::make_unique<ClsSepPostProcessor>(
+            parseNamedId(node, "cls", path), parseNamedId(node, "sep", path), type == "RobertaProcessing");
     if (type == "TemplateProcessing") {
         // special_tokens: name -> {"id": name, "ids": [...], "tokens": [...]}
         const json& specials = requireField(node, "special_tokens", path);
@@ -415,7 +419,8 @@ std::unique_ptr<PostProcessor> parsePostProcessor(const json& node, const std::s
             parsed.push_back(parsePostProcessor(steps[i], index(field(path, "processors"), i)));
         return std::make_unique<SequencePostProcessor>(std::move(parsed));
     }
-    unknownType(path, "post-processor", type, "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence");
+    unknownType(
+        path, "post-processor", type, "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence");
 }
 
 TokenizerComponents parseTokenizerJson(const json& root, const std::string& file)

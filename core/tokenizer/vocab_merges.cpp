@@ -34,8 +34,8 @@ Vocabulary readVocabJson(const std::filesystem::path& file)
     vocab.reserve(root.size());
     for (const auto& [token, id] : root.items()) {
         if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX)
-            throw InputError(file.string() + ": token \"" + token + "\": expected an id (a whole number >= 0), got "
-                             + id.dump());
+            throw InputError(
+                file.string() + ": token \"" + token + "\": expected an id (a whole number >= 0), got " + id.dump());
         vocab.emplace(token, static_cast<std::int32_t>(id.get<std::int64_t>()));
     }
     return vocab;
@@ -64,7 +64,7 @@ std::vector<std::pair<std::string, std::string>> readMergesTxt(const std::filesy
         if (space == std::string::npos || space == 0 || space + 1 >= line.size()
             || line.find(' ', space + 1) != std::string::npos)
             throw InputError(file.string() + ":" + std::to_string(lineNo)
-                             + ": expected two tokens separated by one space, got \"" + line + "\"");
+                + ": expected two tokens separated by one space, got \"" + line + "\"");
         merges.emplace_back(line.substr(0, space), line.substr(space + 1));
     }
     return merges;

@@ -29,15 +29,15 @@ std::vector<std::int64_t> seededPermutation(std::int64_t n, std::uint64_t seed, 
 }
 
 TokenBatch collateRows(const std::vector<std::vector<std::int32_t>>& ids,
-                       const std::vector<std::vector<std::int32_t>>& labels, std::int32_t padId)
+    const std::vector<std::vector<std::int32_t>>& labels, std::int32_t padId)
 {
     const auto batch = static_cast<std::int64_t>(ids.size());
     std::int64_t longest = 1;
     for (const auto& row : ids)
         longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(row.size()));
-    at::Tensor inputIds = at::full({batch, longest}, padId, at::kLong);
-    at::Tensor mask = at::zeros({batch, longest}, at::kLong);
-    at::Tensor target = at::full({batch, longest}, kIgnoreLabel, at::kLong);
+    at::Tensor inputIds = at::full({ batch, longest }, padId, at::kLong);
+    at::Tensor mask = at::zeros({ batch, longest }, at::kLong);
+    at::Tensor target = at::full({ batch, longest }, kIgnoreLabel, at::kLong);
     auto idsA = inputIds.accessor<std::int64_t, 2>();
     auto maskA = mask.accessor<std::int64_t, 2>();
     auto targetA = target.accessor<std::int64_t, 2>();
@@ -50,7 +50,7 @@ TokenBatch collateRows(const std::vector<std::vector<std::int32_t>>& ids,
             targetA[b][static_cast<std::int64_t>(t)] = lab[t];
         }
     }
-    return {inputIds, mask, target};
+    return { inputIds, mask, target };
 }
 
 } // namespace
@@ -65,11 +65,11 @@ TokenBatch collate(const std::vector<const EncodedExample*>& examples, std::int3
     return collateRows(ids, labels, padId);
 }
 
-ObjectiveBatch collatePreferences(const std::vector<const EncodedPreference*>& examples, std::int32_t padId,
-                                  bool paired)
+ObjectiveBatch collatePreferences(
+    const std::vector<const EncodedPreference*>& examples, std::int32_t padId, bool paired)
 {
     auto join = [](const EncodedPreference& p, const std::vector<std::int32_t>& response,
-                   std::vector<std::int32_t>& ids, std::vector<std::int32_t>& labels) {
+                    std::vector<std::int32_t>& ids, std::vector<std::int32_t>& labels) {
         ids = p.prompt;
         ids.insert(ids.end(), response.begin(), response.end());
         labels.assign(p.prompt.size(), kIgnoreLabel);
@@ -86,7 +86,7 @@ ObjectiveBatch collatePreferences(const std::vector<const EncodedPreference*>& e
         out.rejected = collateRows(ids, labels, padId);
     } else {
         out.sequences = collateRows(ids, labels, padId);
-        out.desirable = at::empty({static_cast<std::int64_t>(examples.size())}, at::kBool);
+        out.desirable = at::empty({ static_cast<std::int64_t>(examples.size()) }, at::kBool);
         for (std::size_t i = 0; i < examples.size(); ++i)
             out.desirable[static_cast<std::int64_t>(i)] = examples[i]->desirable;
     }
@@ -123,8 +123,8 @@ std::vector<std::int64_t> DataOrder::batch(std::int64_t m) const
     return std::vector<std::int64_t>(perm.begin() + first, perm.begin() + last);
 }
 
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> splitTrainEval(std::int64_t n, double valSize,
-                                                                                std::uint64_t seed)
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> splitTrainEval(
+    std::int64_t n, double valSize, std::uint64_t seed)
 {
     std::int64_t held = static_cast<std::int64_t>(std::llround(valSize * static_cast<double>(n)));
     if (valSize > 0 && n > 1)
@@ -136,7 +136,7 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> splitTrainEval(s
     std::vector<std::int64_t> train(order.begin() + held, order.end());
     std::sort(eval.begin(), eval.end());
     std::sort(train.begin(), train.end());
-    return {train, eval};
+    return { train, eval };
 }
 
 } // namespace tunebench

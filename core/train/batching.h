@@ -15,8 +15,8 @@ TokenBatch collate(const std::vector<const EncodedExample*>& examples, std::int3
 // Turns preference examples into chosen and rejected sequences (prompt and
 // response, the prompt masked in labels), or, for unpaired data, sequences with
 // `desirable` filled.
-ObjectiveBatch collatePreferences(const std::vector<const EncodedPreference*>& examples, std::int32_t padId,
-                                  bool paired);
+ObjectiveBatch collatePreferences(
+    const std::vector<const EncodedPreference*>& examples, std::int32_t padId, bool paired);
 
 // The order examples are visited in: each epoch a fresh permutation seeded by
 // (seed, epoch), cut into micro-batches of batchSize (the last may be
@@ -45,7 +45,7 @@ private:
 // Splits n examples into train and held-out sets by a seeded shuffle; the
 // held-out share is valSize (rounded, at least one example when valSize > 0
 // and n > 1). Returns {train indices, eval indices}, each sorted.
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> splitTrainEval(std::int64_t n, double valSize,
-                                                                                std::uint64_t seed);
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> splitTrainEval(
+    std::int64_t n, double valSize, std::uint64_t seed);
 
 } // namespace tunebench

@@ -18,8 +18,9 @@ constexpr const char* kStepPrefix = "step-";
 bool isStepFolder(const fs::path& p)
 {
     const std::string name = p.filename().string();
-    return name.rfind(kStepPrefix, 0) == 0 && name.size() > 5
-        && std::all_of(name.begin() + 5, name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    return name.rfind(kStepPrefix, 0) == 0 && name.size() > 5 && std::all_of(name.begin() + 5, name.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+    });
 }
 
 std::vector<fs::path> stepFolders(const fs::path& dir)
@@ -31,7 +32,7 @@ std::vector<fs::path> stepFolders(const fs::path& dir)
             out.push_back(e.path());
     }
     std::sort(out.begin(), out.end(),
-              [](const fs::path& a, const fs::path& b) { return CheckpointStore::stepOf(a) < CheckpointStore::stepOf(b); });
+        [](const fs::path& a, const fs::path& b) { return CheckpointStore::stepOf(a) < CheckpointStore::stepOf(b); });
     return out;
 }
 
@@ -54,7 +55,7 @@ std::int64_t CheckpointStore::stepOf(const fs::path& dir)
         return std::stoll(name.substr(5));
     std::ifstream in(dir / "trainer_state.json");
     const auto state = nlohmann::json::parse(in, nullptr, false);
-    return state.is_object() ? state.value("step", std::int64_t{0}) : 0;
+    return state.is_object() ? state.value("step", std::int64_t { 0 }) : 0;
 }
 
 void CheckpointStore::write(const fs::path& target, std::int64_t step, const CheckpointData& data)
@@ -65,7 +66,7 @@ void CheckpointStore::write(const fs::path& target, std::int64_t step, const Che
     fs::create_directories(tmp, ec);
     if (ec)
         throw Error("cannot create " + tmp.string() + ": " + ec.message());
-    writeSafetensors(tmp / "adapter.safetensors", data.adapter, {{"format", "pt"}});
+    writeSafetensors(tmp / "adapter.safetensors", data.adapter, { { "format", "pt" } });
     NamedTensors opt(data.optimizer.begin(), data.optimizer.end());
     writeSafetensors(tmp / "optimizer.safetensors", opt);
     nlohmann::json trainer = data.trainer;

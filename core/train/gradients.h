@@ -7,8 +7,8 @@
 namespace tunebench {
 
 struct GradNorm {
-    double norm = 0.0;   // the global L2 norm before clipping
-    bool finite = true;  // false when any gradient holds NaN or Inf
+    double norm = 0.0; // the global L2 norm before clipping
+    bool finite = true; // false when any gradient holds NaN or Inf
     bool clipped = false;
 };
 

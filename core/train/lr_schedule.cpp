@@ -17,7 +17,7 @@ ScheduleType scheduleTypeFromString(std::string_view name)
     if (name == "cosine")
         return ScheduleType::Cosine;
     throw InputError("lr_scheduler_type: unknown schedule '" + std::string(name)
-                     + "' (expected constant, constant_with_warmup, linear or cosine)");
+        + "' (expected constant, constant_with_warmup, linear or cosine)");
 }
 
 std::string_view toString(ScheduleType type)

@@ -24,7 +24,7 @@ at::Tensor takeState(const std::map<std::string, at::Tensor>& state, const std::
         throw InputError("optimizer state has no entry '" + key + "'");
     if (it->second.sizes() != like.sizes())
         throw InputError("optimizer state '" + key + "' has shape " + c10::str(it->second.sizes())
-                         + ", the parameter has " + c10::str(like.sizes()));
+            + ", the parameter has " + c10::str(like.sizes()));
     return it->second.to(like.options()).clone();
 }
 
@@ -115,8 +115,7 @@ public:
     Sgd(std::vector<ParameterGroup> groups, SgdOptions options)
         : Optimizer(std::move(groups))
         , m_options(options)
-    {
-    }
+    { }
 
     void step(double lr) override
     {
@@ -186,8 +185,8 @@ bool decaysByDefault(const NamedParameter& p)
 
 std::vector<ParameterGroup> defaultParameterGroups(std::vector<NamedParameter> params, double weightDecay)
 {
-    ParameterGroup decay{{}, weightDecay, 1.0};
-    ParameterGroup noDecay{{}, 0.0, 1.0};
+    ParameterGroup decay { {}, weightDecay, 1.0 };
+    ParameterGroup noDecay { {}, 0.0, 1.0 };
     for (auto& p : params)
         (decaysByDefault(p) ? decay : noDecay).parameters.push_back(std::move(p));
     std::vector<ParameterGroup> out;

@@ -16,41 +16,43 @@ using Type = ParameterSpec::Type;
 const ParameterSchema& trainerSchema()
 {
     static const ParameterSchema schema({
-        {"name", {"run_name"}, Type::String, "", {}, {}, {}, "run name"},
-        {"model", {"model_name_or_path"}, Type::String, {}, {}, {}, {}, "model folder (Hugging Face format)"},
-        {"dataset", {"data_path", "train_file"}, Type::String, "", {}, {}, {}, "dataset file"},
-        {"dataset_id", {}, Type::Integer, -1, -1, {}, {}, "workspace dataset id"},
-        {"dataset_format", {}, Type::String, "", {}, {}, {}, "dataset format (default: detected)"},
-        {"adapter", {"method", "finetuning_type"}, Type::String, "full", {}, {}, {}, "what is trained"},
-        {"objective", {"stage"}, Type::String, "sft", {}, {}, {}, "what is optimised"},
-        {"learning_rate", {"lr"}, Type::Number, 5e-5, 0.0, 10.0, {}, "peak learning rate"},
-        {"num_train_epochs", {"epochs"}, Type::Number, 1.0, 0.0, 1e6, {}, "passes over the data"},
-        {"max_steps", {}, Type::Integer, -1, -1, {}, {}, "optimiser steps; overrides epochs when > 0"},
-        {"per_device_train_batch_size", {"batch_size"}, Type::Integer, 8, 1, 65536, {}, "examples per micro-batch"},
-        {"gradient_accumulation_steps", {}, Type::Integer, 1, 1, 65536, {}, "micro-batches per step"},
-        {"lr_scheduler_type", {}, Type::Choice, "linear", {}, {}, {"constant", "constant_with_warmup", "linear", "cosine"}, "schedule"},
-        {"warmup_ratio", {}, Type::Number, 0.0, 0.0, 1.0, {}, "share of steps warming up"},
-        {"warmup_steps", {}, Type::Integer, 0, 0, {}, {}, "warm-up steps; overrides warmup_ratio"},
-        {"weight_decay", {}, Type::Number, 0.0, 0.0, 10.0, {}, "decoupled weight decay (not on biases and norms)"},
-        {"max_grad_norm", {}, Type::Number, 1.0, 0.0, {}, {}, "clip gradients to this global norm; 0: off"},
-        {"optim", {"optimizer"}, Type::Choice, "adamw_torch", {}, {}, {"adamw_torch", "adamw", "sgd"}, "optimiser"},
-        {"adam_beta1", {}, Type::Number, 0.9, 0.0, 1.0, {}, "AdamW beta1"},
-        {"adam_beta2", {}, Type::Number, 0.999, 0.0, 1.0, {}, "AdamW beta2"},
-        {"adam_epsilon", {}, Type::Number, 1e-8, 0.0, 1.0, {}, "AdamW epsilon"},
-        {"sgd_momentum", {"momentum"}, Type::Number, 0.0, 0.0, 1.0, {}, "SGD momentum"},
-        {"seed", {}, Type::Integer, 42, 0, {}, {}, "seed for data order, initialisation and dropout"},
-        {"cutoff_len", {"max_seq_length", "max_length"}, Type::Integer, 1024, 2, 1048576, {}, "longest sequence"},
-        {"train_on_prompt", {"train_on_inputs"}, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens"},
-        {"val_size", {}, Type::Number, 0.0, 0.0, 0.9, {}, "share of the data held out for evaluation"},
-        {"eval_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: each epoch"},
-        {"logging_steps", {}, Type::Integer, 1, 1, {}, {}, "log every N steps"},
-        {"save_steps", {}, Type::Integer, 0, 0, {}, {}, "checkpoint every N steps; 0: at the end"},
-        {"save_total_limit", {}, Type::Integer, 2, 1, {}, {}, "checkpoints kept (besides the best)"},
-        {"early_stopping_patience", {}, Type::Integer, 0, 0, {}, {}, "stop after N evaluations without improvement"},
-        {"early_stopping_threshold", {}, Type::Number, 0.0, 0.0, {}, {}, "smallest eval loss drop that counts"},
-        {"nan_policy", {}, Type::Choice, "stop", {}, {}, {"stop", "skip"}, "on a NaN/Inf loss or gradient"},
-        {"device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N"},
-        {"threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core"},
+        { "name", { "run_name" }, Type::String, "", {}, {}, {}, "run name" },
+        { "model", { "model_name_or_path" }, Type::String, {}, {}, {}, {}, "model folder (Hugging Face format)" },
+        { "dataset", { "data_path", "train_file" }, Type::String, "", {}, {}, {}, "dataset file" },
+        { "dataset_id", {}, Type::Integer, -1, -1, {}, {}, "workspace dataset id" },
+        { "dataset_format", {}, Type::String, "", {}, {}, {}, "dataset format (default: detected)" },
+        { "adapter", { "method", "finetuning_type" }, Type::String, "full", {}, {}, {}, "what is trained" },
+        { "objective", { "stage" }, Type::String, "sft", {}, {}, {}, "what is optimised" },
+        { "learning_rate", { "lr" }, Type::Number, 5e-5, 0.0, 10.0, {}, "peak learning rate" },
+        { "num_train_epochs", { "epochs" }, Type::Number, 1.0, 0.0, 1e6, {}, "passes over the data" },
+        { "max_steps", {}, Type::Integer, -1, -1, {}, {}, "optimiser steps; overrides epochs when > 0" },
+        { "per_device_train_batch_size", { "batch_size" }, Type::Integer, 8, 1, 65536, {}, "examples per micro-batch" },
+        { "gradient_accumulation_steps", {}, Type::Integer, 1, 1, 65536, {}, "micro-batches per step" },
+        { "lr_scheduler_type", {}, Type::Choice, "linear", {}, {},
+            { "constant", "constant_with_warmup", "linear", "cosine" }, "schedule" },
+        { "warmup_ratio", {}, Type::Number, 0.0, 0.0, 1.0, {}, "share of steps warming up" },
+        { "warmup_steps", {}, Type::Integer, 0, 0, {}, {}, "warm-up steps; overrides warmup_ratio" },
+        { "weight_decay", {}, Type::Number, 0.0, 0.0, 10.0, {}, "decoupled weight decay (not on biases and norms)" },
+        { "max_grad_norm", {}, Type::Number, 1.0, 0.0, {}, {}, "clip gradients to this global norm; 0: off" },
+        { "optim", { "optimizer" }, Type::Choice, "adamw_torch", {}, {}, { "adamw_torch", "adamw", "sgd" },
+            "optimiser" },
+        { "adam_beta1", {}, Type::Number, 0.9, 0.0, 1.0, {}, "AdamW beta1" },
+        { "adam_beta2", {}, Type::Number, 0.999, 0.0, 1.0, {}, "AdamW beta2" },
+        { "adam_epsilon", {}, Type::Number, 1e-8, 0.0, 1.0, {}, "AdamW epsilon" },
+        { "sgd_momentum", { "momentum" }, Type::Number, 0.0, 0.0, 1.0, {}, "SGD momentum" },
+        { "seed", {}, Type::Integer, 42, 0, {}, {}, "seed for data order, initialisation and dropout" },
+        { "cutoff_len", { "max_seq_length", "max_length" }, Type::Integer, 1024, 2, 1048576, {}, "longest sequence" },
+        { "train_on_prompt", { "train_on_inputs" }, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens" },
+        { "val_size", {}, Type::Number, 0.0, 0.0, 0.9, {}, "share of the data held out for evaluation" },
+        { "eval_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: each epoch" },
+        { "logging_steps", {}, Type::Integer, 1, 1, {}, {}, "log every N steps" },
+        { "save_steps", {}, Type::Integer, 0, 0, {}, {}, "checkpoint every N steps; 0: at the end" },
+        { "save_total_limit", {}, Type::Integer, 2, 1, {}, {}, "checkpoints kept (besides the best)" },
+        { "early_stopping_patience", {}, Type::Integer, 0, 0, {}, {}, "stop after N evaluations without improvement" },
+        { "early_stopping_threshold", {}, Type::Number, 0.0, 0.0, {}, {}, "smallest eval loss drop that counts" },
+        { "nan_policy", {}, Type::Choice, "stop", {}, {}, { "stop", "skip" }, "on a NaN/Inf loss or gradient" },
+        { "device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N" },
+        { "threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core" },
     });
     return schema;
 }
@@ -65,7 +67,7 @@ std::size_t editDistance(const std::string& a, const std::string& b)
         row[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
             const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            row[j] = std::min({ row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1) });
             diag = up;
         }
     }
@@ -95,7 +97,8 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     if (t["dataset_id"].get<std::int64_t>() >= 0)
         c.datasetId = t["dataset_id"].get<std::int64_t>();
     if (c.dataset.empty() && !c.datasetId)
-        throw InputError(source + ": field 'dataset' is required (a dataset file), or 'dataset_id' (a workspace dataset)");
+        throw InputError(
+            source + ": field 'dataset' is required (a dataset file), or 'dataset_id' (a workspace dataset)");
     if (!c.dataset.empty() && c.datasetId)
         throw InputError(source + ": give 'dataset' or 'dataset_id', not both");
     c.datasetFormat = t["dataset_format"];
@@ -170,38 +173,38 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
 nlohmann::json TrainConfig::toJson() const
 {
     nlohmann::json j = {
-        {"name", name},
-        {"model", model},
-        {"adapter", adapter},
-        {"objective", objective},
-        {"learning_rate", learningRate},
-        {"num_train_epochs", numTrainEpochs},
-        {"max_steps", maxSteps},
-        {"per_device_train_batch_size", batchSize},
-        {"gradient_accumulation_steps", gradientAccumulationSteps},
-        {"lr_scheduler_type", lrSchedulerType},
-        {"warmup_ratio", warmupRatio},
-        {"warmup_steps", warmupSteps},
-        {"weight_decay", weightDecay},
-        {"max_grad_norm", maxGradNorm},
-        {"optim", optim},
-        {"adam_beta1", adamBeta1},
-        {"adam_beta2", adamBeta2},
-        {"adam_epsilon", adamEpsilon},
-        {"sgd_momentum", sgdMomentum},
-        {"seed", seed},
-        {"cutoff_len", cutoffLen},
-        {"train_on_prompt", trainOnPrompt},
-        {"val_size", valSize},
-        {"eval_steps", evalSteps},
-        {"logging_steps", loggingSteps},
-        {"save_steps", saveSteps},
-        {"save_total_limit", saveTotalLimit},
-        {"early_stopping_patience", earlyStoppingPatience},
-        {"early_stopping_threshold", earlyStoppingThreshold},
-        {"nan_policy", nanPolicy},
-        {"device", device},
-        {"threads", threads},
+        { "name", name },
+        { "model", model },
+        { "adapter", adapter },
+        { "objective", objective },
+        { "learning_rate", learningRate },
+        { "num_train_epochs", numTrainEpochs },
+        { "max_steps", maxSteps },
+        { "per_device_train_batch_size", batchSize },
+        { "gradient_accumulation_steps", gradientAccumulationSteps },
+        { "lr_scheduler_type", lrSchedulerType },
+        { "warmup_ratio", warmupRatio },
+        { "warmup_steps", warmupSteps },
+        { "weight_decay", weightDecay },
+        { "max_grad_norm", maxGradNorm },
+        { "optim", optim },
+        { "adam_beta1", adamBeta1 },
+        { "adam_beta2", adamBeta2 },
+        { "adam_epsilon", adamEpsilon },
+        { "sgd_momentum", sgdMomentum },
+        { "seed", seed },
+        { "cutoff_len", cutoffLen },
+        { "train_on_prompt", trainOnPrompt },
+        { "val_size", valSize },
+        { "eval_steps", evalSteps },
+        { "logging_steps", loggingSteps },
+        { "save_steps", saveSteps },
+        { "save_total_limit", saveTotalLimit },
+        { "early_stopping_patience", earlyStoppingPatience },
+        { "early_stopping_threshold", earlyStoppingThreshold },
+        { "nan_policy", nanPolicy },
+        { "device", device },
+        { "threads", threads },
     };
     if (!dataset.empty())
         j["dataset"] = dataset;

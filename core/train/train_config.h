@@ -23,25 +23,25 @@ class PluginRegistry;
 struct TrainConfig {
     std::string name;
     std::string model;
-    std::string dataset;                 // a file path, or empty
+    std::string dataset; // a file path, or empty
     std::optional<std::int64_t> datasetId;
-    std::string datasetFormat;           // empty: detected
+    std::string datasetFormat; // empty: detected
     std::string adapter = "full";
     std::string objective = "sft";
-    nlohmann::json adapterParams = nlohmann::json::object();   // resolved by the plugin's schema
+    nlohmann::json adapterParams = nlohmann::json::object(); // resolved by the plugin's schema
     nlohmann::json objectiveParams = nlohmann::json::object();
 
     double learningRate = 5e-5;
     double numTrainEpochs = 1.0;
-    std::int64_t maxSteps = -1;          // > 0 overrides epochs
+    std::int64_t maxSteps = -1; // > 0 overrides epochs
     std::int64_t batchSize = 8;
     std::int64_t gradientAccumulationSteps = 1;
     std::string lrSchedulerType = "linear";
     double warmupRatio = 0.0;
-    std::int64_t warmupSteps = 0;        // > 0 overrides warmup_ratio
+    std::int64_t warmupSteps = 0; // > 0 overrides warmup_ratio
     double weightDecay = 0.0;
-    double maxGradNorm = 1.0;            // <= 0: no clipping
-    std::string optim = "adamw_torch";   // adamw_torch (also "adamw") or sgd
+    double maxGradNorm = 1.0; // <= 0: no clipping
+    std::string optim = "adamw_torch"; // adamw_torch (also "adamw") or sgd
     double adamBeta1 = 0.9;
     double adamBeta2 = 0.999;
     double adamEpsilon = 1e-8;
@@ -49,16 +49,16 @@ struct TrainConfig {
     std::uint64_t seed = 42;
     std::int64_t cutoffLen = 1024;
     bool trainOnPrompt = false;
-    double valSize = 0.0;                // share of the data held out for evaluation
-    std::int64_t evalSteps = 0;          // 0: evaluate at the end of each epoch (when val_size > 0)
+    double valSize = 0.0; // share of the data held out for evaluation
+    std::int64_t evalSteps = 0; // 0: evaluate at the end of each epoch (when val_size > 0)
     std::int64_t loggingSteps = 1;
-    std::int64_t saveSteps = 0;          // 0: checkpoint at the end only
+    std::int64_t saveSteps = 0; // 0: checkpoint at the end only
     std::int64_t saveTotalLimit = 2;
     std::int64_t earlyStoppingPatience = 0; // evaluations without improvement; 0: off
     double earlyStoppingThreshold = 0.0;
-    std::string nanPolicy = "stop";      // stop or skip
+    std::string nanPolicy = "stop"; // stop or skip
     std::string device = "cpu";
-    std::int64_t threads = 0;            // 0: one per core
+    std::int64_t threads = 0; // 0: one per core
 
     // Parses a configuration (as read from YAML or JSON). Every key must be
     // known to the trainer or to the chosen adapter's or objective's schema:

@@ -50,7 +50,7 @@ LoadedData loadData(const TrainConfig& c, Workspace* workspace)
         const auto record = DatasetStore(workspace->db()).find(*c.datasetId);
         if (!record)
             throw InputError("dataset_id: no dataset with id " + std::to_string(*c.datasetId) + " in workspace "
-                             + workspace->root().string());
+                + workspace->root().string());
         d.format = datasetFormatFromString(record->format);
         d.records = loadDatasetRecords(*workspace, *c.datasetId);
         d.origin = "dataset " + std::to_string(*c.datasetId);
@@ -68,7 +68,7 @@ LoadedData loadData(const TrainConfig& c, Workspace* workspace)
                 format = detectFormat(r.value);
             if (!format)
                 throw InputError(c.dataset + ":" + std::to_string(r.line)
-                                 + ": cannot tell the dataset format from the fields; set dataset_format");
+                    + ": cannot tell the dataset format from the fields; set dataset_format");
             if (auto n = normalizeRecord(r.value, r.line, *format, {}, errors))
                 d.records.push_back(std::move(*n));
             return errors.empty();
@@ -77,7 +77,7 @@ LoadedData loadData(const TrainConfig& c, Workspace* workspace)
     if (!errors.empty()) {
         const RecordError& e = errors.front();
         throw InputError(c.dataset + ":" + std::to_string(e.line) + (e.field.empty() ? "" : ": field '" + e.field + "'")
-                         + ": " + e.message + " (import it with 'tunebench-cli dataset import --skip-invalid' to drop bad records)");
+            + ": " + e.message + " (import it with 'tunebench-cli dataset import --skip-invalid' to drop bad records)");
     }
     if (d.records.empty())
         throw InputError(c.dataset + ": no records");
@@ -106,8 +106,7 @@ public:
     TrainerModels(const CausalLM& model, Adapter& adapter)
         : m_model(model)
         , m_adapter(adapter)
-    {
-    }
+    { }
     ForwardOutput policy(const ForwardInput& input) override { return m_model.forward(input); }
     ForwardOutput reference(const ForwardInput& input) override
     {
@@ -119,7 +118,7 @@ public:
         struct Restore {
             Adapter& a;
             ~Restore() { a.setEnabled(true); }
-        } restore{m_adapter};
+        } restore { m_adapter };
         return m_model.forward(input);
     }
 
@@ -189,7 +188,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         } else {
             if (kind == ObjectiveData::PreferencePairs && data.format != DatasetFormat::Preference)
                 throw InputError("objective '" + c.objective + "' needs preference pairs (prompt/chosen/rejected), "
-                                 + data.origin + " holds " + std::string(toString(data.format)) + " data");
+                    + data.origin + " holds " + std::string(toString(data.format)) + " data");
             preferences.push_back(encoder.encodePreference(data.records[i], data.format, where));
             truncated += preferences.back().truncated ? 1 : 0;
         }
@@ -226,7 +225,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     };
     auto batchTokens = [](const ObjectiveBatch& b) {
         std::int64_t t = 0;
-        for (const TokenBatch* tb : {&b.sequences, &b.chosen, &b.rejected}) {
+        for (const TokenBatch* tb : { &b.sequences, &b.chosen, &b.rejected }) {
             if (tb->attentionMask.defined())
                 t += tb->attentionMask.sum().item<std::int64_t>();
         }
@@ -235,7 +234,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
 
     // Adapter and optimiser.
     model->setRequiresGrad(false);
-    adapter->attach({*model, c.adapterParams, c.seed});
+    adapter->attach({ *model, c.adapterParams, c.seed });
     std::vector<ParameterGroup> groups = adapter->parameterGroups(c.weightDecay);
     TrainResult result;
     result.totalParameters = model->parameterCount();
@@ -246,18 +245,18 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     if (result.trainableParameters == 0)
         throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
     std::unique_ptr<Optimizer> optimizer = c.optim == "sgd"
-        ? makeSgd(groups, {c.sgdMomentum, false})
-        : makeAdamW(groups, {c.adamBeta1, c.adamBeta2, c.adamEpsilon});
+        ? makeSgd(groups, { c.sgdMomentum, false })
+        : makeAdamW(groups, { c.adamBeta1, c.adamBeta2, c.adamEpsilon });
 
     const DataOrder order(static_cast<std::int64_t>(trainIdx.size()), c.batchSize, c.seed);
     const std::int64_t accum = c.gradientAccumulationSteps;
     const std::int64_t stepsPerEpoch = std::max<std::int64_t>(1, (order.batchesPerEpoch() + accum - 1) / accum);
     const std::int64_t totalSteps = c.maxSteps > 0
         ? c.maxSteps
-        : std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(c.numTrainEpochs * static_cast<double>(stepsPerEpoch))));
-    LrSchedule schedule{scheduleTypeFromString(c.lrSchedulerType), c.learningRate,
-                        c.warmupSteps > 0 ? c.warmupSteps : warmupStepsFromRatio(c.warmupRatio, totalSteps), totalSteps,
-                        0.0};
+        : std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::ceil(c.numTrainEpochs * static_cast<double>(stepsPerEpoch))));
+    LrSchedule schedule { scheduleTypeFromString(c.lrSchedulerType), c.learningRate,
+        c.warmupSteps > 0 ? c.warmupSteps : warmupStepsFromRatio(c.warmupRatio, totalSteps), totalSteps, 0.0 };
 
     // Store and checkpoints.
     std::optional<BatchWriter> writer;
@@ -273,16 +272,16 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         d.adapter = adapter->state();
         d.optimizer = optimizer->state();
         d.optimizer["rng.cpu"] = cpuRngState();
-        d.trainer = {{"best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr)},
-                     {"evals_without_improvement", evalsWithoutImprovement},
-                     {"skipped_steps", skippedSteps},
-                     {"total_steps", totalSteps}};
+        d.trainer = { { "best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr) },
+            { "evals_without_improvement", evalsWithoutImprovement }, { "skipped_steps", skippedSteps },
+            { "total_steps", totalSteps } };
         return d;
     };
     if (options.resume) {
         const auto latest = checkpoints.latest();
         if (!latest)
-            throw InputError("cannot resume: the run has no checkpoint in " + (options.runDir / "checkpoints").string());
+            throw InputError(
+                "cannot resume: the run has no checkpoint in " + (options.runDir / "checkpoints").string());
         CheckpointData d = CheckpointStore::load(*latest);
         adapter->restoreState(d.adapter);
         auto rng = d.optimizer.find("rng.cpu");
@@ -294,8 +293,8 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         step = d.trainer.at("step").get<std::int64_t>();
         if (!d.trainer["best_eval_loss"].is_null())
             bestEval = d.trainer["best_eval_loss"].get<double>();
-        evalsWithoutImprovement = d.trainer.value("evals_without_improvement", std::int64_t{0});
-        skippedSteps = d.trainer.value("skipped_steps", std::int64_t{0});
+        evalsWithoutImprovement = d.trainer.value("evals_without_improvement", std::int64_t { 0 });
+        skippedSteps = d.trainer.value("skipped_steps", std::int64_t { 0 });
     }
 
     auto record = [&](const nlohmann::json& event) {
@@ -320,7 +319,8 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         std::int64_t tokens = 0;
         for (std::size_t first = 0; first < evalIdx.size(); first += static_cast<std::size_t>(c.batchSize)) {
             std::vector<std::int64_t> idx;
-            for (std::size_t i = first; i < std::min(evalIdx.size(), first + static_cast<std::size_t>(c.batchSize)); ++i)
+            for (std::size_t i = first; i < std::min(evalIdx.size(), first + static_cast<std::size_t>(c.batchSize));
+                 ++i)
                 idx.push_back(static_cast<std::int64_t>(i));
             const LossOutput out = objective->loss(makeBatch(idx, evalIdx), models);
             weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
@@ -330,21 +330,15 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     };
     auto saveCheckpoint = [&]() {
         const fs::path dir = checkpoints.save(step, snapshot());
-        record({{"event", "checkpoint"}, {"step", step}, {"path", dir.string()}});
+        record({ { "event", "checkpoint" }, { "step", step }, { "path", dir.string() } });
         return dir;
     };
 
-    record({{"event", "start"},
-            {"run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr)},
-            {"step", step},
-            {"total_steps", totalSteps},
-            {"train_examples", trainIdx.size()},
-            {"eval_examples", evalIdx.size()},
-            {"truncated_examples", truncated},
-            {"trainable_parameters", result.trainableParameters},
-            {"total_parameters", result.totalParameters},
-            {"adapter", c.adapter},
-            {"objective", c.objective}});
+    record({ { "event", "start" },
+        { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) }, { "step", step },
+        { "total_steps", totalSteps }, { "train_examples", trainIdx.size() }, { "eval_examples", evalIdx.size() },
+        { "truncated_examples", truncated }, { "trainable_parameters", result.trainableParameters },
+        { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
 
     std::int64_t lastStage = -1;
     double lastLoss = NAN;
@@ -399,15 +393,16 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             if (c.nanPolicy == "skip") {
                 ++skippedSteps;
                 optimizer->zeroGrad();
-                record({{"event", "skipped"}, {"step", step + 1}, {"reason", what}});
+                record({ { "event", "skipped" }, { "step", step + 1 }, { "reason", what } });
                 ++step;
                 continue;
             }
             saveCheckpoint(); // the weights are still those of the last good step
             if (writer)
                 writer->flush();
-            throw TrainingError(what + "; the run stopped (nan_policy: stop). The last good state is in the newest "
-                                       "checkpoint; lower the learning rate or set nan_policy: skip");
+            throw TrainingError(what
+                + "; the run stopped (nan_policy: stop). The last good state is in the newest "
+                  "checkpoint; lower the learning rate or set nan_policy: skip");
         }
         const double lr = schedule.lr(step);
         optimizer->step(lr);
@@ -416,13 +411,10 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
         const double tokensPerSecond = seconds > 0 ? static_cast<double>(stepTokens) / seconds : 0.0;
         if (step % c.loggingSteps == 0 || step == totalSteps) {
-            nlohmann::json event = {{"event", "step"},
-                                    {"step", step},
-                                    {"epoch", static_cast<double>(firstMicro + accum) / static_cast<double>(order.batchesPerEpoch())},
-                                    {"loss", stepLoss},
-                                    {"lr", lr},
-                                    {"grad_norm", finiteOr(norm.norm, -1)},
-                                    {"tokens_per_s", tokensPerSecond}};
+            nlohmann::json event = { { "event", "step" }, { "step", step },
+                { "epoch", static_cast<double>(firstMicro + accum) / static_cast<double>(order.batchesPerEpoch()) },
+                { "loss", stepLoss }, { "lr", lr }, { "grad_norm", finiteOr(norm.norm, -1) },
+                { "tokens_per_s", tokensPerSecond } };
             for (const auto& [k, v] : stepMetrics)
                 event[k] = v;
             record(event);
@@ -447,7 +439,8 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             } else {
                 ++evalsWithoutImprovement;
             }
-            record({{"event", "eval"}, {"step", step}, {"eval_loss", evalLoss}, {"best_eval_loss", *bestEval}});
+            record(
+                { { "event", "eval" }, { "step", step }, { "eval_loss", evalLoss }, { "best_eval_loss", *bestEval } });
             if (c.earlyStoppingPatience > 0 && evalsWithoutImprovement >= c.earlyStoppingPatience) {
                 result.status = TrainResult::Status::EarlyStopped;
                 break;
@@ -460,21 +453,19 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     {
         const fs::path adapterDir = options.runDir / "adapter";
         fs::create_directories(adapterDir);
-        writeSafetensors(adapterDir / "adapter.safetensors", adapter->state(), {{"format", "pt"}});
+        writeSafetensors(adapterDir / "adapter.safetensors", adapter->state(), { { "format", "pt" } });
     }
     result.steps = step;
     result.lastLoss = lastLoss;
     result.bestEvalLoss = bestEval;
     const char* status = result.status == TrainResult::Status::Cancelled ? "cancelled"
-        : result.status == TrainResult::Status::EarlyStopped            ? "early_stopped"
-                                                                        : "finished";
-    record({{"event", "finished"},
-            {"run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr)},
-            {"status", status},
-            {"steps", step},
-            {"loss", finiteOr(lastLoss, -1)},
-            {"best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr)},
-            {"skipped_steps", skippedSteps}});
+        : result.status == TrainResult::Status::EarlyStopped             ? "early_stopped"
+                                                                         : "finished";
+    record({ { "event", "finished" },
+        { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) }, { "status", status },
+        { "steps", step }, { "loss", finiteOr(lastLoss, -1) },
+        { "best_eval_loss", bestEval ? nlohmann::json(*bestEval) : nlohmann::json(nullptr) },
+        { "skipped_steps", skippedSteps } });
     if (writer)
         writer->flush();
     return result;

@@ -23,10 +23,10 @@ class Workspace;
 using EventSink = std::function<void(const nlohmann::json& event)>;
 
 struct TrainerOptions {
-    std::filesystem::path runDir;        // checkpoints/, adapter/ and logs go here
-    Workspace* workspace = nullptr;      // metrics and events go to its store (with runId); datasets by id
+    std::filesystem::path runDir; // checkpoints/, adapter/ and logs go here
+    Workspace* workspace = nullptr; // metrics and events go to its store (with runId); datasets by id
     std::optional<std::int64_t> runId;
-    bool resume = false;                 // continue from the run's newest checkpoint
+    bool resume = false; // continue from the run's newest checkpoint
     const std::atomic<bool>* cancel = nullptr; // checked between steps
     EventSink events;
 };

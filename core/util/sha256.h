@@ -20,7 +20,7 @@ private:
     void block(const std::uint8_t* data);
 
     std::array<std::uint32_t, 8> m_state;
-    std::array<std::uint8_t, 64> m_buffer{};
+    std::array<std::uint8_t, 64> m_buffer {};
     std::size_t m_buffered = 0;
     std::uint64_t m_length = 0;
 };

@@ -3,6 +3,7 @@
 // there the normalisation gains train instead, and the start event's
 // trainable-parameter count shows how few that is.
 
+#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
 #include "core/util/error.h"
@@ -31,7 +32,7 @@ public:
         const std::string fallback = setup.params.at("without_biases");
         for (auto& [name, tensor] : setup.model.namedParameters()) {
             if (endsWith(name, ".bias"))
-                m_params.push_back({name, tensor});
+                m_params.push_back({ name, tensor });
         }
         if (m_params.empty()) {
             if (fallback == "error")
@@ -39,7 +40,7 @@ public:
                                  "norm_gains to train the normalisation gains instead)");
             for (auto& [name, tensor] : setup.model.namedParameters()) {
                 if (isNormGain(name))
-                    m_params.push_back({name, tensor});
+                    m_params.push_back({ name, tensor });
             }
         }
         for (auto& p : m_params)
@@ -48,35 +49,17 @@ public:
 
     std::vector<ParameterGroup> parameterGroups(double) const override
     {
-        return {{m_params, 0.0, 1.0}}; // biases and gains are never decayed
+        return { { m_params, 0.0, 1.0 } }; // biases and gains are never decayed
     }
 
-    AdapterState state() const override
-    {
-        AdapterState out;
-        for (const auto& p : m_params)
-            out.emplace_back(p.name, p.tensor.detach());
-        return out;
-    }
-
-    void restoreState(const AdapterState& state) override
-    {
-        at::NoGradGuard noGrad;
-        std::map<std::string, at::Tensor> byName(state.begin(), state.end());
-        for (auto& p : m_params) {
-            auto it = byName.find(p.name);
-            if (it == byName.end() || it->second.sizes() != p.tensor.sizes())
-                throw InputError("BitFit state: no tensor '" + p.name + "' of shape " + c10::str(p.tensor.sizes()));
-            at::Tensor t = p.tensor;
-            t.copy_(it->second);
-        }
-    }
+    AdapterState state() const override { return namedState(m_params); }
+    void restoreState(const AdapterState& state) override { restoreNamedState(m_params, state, "BitFit"); }
 
 private:
     std::vector<NamedParameter> m_params;
 };
 
-const TunebenchPluginDescriptor kDescriptor{
+const TunebenchPluginDescriptor kDescriptor {
     TUNEBENCH_PLUGIN_API_VERSION,
     "bitfit",
     "1.0.0",
@@ -84,7 +67,7 @@ const TunebenchPluginDescriptor kDescriptor{
     "BitFit: only the bias terms train (normalisation gains on models without biases)",
     R"json([{"name": "without_biases", "type": "choice", "choices": ["norm_gains", "error"], "default": "norm_gains",
              "help": "what trains on a model without biases: its normalisation gains, or refuse"}])json",
-    [] () -> Adapter* { return new BitFitAdapter(); },
+    []() -> Adapter* { return new BitFitAdapter(); },
     nullptr,
 };
 

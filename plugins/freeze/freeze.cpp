@@ -4,6 +4,7 @@
 // "embed_tokens", "lm_head", "mlp"). Optional layer-wise learning-rate decay
 // scales layer l's rate by decay^(L-1-l), so lower layers move less.
 
+#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
 #include "core/util/error.h"
@@ -39,7 +40,7 @@ public:
         m_layers = setup.model.config().numLayers;
         if (topLayers > m_layers)
             throw InputError("trainable_layers: the model has " + std::to_string(m_layers) + " layers, asked for "
-                             + std::to_string(topLayers));
+                + std::to_string(topLayers));
         std::map<std::string, bool> moduleUsed;
         for (auto& [name, tensor] : setup.model.namedParameters()) {
             const std::int64_t layer = layerOf(name);
@@ -52,7 +53,7 @@ public:
             }
             if (train) {
                 tensor.requires_grad_(true);
-                m_params.push_back({name, tensor});
+                m_params.push_back({ name, tensor });
             }
         }
         for (const auto& m : modules) {
@@ -82,26 +83,8 @@ public:
         return out;
     }
 
-    AdapterState state() const override
-    {
-        AdapterState out;
-        for (const auto& p : m_params)
-            out.emplace_back(p.name, p.tensor.detach());
-        return out;
-    }
-
-    void restoreState(const AdapterState& state) override
-    {
-        at::NoGradGuard noGrad;
-        std::map<std::string, at::Tensor> byName(state.begin(), state.end());
-        for (auto& p : m_params) {
-            auto it = byName.find(p.name);
-            if (it == byName.end() || it->second.sizes() != p.tensor.sizes())
-                throw InputError("freeze state: no tensor '" + p.name + "' of shape " + c10::str(p.tensor.sizes()));
-            at::Tensor t = p.tensor;
-            t.copy_(it->second);
-        }
-    }
+    AdapterState state() const override { return namedState(m_params); }
+    void restoreState(const AdapterState& state) override { restoreNamedState(m_params, state, "freeze"); }
 
 private:
     std::vector<NamedParameter> m_params;
@@ -109,7 +92,7 @@ private:
     std::int64_t m_layers = 0;
 };
 
-const TunebenchPluginDescriptor kDescriptor{
+const TunebenchPluginDescriptor kDescriptor {
     TUNEBENCH_PLUGIN_API_VERSION,
     "freeze",
     "1.0.0",
@@ -123,7 +106,7 @@ const TunebenchPluginDescriptor kDescriptor{
       {"name": "layerwise_lr_decay", "type": "number", "default": 1.0, "minimum": 0.01, "maximum": 1,
        "help": "layer l learns at decay^(L-1-l) times the rate; 1 turns it off"}
     ])json",
-    [] () -> Adapter* { return new FreezeAdapter(); },
+    []() -> Adapter* { return new FreezeAdapter(); },
     nullptr,
 };
 

@@ -3,6 +3,7 @@
 // with use_rslora. Tensors are named as PEFT names them
 // (base_model.model.<module>.lora_A.weight), so export is a copy.
 
+#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
 #include "core/model/linear.h"
@@ -30,8 +31,7 @@ public:
         , m_scale(scale)
         , m_dropout(dropout)
         , m_shared(std::move(shared))
-    {
-    }
+    { }
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
@@ -60,8 +60,9 @@ bool targeted(const std::string& module, const std::vector<std::string>& targets
         if (t == "all-linear")
             return module != "lm_head";
         // PEFT matches a target as the module's name or its last components.
-        if (module == t || (module.size() > t.size() && module.compare(module.size() - t.size(), t.size(), t) == 0
-                            && module[module.size() - t.size() - 1] == '.'))
+        if (module == t
+            || (module.size() > t.size() && module.compare(module.size() - t.size(), t.size(), t) == 0
+                && module[module.size() - t.size() - 1] == '.'))
             return true;
     }
     return false;
@@ -89,14 +90,14 @@ public:
             const auto options = layer->weight().options().requires_grad(false);
             // Kaiming-uniform with a = sqrt(5), as nn.Linear and PEFT initialise A: bound = 1 / sqrt(in).
             const double bound = 1.0 / std::sqrt(static_cast<double>(layer->inFeatures()));
-            at::Tensor a = at::empty({r, layer->inFeatures()}, options.device(at::kCPU))
+            at::Tensor a = at::empty({ r, layer->inFeatures() }, options.device(at::kCPU))
                                .uniform_(-bound, bound, gen)
                                .to(options.device())
                                .requires_grad_(true);
-            at::Tensor b = at::zeros({layer->outFeatures(), r}, options).requires_grad_(true);
+            at::Tensor b = at::zeros({ layer->outFeatures(), r }, options).requires_grad_(true);
             auto hook = std::make_shared<LoraHook>(a, b, scale, dropout, m_shared);
             layer->setHook(hook);
-            m_layers.push_back({name, hook});
+            m_layers.push_back({ name, hook });
         }
         if (m_layers.empty()) {
             if (!available.empty())
@@ -105,7 +106,7 @@ public:
             for (const auto& t : targets)
                 wanted += (wanted.empty() ? "" : ", ") + t;
             throw InputError("target_modules: no linear layer of this model matches " + wanted
-                             + " (its layers:" + available + "; or all-linear)");
+                + " (its layers:" + available + "; or all-linear)");
         }
     }
 
@@ -113,41 +114,19 @@ public:
     {
         std::vector<NamedParameter> params;
         for (const auto& l : m_layers) {
-            params.push_back({prefix(l.module) + ".lora_A.weight", l.hook->a()});
-            params.push_back({prefix(l.module) + ".lora_B.weight", l.hook->b()});
+            params.push_back({ prefix(l.module) + ".lora_A.weight", l.hook->a() });
+            params.push_back({ prefix(l.module) + ".lora_B.weight", l.hook->b() });
         }
-        return {{params, weightDecay, 1.0}};
+        return { { params, weightDecay, 1.0 } };
     }
 
     bool canDisable() const override { return true; }
     void setEnabled(bool enabled) override { m_shared->enabled = enabled; }
 
-    AdapterState state() const override
-    {
-        AdapterState out;
-        for (const auto& group : parameterGroups(0.0)) {
-            for (const auto& p : group.parameters)
-                out.emplace_back(p.name, p.tensor.detach());
-        }
-        return out;
-    }
-
+    AdapterState state() const override { return namedState(parameterGroups(0.0).front().parameters); }
     void restoreState(const AdapterState& state) override
     {
-        at::NoGradGuard noGrad;
-        std::map<std::string, at::Tensor> byName(state.begin(), state.end());
-        for (const auto& group : parameterGroups(0.0)) {
-            for (const auto& p : group.parameters) {
-                auto it = byName.find(p.name);
-                if (it == byName.end())
-                    throw InputError("LoRA state has no tensor '" + p.name + "'");
-                if (it->second.sizes() != p.tensor.sizes())
-                    throw InputError("LoRA state: '" + p.name + "' has shape " + c10::str(it->second.sizes())
-                                     + ", expected " + c10::str(p.tensor.sizes()));
-                at::Tensor t = p.tensor;
-                t.copy_(it->second);
-            }
-        }
+        restoreNamedState(parameterGroups(0.0).front().parameters, state, "LoRA");
     }
 
 private:
@@ -161,7 +140,7 @@ private:
     std::shared_ptr<LoraShared> m_shared = std::make_shared<LoraShared>();
 };
 
-const TunebenchPluginDescriptor kDescriptor{
+const TunebenchPluginDescriptor kDescriptor {
     TUNEBENCH_PLUGIN_API_VERSION,
     "lora",
     "1.0.0",
@@ -177,7 +156,7 @@ const TunebenchPluginDescriptor kDescriptor{
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
       {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
     ])json",
-    [] () -> Adapter* { return new LoraAdapter(); },
+    []() -> Adapter* { return new LoraAdapter(); },
     nullptr,
 };
 

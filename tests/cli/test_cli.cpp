@@ -28,24 +28,24 @@ class TestCli : public QObject {
 private Q_SLOTS:
     void version()
     {
-        const auto r = cli({"--version"});
+        const auto r = cli({ "--version" });
         QCOMPARE(r.code, 0);
         QVERIFY2(QRegularExpression(R"(^Tunebench \d+\.\d+\.\d+\nLibTorch \d+\.\d+\.\d+\S*\nSQLite 3\.\d+\.\d+\n$)")
                      .match(r.out)
                      .hasMatch(),
-                 qPrintable(r.out));
+            qPrintable(r.out));
     }
 
     void helpEverywhere_data()
     {
         QTest::addColumn<QStringList>("args");
-        QTest::newRow("top") << QStringList{"--help"};
-        QTest::newRow("workspace init") << QStringList{"workspace", "init", "--help"};
-        QTest::newRow("workspace info") << QStringList{"workspace", "info", "--help"};
-        QTest::newRow("runs list") << QStringList{"runs", "list", "--help"};
-        QTest::newRow("runs show") << QStringList{"runs", "show", "--help"};
-        QTest::newRow("runs create") << QStringList{"runs", "create", "--help"};
-        QTest::newRow("runs delete") << QStringList{"runs", "delete", "--help"};
+        QTest::newRow("top") << QStringList { "--help" };
+        QTest::newRow("workspace init") << QStringList { "workspace", "init", "--help" };
+        QTest::newRow("workspace info") << QStringList { "workspace", "info", "--help" };
+        QTest::newRow("runs list") << QStringList { "runs", "list", "--help" };
+        QTest::newRow("runs show") << QStringList { "runs", "show", "--help" };
+        QTest::newRow("runs create") << QStringList { "runs", "create", "--help" };
+        QTest::newRow("runs delete") << QStringList { "runs", "delete", "--help" };
     }
 
     void helpEverywhere()
@@ -61,15 +61,15 @@ private Q_SLOTS:
     {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");
-        QTest::newRow("no command") << QStringList{} << "Usage:";
-        QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command 'frobnicate'";
-        QTest::newRow("missing dir") << QStringList{"workspace", "init"} << "missing argument DIR";
-        QTest::newRow("missing workspace") << QStringList{"runs", "list"} << "missing option --workspace";
-        QTest::newRow("unknown option") << QStringList{"runs", "list", "--workspace", "/x", "--colour"}
+        QTest::newRow("no command") << QStringList {} << "Usage:";
+        QTest::newRow("unknown command") << QStringList { "frobnicate" } << "unknown command 'frobnicate'";
+        QTest::newRow("missing dir") << QStringList { "workspace", "init" } << "missing argument DIR";
+        QTest::newRow("missing workspace") << QStringList { "runs", "list" } << "missing option --workspace";
+        QTest::newRow("unknown option") << QStringList { "runs", "list", "--workspace", "/x", "--colour" }
                                         << "unknown option '--colour'";
-        QTest::newRow("bad id") << QStringList{"runs", "show", "abc", "--workspace", "/x"}
+        QTest::newRow("bad id") << QStringList { "runs", "show", "abc", "--workspace", "/x" }
                                 << "run ID must be a whole number, got 'abc'";
-        QTest::newRow("bad status") << QStringList{"runs", "list", "--workspace", "/x", "--status", "done"}
+        QTest::newRow("bad status") << QStringList { "runs", "list", "--workspace", "/x", "--status", "done" }
                                     << "unknown run status 'done'";
     }
 
@@ -86,33 +86,33 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         const QString ws = tmp.path() + "/nested/ws";
-        auto r = cli({"workspace", "init", ws});
+        auto r = cli({ "workspace", "init", ws });
         QCOMPARE(r.code, 0);
         QVERIFY2(r.out.startsWith("Created workspace"), qPrintable(r.out));
         QVERIFY(QFileInfo::exists(ws + "/tunebench.db"));
         QVERIFY(QFileInfo(ws + "/runs").isDir());
 
-        r = cli({"workspace", "init", ws}); // again: says so, keeps everything
+        r = cli({ "workspace", "init", ws }); // again: says so, keeps everything
         QCOMPARE(r.code, 0);
         QVERIFY2(r.out.contains("already exists"), qPrintable(r.out));
 
-        r = cli({"runs", "list", "--workspace", ws});
+        r = cli({ "runs", "list", "--workspace", ws });
         QCOMPARE(r.code, 0);
         QCOMPARE(r.out, QString()); // nothing for an empty workspace
         QCOMPARE(r.err, QString());
 
         writeFile(tmp.path() + "/run.yaml",
-                  "name: lora-r8\nadapter: lora\nobjective: sft\nmodel: /models/tiny\n"
-                  "learning_rate: 2e-4\ntarget_modules: [q_proj, v_proj]\n");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/run.yaml"});
+            "name: lora-r8\nadapter: lora\nobjective: sft\nmodel: /models/tiny\n"
+            "learning_rate: 2e-4\ntarget_modules: [q_proj, v_proj]\n");
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/run.yaml" });
         QCOMPARE(r.code, 0);
         QCOMPARE(r.out.trimmed(), QStringLiteral("1"));
         writeFile(tmp.path() + "/second.json", R"({"adapter": "full", "learning_rate": 1e-5})");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/second.json"});
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/second.json" });
         QCOMPARE(r.code, 0);
         QCOMPARE(r.out.trimmed(), QStringLiteral("2"));
 
-        r = cli({"runs", "list", "--workspace", ws});
+        r = cli({ "runs", "list", "--workspace", ws });
         QCOMPARE(r.code, 0);
         const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), 2);
@@ -127,7 +127,7 @@ private Q_SLOTS:
                 writer.addMetric(1, step, "loss", 3.0 - 0.5 * step);
             tunebench::RunStore(w.db()).setStatus(1, tunebench::RunStatus::Finished);
         }
-        r = cli({"runs", "show", "1", "--workspace", ws});
+        r = cli({ "runs", "show", "1", "--workspace", ws });
         QCOMPARE(r.code, 0);
         const QJsonObject run = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(run["id"].toInt(), 1);
@@ -138,12 +138,12 @@ private Q_SLOTS:
         QCOMPARE(run["metrics"].toObject()["loss"].toObject()["last"].toDouble(), 0.5);
         QCOMPARE(run["metrics"].toObject()["loss"].toObject()["min"].toDouble(), 0.5);
 
-        r = cli({"runs", "list", "--workspace", ws, "--status", "finished", "--json"});
+        r = cli({ "runs", "list", "--workspace", ws, "--status", "finished", "--json" });
         QCOMPARE(r.code, 0);
         QCOMPARE(r.out.count('\n'), 1);
         QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object()["name"].toString(), QStringLiteral("lora-r8"));
 
-        r = cli({"workspace", "info", ws});
+        r = cli({ "workspace", "info", ws });
         QCOMPARE(r.code, 0);
         const QJsonObject info = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(info["runs"].toInt(), 2);
@@ -151,10 +151,10 @@ private Q_SLOTS:
         QCOMPARE(info["schema_version"].toInt(), 1);
 
         QDir().mkpath(ws + "/runs/2/checkpoints");
-        r = cli({"runs", "delete", "2", "--workspace", ws});
+        r = cli({ "runs", "delete", "2", "--workspace", ws });
         QCOMPARE(r.code, 0);
         QVERIFY(!QFileInfo::exists(ws + "/runs/2"));
-        r = cli({"runs", "list", "--workspace", ws});
+        r = cli({ "runs", "list", "--workspace", ws });
         QCOMPARE(r.out.count('\n'), 1);
     }
 
@@ -162,44 +162,44 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         const QString ws = tmp.path() + "/ws";
-        QCOMPARE(cli({"workspace", "init", ws}).code, 0);
+        QCOMPARE(cli({ "workspace", "init", ws }).code, 0);
 
-        auto r = cli({"runs", "list", "--workspace", tmp.path() + "/nope"});
+        auto r = cli({ "runs", "list", "--workspace", tmp.path() + "/nope" });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("does not exist") && r.err.contains("nope"), qPrintable(r.err));
         QVERIFY(r.out.isEmpty());
 
-        r = cli({"runs", "show", "7", "--workspace", ws});
+        r = cli({ "runs", "show", "7", "--workspace", ws });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("no run with id 7"), qPrintable(r.err));
 
         writeFile(tmp.path() + "/bad.yaml", "name: x\nlearning_rate: [1, 2\n");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/bad.yaml"});
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/bad.yaml" });
         QCOMPARE(r.code, 1);
         QVERIFY2(QRegularExpression("bad\\.yaml:\\d+:\\d+: ").match(r.err).hasMatch(), qPrintable(r.err));
 
         writeFile(tmp.path() + "/list.yaml", "- a\n- b\n");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/list.yaml"});
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/list.yaml" });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("must be a mapping"), qPrintable(r.err));
 
         writeFile(tmp.path() + "/typed.yaml", "adapter: 3\n");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/typed.yaml"});
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/typed.yaml" });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("field 'adapter' must be a string"), qPrintable(r.err));
 
         writeFile(tmp.path() + "/ds.yaml", "dataset_id: 12\n");
-        r = cli({"runs", "create", "--workspace", ws, "--config", tmp.path() + "/ds.yaml"});
+        r = cli({ "runs", "create", "--workspace", ws, "--config", tmp.path() + "/ds.yaml" });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("no dataset with id 12"), qPrintable(r.err));
-        QCOMPARE(cli({"runs", "list", "--workspace", ws}).out, QString()); // nothing half-created
+        QCOMPARE(cli({ "runs", "list", "--workspace", ws }).out, QString()); // nothing half-created
 
         // A database from a newer Tunebench is refused, not damaged.
         {
             auto w = tunebench::Workspace::open(ws.toStdString());
             w.db().exec("PRAGMA user_version = 42");
         }
-        r = cli({"runs", "list", "--workspace", ws});
+        r = cli({ "runs", "list", "--workspace", ws });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("schema version 42"), qPrintable(r.err));
     }
@@ -207,11 +207,11 @@ private Q_SLOTS:
     void workspaceFromEnvironment()
     {
         QTemporaryDir tmp;
-        QCOMPARE(cli({"workspace", "init", tmp.path()}).code, 0);
+        QCOMPARE(cli({ "workspace", "init", tmp.path() }).code, 0);
         QProcessEnvironment env;
         env.insert("TUNEBENCH_WORKSPACE", tmp.path());
-        QCOMPARE(runCli({"runs", "list"}, env).code, 0);
-        QCOMPARE(runCli({"runs", "list"}).code, 2); // without it, --workspace is missing
+        QCOMPARE(runCli({ "runs", "list" }, env).code, 0);
+        QCOMPARE(runCli({ "runs", "list" }).code, 2); // without it, --workspace is missing
     }
 };
 

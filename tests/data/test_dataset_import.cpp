@@ -50,17 +50,25 @@ private Q_SLOTS:
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("content");
         QTest::addColumn<QString>("format");
-        QTest::newRow("text") << "t.jsonl" << "{\"text\": \"hello\"}\n" << "text";
-        QTest::newRow("plain text file") << "t.txt" << "hello world\n" << "text";
-        QTest::newRow("alpaca") << "a.jsonl" << "{\"instruction\": \"Add\", \"input\": \"2+2\", \"output\": \"4\"}\n"
+        QTest::newRow("text") << "t.jsonl"
+                              << "{\"text\": \"hello\"}\n"
+                              << "text";
+        QTest::newRow("plain text file") << "t.txt"
+                                         << "hello world\n"
+                                         << "text";
+        QTest::newRow("alpaca") << "a.jsonl"
+                                << "{\"instruction\": \"Add\", \"input\": \"2+2\", \"output\": \"4\"}\n"
                                 << "instruction";
-        QTest::newRow("alpaca without input") << "a.json" << "[{\"instruction\": \"Say hi\", \"output\": \"hi\"}]"
+        QTest::newRow("alpaca without input") << "a.json"
+                                              << "[{\"instruction\": \"Say hi\", \"output\": \"hi\"}]"
                                               << "instruction";
         QTest::newRow("chat") << "c.jsonl"
                               << "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, "
                                  "{\"role\": \"assistant\", \"content\": \"Hello\"}]}\n"
                               << "chat";
-        QTest::newRow("preference") << "p.csv" << "prompt,chosen,rejected\nQ,good,bad\n" << "preference";
+        QTest::newRow("preference") << "p.csv"
+                                    << "prompt,chosen,rejected\nQ,good,bad\n"
+                                    << "preference";
         QTest::newRow("preference with messages")
             << "pm.jsonl"
             << "{\"prompt\": [{\"role\": \"user\", \"content\": \"Q\"}], \"chosen\": [{\"role\": \"assistant\", "
@@ -95,13 +103,13 @@ private Q_SLOTS:
     void canonicalRecords()
     {
         const auto path = writeFile(m_dir, "u.jsonl",
-                                    "{\"prompt\": \"Q\", \"completion\": \"A\", \"label\": \"yes\", \"extra\": 1}\n"
-                                    "{\"prompt\": \"Q\", \"completion\": \"B\", \"label\": 0}\n");
+            "{\"prompt\": \"Q\", \"completion\": \"A\", \"label\": \"yes\", \"extra\": 1}\n"
+            "{\"prompt\": \"Q\", \"completion\": \"B\", \"label\": 0}\n");
         ImportResult r = importDataset(*m_ws, path, {});
         QVERIFY(r.imported);
         const auto records = loadDatasetRecords(*m_ws, *r.id);
         QCOMPARE(QString::fromStdString(records[0].dump()),
-                 QStringLiteral("{\"completion\":\"A\",\"label\":true,\"prompt\":\"Q\"}"));
+            QStringLiteral("{\"completion\":\"A\",\"label\":true,\"prompt\":\"Q\"}"));
         QCOMPARE(records[1]["label"].get<bool>(), false);
         const auto alpaca = writeFile(m_dir, "a.jsonl", "{\"instruction\": \"I\", \"output\": \"O\"}\n");
         r = importDataset(*m_ws, alpaca, {});
@@ -111,13 +119,13 @@ private Q_SLOTS:
     void badRecordsReportedWithLinesAndNothingImported()
     {
         const auto path = writeFile(m_dir, "bad.jsonl",
-                                    "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": "
-                                    "\"assistant\", \"content\": \"Yo\"}]}\n"
-                                    "{\"messages\": [{\"role\": \"robot\", \"content\": \"Hi\"}, {\"role\": "
-                                    "\"assistant\", \"content\": 5}]}\n"
-                                    "not json\n"
-                                    "{\"messages\": [{\"role\": \"user\", \"content\": \"only a question\"}]}\n"
-                                    "{\"messages\": []}\n");
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": "
+            "\"assistant\", \"content\": \"Yo\"}]}\n"
+            "{\"messages\": [{\"role\": \"robot\", \"content\": \"Hi\"}, {\"role\": "
+            "\"assistant\", \"content\": 5}]}\n"
+            "not json\n"
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"only a question\"}]}\n"
+            "{\"messages\": []}\n");
         const int before = foldersIn(m_ws->datasetsDir());
         ImportResult r = importDataset(*m_ws, path, {});
         QVERIFY(!r.imported);
@@ -142,7 +150,8 @@ private Q_SLOTS:
 
     void skipInvalidImportsTheRestAndListsTheSkipped()
     {
-        const auto path = writeFile(m_dir, "mixed.csv", "prompt,chosen,rejected\nQ1,a,b\nQ2,,b\nQ3,same,same\nQ4,c,d\n");
+        const auto path
+            = writeFile(m_dir, "mixed.csv", "prompt,chosen,rejected\nQ1,a,b\nQ2,,b\nQ3,same,same\nQ4,c,d\n");
         ImportOptions options;
         options.skipInvalid = true;
         ImportResult r = importDataset(*m_ws, path, options);
@@ -164,7 +173,7 @@ private Q_SLOTS:
         const auto path = writeFile(m_dir, "m.jsonl", "{\"question\": \"Q\", \"good\": \"A\", \"bad\": \"B\"}\n");
         QVERIFY_THROWS_EXCEPTION(InputError, importDataset(*m_ws, path, {})); // cannot tell the format
         ImportOptions options;
-        options.mapping = {{"prompt", "question"}, {"chosen", "good"}, {"rejected", "bad"}};
+        options.mapping = { { "prompt", "question" }, { "chosen", "good" }, { "rejected", "bad" } };
         ImportResult r = importDataset(*m_ws, path, options);
         QVERIFY(r.imported);
         QVERIFY(r.format == DatasetFormat::Preference);

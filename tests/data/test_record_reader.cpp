@@ -29,7 +29,11 @@ Read readAll(const std::string& path)
 {
     Read r;
     readRecords(
-        path, detectFileType(path), [&](SourceRecord&& rec) { r.records.push_back(std::move(rec)); return true; },
+        path, detectFileType(path),
+        [&](SourceRecord&& rec) {
+            r.records.push_back(std::move(rec));
+            return true;
+        },
         [&](RecordError&& e) { r.errors.push_back(std::move(e)); });
     return r;
 }
@@ -45,8 +49,8 @@ private Q_SLOTS:
     void jsonLinesWithBadLines()
     {
         const auto path = writeFile(m_dir, "a.jsonl",
-                                    "\xEF\xBB\xBF{\"text\": \"one\"}\n\n{\"text\": \"two\"}\r\n{broken\n[1, 2]\n"
-                                    "   \n{\"text\": \"last\"}");
+            "\xEF\xBB\xBF{\"text\": \"one\"}\n\n{\"text\": \"two\"}\r\n{broken\n[1, 2]\n"
+            "   \n{\"text\": \"last\"}");
         const Read r = readAll(path);
         QCOMPARE(r.records.size(), 3u);
         QCOMPARE(r.records[0].line, 1);
@@ -63,8 +67,8 @@ private Q_SLOTS:
     void jsonArrayStreamsElementsWithLines()
     {
         const auto path = writeFile(m_dir, "b.json",
-                                    "[\n  {\"text\": \"a, b ] } { [\"},\n  {\"text\": \"x\\\"y\",\n   \"n\": [1, {\"k\": 2}]},"
-                                    "\n  \"not an object\",\n  {\"text\": \"multi\\nline\"}\n]\n");
+            "[\n  {\"text\": \"a, b ] } { [\"},\n  {\"text\": \"x\\\"y\",\n   \"n\": [1, {\"k\": 2}]},"
+            "\n  \"not an object\",\n  {\"text\": \"multi\\nline\"}\n]\n");
         const Read r = readAll(path);
         QCOMPARE(r.records.size(), 3u);
         QCOMPARE(r.records[0].line, 2);
@@ -81,11 +85,16 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("message");
-        QTest::newRow("not an array") << "{\"text\": 1}" << ":1: expected a JSON array";
-        QTest::newRow("never closed") << "[{\"text\": \"a\"},\n{\"text\": \"b\"}" << "not closed";
-        QTest::newRow("trailing comma") << "[{\"text\": \"a\"},\n]" << ":2: a comma before ']'";
-        QTest::newRow("text after") << "[]\nx" << ":2: unexpected text";
-        QTest::newRow("unbalanced") << "[{\"a\": 1}}]" << "unbalanced";
+        QTest::newRow("not an array") << "{\"text\": 1}"
+                                      << ":1: expected a JSON array";
+        QTest::newRow("never closed") << "[{\"text\": \"a\"},\n{\"text\": \"b\"}"
+                                      << "not closed";
+        QTest::newRow("trailing comma") << "[{\"text\": \"a\"},\n]"
+                                        << ":2: a comma before ']'";
+        QTest::newRow("text after") << "[]\nx"
+                                    << ":2: unexpected text";
+        QTest::newRow("unbalanced") << "[{\"a\": 1}}]"
+                                    << "unbalanced";
     }
 
     void brokenJsonArraysAreErrors()
@@ -94,7 +103,8 @@ private Q_SLOTS:
         QFETCH(QString, message);
         const auto path = writeFile(m_dir, "broken.json", text.toStdString());
         try {
-            readRecords(path, FileType::JsonArray, [](SourceRecord&&) { return true; }, [](RecordError&&) {});
+            readRecords(
+                path, FileType::JsonArray, [](SourceRecord&&) { return true; }, [](RecordError&&) {});
             QFAIL("a broken array was accepted");
         } catch (const InputError& e) {
             QVERIFY2(QString(e.what()).contains(message), e.what());
@@ -105,8 +115,8 @@ private Q_SLOTS:
     void csvQuotingAndMultilineCells()
     {
         const auto path = writeFile(m_dir, "c.csv",
-                                    "prompt,chosen,rejected\r\n\"Hi, there\",\"say \"\"yes\"\"\",no\n"
-                                    "\"two\nlines\",a,b\nshort,row\nx,y,z\n");
+            "prompt,chosen,rejected\r\n\"Hi, there\",\"say \"\"yes\"\"\",no\n"
+            "\"two\nlines\",a,b\nshort,row\nx,y,z\n");
         const Read r = readAll(path);
         QCOMPARE(r.records.size(), 3u);
         QCOMPARE(r.records[0].value["prompt"].get<std::string>(), std::string("Hi, there"));
@@ -159,7 +169,12 @@ private Q_SLOTS:
         std::uint64_t lastDone = 0;
         std::int64_t seen = 0;
         bool finished = readRecords(
-            path, FileType::Jsonl, [&](SourceRecord&&) { ++seen; return true; }, [](RecordError&&) {},
+            path, FileType::Jsonl,
+            [&](SourceRecord&&) {
+                ++seen;
+                return true;
+            },
+            [](RecordError&&) {},
             [&](std::uint64_t done, std::uint64_t total) {
                 ++calls;
                 lastDone = done;
@@ -172,8 +187,12 @@ private Q_SLOTS:
 
         seen = 0;
         finished = readRecords(
-            path, FileType::Jsonl, [&](SourceRecord&&) { ++seen; return true; }, [](RecordError&&) {},
-            [&](std::uint64_t, std::uint64_t) { return false; });
+            path, FileType::Jsonl,
+            [&](SourceRecord&&) {
+                ++seen;
+                return true;
+            },
+            [](RecordError&&) {}, [&](std::uint64_t, std::uint64_t) { return false; });
         QVERIFY(!finished);
         QVERIFY(seen > 0 && seen < 60000);
     }
@@ -184,9 +203,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("digest");
         QTest::newRow("empty") << QByteArray() << "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         QTest::newRow("abc") << QByteArray("abc") << "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-        QTest::newRow("448 bits")
-            << QByteArray("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
-            << "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+        QTest::newRow("448 bits") << QByteArray("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                                  << "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
         QTest::newRow("million a") << QByteArray(1000000, 'a')
                                    << "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
     }

@@ -50,8 +50,8 @@ double sftLoss(const CausalLM& model, const at::Tensor& ids)
     ForwardInput in;
     in.inputIds = ids;
     const at::Tensor logits = model.forward(in).logits;
-    return at::cross_entropy_loss(logits.narrow(1, 0, ids.size(1) - 1).reshape({-1, logits.size(-1)}),
-                                  ids.narrow(1, 1, ids.size(1) - 1).reshape({-1}))
+    return at::cross_entropy_loss(logits.narrow(1, 0, ids.size(1) - 1).reshape({ -1, logits.size(-1) }),
+        ids.narrow(1, 1, ids.size(1) - 1).reshape({ -1 }))
         .item<double>();
 }
 
@@ -76,14 +76,14 @@ class TestAdapterConformance : public QObject {
         json config = json::parse(params.toStdString());
         const json resolved = m_plugins.require(PluginKind::Adapter, name.toStdString()).schema.resolve(config, "test");
         model.setRequiresGrad(false);
-        adapter->attach({model, resolved, 5});
+        adapter->attach({ model, resolved, 5 });
         return adapter;
     }
 
 private Q_SLOTS:
     void initTestCase()
     {
-        m_plugins.load({std::filesystem::path(TUNEBENCH_BINARY_DIR) / "plugins"});
+        m_plugins.load({ std::filesystem::path(TUNEBENCH_BINARY_DIR) / "plugins" });
         QVERIFY(m_plugins.broken().empty());
     }
 
@@ -92,19 +92,28 @@ private Q_SLOTS:
         QTest::addColumn<QString>("adapter");
         QTest::addColumn<QString>("params");
         QTest::addColumn<int>("architecture");
-        for (auto [arch, label] : {std::pair{Architecture::Llama, "llama"}, std::pair{Architecture::Gpt2, "gpt2"}}) {
+        for (auto [arch, label] :
+            { std::pair { Architecture::Llama, "llama" }, std::pair { Architecture::Gpt2, "gpt2" } }) {
             const QString targets = arch == Architecture::Gpt2 ? "[\"c_attn\", \"c_fc\"]" : "[\"q_proj\", \"v_proj\"]";
-            QTest::addRow("full %s", label) << "full" << "{}" << int(arch);
-            QTest::addRow("lora %s", label) << "lora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch);
+            QTest::addRow("full %s", label) << "full"
+                                            << "{}" << int(arch);
+            QTest::addRow("lora %s", label)
+                << "lora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch);
             QTest::addRow("lora all-linear dropout %s", label)
-                << "lora" << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch);
-            QTest::addRow("rslora %s", label) << "lora" << QString("{\"r\": 4, \"use_rslora\": true, \"target_modules\": %1}").arg(targets) << int(arch);
-            QTest::addRow("freeze top layer %s", label) << "freeze" << "{\"trainable_layers\": 1}" << int(arch);
-            QTest::addRow("freeze with decay and module %s", label)
-                << "freeze" << QString("{\"trainable_layers\": 2, \"layerwise_lr_decay\": 0.5, \"trainable_modules\": [\"%1\"]}")
-                                   .arg(arch == Architecture::Gpt2 ? "wte" : "embed_tokens")
+                << "lora"
+                << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch);
+            QTest::addRow("rslora %s", label)
+                << "lora" << QString("{\"r\": 4, \"use_rslora\": true, \"target_modules\": %1}").arg(targets)
                 << int(arch);
-            QTest::addRow("bitfit %s", label) << "bitfit" << "{}" << int(arch);
+            QTest::addRow("freeze top layer %s", label) << "freeze"
+                                                        << "{\"trainable_layers\": 1}" << int(arch);
+            QTest::addRow("freeze with decay and module %s", label)
+                << "freeze"
+                << QString("{\"trainable_layers\": 2, \"layerwise_lr_decay\": 0.5, \"trainable_modules\": [\"%1\"]}")
+                       .arg(arch == Architecture::Gpt2 ? "wte" : "embed_tokens")
+                << int(arch);
+            QTest::addRow("bitfit %s", label) << "bitfit"
+                                              << "{}" << int(arch);
         }
     }
 
@@ -143,7 +152,8 @@ private Q_SLOTS:
             ForwardInput in;
             in.inputIds = ids;
             const at::Tensor logits = model->forward(in).logits;
-            at::cross_entropy_loss(logits.narrow(1, 0, 11).reshape({-1, 48}), ids.narrow(1, 1, 11).reshape({-1})).backward();
+            at::cross_entropy_loss(logits.narrow(1, 0, 11).reshape({ -1, 48 }), ids.narrow(1, 1, 11).reshape({ -1 }))
+                .backward();
             optimizer->step(adapter == "bitfit" ? 5e-2 : 1e-2);
         }
         const double last = sftLoss(*model, ids);
@@ -192,7 +202,8 @@ private Q_SLOTS:
             attach(*model, "lora", "{\"target_modules\": [\"c_attn\"]}");
             QFAIL("attached to modules the model does not have");
         } catch (const InputError& e) {
-            QVERIFY2(QString(e.what()).contains("target_modules: no linear layer of this model matches c_attn"), e.what());
+            QVERIFY2(
+                QString(e.what()).contains("target_modules: no linear layer of this model matches c_attn"), e.what());
             QVERIFY2(QString(e.what()).contains("q_proj"), e.what());
         }
         auto other = tinyModel(Architecture::Llama);

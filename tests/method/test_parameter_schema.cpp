@@ -44,11 +44,12 @@ class TestParameterSchema : public QObject {
 private Q_SLOTS:
     void defaultsAndAliases()
     {
-        json config = json::parse(R"({"lora_r": 16, "base_model": "m", "learning_rate": 0.001, "lora_target": "q_proj"})");
+        json config
+            = json::parse(R"({"lora_r": 16, "base_model": "m", "learning_rate": 0.001, "lora_target": "q_proj"})");
         const json out = lora().resolve(config, "run.yaml");
         QCOMPARE(out["r"].get<int>(), 16);
         QCOMPARE(out["lora_alpha"].get<double>(), 16.0);
-        QCOMPARE(out["target_modules"], json::array({"q_proj"})); // a single string becomes a list
+        QCOMPARE(out["target_modules"], json::array({ "q_proj" })); // a single string becomes a list
         QCOMPARE(out["use_rslora"].get<bool>(), false);
         QCOMPARE(out["init"].get<std::string>(), std::string("kaiming"));
         // Only the keys this schema owns were taken.
@@ -57,7 +58,7 @@ private Q_SLOTS:
 
     void integersAcceptedForNumbersAndWholeFloatsForIntegers()
     {
-        json config = {{"r", 4.0}, {"lora_alpha", 32}, {"base_model", "m"}};
+        json config = { { "r", 4.0 }, { "lora_alpha", 32 }, { "base_model", "m" } };
         const json out = lora().resolve(config, "c");
         QVERIFY(out["r"].is_number_integer());
         QCOMPARE(out["r"].get<int>(), 4);
@@ -84,7 +85,8 @@ private Q_SLOTS:
                                   << "field 'target_modules': expected a list of strings";
         QTest::newRow("boolean") << R"({"use_rslora": "yes", "base_model": "m"})"
                                  << "field 'use_rslora': expected true or false";
-        QTest::newRow("required") << R"({})" << "field 'base_model' is required";
+        QTest::newRow("required") << R"({})"
+                                  << "field 'base_model' is required";
         QTest::newRow("alias clash") << R"({"r": 4, "lora_r": 8, "base_model": "m"})"
                                      << "'r' and 'lora_r' both set parameter 'r'";
     }
@@ -102,23 +104,29 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("schema");
         QTest::addColumn<QString>("message");
-        QTest::newRow("not an array") << R"({"name": "r"})" << "must be a JSON array";
-        QTest::newRow("no name") << R"([{"type": "integer"}])" << "parameter 0: expected an object";
-        QTest::newRow("bad type") << R"([{"name": "r", "type": "int"}])" << "parameter 'r': 'type' must be";
-        QTest::newRow("choice without choices") << R"([{"name": "c", "type": "choice"}])" << "needs 'choices'";
+        QTest::newRow("not an array") << R"({"name": "r"})"
+                                      << "must be a JSON array";
+        QTest::newRow("no name") << R"([{"type": "integer"}])"
+                                 << "parameter 0: expected an object";
+        QTest::newRow("bad type") << R"([{"name": "r", "type": "int"}])"
+                                  << "parameter 'r': 'type' must be";
+        QTest::newRow("choice without choices") << R"([{"name": "c", "type": "choice"}])"
+                                                << "needs 'choices'";
         QTest::newRow("default of wrong type") << R"([{"name": "r", "type": "integer", "default": "x"}])"
                                                << "parameter 'r': 'default': expected a whole number";
-        QTest::newRow("default out of range")
-            << R"([{"name": "r", "type": "integer", "default": 0, "minimum": 1}])" << "'default': expected a value";
-        QTest::newRow("duplicate key") << R"([{"name": "r", "type": "integer"}, {"name": "s", "aliases": ["r"], "type": "integer"}])"
-                                       << "the key 'r' is already used by parameter 'r'";
+        QTest::newRow("default out of range") << R"([{"name": "r", "type": "integer", "default": 0, "minimum": 1}])"
+                                              << "'default': expected a value";
+        QTest::newRow("duplicate key")
+            << R"([{"name": "r", "type": "integer"}, {"name": "s", "aliases": ["r"], "type": "integer"}])"
+            << "the key 'r' is already used by parameter 'r'";
     }
 
     void badDeclarations()
     {
         QFETCH(QString, schema);
         QFETCH(QString, message);
-        const QString got = messageOf([&] { ParameterSchema::fromJson(json::parse(schema.toStdString()), "myplugin"); });
+        const QString got
+            = messageOf([&] { ParameterSchema::fromJson(json::parse(schema.toStdString()), "myplugin"); });
         QVERIFY2(got.startsWith("myplugin") && got.contains(message), qPrintable(got));
     }
 

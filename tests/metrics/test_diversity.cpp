@@ -35,25 +35,25 @@ class TestDiversity : public QObject {
 private Q_SLOTS:
     void words()
     {
-        QCOMPARE(splitWords("  The cat\tsat\n\non  the mat "), (Words{"The", "cat", "sat", "on", "the", "mat"}));
+        QCOMPARE(splitWords("  The cat\tsat\n\non  the mat "), (Words { "The", "cat", "sat", "on", "the", "mat" }));
         QVERIFY(splitWords(" \n\t").empty());
     }
 
     void distinctByHand()
     {
-        const auto t = texts({"a b a", "a c"});
+        const auto t = texts({ "a b a", "a c" });
         // unigrams a b a a c: 3 unique of 5; bigrams (a b)(b a)(a c): 3 of 3; trigram (a b a): 1 of 1.
         QVERIFY(near(distinctN(t, 1), 0.6));
         QVERIFY(near(distinctN(t, 2), 1.0));
         QVERIFY(near(distinctN(t, 3), 1.0));
         QVERIFY(near(distinctN(t, 4), 0.0)); // no 4-gram at all
         // Case-sensitive: "A" and "a" differ.
-        QVERIFY(near(distinctN(texts({"A a"}), 1), 1.0));
+        QVERIFY(near(distinctN(texts({ "A a" }), 1), 1.0));
     }
 
     void eadByHand()
     {
-        const auto t = texts({"a b a", "a c"});
+        const auto t = texts({ "a b a", "a c" });
         // V = 10, C = 5 unigrams: expected distinct = 10 (1 - 0.9^5) = 4.0951
         QVERIFY(near(expectationAdjustedDistinct(t, 1, 10), 3.0 / (10 * (1 - std::pow(0.9, 5)))));
         QVERIFY(near(expectationAdjustedDistinct(t, 1, 10), 0.73258284290981, 1e-12));
@@ -67,41 +67,40 @@ private Q_SLOTS:
         const Words cand = splitWords("the the the the the the the");
         const Words r1 = splitWords("the cat is on the mat");
         const Words r2 = splitWords("there is a cat on the mat");
-        const double expected = std::exp(0.25 * (std::log(2.0 / 7) + std::log(0.1 / 6) + std::log(0.1 / 5)
-                                                 + std::log(0.1 / 4))); // closest length 7: no brevity penalty
-        QVERIFY2(near(sentenceBleu(cand, {&r1, &r2}), expected),
-                 qPrintable(QString::number(sentenceBleu(cand, {&r1, &r2}), 'g', 17)));
+        const double expected = std::exp(0.25
+            * (std::log(2.0 / 7) + std::log(0.1 / 6) + std::log(0.1 / 5)
+                + std::log(0.1 / 4))); // closest length 7: no brevity penalty
+        QVERIFY2(near(sentenceBleu(cand, { &r1, &r2 }), expected),
+            qPrintable(QString::number(sentenceBleu(cand, { &r1, &r2 }), 'g', 17)));
     }
 
     void bleuIdentityBrevityAndNoMatch()
     {
         const Words a = splitWords("the quick brown fox jumps over the lazy dog");
-        QVERIFY(near(sentenceBleu(a, {&a}), 1.0));
+        QVERIFY(near(sentenceBleu(a, { &a }), 1.0));
         // A perfect prefix of 4 words against a 9-word reference: precisions 1, penalty exp(1 - 9/4).
         const Words prefix = splitWords("the quick brown fox");
-        QVERIFY(near(sentenceBleu(prefix, {&a}), std::exp(1.0 - 9.0 / 4.0)));
+        QVERIFY(near(sentenceBleu(prefix, { &a }), std::exp(1.0 - 9.0 / 4.0)));
         const Words other = splitWords("completely different words here");
-        QVERIFY(near(sentenceBleu(other, {&a}), 0.0));
-        QVERIFY(near(sentenceBleu({}, {&a}), 0.0));
+        QVERIFY(near(sentenceBleu(other, { &a }), 0.0));
+        QVERIFY(near(sentenceBleu({}, { &a }), 0.0));
     }
 
     void selfBleuOfCopiesIsOne()
     {
-        const auto same = texts({"one two three four five", "one two three four five", "one two three four five"});
+        const auto same = texts({ "one two three four five", "one two three four five", "one two three four five" });
         QVERIFY(near(selfBleu(same), 1.0));
-        QVERIFY(near(selfBleu(texts({"just one"})), 0.0));
+        QVERIFY(near(selfBleu(texts({ "just one" })), 0.0));
     }
 
     void nearDuplicatesAreLessDiverse()
     {
-        std::vector<DiversitySample> diverse{{"p", "the river ran quickly past old mills"},
-                                             {"p", "a small bird sang on the fence at dawn"},
-                                             {"p", "prices rose again as markets opened late"},
-                                             {"p", "she painted the door a bright shade of green"}};
-        std::vector<DiversitySample> dupes{{"p", "the river ran quickly past old mills"},
-                                           {"p", "the river ran quickly past old mills today"},
-                                           {"p", "the river ran slowly past old mills"},
-                                           {"p", "the river ran quickly past the old mills"}};
+        std::vector<DiversitySample> diverse { { "p", "the river ran quickly past old mills" },
+            { "p", "a small bird sang on the fence at dawn" }, { "p", "prices rose again as markets opened late" },
+            { "p", "she painted the door a bright shade of green" } };
+        std::vector<DiversitySample> dupes { { "p", "the river ran quickly past old mills" },
+            { "p", "the river ran quickly past old mills today" }, { "p", "the river ran slowly past old mills" },
+            { "p", "the river ran quickly past the old mills" } };
         const auto d = measureDiversity(diverse);
         const auto u = measureDiversity(dupes);
         for (int n = 0; n < 4; ++n) {
@@ -116,12 +115,12 @@ private Q_SLOTS:
     {
         // Each prompt's answers repeat themselves, but prompts differ: per-input
         // diversity is low while across-input diversity is higher.
-        std::vector<DiversitySample> s{{"p1", "x y"}, {"p1", "x y"}, {"p2", "u v"}, {"p2", "u v"}};
+        std::vector<DiversitySample> s { { "p1", "x y" }, { "p1", "x y" }, { "p2", "u v" }, { "p2", "u v" } };
         const auto r = measureDiversity(s);
         QCOMPARE(r.prompts, 2);
         QCOMPARE(r.texts, 4);
         QVERIFY(near(r.perInputDistinct[0], 0.5)); // 2 unique of 4 within each prompt
-        QVERIFY(near(r.distinct[0], 0.5));         // 4 unique of 8 across
+        QVERIFY(near(r.distinct[0], 0.5)); // 4 unique of 8 across
         QVERIFY(near(r.perInputDistinct[1], 0.5)); // bigram "x y" twice
         QVERIFY(near(r.distinct[1], 0.5));
         // Self-BLEU: within a prompt the copies are identical but too short for
@@ -133,8 +132,9 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString input = dir.path() + "/samples.jsonl";
-        QVERIFY(writeTextFile(input, "{\"prompt\": \"p\", \"text\": \"a b a\"}\n\n{\"prompt\": \"q\", \"text\": \"a c\"}\n"));
-        CliResult r = runCli({"measure", "diversity", "--input", input, "--vocab-size", "10"});
+        QVERIFY(writeTextFile(
+            input, "{\"prompt\": \"p\", \"text\": \"a b a\"}\n\n{\"prompt\": \"q\", \"text\": \"a c\"}\n"));
+        CliResult r = runCli({ "measure", "diversity", "--input", input, "--vocab-size", "10" });
         QCOMPARE(r.code, 0);
         const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QVERIFY(near(o["distinct_1"].toDouble(), 0.6));
@@ -144,7 +144,7 @@ private Q_SLOTS:
         QCOMPARE(o["texts"].toInt(), 2);
 
         QVERIFY(writeTextFile(input, "{\"prompt\": \"p\", \"text\": \"ok\"}\n{\"prompt\": \"p\", \"text\": 3}\n"));
-        r = runCli({"measure", "diversity", "--input", input});
+        r = runCli({ "measure", "diversity", "--input", input });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("samples.jsonl:2: field 'text' must be a string"), qPrintable(r.err));
     }

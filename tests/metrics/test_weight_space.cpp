@@ -22,7 +22,7 @@ namespace {
 at::Tensor randomMatrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed)
 {
     at::Generator gen = at::detail::createCPUGenerator(seed);
-    return at::randn({rows, cols}, gen, at::TensorOptions().dtype(at::kDouble));
+    return at::randn({ rows, cols }, gen, at::TensorOptions().dtype(at::kDouble));
 }
 
 at::Tensor unitVector(std::int64_t n, std::uint64_t seed)
@@ -46,8 +46,8 @@ private Q_SLOTS:
         QVERIFY(std::abs(effectiveRank(3.0 * u.matmul(v.t())) - 1.0) < 1e-9);
         // Singular values 3 and 1: p = 0.75, 0.25.
         const double h = -(0.75 * std::log(0.75) + 0.25 * std::log(0.25));
-        QVERIFY(std::abs(effectiveRank(at::diag(at::tensor({3.0, 1.0}, at::kDouble))) - std::exp(h)) < 1e-9);
-        QCOMPARE(effectiveRank(at::zeros({3, 3}, at::kDouble)), 0.0);
+        QVERIFY(std::abs(effectiveRank(at::diag(at::tensor({ 3.0, 1.0 }, at::kDouble))) - std::exp(h)) < 1e-9);
+        QCOMPARE(effectiveRank(at::zeros({ 3, 3 }, at::kDouble)), 0.0);
     }
 
     void noIntrudersAgainstItself()
@@ -81,15 +81,17 @@ private Q_SLOTS:
         std::filesystem::create_directories(same);
         std::filesystem::create_directories(tuned);
         const at::Tensor q = randomMatrix(32, 32, 21).to(at::kFloat);
-        const at::Tensor norm = at::ones({32});
+        const at::Tensor norm = at::ones({ 32 });
         const at::Tensor top = at::linalg_svdvals(q)[0];
         const at::Tensor qTuned = q + 3.0 * top * unitVector(32, 22).matmul(unitVector(32, 23).t()).to(at::kFloat);
         const at::Tensor normTuned = norm + 0.5;
-        writeSafetensors(base + "/model.safetensors", {{"layers.0.q_proj.weight", q}, {"layers.0.norm.weight", norm}});
-        writeSafetensors(same + "/model.safetensors", {{"layers.0.q_proj.weight", q}, {"layers.0.norm.weight", norm}});
+        writeSafetensors(
+            base + "/model.safetensors", { { "layers.0.q_proj.weight", q }, { "layers.0.norm.weight", norm } });
+        writeSafetensors(
+            same + "/model.safetensors", { { "layers.0.q_proj.weight", q }, { "layers.0.norm.weight", norm } });
         writeSafetensors(tuned + "/model.safetensors",
-                         {{"layers.0.q_proj.weight", qTuned}, {"layers.0.norm.weight", normTuned},
-                          {"extra.weight", at::zeros({2})}});
+            { { "layers.0.q_proj.weight", qTuned }, { "layers.0.norm.weight", normTuned },
+                { "extra.weight", at::zeros({ 2 }) } });
 
         const WeightSpaceReport self = compareWeights(ModelWeights::open(base), ModelWeights::open(same));
         QCOMPARE(self.intruderDimensions, 0);
@@ -100,26 +102,26 @@ private Q_SLOTS:
         QCOMPARE(r.tensors.size(), 2u);
         QCOMPARE(r.changedTensors, 2);
         QCOMPARE(r.intruderDimensions, 1);
-        QCOMPARE(r.onlyInTuned, std::vector<std::string>{"extra.weight"});
+        QCOMPARE(r.onlyInTuned, std::vector<std::string> { "extra.weight" });
         const TensorUpdate& n = r.tensors[0].name == "layers.0.norm.weight" ? r.tensors[0] : r.tensors[1];
         QVERIFY(!n.matrix);
         QVERIFY(std::abs(n.updateNorm - 0.5 * std::sqrt(32.0)) < 1e-6);
 
-        CliResult c = runCli({"measure", "weights", "--base", QString::fromStdString(base), "--tuned",
-                              QString::fromStdString(tuned)});
+        CliResult c = runCli(
+            { "measure", "weights", "--base", QString::fromStdString(base), "--tuned", QString::fromStdString(tuned) });
         QCOMPARE(c.code, 0);
         const QJsonObject o = QJsonDocument::fromJson(c.out.toUtf8()).object();
         QCOMPARE(o["totals"].toObject()["intruder_dimensions"].toInt(), 1);
         QCOMPARE(o["intruder_dimensions"].toInt(), 1);
         QCOMPARE(o["tensors"].toArray().size(), 2);
-        c = runCli({"measure", "weights", "--base", QString::fromStdString(base), "--tuned",
-                    QString::fromStdString(same)});
+        c = runCli(
+            { "measure", "weights", "--base", QString::fromStdString(base), "--tuned", QString::fromStdString(same) });
         QCOMPARE(QJsonDocument::fromJson(c.out.toUtf8()).object()["intruder_dimensions"].toInt(), 0);
 
         // A shape mismatch names the tensor and both files.
-        writeSafetensors(same + "/model.safetensors", {{"layers.0.q_proj.weight", at::zeros({4, 4})}});
-        c = runCli({"measure", "weights", "--base", QString::fromStdString(base), "--tuned",
-                    QString::fromStdString(same)});
+        writeSafetensors(same + "/model.safetensors", { { "layers.0.q_proj.weight", at::zeros({ 4, 4 }) } });
+        c = runCli(
+            { "measure", "weights", "--base", QString::fromStdString(base), "--tuned", QString::fromStdString(same) });
         QCOMPARE(c.code, 1);
         QVERIFY2(c.err.contains("layers.0.q_proj.weight") && c.err.contains("[32, 32]"), qPrintable(c.err));
     }

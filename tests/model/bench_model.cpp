@@ -57,7 +57,7 @@ private Q_SLOTS:
         m_model = createRandomCausalLM(randomModelConfig(spec), 1);
         std::printf("model: llama hidden 256, 4 layers, 8 heads (4 kv), MLP 688, vocabulary 32000: %.1fM parameters; "
                     "%d threads, LibTorch CPU float32\n",
-                    static_cast<double>(m_model->parameterCount()) / 1e6, threads);
+            static_cast<double>(m_model->parameterCount()) / 1e6, threads);
     }
 
     void forward()
@@ -69,23 +69,23 @@ private Q_SLOTS:
             c10::InferenceMode guard;
             m_model->forward(in);
         });
-        std::printf("forward, batch 4 x 128 tokens: %.0f tokens/s (%.1f ms per batch)\n", 512 / inference,
-                    inference * 1e3);
+        std::printf(
+            "forward, batch 4 x 128 tokens: %.0f tokens/s (%.1f ms per batch)\n", 512 / inference, inference * 1e3);
         m_model->setRequiresGrad(true);
         const double training = bestSeconds(3, [&] {
             const at::Tensor logits = m_model->forward(in).logits;
-            at::cross_entropy_loss(logits.reshape({-1, 32000}), ids.reshape({-1})).backward();
+            at::cross_entropy_loss(logits.reshape({ -1, 32000 }), ids.reshape({ -1 })).backward();
         });
         m_model->setRequiresGrad(false);
         std::printf("forward + backward, batch 4 x 128 tokens: %.0f tokens/s (%.1f ms per batch)\n", 512 / training,
-                    training * 1e3);
+            training * 1e3);
     }
 
     void generation()
     {
         GenerationOptions o;
         o.maxNewTokens = 64;
-        for (std::int64_t batch : {1, 4}) {
+        for (std::int64_t batch : { 1, 4 }) {
             std::vector<std::vector<std::int32_t>> prompts;
             for (std::int64_t b = 0; b < batch; ++b) {
                 const at::Tensor ids = model_test::randomIds(1, 16, 10 + static_cast<std::uint64_t>(b), 32000);
@@ -94,7 +94,7 @@ private Q_SLOTS:
             const double s = bestSeconds(3, [&] { generate(*m_model, prompts, o); });
             std::printf("generate with KV cache, batch %lld, 16-token prompts, 64 new tokens: %.0f tokens/s "
                         "(%.2f ms per step)\n",
-                        static_cast<long long>(batch), static_cast<double>(batch * 64) / s, s / 64 * 1e3);
+                static_cast<long long>(batch), static_cast<double>(batch * 64) / s, s / 64 * 1e3);
         }
         // The same without a cache: every step recomputes the whole sequence.
         const at::Tensor prompt = model_test::randomIds(1, 16, 10, 32000);
@@ -106,11 +106,11 @@ private Q_SLOTS:
                 in.inputIds = sequence;
                 in.lastPositionOnly = true;
                 const at::Tensor next = m_model->forward(in).logits.select(1, 0).argmax(-1, true);
-                sequence = at::cat({sequence, next}, 1);
+                sequence = at::cat({ sequence, next }, 1);
             }
         });
-        std::printf("generate without cache (full recomputation), batch 1, 64 new tokens: %.0f tokens/s\n",
-                    64 / uncached);
+        std::printf(
+            "generate without cache (full recomputation), batch 1, 64 new tokens: %.0f tokens/s\n", 64 / uncached);
     }
 };
 

@@ -37,7 +37,7 @@ inline std::vector<std::pair<std::string, tunebench::ModelConfig>> architectureC
         s.numLayers = 2;
         s.numHeads = 4;
         s.intermediateSize = 48;
-        s.eosTokenIds = {vocab - 1};
+        s.eosTokenIds = { vocab - 1 };
         return s;
     };
 
@@ -50,7 +50,7 @@ inline std::vector<std::pair<std::string, tunebench::ModelConfig>> architectureC
     RandomModelSpec llama3 = spec(Architecture::Llama);
     llama3.numKvHeads = 1;
     llama3.tieWordEmbeddings = true;
-    llama3.ropeScaling = {RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 64};
+    llama3.ropeScaling = { RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 64 };
     out.emplace_back("llama3-rope", randomModelConfig(llama3));
 
     RandomModelSpec mistral = spec(Architecture::Mistral);
@@ -79,7 +79,7 @@ inline std::vector<std::pair<std::string, tunebench::ModelConfig>> architectureC
 inline at::Tensor randomIds(std::int64_t batch, std::int64_t tokens, std::uint64_t seed, std::int64_t vocab = kVocab)
 {
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randint(0, vocab - 1, {batch, tokens}, g, at::TensorOptions().dtype(at::kLong));
+    return at::randint(0, vocab - 1, { batch, tokens }, g, at::TensorOptions().dtype(at::kLong));
 }
 
 inline double maxAbsDiff(const at::Tensor& a, const at::Tensor& b)
@@ -128,47 +128,29 @@ inline void writeTinyTokenizer(const std::filesystem::path& dir)
     for (std::size_t i = 0; i < bytes.size(); ++i)
         vocab[bytes[i]] = static_cast<int>(i);
     const std::string space = "\xC4\xA0"; // Ġ, the byte-level space
-    const std::vector<std::pair<std::string, std::string>> merges = {
-        {space, "t"}, {"h", "e"}, {space + "t", "he"}, {"i", "n"}, {space, "a"}, {"e", "r"}, {"o", "n"}};
+    const std::vector<std::pair<std::string, std::string>> merges = { { space, "t" }, { "h", "e" },
+        { space + "t", "he" }, { "i", "n" }, { space, "a" }, { "e", "r" }, { "o", "n" } };
     nlohmann::json mergeList = nlohmann::json::array();
     int id = 256;
     for (const auto& [a, b] : merges) {
         mergeList.push_back(a + " " + b);
         vocab[a + b] = id++;
     }
-    const nlohmann::json byteLevel = {
-        {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-    const nlohmann::json doc = {
-        {"version", "1.0"},
-        {"truncation", nullptr},
-        {"padding", nullptr},
-        {"added_tokens",
-         {{{"id", id},
-           {"content", "<|endoftext|>"},
-           {"single_word", false},
-           {"lstrip", false},
-           {"rstrip", false},
-           {"normalized", false},
-           {"special", true}}}},
-        {"normalizer", nullptr},
-        {"pre_tokenizer", byteLevel},
-        {"post_processor", byteLevel},
-        {"decoder", byteLevel},
-        {"model",
-         {{"type", "BPE"},
-          {"dropout", nullptr},
-          {"unk_token", nullptr},
-          {"continuing_subword_prefix", ""},
-          {"end_of_word_suffix", ""},
-          {"fuse_unk", false},
-          {"byte_fallback", false},
-          {"vocab", vocab},
-          {"merges", mergeList}}}};
+    const nlohmann::json byteLevel
+        = { { "type", "ByteLevel" }, { "add_prefix_space", false }, { "trim_offsets", true }, { "use_regex", true } };
+    const nlohmann::json doc = { { "version", "1.0" }, { "truncation", nullptr }, { "padding", nullptr },
+        { "added_tokens",
+            { { { "id", id }, { "content", "<|endoftext|>" }, { "single_word", false }, { "lstrip", false },
+                { "rstrip", false }, { "normalized", false }, { "special", true } } } },
+        { "normalizer", nullptr }, { "pre_tokenizer", byteLevel }, { "post_processor", byteLevel },
+        { "decoder", byteLevel },
+        { "model",
+            { { "type", "BPE" }, { "dropout", nullptr }, { "unk_token", nullptr }, { "continuing_subword_prefix", "" },
+                { "end_of_word_suffix", "" }, { "fuse_unk", false }, { "byte_fallback", false }, { "vocab", vocab },
+                { "merges", mergeList } } } };
     std::ofstream(dir / "tokenizer.json", std::ios::binary) << doc.dump();
-    const nlohmann::json config = {{"bos_token", "<|endoftext|>"},
-                                   {"eos_token", "<|endoftext|>"},
-                                   {"tokenizer_class", "GPT2Tokenizer"},
-                                   {"model_max_length", 1024}};
+    const nlohmann::json config = { { "bos_token", "<|endoftext|>" }, { "eos_token", "<|endoftext|>" },
+        { "tokenizer_class", "GPT2Tokenizer" }, { "model_max_length", 1024 } };
     std::ofstream(dir / "tokenizer_config.json", std::ios::binary) << config.dump();
 }
 

@@ -75,9 +75,9 @@ private Q_SLOTS:
         if (m_config.architecture == Architecture::Gpt2) {
             QVERIFY(has("transformer.wte.weight") && has("transformer.wpe.weight") && has("transformer.ln_f.bias"));
             // Conv1D keeps the checkpoint's [in, out] layout.
-            QVERIFY(m_model->parameter("transformer.h.1.attn.c_attn.weight").sizes() == at::IntArrayRef({h, 3 * h}));
+            QVERIFY(m_model->parameter("transformer.h.1.attn.c_attn.weight").sizes() == at::IntArrayRef({ h, 3 * h }));
             QVERIFY(m_model->parameter("transformer.h.0.mlp.c_fc.weight").sizes()
-                    == at::IntArrayRef({h, m_config.intermediateSize}));
+                == at::IntArrayRef({ h, m_config.intermediateSize }));
             QVERIFY(m_model->linear("transformer.h.0.attn.c_attn") != nullptr);
             QCOMPARE(m_model->linear("transformer.h.0.attn.c_attn")->weightOutIn().size(0), 3 * h);
             QCOMPARE(names.size(), std::size_t(2 + 12 * m_config.numLayers + 2));
@@ -85,7 +85,7 @@ private Q_SLOTS:
             QVERIFY(has("model.embed_tokens.weight") && has("model.norm.weight"));
             QVERIFY(has("model.layers.1.self_attn.q_proj.weight") && has("model.layers.1.mlp.down_proj.weight"));
             QVERIFY(m_model->parameter("model.layers.0.self_attn.k_proj.weight").sizes()
-                    == at::IntArrayRef({m_config.numKvHeads * m_config.headDim, h}));
+                == at::IntArrayRef({ m_config.numKvHeads * m_config.headDim, h }));
             QCOMPARE(has("model.layers.0.self_attn.q_proj.bias"), m_config.qkvBias);
             QCOMPARE(has("model.layers.0.self_attn.o_proj.bias"), m_config.outputBias);
             QCOMPARE(has("model.layers.0.mlp.up_proj.bias"), m_config.mlpBias);
@@ -107,7 +107,7 @@ private Q_SLOTS:
         KvCache cache(m_config.numLayers);
         std::vector<at::Tensor> pieces;
         std::int64_t start = 0;
-        for (std::int64_t chunk : {5, 1, 1, 3, 1, 1}) {
+        for (std::int64_t chunk : { 5, 1, 1, 3, 1, 1 }) {
             ForwardInput in;
             in.inputIds = ids.narrow(1, start, chunk);
             in.cache = &cache;
@@ -140,10 +140,10 @@ private Q_SLOTS:
     void paddedBatchMatchesSingles()
     {
         makeModel();
-        const std::vector<std::int64_t> lengths{3, 9, 6};
+        const std::vector<std::int64_t> lengths { 3, 9, 6 };
         const std::int64_t width = 9;
-        at::Tensor batch = at::zeros({3, width}, at::kLong);
-        at::Tensor mask = at::zeros({3, width}, at::kLong);
+        at::Tensor batch = at::zeros({ 3, width }, at::kLong);
+        at::Tensor mask = at::zeros({ 3, width }, at::kLong);
         std::vector<at::Tensor> singles;
         for (std::size_t i = 0; i < lengths.size(); ++i) {
             const at::Tensor ids = randomIds(1, lengths[i], 100 + i);
@@ -171,17 +171,17 @@ private Q_SLOTS:
         in.inputIds = ids;
         in.outputHiddenStates = true;
         const ForwardOutput full = m_model->forward(in);
-        QVERIFY(full.logits.sizes() == at::IntArrayRef({2, 6, m_config.vocabSize}));
+        QVERIFY(full.logits.sizes() == at::IntArrayRef({ 2, 6, m_config.vocabSize }));
         QCOMPARE(full.hiddenStates.size(), static_cast<std::size_t>(m_config.numLayers + 1));
-        QVERIFY(full.hiddenStates.back().sizes() == at::IntArrayRef({2, 6, m_config.hiddenSize}));
+        QVERIFY(full.hiddenStates.back().sizes() == at::IntArrayRef({ 2, 6, m_config.hiddenSize }));
         in.outputHiddenStates = false;
         in.lastPositionOnly = true;
         const at::Tensor last = m_model->forward(in).logits;
-        QVERIFY(last.sizes() == at::IntArrayRef({2, 1, m_config.vocabSize}));
+        QVERIFY(last.sizes() == at::IntArrayRef({ 2, 1, m_config.vocabSize }));
         QVERIFY(maxAbsDiff(last, full.logits.narrow(1, 5, 1)) < 1e-5);
         // Explicit positions equal to the default ones change nothing.
         in.lastPositionOnly = false;
-        in.positionIds = at::arange(6, at::kLong).unsqueeze(0).expand({2, 6});
+        in.positionIds = at::arange(6, at::kLong).unsqueeze(0).expand({ 2, 6 });
         QVERIFY(maxAbsDiff(m_model->forward(in).logits, full.logits) < 1e-6);
     }
 
@@ -189,13 +189,14 @@ private Q_SLOTS:
     void badInputs()
     {
         makeModel();
-        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::full({1, 3}, m_config.vocabSize, at::kLong)));
-        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::full({1, 3}, -1, at::kLong)));
-        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({1, 3}, at::kFloat)));
-        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({3}, at::kLong)));
-        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({1, 3}, at::kLong), at::ones({1, 4}, at::kLong)));
+        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::full({ 1, 3 }, m_config.vocabSize, at::kLong)));
+        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::full({ 1, 3 }, -1, at::kLong)));
+        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({ 1, 3 }, at::kFloat)));
+        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({ 3 }, at::kLong)));
+        QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({ 1, 3 }, at::kLong), at::ones({ 1, 4 }, at::kLong)));
         if (m_config.architecture == Architecture::Gpt2)
-            QVERIFY_THROWS_EXCEPTION(InputError, logits(at::zeros({1, m_config.maxPositionEmbeddings + 1}, at::kLong)));
+            QVERIFY_THROWS_EXCEPTION(
+                InputError, logits(at::zeros({ 1, m_config.maxPositionEmbeddings + 1 }, at::kLong)));
     }
 
     void linearHooks_data() { architectureRows(); }
@@ -205,7 +206,7 @@ private Q_SLOTS:
         const at::Tensor ids = randomIds(1, 5, 14);
         const at::Tensor base = logits(ids);
         const std::string name = m_config.architecture == Architecture::Gpt2 ? "transformer.h.0.mlp.c_proj"
-                                                                              : "model.layers.0.mlp.down_proj";
+                                                                             : "model.layers.0.mlp.down_proj";
         Linear* layer = m_model->linear(name);
         QVERIFY(layer);
         layer->setHook(std::make_shared<PassThroughHook>());
@@ -239,7 +240,7 @@ private Q_SLOTS:
         saveModelFolder(*m_model, path / "sharded", 20'000);
         const at::Tensor ids = randomIds(2, 7, 16);
         const at::Tensor expected = logits(ids);
-        for (const char* folder : {"single", "sharded"}) {
+        for (const char* folder : { "single", "sharded" }) {
             std::unique_ptr<CausalLM> loaded = loadCausalLM(path / folder);
             QCOMPARE(loaded->parameterNames(), m_model->parameterNames());
             ForwardInput in;

@@ -64,7 +64,7 @@ class TestGenerate : public QObject {
     {
         GenerationOptions o;
         o.maxNewTokens = n;
-        return generate(*m_model, {p}, o)[0].tokens;
+        return generate(*m_model, { p }, o)[0].tokens;
     }
 
 private Q_SLOTS:
@@ -92,7 +92,7 @@ private Q_SLOTS:
     void batchedPromptsEqualSingles()
     {
         makeModel();
-        const std::vector<std::vector<std::int32_t>> prompts{prompt(2, 2), prompt(7, 3), prompt(4, 4)};
+        const std::vector<std::vector<std::int32_t>> prompts { prompt(2, 2), prompt(7, 3), prompt(4, 4) };
         GenerationOptions o;
         o.maxNewTokens = 8;
         const auto batched = generate(*m_model, prompts, o);
@@ -103,7 +103,7 @@ private Q_SLOTS:
         o.sample = true;
         o.sampling.temperature = 2.0;
         o.seed = 5;
-        const auto same = generate(*m_model, {prompts[1], prompts[1], prompts[1]}, o);
+        const auto same = generate(*m_model, { prompts[1], prompts[1], prompts[1] }, o);
         QVERIFY(same[0].tokens != same[1].tokens || same[1].tokens != same[2].tokens);
     }
 
@@ -115,21 +115,21 @@ private Q_SLOTS:
         GenerationOptions o;
         o.maxNewTokens = 16;
         o.sample = true;
-        o.sampling = {1.3, 40, 0.95};
+        o.sampling = { 1.3, 40, 0.95 };
         o.seed = 42;
-        const auto first = generate(*m_model, {p, prompt(2, 7)}, o);
-        const auto again = generate(*m_model, {p, prompt(2, 7)}, o);
+        const auto first = generate(*m_model, { p, prompt(2, 7) }, o);
+        const auto again = generate(*m_model, { p, prompt(2, 7) }, o);
         QCOMPARE(first[0].tokens, again[0].tokens);
         QCOMPARE(first[1].tokens, again[1].tokens);
         bool differs = false;
-        for (std::uint64_t seed : {1, 2, 3, 4}) {
+        for (std::uint64_t seed : { 1, 2, 3, 4 }) {
             o.seed = seed;
-            differs = differs || generate(*m_model, {p, prompt(2, 7)}, o)[0].tokens != first[0].tokens;
+            differs = differs || generate(*m_model, { p, prompt(2, 7) }, o)[0].tokens != first[0].tokens;
         }
         QVERIFY(differs);
         // Top-k 1 is greedy whatever the seed and temperature.
-        o.sampling = {5.0, 1, 1.0};
-        QCOMPARE(generate(*m_model, {p}, o)[0].tokens, greedy(p, 16));
+        o.sampling = { 5.0, 1, 1.0 };
+        QCOMPARE(generate(*m_model, { p }, o)[0].tokens, greedy(p, 16));
     }
 
     void eosStops_data() { architectureRows(); }
@@ -140,20 +140,20 @@ private Q_SLOTS:
         const auto free = greedy(p, 12);
         GenerationOptions o;
         o.maxNewTokens = 12;
-        o.eosTokenIds = {free[4]};
+        o.eosTokenIds = { free[4] };
         const auto first = std::find(free.begin(), free.end(), free[4]) - free.begin();
-        auto result = generate(*m_model, {p}, o)[0];
+        auto result = generate(*m_model, { p }, o)[0];
         QCOMPARE(result.reason, FinishReason::Eos);
         QCOMPARE(result.tokens, std::vector<std::int32_t>(free.begin(), free.begin() + first + 1));
         // Several EOS ids: the earliest one to appear stops.
-        o.eosTokenIds = {free[9], free[6]};
+        o.eosTokenIds = { free[9], free[6] };
         const auto earliest = std::min(std::find(free.begin(), free.end(), free[9]) - free.begin(),
-                                       std::find(free.begin(), free.end(), free[6]) - free.begin());
-        result = generate(*m_model, {p}, o)[0];
+            std::find(free.begin(), free.end(), free[6]) - free.begin());
+        result = generate(*m_model, { p }, o)[0];
         QCOMPARE(result.tokens.size(), static_cast<std::size_t>(earliest + 1));
         // A batch: each row stops on its own; an unfinished row runs to the length.
-        o.eosTokenIds = {free[0]};
-        const auto rows = generate(*m_model, {p, prompt(6, 9)}, o);
+        o.eosTokenIds = { free[0] };
+        const auto rows = generate(*m_model, { p, prompt(6, 9) }, o);
         QCOMPARE(rows[0].tokens.size(), std::size_t(1));
         QCOMPARE(rows[0].reason, FinishReason::Eos);
         QCOMPARE(rows[1].tokens, [&] {
@@ -163,7 +163,7 @@ private Q_SLOTS:
         }());
         o.eosTokenIds = {};
         o.maxNewTokens = 12;
-        QCOMPARE(generate(*m_model, {p}, o)[0].reason, FinishReason::Length);
+        QCOMPARE(generate(*m_model, { p }, o)[0].reason, FinishReason::Length);
     }
 
     void stopStrings_data() { architectureRows(); }
@@ -181,11 +181,12 @@ private Q_SLOTS:
             ++expected;
         GenerationOptions o;
         o.maxNewTokens = 12;
-        o.stopStrings = {"never appears", stop};
+        o.stopStrings = { "never appears", stop };
         o.decoder = decodeIds;
-        const auto result = generate(*m_model, {p}, o)[0];
+        const auto result = generate(*m_model, { p }, o)[0];
         QCOMPARE(result.reason, FinishReason::StopString);
-        QCOMPARE(result.tokens, std::vector<std::int32_t>(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(expected)));
+        QCOMPARE(result.tokens,
+            std::vector<std::int32_t>(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(expected)));
         QVERIFY(expected <= 5);
     }
 
@@ -197,10 +198,10 @@ private Q_SLOTS:
         auto model = createRandomCausalLM(config, 1);
         GenerationOptions o;
         o.maxNewTokens = 50;
-        const auto result = generate(*model, {prompt(60, 11)}, o)[0];
+        const auto result = generate(*model, { prompt(60, 11) }, o)[0];
         QCOMPARE(result.tokens.size(), std::size_t(4)); // n_positions 64
         QCOMPARE(result.reason, FinishReason::Length);
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {prompt(64, 12)}, o));
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { prompt(64, 12) }, o));
     }
 
     void badRequests()
@@ -208,23 +209,23 @@ private Q_SLOTS:
         auto model = createRandomCausalLM(model_test::architectureConfigs()[0].second, 1);
         GenerationOptions o;
         QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {}, o));
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{}}, o));
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{1, 500}}, o));
-        o.stopStrings = {"x"};
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{1}}, o));
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { {} }, o));
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { { 1, 500 } }, o));
+        o.stopStrings = { "x" };
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { { 1 } }, o));
         o.stopStrings = {};
         o.sample = true;
         o.sampling.temperature = 0;
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{1}}, o));
-        o.sampling = {1.0, -1, 1.0};
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{1}}, o));
-        o.sampling = {1.0, 0, 1.5};
-        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, {{1}}, o));
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { { 1 } }, o));
+        o.sampling = { 1.0, -1, 1.0 };
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { { 1 } }, o));
+        o.sampling = { 1.0, 0, 1.5 };
+        QVERIFY_THROWS_EXCEPTION(InputError, generate(*model, { { 1 } }, o));
     }
 
     void filters()
     {
-        const at::Tensor logits = at::log(at::tensor({0.2, 0.5, 0.3}, at::kFloat)).unsqueeze(0);
+        const at::Tensor logits = at::log(at::tensor({ 0.2, 0.5, 0.3 }, at::kFloat)).unsqueeze(0);
         auto kept = [&](SamplingOptions o) {
             const at::Tensor f = filterLogits(logits, o)[0];
             std::vector<int> out;
@@ -232,30 +233,30 @@ private Q_SLOTS:
                 out.push_back(std::isfinite(f[i].item<float>()) ? 1 : 0);
             return out;
         };
-        QCOMPARE(kept({1.0, 0, 1.0}), (std::vector<int>{1, 1, 1}));
-        QCOMPARE(kept({1.0, 2, 1.0}), (std::vector<int>{0, 1, 1}));
-        QCOMPARE(kept({1.0, 1, 1.0}), (std::vector<int>{0, 1, 0}));
+        QCOMPARE(kept({ 1.0, 0, 1.0 }), (std::vector<int> { 1, 1, 1 }));
+        QCOMPARE(kept({ 1.0, 2, 1.0 }), (std::vector<int> { 0, 1, 1 }));
+        QCOMPARE(kept({ 1.0, 1, 1.0 }), (std::vector<int> { 0, 1, 0 }));
         // top-p: drop the ascending tail whose cumulative probability is <= 1 - p.
-        QCOMPARE(kept({1.0, 0, 0.9}), (std::vector<int>{1, 1, 1}));
-        QCOMPARE(kept({1.0, 0, 0.6}), (std::vector<int>{0, 1, 1}));
-        QCOMPARE(kept({1.0, 0, 0.5}), (std::vector<int>{0, 1, 0}));
-        QCOMPARE(kept({1.0, 0, 0.01}), (std::vector<int>{0, 1, 0}));
+        QCOMPARE(kept({ 1.0, 0, 0.9 }), (std::vector<int> { 1, 1, 1 }));
+        QCOMPARE(kept({ 1.0, 0, 0.6 }), (std::vector<int> { 0, 1, 1 }));
+        QCOMPARE(kept({ 1.0, 0, 0.5 }), (std::vector<int> { 0, 1, 0 }));
+        QCOMPARE(kept({ 1.0, 0, 0.01 }), (std::vector<int> { 0, 1, 0 }));
         // Temperature divides before the filters.
-        const at::Tensor hot = filterLogits(logits, {2.0, 0, 1.0});
+        const at::Tensor hot = filterLogits(logits, { 2.0, 0, 1.0 });
         QVERIFY(at::allclose(hot, logits / 2.0));
     }
 
     // The inverse-CDF sampler draws from softmax(logits).
     void samplingDistribution()
     {
-        const at::Tensor probs = at::tensor({0.1, 0.0, 0.6, 0.3}, at::kFloat);
-        const at::Tensor logits = at::log(probs).unsqueeze(0).expand({20000, 4}).contiguous();
+        const at::Tensor probs = at::tensor({ 0.1, 0.0, 0.6, 0.3 }, at::kFloat);
+        const at::Tensor logits = at::log(probs).unsqueeze(0).expand({ 20000, 4 }).contiguous();
         at::Generator g = at::make_generator<at::CPUGeneratorImpl>(3);
         const at::Tensor draws = sampleTokens(logits, {}, g);
         const at::Tensor counts = at::bincount(draws, {}, 4).to(at::kDouble) / 20000.0;
         QCOMPARE(counts[1].item<double>(), 0.0);
         QVERIFY(at::allclose(counts, probs.to(at::kDouble), 0, 0.015));
-        QVERIFY(at::equal(greedyTokens(logits.narrow(0, 0, 2)), at::full({2}, 2, at::kLong)));
+        QVERIFY(at::equal(greedyTokens(logits.narrow(0, 0, 2)), at::full({ 2 }, 2, at::kLong)));
     }
 };
 

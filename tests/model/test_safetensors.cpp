@@ -54,18 +54,18 @@ private Q_SLOTS:
     {
         QTest::addColumn<int>("dtype");
         QTest::addColumn<QList<qint64>>("shape");
-        QTest::newRow("f32 matrix") << int(at::kFloat) << QList<qint64>{3, 5};
-        QTest::newRow("f16") << int(at::kHalf) << QList<qint64>{7};
-        QTest::newRow("bf16 3d") << int(at::kBFloat16) << QList<qint64>{2, 3, 4};
-        QTest::newRow("f64") << int(at::kDouble) << QList<qint64>{4, 1};
-        QTest::newRow("i64") << int(at::kLong) << QList<qint64>{6};
-        QTest::newRow("i32") << int(at::kInt) << QList<qint64>{2, 2};
-        QTest::newRow("i16") << int(at::kShort) << QList<qint64>{5};
-        QTest::newRow("i8") << int(at::kChar) << QList<qint64>{9};
-        QTest::newRow("u8") << int(at::kByte) << QList<qint64>{3, 3};
-        QTest::newRow("bool") << int(at::kBool) << QList<qint64>{11};
-        QTest::newRow("scalar") << int(at::kFloat) << QList<qint64>{};
-        QTest::newRow("zero size") << int(at::kFloat) << QList<qint64>{0, 3};
+        QTest::newRow("f32 matrix") << int(at::kFloat) << QList<qint64> { 3, 5 };
+        QTest::newRow("f16") << int(at::kHalf) << QList<qint64> { 7 };
+        QTest::newRow("bf16 3d") << int(at::kBFloat16) << QList<qint64> { 2, 3, 4 };
+        QTest::newRow("f64") << int(at::kDouble) << QList<qint64> { 4, 1 };
+        QTest::newRow("i64") << int(at::kLong) << QList<qint64> { 6 };
+        QTest::newRow("i32") << int(at::kInt) << QList<qint64> { 2, 2 };
+        QTest::newRow("i16") << int(at::kShort) << QList<qint64> { 5 };
+        QTest::newRow("i8") << int(at::kChar) << QList<qint64> { 9 };
+        QTest::newRow("u8") << int(at::kByte) << QList<qint64> { 3, 3 };
+        QTest::newRow("bool") << int(at::kBool) << QList<qint64> { 11 };
+        QTest::newRow("scalar") << int(at::kFloat) << QList<qint64> {};
+        QTest::newRow("zero size") << int(at::kFloat) << QList<qint64> { 0, 3 };
     }
 
     void roundTrip()
@@ -82,10 +82,10 @@ private Q_SLOTS:
         else
             t = at::randint(type == at::kByte ? 0 : -100, 100, sizes, at::TensorOptions().dtype(type));
         // A non-contiguous partner checks that the writer takes strides into account.
-        const at::Tensor strided = at::arange(24, at::kFloat).view({4, 6}).t();
+        const at::Tensor strided = at::arange(24, at::kFloat).view({ 4, 6 }).t();
         QTemporaryDir dir;
         const auto path = std::filesystem::path(QFile::encodeName(dir.path()).toStdString()) / "t.safetensors";
-        writeSafetensors(path, {{"x", t}, {"strided", strided}}, {{"format", "pt"}, {"note", "ünïcode"}});
+        writeSafetensors(path, { { "x", t }, { "strided", strided } }, { { "format", "pt" }, { "note", "ünïcode" } });
 
         SafetensorsFile f = SafetensorsFile::open(path);
         QCOMPARE(f.metadata().at("format"), std::string("pt"));
@@ -101,8 +101,8 @@ private Q_SLOTS:
     // Byte-for-byte what the Python library writes (the examples in its own tests).
     void layoutMatchesReferenceWriter()
     {
-        const at::Tensor t = at::arange(6, at::kFloat).view({1, 2, 3});
-        const std::string bytes = serializeSafetensors({{"attn.0", t}});
+        const at::Tensor t = at::arange(6, at::kFloat).view({ 1, 2, 3 });
+        const std::string bytes = serializeSafetensors({ { "attn.0", t } });
         const std::string json = "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
         QCOMPARE(json.size(), std::size_t(64));
         QCOMPARE(bytes.size(), std::size_t(8 + 64 + 24));
@@ -111,14 +111,14 @@ private Q_SLOTS:
         QCOMPARE(std::memcmp(bytes.data() + 72, t.data_ptr(), 24), 0);
 
         // Headers are padded with spaces to a multiple of 8 bytes.
-        const std::string meta = serializeSafetensors({}, {{"framework", "pt"}});
+        const std::string meta = serializeSafetensors({}, { { "framework", "pt" } });
         QCOMPARE(meta.substr(8), std::string("{\"__metadata__\":{\"framework\":\"pt\"}}     "));
         QCOMPARE(serializeSafetensors({}).substr(8), std::string("{}      "));
 
         // Data sorted by dtype alignment (largest first), then by name; all aligned.
-        const std::string mixed = serializeSafetensors(
-            {{"b", at::ones({3}, at::kByte)}, {"a", at::ones({2}, at::kFloat)}, {"z", at::ones({1}, at::kDouble)},
-             {"c", at::ones({1}, at::kFloat)}});
+        const std::string mixed
+            = serializeSafetensors({ { "b", at::ones({ 3 }, at::kByte) }, { "a", at::ones({ 2 }, at::kFloat) },
+                { "z", at::ones({ 1 }, at::kDouble) }, { "c", at::ones({ 1 }, at::kFloat) } });
         std::uint64_t n = 0;
         std::memcpy(&n, mixed.data(), 8);
         QCOMPARE(n % 8, std::uint64_t(0));
@@ -134,7 +134,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const auto path = std::filesystem::path(QFile::encodeName(dir.path()).toStdString()) / "m.safetensors";
         const at::Tensor original = at::arange(1000, at::kFloat);
-        writeSafetensors(path, {{"w", original}, {"h", at::ones({5}, at::kHalf)}});
+        writeSafetensors(path, { { "w", original }, { "h", at::ones({ 5 }, at::kHalf) } });
         at::Tensor a;
         {
             SafetensorsFile f = SafetensorsFile::open(path);
@@ -155,8 +155,9 @@ private Q_SLOTS:
     {
         // A hand-made file whose F32 tensor starts at an odd offset (a writer that
         // does not align): read correctly through a copy.
-        const QByteArray header = R"({"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
-        const float values[2] = {1.5f, -2.25f};
+        const QByteArray header
+            = R"({"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+        const float values[2] = { 1.5f, -2.25f };
         QByteArray data(1, '\x07');
         data.append(reinterpret_cast<const char*>(values), 8);
         QByteArray padded = header;
@@ -178,47 +179,43 @@ private Q_SLOTS:
         QTest::newRow("shorter than the length field") << QByteArray("\x10\0\0", 3) << "shorter than the 8-byte";
         QTest::newRow("length over the limit") << fileBytes(good, data24, 200'000'000ull) << "exceeds the limit";
         QTest::newRow("length past the end") << fileBytes(good, data24, 5000) << "runs past the end";
-        QTest::newRow("length with the top bit set") << fileBytes(good, data24, 0x8000000000000000ull)
-                                                     << "exceeds the limit";
+        QTest::newRow("length with the top bit set")
+            << fileBytes(good, data24, 0x8000000000000000ull) << "exceeds the limit";
         QTest::newRow("truncated data") << fileBytes(good, QByteArray(20, '\0')) << "run past the 20 bytes of data";
         QTest::newRow("trailing bytes") << fileBytes(good, QByteArray(30, '\0')) << "6 bytes no tensor claims";
-        QTest::newRow("overlapping ranges")
-            << fileBytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
-                         QByteArray(16, '\0'))
-            << "overlap tensor 'a'";
-        QTest::newRow("same range twice")
-            << fileBytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})",
-                         QByteArray(8, '\0'))
-            << "overlap";
-        QTest::newRow("gap between tensors")
-            << fileBytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                         QByteArray(12, '\0'))
-            << "leave a gap";
-        QTest::newRow("wrong byte count")
-            << fileBytes(R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", QByteArray(20, '\0'))
-            << "span 20 bytes, but shape [2, 3] of F32 needs 24";
-        QTest::newRow("end before begin")
-            << fileBytes(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})", QByteArray(4, '\0'))
-            << "end before they begin";
-        QTest::newRow("unknown dtype") << fileBytes(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", QByteArray(4, '\0'))
-                                       << "unknown dtype 'F33'";
-        QTest::newRow("dtype not a string") << fileBytes(R"({"a":{"dtype":4,"shape":[1],"data_offsets":[0,4]}})", QByteArray(4, '\0'))
-                                            << "'dtype' must be a string";
+        QTest::newRow("overlapping ranges") << fileBytes(
+            R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+            QByteArray(16, '\0')) << "overlap tensor 'a'";
+        QTest::newRow("same range twice") << fileBytes(
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})",
+            QByteArray(8, '\0')) << "overlap";
+        QTest::newRow("gap between tensors") << fileBytes(
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+            QByteArray(12, '\0')) << "leave a gap";
+        QTest::newRow("wrong byte count") << fileBytes(R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})",
+            QByteArray(20, '\0')) << "span 20 bytes, but shape [2, 3] of F32 needs 24";
+        QTest::newRow("end before begin") << fileBytes(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}})",
+            QByteArray(4, '\0')) << "end before they begin";
+        QTest::newRow("unknown dtype") << fileBytes(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})",
+            QByteArray(4, '\0')) << "unknown dtype 'F33'";
+        QTest::newRow("dtype not a string") << fileBytes(R"({"a":{"dtype":4,"shape":[1],"data_offsets":[0,4]}})",
+            QByteArray(4, '\0')) << "'dtype' must be a string";
         QTest::newRow("json array") << fileBytes("[1, 2]", {}) << "does not start with '{'";
         QTest::newRow("not json") << fileBytes("{nope}", {}) << "not valid JSON";
         QTest::newRow("trailing garbage") << fileBytes("{} []", {}) << "not valid JSON";
         QTest::newRow("invalid utf-8") << fileBytes("{\"\xff\xfe\":1}", {}) << "not valid JSON";
         QTest::newRow("tensor entry not an object") << fileBytes(R"({"a":5})", {}) << "must be an object";
-        QTest::newRow("missing data_offsets") << fileBytes(R"({"a":{"dtype":"F32","shape":[1]}})", QByteArray(4, '\0'))
-                                              << "has no 'data_offsets'";
-        QTest::newRow("data_offsets arity") << fileBytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", QByteArray(4, '\0'))
-                                            << "'data_offsets' must be an array [begin, end]";
-        QTest::newRow("negative dimension") << fileBytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", QByteArray(4, '\0'))
-                                            << "non-negative integer";
-        QTest::newRow("fractional dimension") << fileBytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", QByteArray(4, '\0'))
-                                              << "non-negative integer";
-        QTest::newRow("negative offset") << fileBytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", QByteArray(4, '\0'))
-                                         << "data_offsets begin must be a non-negative integer";
+        QTest::newRow("missing data_offsets")
+            << fileBytes(R"({"a":{"dtype":"F32","shape":[1]}})", QByteArray(4, '\0')) << "has no 'data_offsets'";
+        QTest::newRow("data_offsets arity") << fileBytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})",
+            QByteArray(4, '\0')) << "'data_offsets' must be an array [begin, end]";
+        QTest::newRow("negative dimension") << fileBytes(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
+            QByteArray(4, '\0')) << "non-negative integer";
+        QTest::newRow("fractional dimension")
+            << fileBytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", QByteArray(4, '\0'))
+            << "non-negative integer";
+        QTest::newRow("negative offset") << fileBytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})",
+            QByteArray(4, '\0')) << "data_offsets begin must be a non-negative integer";
         QTest::newRow("element count overflow")
             << fileBytes(R"({"a":{"dtype":"U8","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})", {})
             << "overflows 64 bits";
@@ -228,19 +225,18 @@ private Q_SLOTS:
         QTest::newRow("dimension beyond int64")
             << fileBytes(R"({"a":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,0]}})", {})
             << "too large";
-        QTest::newRow("metadata not strings") << fileBytes(R"({"__metadata__":{"format":1}})", {})
-                                              << "'__metadata__' entry 'format' must be a string";
-        QTest::newRow("metadata not an object") << fileBytes(R"({"__metadata__":[1]})", {})
-                                                << "'__metadata__' must be an object";
-        QTest::newRow("duplicate tensor") << fileBytes(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
-                                                       QByteArray(2, '\0'))
-                                          << "has the key 'a' twice";
-        QTest::newRow("deep nesting") << fileBytes(R"({"a":{"dtype":"U8","shape":[[[1]]],"data_offsets":[0,1]}})", QByteArray(1, '\0'))
-                                      << "nests deeper than 3 levels";
-        QTest::newRow("too many dimensions")
-            << fileBytes(QByteArray(R"({"a":{"dtype":"U8","shape":[)") + QByteArray("1,").repeated(70) + R"(1],"data_offsets":[0,1]}})",
-                         QByteArray(1, '\0'))
-            << "dimensions, more than 64";
+        QTest::newRow("metadata not strings")
+            << fileBytes(R"({"__metadata__":{"format":1}})", {}) << "'__metadata__' entry 'format' must be a string";
+        QTest::newRow("metadata not an object")
+            << fileBytes(R"({"__metadata__":[1]})", {}) << "'__metadata__' must be an object";
+        QTest::newRow("duplicate tensor") << fileBytes(
+            R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+            QByteArray(2, '\0')) << "has the key 'a' twice";
+        QTest::newRow("deep nesting") << fileBytes(R"({"a":{"dtype":"U8","shape":[[[1]]],"data_offsets":[0,1]}})",
+            QByteArray(1, '\0')) << "nests deeper than 3 levels";
+        QTest::newRow("too many dimensions") << fileBytes(QByteArray(R"({"a":{"dtype":"U8","shape":[)")
+                + QByteArray("1,").repeated(70) + R"(1],"data_offsets":[0,1]}})",
+            QByteArray(1, '\0')) << "dimensions, more than 64";
     }
 
     void corruptFilesAreRefused()
@@ -260,20 +256,21 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const auto path = writeFile(dir, "empty.safetensors", {});
         QVERIFY(errorOf([&] { SafetensorsFile::open(path); }).contains("the file is empty"));
-        QVERIFY(errorOf([&] { SafetensorsFile::open(path.parent_path() / "absent.safetensors"); }).contains("cannot open"));
+        QVERIFY(
+            errorOf([&] { SafetensorsFile::open(path.parent_path() / "absent.safetensors"); }).contains("cannot open"));
     }
 
     void tensorLevelErrors()
     {
         QTemporaryDir dir;
         // A BOOL byte other than 0/1 would be undefined behaviour once read as bool.
-        const auto boolPath = writeFile(
-            dir, "bool.safetensors",
+        const auto boolPath = writeFile(dir, "bool.safetensors",
             fileBytes(R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})", QByteArray("\x01\x02\x00", 3)));
-        QVERIFY(errorOf([&] { SafetensorsFile::open(boolPath).tensor("b"); }).contains("holds the byte 2 at element 1"));
+        QVERIFY(
+            errorOf([&] { SafetensorsFile::open(boolPath).tensor("b"); }).contains("holds the byte 2 at element 1"));
         // Types LibTorch 1.13 lacks are known to the header but refused as tensors.
         const auto u16Path = writeFile(dir, "u16.safetensors",
-                                       fileBytes(R"({"u":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", QByteArray(4, '\0')));
+            fileBytes(R"({"u":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", QByteArray(4, '\0')));
         SafetensorsFile u16 = SafetensorsFile::open(u16Path);
         QVERIFY(errorOf([&] { u16.tensor("u"); }).contains("dtype U16, which this LibTorch has no type for"));
         QVERIFY(errorOf([&] { u16.tensor("nope"); }).contains("no tensor named 'nope'"));
@@ -281,11 +278,12 @@ private Q_SLOTS:
 
     void writerErrors()
     {
-        const at::Tensor t = at::ones({2});
-        QVERIFY(errorOf([&] { serializeSafetensors({{"a", t}, {"a", t}}); }).contains("given twice"));
-        QVERIFY(errorOf([&] { serializeSafetensors({{"__metadata__", t}}); }).contains("reserved"));
-        QVERIFY(errorOf([&] { serializeSafetensors({{"c", at::ones({2}, at::kComplexFloat)}}); })
-                    .contains("cannot store"));
+        const at::Tensor t = at::ones({ 2 });
+        QVERIFY(errorOf([&] { serializeSafetensors({ { "a", t }, { "a", t } }); }).contains("given twice"));
+        QVERIFY(errorOf([&] { serializeSafetensors({ { "__metadata__", t } }); }).contains("reserved"));
+        QVERIFY(errorOf([&] {
+            serializeSafetensors({ { "c", at::ones({ 2 }, at::kComplexFloat) } });
+        }).contains("cannot store"));
     }
 };
 

@@ -32,7 +32,8 @@ Bytes fromString(const std::string& s)
 std::vector<Bytes> seedCorpus()
 {
     std::vector<Bytes> seeds;
-    const std::filesystem::path dir = std::filesystem::path(TUNEBENCH_SOURCE_DIR) / "tests/fuzz/corpus/safetensors_header";
+    const std::filesystem::path dir
+        = std::filesystem::path(TUNEBENCH_SOURCE_DIR) / "tests/fuzz/corpus/safetensors_header";
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir))
         files.push_back(entry.path());
@@ -42,10 +43,10 @@ std::vector<Bytes> seedCorpus()
         seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     seeds.push_back(fromString(serializeSafetensors(
-        {{"model.layers.0.mlp.up_proj.weight", at::ones({3, 2})}, {"b", at::zeros({4}, at::kBFloat16)},
-         {"i", at::arange(3, at::kLong)}, {"flag", at::ones({2}, at::kBool)}},
-        {{"format", "pt"}})));
-    seeds.push_back(fromString(serializeSafetensors({{"x", at::ones({1}, at::kDouble)}})));
+        { { "model.layers.0.mlp.up_proj.weight", at::ones({ 3, 2 }) }, { "b", at::zeros({ 4 }, at::kBFloat16) },
+            { "i", at::arange(3, at::kLong) }, { "flag", at::ones({ 2 }, at::kBool) } },
+        { { "format", "pt" } })));
+    seeds.push_back(fromString(serializeSafetensors({ { "x", at::ones({ 1 }, at::kDouble) } })));
     return seeds;
 }
 
@@ -53,10 +54,12 @@ class Mutator {
 public:
     explicit Mutator(std::uint64_t seed)
         : m_rng(seed)
-    {
-    }
+    { }
 
-    std::size_t below(std::size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(m_rng); }
+    std::size_t below(std::size_t n)
+    {
+        return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(m_rng);
+    }
 
     void mutate(Bytes& b)
     {
@@ -72,20 +75,26 @@ public:
         case 2: // truncate
             b.resize(below(b.size() + 1));
             break;
-        case 3: editLength(b); break;
+        case 3:
+            editLength(b);
+            break;
         case 4: // insert bytes
             b.insert(b.begin() + static_cast<std::ptrdiff_t>(below(b.size() + 1)), below(8) + 1,
-                     static_cast<std::uint8_t>(below(256)));
+                static_cast<std::uint8_t>(below(256)));
             break;
         case 5: // delete a run
             if (!b.empty()) {
                 const std::size_t at = below(b.size());
                 b.erase(b.begin() + static_cast<std::ptrdiff_t>(at),
-                        b.begin() + static_cast<std::ptrdiff_t>(std::min(b.size(), at + below(16) + 1)));
+                    b.begin() + static_cast<std::ptrdiff_t>(std::min(b.size(), at + below(16) + 1)));
             }
             break;
-        case 6: replaceNumber(b); break;
-        case 7: replaceToken(b); break;
+        case 6:
+            replaceNumber(b);
+            break;
+        case 7:
+            replaceToken(b);
+            break;
         case 8: // append data, as a writer that forgot the header would
             b.resize(b.size() + below(32), 0);
             break;
@@ -101,8 +110,8 @@ private:
         std::uint64_t n = 0;
         for (int i = 7; i >= 0; --i)
             n = (n << 8) | b[static_cast<std::size_t>(i)];
-        const std::uint64_t choices[] = {n + 1,  n - 1,     n + 8,           n - 8,      0,
-                                         b.size(), b.size() - 8, 100'000'001ull, ~0ull, m_rng()};
+        const std::uint64_t choices[]
+            = { n + 1, n - 1, n + 8, n - 8, 0, b.size(), b.size() - 8, 100'000'001ull, ~0ull, m_rng() };
         n = choices[below(std::size(choices))];
         for (int i = 0; i < 8; ++i)
             b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
@@ -122,8 +131,8 @@ private:
         std::size_t end = at;
         while (end < b.size() && std::isdigit(b[end]))
             ++end;
-        static const char* const kNumbers[] = {"0", "1", "7", "-1", "1.5", "1e3", "4294967296", "9223372036854775807",
-                                               "18446744073709551615", "99999999999999999999999", "24", "65"};
+        static const char* const kNumbers[] = { "0", "1", "7", "-1", "1.5", "1e3", "4294967296", "9223372036854775807",
+            "18446744073709551615", "99999999999999999999999", "24", "65" };
         const std::string n = kNumbers[below(std::size(kNumbers))];
         b.erase(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(end));
         b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), n.begin(), n.end());
@@ -140,11 +149,12 @@ private:
         if (quotes.size() < 2)
             return;
         const std::size_t q = below(quotes.size() - 1);
-        static const char* const kTokens[] = {"\"F32\"", "\"F16\"", "\"BF16\"", "\"U16\"", "\"BOOL\"", "\"I64\"",
-                                              "\"F8_E4M3\"", "\"F33\"", "\"__metadata__\"", "\"dtype\"", "\"shape\"",
-                                              "\"data_offsets\"", "null", "[]", "{}", "[[[[1]]]]", "\"\xff\""};
+        static const char* const kTokens[] = { "\"F32\"", "\"F16\"", "\"BF16\"", "\"U16\"", "\"BOOL\"", "\"I64\"",
+            "\"F8_E4M3\"", "\"F33\"", "\"__metadata__\"", "\"dtype\"", "\"shape\"", "\"data_offsets\"", "null", "[]",
+            "{}", "[[[[1]]]]", "\"\xff\"" };
         const std::string t = kTokens[below(std::size(kTokens))];
-        b.erase(b.begin() + static_cast<std::ptrdiff_t>(quotes[q]), b.begin() + static_cast<std::ptrdiff_t>(quotes[q + 1] + 1));
+        b.erase(b.begin() + static_cast<std::ptrdiff_t>(quotes[q]),
+            b.begin() + static_cast<std::ptrdiff_t>(quotes[q + 1] + 1));
         b.insert(b.begin() + static_cast<std::ptrdiff_t>(quotes[q]), t.begin(), t.end());
     }
 
@@ -186,7 +196,7 @@ private Q_SLOTS:
         }
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         qInfo("%d mutated inputs in %.1f s (%.0f/s): %d accepted, %d rejected", kIterations, seconds,
-              kIterations / seconds, accepted, rejected);
+            kIterations / seconds, accepted, rejected);
         // Both outcomes occur, or the mutator is not exercising the parser.
         QVERIFY(accepted > 1000);
         QVERIFY(rejected > kIterations / 2);

@@ -21,8 +21,8 @@ int main(int argc, char** argv)
         tunebench::Workspace ws = tunebench::Workspace::open(argv[1]);
         const std::int64_t run = std::atoll(argv[2]);
         const int rows = std::atoi(argv[3]);
-        tunebench::BatchWriter writer(ws.db(), {.maxRows = static_cast<std::size_t>(rows) + 1,
-                                                .maxDelay = std::chrono::hours(1)});
+        tunebench::BatchWriter writer(
+            ws.db(), { .maxRows = static_cast<std::size_t>(rows) + 1, .maxDelay = std::chrono::hours(1) });
         for (int batch = 0; batch < 100000; ++batch) {
             std::printf("begin %d\n", batch);
             std::fflush(stdout);

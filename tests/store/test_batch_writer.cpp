@@ -26,13 +26,13 @@ private Q_SLOTS:
     void init()
     {
         m_ws.emplace(Workspace::create(m_tmp.path().toStdString() + "/" + QTest::currentTestFunction()));
-        m_run = RunStore(m_ws->db()).create({.name = "r"});
+        m_run = RunStore(m_ws->db()).create({ .name = "r" });
     }
     void cleanup() { m_ws.reset(); }
 
     void flushesWhenFull()
     {
-        BatchWriter w(m_ws->db(), {.maxRows = 4, .maxDelay = 1h});
+        BatchWriter w(m_ws->db(), { .maxRows = 4, .maxDelay = 1h });
         for (int i = 0; i < 3; ++i)
             w.addMetric(m_run, i, "loss", i);
         QCOMPARE(stored(), 0);
@@ -46,7 +46,7 @@ private Q_SLOTS:
 
     void flushesWhenOld()
     {
-        BatchWriter w(m_ws->db(), {.maxRows = 1000, .maxDelay = 20ms});
+        BatchWriter w(m_ws->db(), { .maxRows = 1000, .maxDelay = 20ms });
         w.addMetric(m_run, 0, "loss", 1);
         QCOMPARE(stored(), 0);
         std::this_thread::sleep_for(30ms);
@@ -57,7 +57,7 @@ private Q_SLOTS:
     void flushesOnDestruction()
     {
         {
-            BatchWriter w(m_ws->db(), {.maxRows = 1000, .maxDelay = 1h});
+            BatchWriter w(m_ws->db(), { .maxRows = 1000, .maxDelay = 1h });
             w.addMetric(m_run, 0, "loss", 1);
             w.addEvent(m_run, "step", R"({"step":0})");
             w.addSample(m_run, 0, 0, 0, "p", "t", 1);
@@ -69,12 +69,12 @@ private Q_SLOTS:
 
     void failedBatchWritesNothingAndKeepsRows()
     {
-        BatchWriter w(m_ws->db(), {.maxRows = 1000, .maxDelay = 1h});
+        BatchWriter w(m_ws->db(), { .maxRows = 1000, .maxDelay = 1h });
         w.addMetric(m_run, 0, "loss", 1);
         w.addMetric(m_run + 99, 0, "loss", 1); // no such run: the foreign key refuses it
         QVERIFY_THROWS_EXCEPTION(StoreError, w.flush());
-        QCOMPARE(stored(), 0);       // the good row did not land alone
-        QCOMPARE(w.pending(), 2u);   // nothing was dropped
+        QCOMPARE(stored(), 0); // the good row did not land alone
+        QCOMPARE(w.pending(), 2u); // nothing was dropped
         QCOMPARE(w.batchesCommitted(), 0u);
     }
 
@@ -90,7 +90,7 @@ private Q_SLOTS:
         // A second connection (the GUI) reads while the writer commits.
         Database reader = Database::open(m_ws->databasePath(), Database::Mode::ReadOnly);
         const auto before = reader.dataVersion();
-        BatchWriter w(m_ws->db(), {.maxRows = 100, .maxDelay = 1h});
+        BatchWriter w(m_ws->db(), { .maxRows = 100, .maxDelay = 1h });
         for (int i = 0; i < 250; ++i) {
             w.addMetric(m_run, i, "loss", i);
             const auto n = MetricQuery(reader).count(m_run);

@@ -37,12 +37,12 @@ private Q_SLOTS:
         std::int64_t run = 0;
         {
             Workspace ws = Workspace::create(dir);
-            run = RunStore(ws.db()).create({.name = "victim"});
+            run = RunStore(ws.db()).create({ .name = "victim" });
         }
 
         QProcess child;
         child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        child.start(STORE_WRITER_CHILD, {tmp.path(), QString::number(run), QString::number(kRowsPerBatch)});
+        child.start(STORE_WRITER_CHILD, { tmp.path(), QString::number(run), QString::number(kRowsPerBatch) });
         QVERIFY2(child.waitForStarted(10000), qPrintable(child.errorString()));
 
         int lastCommitted = -1;
@@ -88,7 +88,8 @@ private Q_SLOTS:
         QVERIFY(check.step());
         QCOMPARE(QString::fromStdString(check.text(0)), QStringLiteral("ok"));
 
-        Statement perBatch = db.prepare("SELECT step, COUNT(*) FROM metrics WHERE run_id = ? GROUP BY step ORDER BY step");
+        Statement perBatch
+            = db.prepare("SELECT step, COUNT(*) FROM metrics WHERE run_id = ? GROUP BY step ORDER BY step");
         perBatch.bind(1, run);
         int batches = 0;
         int expected = 0;
@@ -100,10 +101,9 @@ private Q_SLOTS:
         }
         // Every batch reported committed is present; at most the one in flight more.
         QVERIFY2(batches >= lastCommitted + 1,
-                 qPrintable(QString("%1 batches stored, %2 reported").arg(batches).arg(lastCommitted + 1)));
+            qPrintable(QString("%1 batches stored, %2 reported").arg(batches).arg(lastCommitted + 1)));
         QVERIFY(batches <= lastCommitted + 2);
-        qInfo("killed during batch %d: %d committed batches reported, %d stored", inFlight, lastCommitted + 1,
-              batches);
+        qInfo("killed during batch %d: %d committed batches reported, %d stored", inFlight, lastCommitted + 1, batches);
 
         // The workspace is usable afterwards.
         Workspace again = Workspace::open(dir);

@@ -66,7 +66,7 @@ private Q_SLOTS:
     void lineageBetweenRuns()
     {
         RunStore runs(m_ws->db());
-        const auto parent = runs.create({.name = "full"});
+        const auto parent = runs.create({ .name = "full" });
         NewRun child;
         child.name = "full-lines";
         child.parentRunId = parent;
@@ -81,8 +81,8 @@ private Q_SLOTS:
 
     void statusNames()
     {
-        for (auto s : {RunStatus::Queued, RunStatus::Running, RunStatus::Finished, RunStatus::Failed,
-                       RunStatus::Cancelled})
+        for (auto s :
+            { RunStatus::Queued, RunStatus::Running, RunStatus::Finished, RunStatus::Failed, RunStatus::Cancelled })
             QVERIFY(runStatusFromString(toString(s)) == s);
         try {
             runStatusFromString("done");
@@ -95,7 +95,7 @@ private Q_SLOTS:
     void eventsFollowIncrementally()
     {
         RunStore runs(m_ws->db());
-        const auto id = runs.create({.name = "r"});
+        const auto id = runs.create({ .name = "r" });
         const auto first = runs.addEvent(id, "start", R"({"event":"start"})");
         runs.addEvent(id, "step", R"({"step":1})");
         QCOMPARE(runs.events(id).size(), 2u);
@@ -107,8 +107,8 @@ private Q_SLOTS:
     void metricQueries()
     {
         RunStore runs(m_ws->db());
-        const auto a = runs.create({.name = "a"});
-        const auto b = runs.create({.name = "b"});
+        const auto a = runs.create({ .name = "a" });
+        const auto b = runs.create({ .name = "b" });
         {
             BatchWriter w(m_ws->db());
             for (int step = 1; step <= 10; ++step) {
@@ -124,7 +124,7 @@ private Q_SLOTS:
         QCOMPARE(loss.back().value, 1.0);
         QCOMPARE(q.series(a, "loss", 8).size(), 2u);
         QVERIFY(q.series(a, "missing").empty());
-        QCOMPARE(q.names(a), (std::vector<std::string>{"loss", "lr"}));
+        QCOMPARE(q.names(a), (std::vector<std::string> { "loss", "lr" }));
         QCOMPARE(q.count(a), 20);
         QCOMPARE(q.count(b), 10);
         const auto summary = q.summary(a);
@@ -172,17 +172,17 @@ private Q_SLOTS:
 
         // A run may name a dataset; a missing one is refused by the foreign key.
         RunStore runs(m_ws->db());
-        QVERIFY(runs.create({.name = "r", .datasetId = id}) > 0);
-        QVERIFY_THROWS_EXCEPTION(StoreError, runs.create({.name = "r", .datasetId = id + 50}));
+        QVERIFY(runs.create({ .name = "r", .datasetId = id }) > 0);
+        QVERIFY_THROWS_EXCEPTION(StoreError, runs.create({ .name = "r", .datasetId = id + 50 }));
     }
 
     void artifactsAndSamples()
     {
         RunStore runs(m_ws->db());
-        const auto id = runs.create({.name = "r"});
+        const auto id = runs.create({ .name = "r" });
         ArtifactStore arts(m_ws->db());
-        arts.add({.runId = id, .kind = "adapter", .path = "runs/1/adapter", .metaJson = R"({"format":"peft"})"});
-        arts.add({.runId = std::nullopt, .kind = "report", .path = "exports/compare.html"});
+        arts.add({ .runId = id, .kind = "adapter", .path = "runs/1/adapter", .metaJson = R"({"format":"peft"})" });
+        arts.add({ .runId = std::nullopt, .kind = "report", .path = "exports/compare.html" });
         QCOMPARE(arts.list().size(), 2u);
         QCOMPARE(arts.list(id).size(), 1u);
         QCOMPARE(QString::fromStdString(arts.list(id)[0].kind), QStringLiteral("adapter"));

@@ -24,9 +24,9 @@ private Q_SLOTS:
         const fs::path dir = fs::path(tmp.path().toStdString()) / "ws";
         Workspace ws = Workspace::create(dir);
         QCOMPARE(ws.db().userVersion(), currentSchemaVersion());
-        for (const char* sub : {"datasets", "runs", "exports"})
+        for (const char* sub : { "datasets", "runs", "exports" })
             QVERIFY2(fs::is_directory(dir / sub), sub);
-        for (const char* table : {"datasets", "runs", "metrics", "samples", "events", "artifacts"}) {
+        for (const char* table : { "datasets", "runs", "metrics", "samples", "events", "artifacts" }) {
             Statement st = ws.db().prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
             st.bind(1, table);
             QVERIFY(st.step());
@@ -84,7 +84,7 @@ private Q_SLOTS:
         // A future binary: the released steps plus one more.
         std::vector<Migration> future(builtinMigrations().begin(), builtinMigrations().end());
         const int next = currentSchemaVersion() + 1;
-        future.push_back({next, "runs get a tag", "ALTER TABLE runs ADD COLUMN tag TEXT NOT NULL DEFAULT 'x';"});
+        future.push_back({ next, "runs get a tag", "ALTER TABLE runs ADD COLUMN tag TEXT NOT NULL DEFAULT 'x';" });
         Database db = Database::open(dir / Workspace::kDatabaseName);
         QCOMPARE(migrate(db, future), currentSchemaVersion());
         QCOMPARE(db.userVersion(), next);
@@ -100,10 +100,11 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         const fs::path dir = tmp.path().toStdString();
-        { Workspace::create(dir); }
+        {
+            Workspace::create(dir);
+        }
         std::vector<Migration> broken(builtinMigrations().begin(), builtinMigrations().end());
-        broken.push_back({currentSchemaVersion() + 1, "broken",
-                          "CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;"});
+        broken.push_back({ currentSchemaVersion() + 1, "broken", "CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;" });
         Database db = Database::open(dir / Workspace::kDatabaseName);
         QVERIFY_THROWS_EXCEPTION(StoreError, migrate(db, broken));
         QCOMPARE(db.userVersion(), currentSchemaVersion());
@@ -138,7 +139,7 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         Database db = Database::open(fs::path(tmp.path().toStdString()) / "x.db", Database::Mode::ReadWriteCreate);
-        const Migration gap[] = {{1, "a", "CREATE TABLE a (x);"}, {3, "c", "CREATE TABLE c (x);"}};
+        const Migration gap[] = { { 1, "a", "CREATE TABLE a (x);" }, { 3, "c", "CREATE TABLE c (x);" } };
         QVERIFY_THROWS_EXCEPTION(StoreError, migrate(db, gap));
         QCOMPARE(db.userVersion(), 0);
     }

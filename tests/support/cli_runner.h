@@ -26,8 +26,8 @@ inline CliResult runCli(const QStringList& args, const QProcessEnvironment& extr
     p.start(TUNEBENCH_CLI, args);
     if (!p.waitForFinished(120000))
         return {};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return { p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+        QString::fromUtf8(p.readAllStandardError()) };
 }
 
 inline bool writeTextFile(const QString& path, const QByteArray& text)

@@ -33,10 +33,12 @@ void writeText(const QString& path, const QByteArray& text)
 
 json templateWith(const std::string& specialName)
 {
-    return {{"type", "TemplateProcessing"},
-            {"single", {{{"SpecialToken", {{"id", specialName}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-            {"pair", json::array()},
-            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {9}}, {"tokens", {"<s>"}}}}}}};
+    return { { "type", "TemplateProcessing" },
+        { "single",
+            { { { "SpecialToken", { { "id", specialName }, { "type_id", 0 } } } },
+                { { "Sequence", { { "id", "A" }, { "type_id", 0 } } } } } },
+        { "pair", json::array() },
+        { "special_tokens", { { "<s>", { { "id", "<s>" }, { "ids", { 9 } }, { "tokens", { "<s>" } } } } } } };
 }
 
 } // namespace
@@ -55,90 +57,94 @@ private Q_SLOTS:
         };
         json doc = tiny::document();
         doc["model"].erase("type");
-        row("missing model.type", doc, {"tokenizer.json: model", "missing field \"type\""});
+        row("missing model.type", doc, { "tokenizer.json: model", "missing field \"type\"" });
 
         doc = tiny::document();
         doc["model"]["type"] = "Unigram";
-        row("unsupported model", doc, {"model.type", "Unigram", "not supported"});
+        row("unsupported model", doc, { "model.type", "Unigram", "not supported" });
 
         doc = tiny::document();
         doc.erase("model");
-        row("missing model", doc, {"tokenizer.json", "missing field \"model\""});
+        row("missing model", doc, { "tokenizer.json", "missing field \"model\"" });
 
         doc = tiny::document();
-        doc["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}, {{"type", "Frobnicate"}}}}};
-        row("unknown normalizer type", doc, {"normalizer.normalizers[1].type", "unknown normalizer type \"Frobnicate\""});
+        doc["normalizer"]
+            = { { "type", "Sequence" }, { "normalizers", { { { "type", "NFC" } }, { { "type", "Frobnicate" } } } } };
+        row("unknown normalizer type", doc,
+            { "normalizer.normalizers[1].type", "unknown normalizer type \"Frobnicate\"" });
 
         doc = tiny::document();
-        doc["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Bogus"}}}}};
-        row("unknown pre-tokenizer type", doc, {"pre_tokenizer.pretokenizers[0].type", "Bogus"});
+        doc["pre_tokenizer"] = { { "type", "Sequence" }, { "pretokenizers", { { { "type", "Bogus" } } } } };
+        row("unknown pre-tokenizer type", doc, { "pre_tokenizer.pretokenizers[0].type", "Bogus" });
 
         doc = tiny::document();
-        doc["decoder"] = {{"type", "CTC"}};
-        row("unsupported decoder", doc, {"decoder.type", "unknown decoder type \"CTC\""});
+        doc["decoder"] = { { "type", "CTC" } };
+        row("unsupported decoder", doc, { "decoder.type", "unknown decoder type \"CTC\"" });
 
         doc = tiny::document();
-        doc["post_processor"] = {{"type", "Mystery"}};
-        row("unknown post-processor", doc, {"post_processor.type", "Mystery"});
+        doc["post_processor"] = { { "type", "Mystery" } };
+        row("unknown post-processor", doc, { "post_processor.type", "Mystery" });
 
         doc = tiny::document();
-        doc["normalizer"] = {{"type", "Prepend"}};
-        row("normalizer field missing", doc, {"normalizer", "missing field \"prepend\""});
+        doc["normalizer"] = { { "type", "Prepend" } };
+        row("normalizer field missing", doc, { "normalizer", "missing field \"prepend\"" });
 
         doc = tiny::document();
-        doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
-        row("bad regex", doc, {"pre_tokenizer.pattern.Regex", "(unclosed", "does not compile"});
+        doc["pre_tokenizer"]
+            = { { "type", "Split" }, { "pattern", { { "Regex", "(unclosed" } } }, { "behavior", "Isolated" } };
+        row("bad regex", doc, { "pre_tokenizer.pattern.Regex", "(unclosed", "does not compile" });
 
         doc = tiny::document();
-        doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Glob", "*"}}}, {"behavior", "Isolated"}};
-        row("bad pattern kind", doc, {"pre_tokenizer.pattern", "{\"String\": ...} or {\"Regex\": ...}"});
+        doc["pre_tokenizer"] = { { "type", "Split" }, { "pattern", { { "Glob", "*" } } }, { "behavior", "Isolated" } };
+        row("bad pattern kind", doc, { "pre_tokenizer.pattern", "{\"String\": ...} or {\"Regex\": ...}" });
 
         doc = tiny::document();
-        doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Sideways"}};
-        row("bad behavior", doc, {"pre_tokenizer.behavior", "Sideways"});
+        doc["pre_tokenizer"]
+            = { { "type", "Split" }, { "pattern", { { "String", " " } } }, { "behavior", "Sideways" } };
+        row("bad behavior", doc, { "pre_tokenizer.behavior", "Sideways" });
 
         doc = tiny::document();
-        doc["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "ab"}};
-        row("metaspace replacement not one character", doc, {"pre_tokenizer.replacement", "single character"});
+        doc["pre_tokenizer"] = { { "type", "Metaspace" }, { "replacement", "ab" } };
+        row("metaspace replacement not one character", doc, { "pre_tokenizer.replacement", "single character" });
 
         doc = tiny::document();
         doc["model"]["merges"][2] = "cd";
-        row("merge without a space", doc, {"model.merges[2]", "\"left right\""});
+        row("merge without a space", doc, { "model.merges[2]", "\"left right\"" });
 
         doc = tiny::document();
-        doc["model"]["merges"][1] = json::array({"ab", 3});
-        row("merge array of wrong types", doc, {"model.merges[1]", "[\"left\", \"right\"]"});
+        doc["model"]["merges"][1] = json::array({ "ab", 3 });
+        row("merge array of wrong types", doc, { "model.merges[1]", "[\"left\", \"right\"]" });
 
         doc = tiny::document();
         doc["model"]["merges"][0] = "a z";
-        row("merge part not in vocab", doc, {"model.merges[0]", "\"z\" is not in the vocabulary"});
+        row("merge part not in vocab", doc, { "model.merges[0]", "\"z\" is not in the vocabulary" });
 
         doc = tiny::document();
         doc["model"]["merges"][0] = "b a";
-        row("merge result not in vocab", doc, {"model.merges[0]", "\"ba\" is not in the vocabulary"});
+        row("merge result not in vocab", doc, { "model.merges[0]", "\"ba\" is not in the vocabulary" });
 
         doc = tiny::document();
         doc["model"]["vocab"]["a"] = "zero";
-        row("vocab id not a number", doc, {"model.vocab[\"a\"]", "token id"});
+        row("vocab id not a number", doc, { "model.vocab[\"a\"]", "token id" });
 
         doc = tiny::document();
         doc["model"]["dropout"] = 0.1;
-        row("dropout", doc, {"model.dropout", "random"});
+        row("dropout", doc, { "model.dropout", "random" });
 
         doc = tiny::document();
-        doc["added_tokens"] = {{{"content", "<x>"}, {"special", true}}};
-        row("added token without id", doc, {"added_tokens[0]", "missing field \"id\""});
+        doc["added_tokens"] = { { { "content", "<x>" }, { "special", true } } };
+        row("added token without id", doc, { "added_tokens[0]", "missing field \"id\"" });
 
         doc = tiny::document();
         doc["post_processor"] = templateWith("</s>");
-        row("template names an unlisted special token", doc, {"post_processor.single[0]", "\"</s>\" is not listed"});
+        row("template names an unlisted special token", doc, { "post_processor.single[0]", "\"</s>\" is not listed" });
 
         doc = tiny::document();
-        doc["decoder"] = {{"type", "Strip"}, {"content", " "}, {"start", -1}};
-        row("strip count negative", doc, {"decoder.start", "whole number"});
+        doc["decoder"] = { { "type", "Strip" }, { "content", " " }, { "start", -1 } };
+        row("strip count negative", doc, { "decoder.start", "whole number" });
 
-        QTest::newRow("not JSON") << QByteArray("{\"model\": ") << QStringList{"tokenizer.json", "not valid JSON"};
-        QTest::newRow("not an object") << QByteArray("[1, 2]") << QStringList{"tokenizer.json", "JSON object"};
+        QTest::newRow("not JSON") << QByteArray("{\"model\": ") << QStringList { "tokenizer.json", "not valid JSON" };
+        QTest::newRow("not an object") << QByteArray("[1, 2]") << QStringList { "tokenizer.json", "JSON object" };
     }
 
     void badTokenizerJson()
@@ -157,10 +163,11 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         tiny::writeJson(dir.filePath("tokenizer.json"), tiny::document());
-        tiny::writeJson(dir.filePath("tokenizer_config.json"), {{"bos_token", "<nope>"}});
+        tiny::writeJson(dir.filePath("tokenizer_config.json"), { { "bos_token", "<nope>" } });
         QString message = loadError(dir.path());
-        QVERIFY2(message.contains("tokenizer_config.json: bos_token") && message.contains("<nope>"), qPrintable(message));
-        tiny::writeJson(dir.filePath("tokenizer_config.json"), {{"eos_token", 7}});
+        QVERIFY2(
+            message.contains("tokenizer_config.json: bos_token") && message.contains("<nope>"), qPrintable(message));
+        tiny::writeJson(dir.filePath("tokenizer_config.json"), { { "eos_token", 7 } });
         message = loadError(dir.path());
         QVERIFY2(message.contains("eos_token") && message.contains("expected a string"), qPrintable(message));
     }
@@ -197,7 +204,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const Tokenizer t = tiny::load(dir.path(), tiny::document());
-        for (const std::string bad : {"\xC0\xAF", "ab\xFF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
+        for (const std::string bad : { "\xC0\xAF", "ab\xFF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82" }) {
             try {
                 t.encode(bad);
                 QFAIL("encode accepted ill-formed UTF-8");

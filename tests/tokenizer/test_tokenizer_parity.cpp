@@ -64,7 +64,7 @@ class TestTokenizerParity : public QObject {
     {
         QProcess p;
         p.setWorkingDirectory(kReferenceDir);
-        p.start(m_node, QStringList{kReferenceDir + "/tokenize_reference.mjs"} + args);
+        p.start(m_node, QStringList { kReferenceDir + "/tokenize_reference.mjs" } + args);
         if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
             qWarning().noquote() << "reference failed:" << p.readAllStandardError();
             return {};
@@ -79,7 +79,7 @@ class TestTokenizerParity : public QObject {
     {
         if (name == "gpt2")
             return m_gpt2Dir.path();
-        const QStringList where = reference({"--where", name});
+        const QStringList where = reference({ "--where", name });
         return where.isEmpty() ? QString() : where.first();
     }
 
@@ -105,7 +105,7 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("name");
         QTest::addColumn<bool>("addSpecial");
-        for (const char* name : {"llama2", "llama3", "qwen3", "gpt2"}) {
+        for (const char* name : { "llama2", "llama3", "qwen3", "gpt2" }) {
             QTest::addRow("%s", name) << QString(name) << false;
             QTest::addRow("%s add_special_tokens", name) << QString(name) << true;
         }
@@ -115,7 +115,7 @@ private Q_SLOTS:
     {
         QFETCH(QString, name);
         QFETCH(bool, addSpecial);
-        QStringList args{"--tokenizer", name, "--input", kCorpus};
+        QStringList args { "--tokenizer", name, "--input", kCorpus };
         if (addSpecial)
             args << "--add-special-tokens";
         const QStringList expected = reference(args);
@@ -131,7 +131,8 @@ private Q_SLOTS:
             } else if (firstMismatches.size() < 5) {
                 firstMismatches << QString("line %1 %2\n  reference: %3\n  ours:      %4")
                                        .arg(i + 1)
-                                       .arg(QString::fromStdString(nlohmann::json(m_texts[i]).dump()).left(80), theirs, ours);
+                                       .arg(QString::fromStdString(nlohmann::json(m_texts[i]).dump()).left(80), theirs,
+                                           ours);
             }
         }
         qInfo().noquote() << QString("%1 (add_special_tokens=%2): %3/%4 lines match the reference")
@@ -146,7 +147,7 @@ private Q_SLOTS:
     void roundTrip_data()
     {
         QTest::addColumn<QString>("name");
-        for (const char* name : {"llama2", "llama3", "qwen3", "gpt2"})
+        for (const char* name : { "llama2", "llama3", "qwen3", "gpt2" })
             QTest::addRow("%s", name) << QString(name);
     }
 
@@ -166,14 +167,15 @@ private Q_SLOTS:
                 expected = QString::fromStdString(text).normalized(QString::NormalizationForm_C).toStdString();
             if (name == "llama2") {
                 bool excluded = text.find("\xE2\x96\x81") != std::string::npos;
-                for (const char* special : {"<s>", "</s>", "<unk>"})
+                for (const char* special : { "<s>", "</s>", "<unk>" })
                     excluded = excluded || text.find(special) != std::string::npos;
                 if (excluded)
                     continue;
             }
             const std::string decoded = tokenizer.decode(tokenizer.encode(text));
-            QVERIFY2(decoded == expected, qPrintable(QString::fromStdString(nlohmann::json(text).dump() + " came back as "
-                                                                            + nlohmann::json(decoded).dump())));
+            QVERIFY2(decoded == expected,
+                qPrintable(QString::fromStdString(
+                    nlohmann::json(text).dump() + " came back as " + nlohmann::json(decoded).dump())));
             ++checked;
         }
         qInfo().noquote() << QString("%1: decode(encode(x)) == %2 on %3/%4 lines")
@@ -185,8 +187,9 @@ private Q_SLOTS:
 
     void cliMatchesReference()
     {
-        const QStringList expected = reference({"--tokenizer", "qwen3", "--input", kCorpus, "--add-special-tokens"});
-        const CliResult r = runCli({"tokenize", "--tokenizer", folderOf("qwen3"), "--input", kCorpus, "--add-special-tokens"});
+        const QStringList expected = reference({ "--tokenizer", "qwen3", "--input", kCorpus, "--add-special-tokens" });
+        const CliResult r
+            = runCli({ "tokenize", "--tokenizer", folderOf("qwen3"), "--input", kCorpus, "--add-special-tokens" });
         QCOMPARE(r.code, 0);
         QStringList lines = r.out.split('\n');
         QCOMPARE(lines.takeLast(), QString());
@@ -195,11 +198,12 @@ private Q_SLOTS:
             QCOMPARE(lines[i], QString::fromStdString(nlohmann::json::parse(expected[i].toStdString()).dump()));
 
         // --decode takes the ids back to the corpus text (GPT-2 is lossless).
-        const CliResult gpt2 = runCli({"tokenize", "--tokenizer", folderOf("gpt2"), "--input", kCorpus});
+        const CliResult gpt2 = runCli({ "tokenize", "--tokenizer", folderOf("gpt2"), "--input", kCorpus });
         QCOMPARE(gpt2.code, 0);
         QTemporaryDir dir;
         QVERIFY(writeTextFile(dir.filePath("ids.jsonl"), gpt2.out.toUtf8()));
-        const CliResult back = runCli({"tokenize", "--decode", "--tokenizer", folderOf("gpt2"), "--input", dir.filePath("ids.jsonl")});
+        const CliResult back
+            = runCli({ "tokenize", "--decode", "--tokenizer", folderOf("gpt2"), "--input", dir.filePath("ids.jsonl") });
         QCOMPARE(back.code, 0);
         QStringList decoded = back.out.split('\n');
         decoded.removeLast();
@@ -213,10 +217,10 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString file = dir.filePath("input.jsonl");
         QVERIFY(writeTextFile(file, "\"fine\"\n{\"not\": \"a string\"}\n"));
-        const CliResult r = runCli({"tokenize", "--tokenizer", folderOf("llama3"), "--input", file});
+        const CliResult r = runCli({ "tokenize", "--tokenizer", folderOf("llama3"), "--input", file });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains(file + ":2"), qPrintable(r.err));
-        const CliResult missing = runCli({"tokenize", "--tokenizer", folderOf("llama3")});
+        const CliResult missing = runCli({ "tokenize", "--tokenizer", folderOf("llama3") });
         QCOMPARE(missing.code, 2);
     }
 };

@@ -40,14 +40,14 @@ private Q_SLOTS:
         QFETCH(int, total);
         QFETCH(int, step);
         QFETCH(double, expected);
-        LrSchedule s{scheduleTypeFromString(type.toStdString()), 2e-4, warmup, total, 0.0};
+        LrSchedule s { scheduleTypeFromString(type.toStdString()), 2e-4, warmup, total, 0.0 };
         QVERIFY2(std::abs(s.multiplier(step) - expected) < 1e-12, qPrintable(QString::number(s.multiplier(step))));
         QVERIFY(std::abs(s.lr(step) - 2e-4 * expected) < 1e-16);
     }
 
     void cosineFloor()
     {
-        LrSchedule s{ScheduleType::Cosine, 1.0, 0, 100, 0.1};
+        LrSchedule s { ScheduleType::Cosine, 1.0, 0, 100, 0.1 };
         QVERIFY(std::abs(s.multiplier(100) - 0.1) < 1e-12);
         QVERIFY(std::abs(s.multiplier(50) - 0.55) < 1e-12);
     }

@@ -56,9 +56,9 @@ class TestOptimizer : public QObject {
 private Q_SLOTS:
     void adamwMatchesScalarReference()
     {
-        at::Tensor w = param({0.5, -1.5, 2.0, 0.25}, {2, 2});
-        at::Tensor b = param({0.1, -0.2}, {2});
-        std::vector<NamedParameter> params{{"layer.weight", w}, {"layer.bias", b}};
+        at::Tensor w = param({ 0.5, -1.5, 2.0, 0.25 }, { 2, 2 });
+        at::Tensor b = param({ 0.1, -0.2 }, { 2 });
+        std::vector<NamedParameter> params { { "layer.weight", w }, { "layer.bias", b } };
         auto groups = defaultParameterGroups(params, 0.1);
         QCOMPARE(groups.size(), 2u);
         QCOMPARE(QString::fromStdString(groups[0].parameters[0].name), QStringLiteral("layer.weight"));
@@ -66,9 +66,9 @@ private Q_SLOTS:
         auto opt = makeAdamW(groups);
 
         std::vector<ScalarAdamW> ref;
-        for (double x : {0.5, -1.5, 2.0, 0.25, 0.1, -0.2})
-            ref.push_back({x});
-        const double lrs[] = {1e-2, 5e-3, 2e-2, 1e-3, 1e-2};
+        for (double x : { 0.5, -1.5, 2.0, 0.25, 0.1, -0.2 })
+            ref.push_back({ x });
+        const double lrs[] = { 1e-2, 5e-3, 2e-2, 1e-3, 1e-2 };
         for (double lr : lrs) {
             opt->zeroGrad();
             backwardQuadratic(params);
@@ -80,22 +80,22 @@ private Q_SLOTS:
             }
             opt->step(lr);
         }
-        const at::Tensor got = at::cat({w.detach().flatten(), b.detach().flatten()});
+        const at::Tensor got = at::cat({ w.detach().flatten(), b.detach().flatten() });
         for (int i = 0; i < 6; ++i)
             QVERIFY2(std::abs(got[i].item<double>() - ref[static_cast<std::size_t>(i)].p) < 1e-12,
-                     qPrintable(QString("element %1: %2 vs %3").arg(i).arg(got[i].item<double>()).arg(ref[i].p)));
+                qPrintable(QString("element %1: %2 vs %3").arg(i).arg(got[i].item<double>()).arg(ref[i].p)));
         QCOMPARE(opt->stepCount(), 5);
     }
 
     void lrScaleScalesTheWholeUpdate()
     {
-        at::Tensor a = param({1.0, 2.0}, {1, 2});
-        at::Tensor b = param({1.0, 2.0}, {1, 2});
-        auto opt = makeAdamW({{{{"a.weight", a}}, 0.1, 1.0}, {{{"b.weight", b}}, 0.1, 0.5}});
+        at::Tensor a = param({ 1.0, 2.0 }, { 1, 2 });
+        at::Tensor b = param({ 1.0, 2.0 }, { 1, 2 });
+        auto opt = makeAdamW({ { { { "a.weight", a } }, 0.1, 1.0 }, { { { "b.weight", b } }, 0.1, 0.5 } });
         opt->zeroGrad();
         (a.sum() + b.sum()).backward();
         opt->step(0.1);
-        ScalarAdamW full{1.0}, half{1.0};
+        ScalarAdamW full { 1.0 }, half { 1.0 };
         full.step(1.0, 0.1, 0.1);
         half.step(1.0, 0.05, 0.1);
         QVERIFY(std::abs(a[0][0].item<double>() - full.p) < 1e-12);
@@ -104,8 +104,8 @@ private Q_SLOTS:
 
     void sgdWithMomentum()
     {
-        at::Tensor w = param({1.0, -2.0}, {1, 2});
-        auto opt = makeSgd({{{{"w.weight", w}}, 0.0, 1.0}}, {.momentum = 0.9});
+        at::Tensor w = param({ 1.0, -2.0 }, { 1, 2 });
+        auto opt = makeSgd({ { { { "w.weight", w } }, 0.0, 1.0 } }, { .momentum = 0.9 });
         double p0 = 1.0, buf = 0.0;
         for (int s = 0; s < 3; ++s) {
             opt->zeroGrad();
@@ -120,9 +120,9 @@ private Q_SLOTS:
 
     void parametersWithoutGradientsAreLeftAlone()
     {
-        at::Tensor used = param({1.0, 1.0}, {1, 2});
-        at::Tensor unused = param({3.0, 3.0}, {1, 2});
-        auto opt = makeAdamW({{{{"used.weight", used}, {"unused.weight", unused}}, 0.5, 1.0}});
+        at::Tensor used = param({ 1.0, 1.0 }, { 1, 2 });
+        at::Tensor unused = param({ 3.0, 3.0 }, { 1, 2 });
+        auto opt = makeAdamW({ { { { "used.weight", used }, { "unused.weight", unused } }, 0.5, 1.0 } });
         used.sum().backward();
         opt->step(0.1);
         QCOMPARE(unused[0][0].item<double>(), 3.0); // no gradient: not even decayed
@@ -140,8 +140,8 @@ private Q_SLOTS:
     {
         QFETCH(bool, adamw);
         auto make = [&](at::Tensor t) {
-            std::vector<ParameterGroup> g{{{{"x.weight", t}}, 0.01, 1.0}};
-            return adamw ? makeAdamW(g) : makeSgd(g, {.momentum = 0.9, .nesterov = true});
+            std::vector<ParameterGroup> g { { { { "x.weight", t } }, 0.01, 1.0 } };
+            return adamw ? makeAdamW(g) : makeSgd(g, { .momentum = 0.9, .nesterov = true });
         };
         auto train = [](Optimizer& opt, at::Tensor t, int steps) {
             for (int s = 0; s < steps; ++s) {
@@ -150,11 +150,11 @@ private Q_SLOTS:
                 opt.step(1e-2);
             }
         };
-        at::Tensor straight = param({0.3, -0.7, 1.1, 0.2}, {2, 2});
+        at::Tensor straight = param({ 0.3, -0.7, 1.1, 0.2 }, { 2, 2 });
         auto optA = make(straight);
         train(*optA, straight, 6);
 
-        at::Tensor first = param({0.3, -0.7, 1.1, 0.2}, {2, 2});
+        at::Tensor first = param({ 0.3, -0.7, 1.1, 0.2 }, { 2, 2 });
         auto optB = make(first);
         train(*optB, first, 3);
         std::map<std::string, at::Tensor> saved;
@@ -170,10 +170,10 @@ private Q_SLOTS:
 
     void restoreRefusesMismatchedState()
     {
-        at::Tensor t = param({1.0, 2.0}, {1, 2});
-        auto opt = makeAdamW({{{{"x.weight", t}}, 0.0, 1.0}});
+        at::Tensor t = param({ 1.0, 2.0 }, { 1, 2 });
+        auto opt = makeAdamW({ { { { "x.weight", t } }, 0.0, 1.0 } });
         std::map<std::string, at::Tensor> state = opt->state();
-        state["x.weight.exp_avg"] = at::zeros({3});
+        state["x.weight.exp_avg"] = at::zeros({ 3 });
         try {
             opt->restoreState(state);
             QFAIL("accepted a state of the wrong shape");
@@ -182,16 +182,16 @@ private Q_SLOTS:
         }
         state.erase("x.weight.exp_avg");
         QVERIFY_THROWS_EXCEPTION(InputError, opt->restoreState(state));
-        QVERIFY_THROWS_EXCEPTION(InputError, makeAdamW({{{{"x.weight", t}, {"x.weight", t}}, 0.0, 1.0}}));
+        QVERIFY_THROWS_EXCEPTION(InputError, makeAdamW({ { { { "x.weight", t }, { "x.weight", t } }, 0.0, 1.0 } }));
     }
 
     void clipping()
     {
-        at::Tensor a = param({0.0, 0.0}, {1, 2});
-        at::Tensor b = param({0.0}, {1});
-        std::vector<ParameterGroup> groups{{{{"a.weight", a}, {"b.bias", b}}, 0.0, 1.0}};
-        a.mutable_grad() = at::tensor({3.0, 0.0}, at::kDouble).reshape({1, 2});
-        b.mutable_grad() = at::tensor({4.0}, at::kDouble);
+        at::Tensor a = param({ 0.0, 0.0 }, { 1, 2 });
+        at::Tensor b = param({ 0.0 }, { 1 });
+        std::vector<ParameterGroup> groups { { { { "a.weight", a }, { "b.bias", b } }, 0.0, 1.0 } };
+        a.mutable_grad() = at::tensor({ 3.0, 0.0 }, at::kDouble).reshape({ 1, 2 });
+        b.mutable_grad() = at::tensor({ 4.0 }, at::kDouble);
         GradNorm n = clipGradNorm(groups, 0.0);
         QCOMPARE(n.norm, 5.0);
         QVERIFY(!n.clipped);
@@ -202,7 +202,7 @@ private Q_SLOTS:
         QVERIFY(std::abs(after - 1.0) < 1e-6);
         QVERIFY(!clipGradNorm(groups, 10.0).clipped);
 
-        b.mutable_grad() = at::tensor({std::nan("")}, at::kDouble);
+        b.mutable_grad() = at::tensor({ std::nan("") }, at::kDouble);
         n = clipGradNorm(groups, 1.0);
         QVERIFY(!n.finite);
         QVERIFY(!n.clipped);
@@ -227,8 +227,8 @@ private Q_SLOTS:
         QFETCH(QString, name);
         QFETCH(int, dims);
         QFETCH(bool, decays);
-        at::Tensor t = dims == 2 ? at::zeros({2, 2}) : at::zeros({2});
-        QCOMPARE(decaysByDefault({name.toStdString(), t}), decays);
+        at::Tensor t = dims == 2 ? at::zeros({ 2, 2 }) : at::zeros({ 2 });
+        QCOMPARE(decaysByDefault({ name.toStdString(), t }), decays);
     }
 };
 

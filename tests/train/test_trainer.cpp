@@ -31,9 +31,8 @@ class TestTrainer : public QObject {
 
     json baseConfig() const
     {
-        return {{"model", m_model.string()},      {"dataset", m_data.string()},   {"learning_rate", 1e-2},
-                {"per_device_train_batch_size", 4}, {"num_train_epochs", 2},      {"seed", 7},
-                {"threads", 1}};
+        return { { "model", m_model.string() }, { "dataset", m_data.string() }, { "learning_rate", 1e-2 },
+            { "per_device_train_batch_size", 4 }, { "num_train_epochs", 2 }, { "seed", 7 }, { "threads", 1 } };
     }
 
     struct Run {
@@ -45,7 +44,7 @@ class TestTrainer : public QObject {
     Run train(const json& config, const fs::path& runDir, bool resume = false, int cancelAfterStep = 0)
     {
         Run run;
-        std::atomic<bool> cancel{false};
+        std::atomic<bool> cancel { false };
         TrainerOptions o;
         o.runDir = runDir;
         o.resume = resume;
@@ -75,15 +74,15 @@ private Q_SLOTS:
         spec.numHeads = 4;
         spec.numKvHeads = 2;
         spec.intermediateSize = 64;
-        spec.eosTokenIds = {model_test::kTinyTokenizerEos};
+        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
         saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
         m_data = fs::path(m_dir.path().toStdString()) / "data.jsonl";
         std::ofstream out(m_data);
-        const char* lines[] = {"the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",
-                               "the sun rose over the hill"};
+        const char* lines[] = { "the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",
+            "the sun rose over the hill" };
         for (int i = 0; i < 32; ++i)
-            out << json({{"text", lines[i % 4]}}).dump() << "\n";
-        m_plugins.load({fs::path(TUNEBENCH_BINARY_DIR) / "plugins"});
+            out << json({ { "text", lines[i % 4] } }).dump() << "\n";
+        m_plugins.load({ fs::path(TUNEBENCH_BINARY_DIR) / "plugins" });
         QVERIFY2(m_plugins.find(PluginKind::Adapter, "lora"), "the built-in plugins were not found");
     }
 
@@ -94,12 +93,13 @@ private Q_SLOTS:
         QCOMPARE(run.result.steps, 16); // 32 examples / 4 per batch * 2 epochs
         QCOMPARE(run.result.trainableParameters, run.result.totalParameters);
         QVERIFY2(run.losses.back() < 0.6 * run.losses.front(),
-                 qPrintable(QString("%1 -> %2").arg(run.losses.front()).arg(run.losses.back())));
+            qPrintable(QString("%1 -> %2").arg(run.losses.front()).arg(run.losses.back())));
         QCOMPARE(run.events.front()["event"].get<std::string>(), std::string("start"));
         QCOMPARE(run.events.back()["event"].get<std::string>(), std::string("finished"));
         for (const auto& e : run.events) {
             if (e["event"] == "step") {
-                QVERIFY(e.contains("lr") && e.contains("grad_norm") && e.contains("tokens_per_s") && e.contains("epoch"));
+                QVERIFY(
+                    e.contains("lr") && e.contains("grad_norm") && e.contains("tokens_per_s") && e.contains("epoch"));
                 QVERIFY(e["tokens_per_s"].get<double>() > 0);
             }
         }
@@ -129,17 +129,20 @@ private Q_SLOTS:
         combined.insert(combined.end(), second.losses.begin(), second.losses.end());
         QCOMPARE(combined.size(), straight.losses.size());
         for (std::size_t i = 0; i < combined.size(); ++i)
-            QVERIFY2(combined[i] == straight.losses[i], qPrintable(QString("step %1: %2 vs %3").arg(i + 1)
-                                                                        .arg(combined[i], 0, 'g', 17)
-                                                                        .arg(straight.losses[i], 0, 'g', 17)));
+            QVERIFY2(combined[i] == straight.losses[i],
+                qPrintable(QString("step %1: %2 vs %3")
+                               .arg(i + 1)
+                               .arg(combined[i], 0, 'g', 17)
+                               .arg(straight.losses[i], 0, 'g', 17)));
 
         // The adapter state holds LoRA tensors only, named as PEFT names them.
         const auto saved = SafetensorsFile::open(straightDir / "adapter/adapter.safetensors").names();
         QVERIFY(!saved.empty());
         for (const auto& name : saved)
             QVERIFY2(name.rfind("base_model.model.model.layers.", 0) == 0
-                         && (name.find(".lora_A.weight") != std::string::npos || name.find(".lora_B.weight") != std::string::npos),
-                     name.c_str());
+                    && (name.find(".lora_A.weight") != std::string::npos
+                        || name.find(".lora_B.weight") != std::string::npos),
+                name.c_str());
     }
 
     void checkpointsKeepTheLastK()
@@ -154,7 +157,7 @@ private Q_SLOTS:
         for (const auto& e : fs::directory_iterator(dir / "checkpoints"))
             names.push_back(e.path().filename().string());
         std::sort(names.begin(), names.end());
-        QCOMPARE(names, (std::vector<std::string>{"step-5", "step-6"}));
+        QCOMPARE(names, (std::vector<std::string> { "step-5", "step-6" }));
     }
 
     void evaluationAndEarlyStopping()
@@ -184,7 +187,7 @@ private Q_SLOTS:
         const fs::path broken = fs::path(m_dir.path().toStdString()) / "nan-model";
         model_test::writeTinyTokenizer(broken);
         auto model = loadCausalLM(m_model);
-        model->setParameter("model.norm.weight", at::full({32}, NAN));
+        model->setParameter("model.norm.weight", at::full({ 32 }, NAN));
         saveModelFolder(*model, broken);
         json config = baseConfig();
         config["model"] = broken.string();
@@ -214,13 +217,24 @@ private Q_SLOTS:
         QTest::addColumn<QString>("key");
         QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("message");
-        QTest::newRow("typo") << "lerning_rate" << "0.1" << "unknown key 'lerning_rate' (did you mean 'learning_rate'?)";
-        QTest::newRow("type") << "per_device_train_batch_size" << "\"eight\""
+        QTest::newRow("typo") << "lerning_rate"
+                              << "0.1"
+                              << "unknown key 'lerning_rate' (did you mean 'learning_rate'?)";
+        QTest::newRow("type") << "per_device_train_batch_size"
+                              << "\"eight\""
                               << "field 'per_device_train_batch_size': expected a whole number";
-        QTest::newRow("range") << "warmup_ratio" << "2" << "field 'warmup_ratio': expected a value between 0 and 1";
-        QTest::newRow("adapter") << "adapter" << "\"lorax\"" << "no adapter named 'lorax' (available: bitfit, freeze, full, lora)";
-        QTest::newRow("adapter key without adapter") << "lora_r" << "8" << "unknown key 'lora_r'";
-        QTest::newRow("schedule") << "lr_scheduler_type" << "\"poly\"" << "expected one of constant";
+        QTest::newRow("range") << "warmup_ratio"
+                               << "2"
+                               << "field 'warmup_ratio': expected a value between 0 and 1";
+        QTest::newRow("adapter") << "adapter"
+                                 << "\"lorax\""
+                                 << "no adapter named 'lorax' (available: bitfit, freeze, full, lora)";
+        QTest::newRow("adapter key without adapter") << "lora_r"
+                                                     << "8"
+                                                     << "unknown key 'lora_r'";
+        QTest::newRow("schedule") << "lr_scheduler_type"
+                                  << "\"poly\""
+                                  << "expected one of constant";
     }
 
     void configurationErrors()
@@ -241,21 +255,22 @@ private Q_SLOTS:
     void cliTrainRecordsTheRun()
     {
         const QString ws = m_dir.path() + "/ws";
-        QCOMPARE(runCli({"workspace", "init", ws}).code, 0);
+        QCOMPARE(runCli({ "workspace", "init", ws }).code, 0);
         const QString cfg = m_dir.path() + "/run.yaml";
-        QVERIFY(writeTextFile(cfg, QString("name: tiny-lora\nmodel: %1\ndataset: %2\nadapter: lora\nlora_r: 4\n"
-                                           "max_steps: 3\nthreads: 1\n")
-                                       .arg(QString::fromStdString(m_model.string()),
-                                            QString::fromStdString(m_data.string()))
-                                       .toUtf8()));
-        CliResult r = runCli({"train", "--workspace", ws, "--config", cfg});
+        QVERIFY(writeTextFile(cfg,
+            QString("name: tiny-lora\nmodel: %1\ndataset: %2\nadapter: lora\nlora_r: 4\n"
+                    "max_steps: 3\nthreads: 1\n")
+                .arg(QString::fromStdString(m_model.string()), QString::fromStdString(m_data.string()))
+                .toUtf8()));
+        CliResult r = runCli({ "train", "--workspace", ws, "--config", cfg });
         QCOMPARE(r.code, 0);
         const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
         QVERIFY(lines.size() >= 5);
         for (const QString& line : lines)
             QVERIFY2(QJsonDocument::fromJson(line.toUtf8()).isObject(), qPrintable(line));
-        QCOMPARE(QJsonDocument::fromJson(lines.back().toUtf8()).object()["event"].toString(), QStringLiteral("finished"));
-        r = runCli({"runs", "show", "1", "--workspace", ws});
+        QCOMPARE(
+            QJsonDocument::fromJson(lines.back().toUtf8()).object()["event"].toString(), QStringLiteral("finished"));
+        r = runCli({ "runs", "show", "1", "--workspace", ws });
         const QJsonObject run = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(run["status"].toString(), QStringLiteral("finished"));
         QCOMPARE(run["adapter"].toString(), QStringLiteral("lora"));
@@ -264,10 +279,10 @@ private Q_SLOTS:
 
         // A bad configuration fails before a run is recorded; training errors mark the run failed.
         QVERIFY(writeTextFile(cfg, "model: /nonexistent\ndataset: /nonexistent.jsonl\nlearning_rat: 1\n"));
-        r = runCli({"train", "--workspace", ws, "--config", cfg});
+        r = runCli({ "train", "--workspace", ws, "--config", cfg });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("did you mean 'learning_rate'"), qPrintable(r.err));
-        QCOMPARE(runCli({"runs", "list", "--workspace", ws}).out.count('\n'), 1);
+        QCOMPARE(runCli({ "runs", "list", "--workspace", ws }).out.count('\n'), 1);
     }
 };
 

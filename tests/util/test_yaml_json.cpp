@@ -18,23 +18,38 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("yaml");
         QTest::addColumn<QString>("json");
-        QTest::newRow("int") << "x: 42" << R"({"x":42})";
-        QTest::newRow("negative int") << "x: -3" << R"({"x":-3})";
-        QTest::newRow("float") << "x: 0.0002" << R"({"x":0.0002})";
-        QTest::newRow("exponent") << "x: 2e-4" << R"({"x":0.0002})";
-        QTest::newRow("true") << "x: true" << R"({"x":true})";
-        QTest::newRow("False") << "x: False" << R"({"x":false})";
-        QTest::newRow("null word") << "x: null" << R"({"x":null})";
-        QTest::newRow("tilde") << "x: ~" << R"({"x":null})";
-        QTest::newRow("empty") << "x:" << R"({"x":null})";
-        QTest::newRow("quoted number stays string") << "x: \"42\"" << R"({"x":"42"})";
-        QTest::newRow("single quoted true stays string") << "x: 'true'" << R"({"x":"true"})";
-        QTest::newRow("plain string") << "x: cosine" << R"({"x":"cosine"})";
-        QTest::newRow("version-like string") << "x: 1.2.3" << R"({"x":"1.2.3"})";
-        QTest::newRow("yes is a string in YAML 1.2") << "x: yes" << R"({"x":"yes"})";
+        QTest::newRow("int") << "x: 42"
+                             << R"({"x":42})";
+        QTest::newRow("negative int") << "x: -3"
+                                      << R"({"x":-3})";
+        QTest::newRow("float") << "x: 0.0002"
+                               << R"({"x":0.0002})";
+        QTest::newRow("exponent") << "x: 2e-4"
+                                  << R"({"x":0.0002})";
+        QTest::newRow("true") << "x: true"
+                              << R"({"x":true})";
+        QTest::newRow("False") << "x: False"
+                               << R"({"x":false})";
+        QTest::newRow("null word") << "x: null"
+                                   << R"({"x":null})";
+        QTest::newRow("tilde") << "x: ~"
+                               << R"({"x":null})";
+        QTest::newRow("empty") << "x:"
+                               << R"({"x":null})";
+        QTest::newRow("quoted number stays string") << "x: \"42\""
+                                                    << R"({"x":"42"})";
+        QTest::newRow("single quoted true stays string") << "x: 'true'"
+                                                         << R"({"x":"true"})";
+        QTest::newRow("plain string") << "x: cosine"
+                                      << R"({"x":"cosine"})";
+        QTest::newRow("version-like string") << "x: 1.2.3"
+                                             << R"({"x":"1.2.3"})";
+        QTest::newRow("yes is a string in YAML 1.2") << "x: yes"
+                                                     << R"({"x":"yes"})";
         QTest::newRow("flow list") << "target_modules: [q_proj, v_proj]"
                                    << R"({"target_modules":["q_proj","v_proj"]})";
-        QTest::newRow("nested") << "lora:\n  r: 8\n  alpha: 16.5\n" << R"({"lora":{"alpha":16.5,"r":8}})";
+        QTest::newRow("nested") << "lora:\n  r: 8\n  alpha: 16.5\n"
+                                << R"({"lora":{"alpha":16.5,"r":8}})";
     }
 
     void scalars()
@@ -78,11 +93,10 @@ private Q_SLOTS:
         value["bf16"] = false;
         value["seed"] = nullptr;
         value["lr_scheduler_type"] = "cosine";
-        value["tricky"] = {"true", "42", "", "a: b", "- x", "#hash", " lead", "trail ", "1e5", "~", "[x]", "{y}"};
-        value["nested"] = {{"target_modules", {"q_proj", "v_proj"}},
-                           {"empty_list", json::array()},
-                           {"empty_map", json::object()}};
-        value["list_of_maps"] = json::array({json{{"a", 1}}, json{{"b", {2, 3}}}});
+        value["tricky"] = { "true", "42", "", "a: b", "- x", "#hash", " lead", "trail ", "1e5", "~", "[x]", "{y}" };
+        value["nested"] = { { "target_modules", { "q_proj", "v_proj" } }, { "empty_list", json::array() },
+            { "empty_map", json::object() } };
+        value["list_of_maps"] = json::array({ json { { "a", 1 } }, json { { "b", { 2, 3 } } } });
         value["unicode"] = "na\u00efve \u2013 \u65e5\u672c\u8a9e";
         const std::string yaml = jsonToYaml(value);
         QCOMPARE(QString::fromStdString(yamlToJson(yaml, "rt.yaml").dump()), QString::fromStdString(value.dump()));
