@@ -202,8 +202,9 @@ int generateCommand(const std::vector<std::string>& args)
         throw UsageError("--seed must not be negative");
     o.seed = static_cast<std::uint64_t>(seed);
 
-    const Tokenizer tokenizer = Tokenizer::fromFolder(dir);
+    // The model first: its errors (no such folder, pickled weights) say more than a missing tokenizer.
     const std::unique_ptr<CausalLM> model = loadCausalLM(dir, load);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(dir);
     for (auto id : model->config().eosTokenIds)
         o.eosTokenIds.push_back(id);
     if (tokenizer.eosId())
