@@ -47,6 +47,7 @@ function(tunebench_add_plugin name)
   tunebench_target_defaults(${target})
   tunebench_use_torch_pch(${target})
   install(TARGETS ${target} LIBRARY DESTINATION ${TUNEBENCH_PLUGIN_INSTALL_DIR})
+  set_property(GLOBAL APPEND PROPERTY TUNEBENCH_PLUGIN_TARGETS ${target})
 endfunction()
 
 # tunebench_add_test(NAME SOURCES ... [LABELS unit|integration|gui|slow|bench ...]

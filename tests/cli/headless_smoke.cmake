@@ -1,4 +1,5 @@
-# The Qt-free build's check: the CLI creates a workspace, records and lists a run.
+# The Qt-free build's check: the CLI creates a workspace, records and lists a run, and finds
+# the built-in method plugins.
 # cmake -DCLI=path/to/tunebench-cli -DWORK=scratch/folder -P headless_smoke.cmake
 
 file(REMOVE_RECURSE "${WORK}")
@@ -28,4 +29,13 @@ if(NOT OUT MATCHES "^1\tqueued\tsmoke\tlora\tsft\t")
   message(FATAL_ERROR "unexpected runs list output: ${OUT}")
 endif()
 run_cli(1 runs show 9 --workspace "${WORK}/ws")
+run_cli(0 plugins list)
+foreach(method IN ITEMS "adapter\tfull" "adapter\tlora" "objective\tsft")
+  if(NOT OUT MATCHES "${method}\t")
+    message(FATAL_ERROR "plugins list does not show ${method}:\n${OUT}")
+  endif()
+endforeach()
+if(OUT MATCHES "broken")
+  message(FATAL_ERROR "a built-in plugin could not be loaded:\n${OUT}")
+endif()
 message(STATUS "headless CLI smoke test passed")
