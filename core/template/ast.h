@@ -40,6 +40,8 @@ enum class ExprKind {
 };
 
 enum class BinaryOp { Add, Sub, Mul, Div, FloorDiv, Mod, Pow };
+// The operator as written in a template ("+", "//", "**" ...).
+const char* binaryOpSymbol(BinaryOp op);
 enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge, In, NotIn };
 
 struct Expr {

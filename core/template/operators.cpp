@@ -8,9 +8,7 @@
 
 namespace tunebench::jinja {
 
-namespace {
-
-const char* symbol(BinaryOp op)
+const char* binaryOpSymbol(BinaryOp op)
 {
     switch (op) {
     case BinaryOp::Add:
@@ -31,14 +29,16 @@ const char* symbol(BinaryOp op)
     return "?";
 }
 
+namespace {
+
 [[noreturn]] void unsupportedOperands(BinaryOp op, const Value& a, const Value& b)
 {
     if (a.isUndefined() || b.isUndefined()) {
         const Value& u = a.isUndefined() ? a : b;
         throw RuntimeProblem(ErrorKind::Undefined, u.undefinedHint());
     }
-    throwTypeError(std::string("unsupported operand type(s) for ") + symbol(op) + ": '" + a.typeName() + "' and '"
-        + b.typeName() + "'");
+    throwTypeError(std::string("unsupported operand type(s) for ") + binaryOpSymbol(op) + ": '" + a.typeName()
+        + "' and '" + b.typeName() + "'");
 }
 
 [[noreturn]] void overflow()

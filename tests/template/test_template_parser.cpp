@@ -12,27 +12,6 @@ using namespace tunebench::jinja;
 
 namespace {
 
-const char* binaryName(BinaryOp op)
-{
-    switch (op) {
-    case BinaryOp::Add:
-        return "+";
-    case BinaryOp::Sub:
-        return "-";
-    case BinaryOp::Mul:
-        return "*";
-    case BinaryOp::Div:
-        return "/";
-    case BinaryOp::FloorDiv:
-        return "//";
-    case BinaryOp::Mod:
-        return "%";
-    case BinaryOp::Pow:
-        return "**";
-    }
-    return "?";
-}
-
 const char* compareName(CompareOp op)
 {
     switch (op) {
@@ -91,7 +70,7 @@ std::string sexpr(const Expr* e)
     case ExprKind::Plus:
         return "(pos " + sexpr(e->operands[0].get()) + ")";
     case ExprKind::Binary:
-        return std::string("(") + binaryName(e->binaryOp) + operands(0) + ")";
+        return std::string("(") + binaryOpSymbol(e->binaryOp) + operands(0) + ")";
     case ExprKind::Concat:
         return "(~" + operands(0) + ")";
     case ExprKind::And:
