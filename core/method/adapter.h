@@ -45,10 +45,25 @@ public:
     // change what trains during a run (half fine-tuning) do it here.
     virtual void beginStage(std::int64_t stage) { }
 
+    // After each optimiser step (step counts from 1, the steps done so far).
+    // Adapters that change their tensors between steps (sparse fine-tuning:
+    // the dense phase ends, the update is masked and the weights reset) do it
+    // here and return true when the optimiser's state no longer fits: the
+    // trainer then builds a fresh optimiser over parameterGroups().
+    virtual bool afterStep(std::int64_t step) { return false; }
+
     // Switching the adapter off gives back the base model (the reference model
     // of preference objectives, without a second copy of the weights).
     virtual bool canDisable() const { return false; }
     virtual void setEnabled(bool enabled) { }
+
+    // Folding the adapter into the base weights (LoRA: W0 += s B A), so the
+    // bare model computes what model plus adapter computed. After merge() the
+    // adapter is detached from the model (its hooks removed) and only state()
+    // stays valid. Methods with nothing to fold (full, freeze, BitFit) return
+    // false from canMerge: their tensors already are the model's.
+    virtual bool canMerge() const { return false; }
+    virtual void merge() { }
 
     // The adapter's tensors (what a checkpoint stores and an export writes) and
     // their restoration. restoreState throws InputError for a missing tensor

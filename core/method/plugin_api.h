@@ -15,7 +15,7 @@
 
 // Bumped whenever Adapter, Objective, this descriptor or anything they expose
 // changes incompatibly.
-#define TUNEBENCH_PLUGIN_API_VERSION 1
+#define TUNEBENCH_PLUGIN_API_VERSION 2
 
 extern "C" {
 

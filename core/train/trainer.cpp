@@ -244,9 +244,11 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     }
     if (result.trainableParameters == 0)
         throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
-    std::unique_ptr<Optimizer> optimizer = c.optim == "sgd"
-        ? makeSgd(groups, { c.sgdMomentum, false })
-        : makeAdamW(groups, { c.adamBeta1, c.adamBeta2, c.adamEpsilon });
+    auto makeOptimizer = [&c](const std::vector<ParameterGroup>& g) {
+        return c.optim == "sgd" ? makeSgd(g, { c.sgdMomentum, false })
+                                : makeAdamW(g, { c.adamBeta1, c.adamBeta2, c.adamEpsilon });
+    };
+    std::unique_ptr<Optimizer> optimizer = makeOptimizer(groups);
 
     const DataOrder order(static_cast<std::int64_t>(trainIdx.size()), c.batchSize, c.seed);
     const std::int64_t accum = c.gradientAccumulationSteps;
@@ -284,6 +286,9 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
                 "cannot resume: the run has no checkpoint in " + (options.runDir / "checkpoints").string());
         CheckpointData d = CheckpointStore::load(*latest);
         adapter->restoreState(d.adapter);
+        // The restored state may change what trains (sparse fine-tuning past its dense phase).
+        groups = adapter->parameterGroups(c.weightDecay);
+        optimizer = makeOptimizer(groups);
         auto rng = d.optimizer.find("rng.cpu");
         if (rng != d.optimizer.end()) {
             setCpuRngState(rng->second);
@@ -407,6 +412,10 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         const double lr = schedule.lr(step);
         optimizer->step(lr);
         ++step;
+        if (adapter->afterStep(step)) {
+            groups = adapter->parameterGroups(c.weightDecay);
+            optimizer = makeOptimizer(groups);
+        }
         lastLoss = stepLoss;
         const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
         const double tokensPerSecond = seconds > 0 ? static_cast<double>(stepTokens) / seconds : 0.0;

@@ -45,6 +45,7 @@ public:
 
     const at::Tensor& a() const { return m_a; }
     const at::Tensor& b() const { return m_b; }
+    double scale() const { return m_scale; }
 
 private:
     at::Tensor m_a; // [r, in]
@@ -79,6 +80,7 @@ public:
         const bool rslora = setup.params.at("use_rslora").get<bool>();
         const double scale = rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
         at::Generator gen = at::detail::createCPUGenerator(setup.seed);
+        m_model = &setup.model;
         std::string available;
         for (Linear* layer : setup.model.linears()) {
             const std::string& name = layer->name();
@@ -123,6 +125,18 @@ public:
     bool canDisable() const override { return true; }
     void setEnabled(bool enabled) override { m_shared->enabled = enabled; }
 
+    bool canMerge() const override { return true; }
+    void merge() override
+    {
+        at::NoGradGuard noGrad;
+        for (const auto& l : m_layers) {
+            Linear& layer = *m_model->linear(l.module);
+            // W0 [out, in] += s B A; weightOutIn() is a view of GPT-2's [in, out] Conv1D weight.
+            layer.weightOutIn().add_(at::matmul(l.hook->b(), l.hook->a()) * l.hook->scale());
+            layer.setHook(nullptr);
+        }
+    }
+
     AdapterState state() const override { return namedState(parameterGroups(0.0).front().parameters); }
     void restoreState(const AdapterState& state) override
     {
@@ -137,6 +151,7 @@ private:
         std::shared_ptr<LoraHook> hook;
     };
     std::vector<Entry> m_layers;
+    CausalLM* m_model = nullptr;
     std::shared_ptr<LoraShared> m_shared = std::make_shared<LoraShared>();
 };
 

@@ -1,15 +1,19 @@
 // Every adapter plugin through the same checks (PEFT's TEST_CASES idea), on
 // tiny random models of two architectures:
-//   - at initialisation the outputs equal the base model's (all these methods promise it);
+//   - at initialisation the outputs equal the base model's, where the method promises it;
+//   - the trainable-parameter count equals the method's formula (expectedTrainable below,
+//     computed from the model's layer shapes, not from the adapter);
 //   - a few SFT steps lower the loss;
 //   - only the adapter's tensors change, every other parameter stays bit for bit;
 //   - the saved state restored into a fresh attachment gives the same outputs;
-//   - switched off (where it can be), the model is the base model again.
+//   - switched off (where it can be), the model is the base model again;
+//   - merged (where it can be), the bare model gives the adapter's outputs within 1e-5.
 
 #include "core/method/adapter.h"
 #include "core/method/parameter_schema.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
+#include "core/model/linear.h"
 #include "core/model/model_writer.h"
 #include "core/util/error.h"
 #include "model/model_test_support.h"
@@ -55,6 +59,49 @@ double sftLoss(const CausalLM& model, const at::Tensor& ids)
         .item<double>();
 }
 
+bool matchesTarget(const std::string& module, const json& targets)
+{
+    for (const auto& t : targets.is_array() ? targets : json::array({ targets })) {
+        const std::string target = t.get<std::string>();
+        if (target == "all-linear"
+                ? module != "lm_head"
+                : module == target || (module.size() > target.size() && module.ends_with("." + target)))
+            return true;
+    }
+    return false;
+}
+
+// The number of trainable values each method promises, from its formula and
+// the model's shapes. -1: the row does not check the count.
+std::int64_t expectedTrainable(const std::string& adapter, const json& p, const CausalLM& model)
+{
+    std::int64_t total = 0;
+    if (adapter == "full")
+        return model.parameterCount();
+    if (adapter == "lora") { // r (in + out) per targeted layer
+        for (const Linear* l : model.linears()) {
+            if (matchesTarget(l->name(), p.at("target_modules")))
+                total += p.at("r").get<std::int64_t>() * (l->inFeatures() + l->outFeatures());
+        }
+        return total;
+    }
+    if (adapter == "bitfit") { // every bias (both test architectures: GPT-2 has them, Llama falls back to norm gains)
+        for (const auto& [name, t] : model.namedParameters()) {
+            if (name.ends_with(".bias"))
+                total += t.numel();
+        }
+        if (total == 0) {
+            for (const auto& [name, t] : model.namedParameters()) {
+                if (name.find("norm") != std::string::npos || name.find("ln_") != std::string::npos)
+                    total += t.numel();
+            }
+        }
+        return total;
+    }
+    // @formulas: other adapters add their formula above this line.
+    return -1;
+}
+
 std::map<std::string, at::Tensor> snapshot(const CausalLM& model)
 {
     std::map<std::string, at::Tensor> out;
@@ -92,28 +139,30 @@ private Q_SLOTS:
         QTest::addColumn<QString>("adapter");
         QTest::addColumn<QString>("params");
         QTest::addColumn<int>("architecture");
+        QTest::addColumn<bool>("identityAtInit"); // the method promises the base model's outputs at the start
         for (auto [arch, label] :
             { std::pair { Architecture::Llama, "llama" }, std::pair { Architecture::Gpt2, "gpt2" } }) {
             const QString targets = arch == Architecture::Gpt2 ? "[\"c_attn\", \"c_fc\"]" : "[\"q_proj\", \"v_proj\"]";
             QTest::addRow("full %s", label) << "full"
-                                            << "{}" << int(arch);
+                                            << "{}" << int(arch) << true;
             QTest::addRow("lora %s", label)
-                << "lora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch);
+                << "lora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch) << true;
             QTest::addRow("lora all-linear dropout %s", label)
                 << "lora"
-                << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch);
+                << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch) << true;
             QTest::addRow("rslora %s", label)
                 << "lora" << QString("{\"r\": 4, \"use_rslora\": true, \"target_modules\": %1}").arg(targets)
-                << int(arch);
+                << int(arch) << true;
             QTest::addRow("freeze top layer %s", label) << "freeze"
-                                                        << "{\"trainable_layers\": 1}" << int(arch);
+                                                        << "{\"trainable_layers\": 1}" << int(arch) << true;
             QTest::addRow("freeze with decay and module %s", label)
                 << "freeze"
                 << QString("{\"trainable_layers\": 2, \"layerwise_lr_decay\": 0.5, \"trainable_modules\": [\"%1\"]}")
                        .arg(arch == Architecture::Gpt2 ? "wte" : "embed_tokens")
-                << int(arch);
+                << int(arch) << true;
             QTest::addRow("bitfit %s", label) << "bitfit"
-                                              << "{}" << int(arch);
+                                              << "{}" << int(arch) << true;
+            // @rows: other adapters add their rows above this line.
         }
     }
 
@@ -122,6 +171,7 @@ private Q_SLOTS:
         QFETCH(QString, adapter);
         QFETCH(QString, params);
         QFETCH(int, architecture);
+        QFETCH(bool, identityAtInit);
         const auto arch = static_cast<Architecture>(architecture);
         auto model = tinyModel(arch);
         const at::Tensor ids = model_test::randomIds(4, 12, 3, 48);
@@ -129,7 +179,9 @@ private Q_SLOTS:
         const auto before = snapshot(*model);
 
         auto a = attach(*model, adapter, params);
-        QVERIFY2(model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) == 0.0, "outputs changed at initialisation");
+        if (identityAtInit)
+            QVERIFY2(
+                model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) < 1e-6, "outputs changed at initialisation");
 
         auto groups = a->parameterGroups(0.01);
         std::set<std::string> trainable;
@@ -142,6 +194,12 @@ private Q_SLOTS:
             }
         }
         QVERIFY(count > 0);
+        json given = json::parse(params.toStdString());
+        const json resolved
+            = m_plugins.require(PluginKind::Adapter, adapter.toStdString()).schema.resolve(given, "test");
+        const std::int64_t expected = expectedTrainable(adapter.toStdString(), resolved, *model);
+        if (expected >= 0)
+            QCOMPARE(count, expected);
         if (adapter != "full")
             QVERIFY(count < model->parameterCount());
 
@@ -179,6 +237,14 @@ private Q_SLOTS:
             QVERIFY(model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) == 0.0);
             a->setEnabled(true);
             QVERIFY(model_test::maxAbsDiff(logitsOf(*model, ids), tunedLogits) == 0.0);
+        }
+
+        if (a->canMerge()) {
+            a->merge();
+            for (const Linear* l : model->linears())
+                QVERIFY2(!l->hook(), ("a hook is left on " + l->name() + " after merging").c_str());
+            const double diff = model_test::maxAbsDiff(logitsOf(*model, ids), tunedLogits);
+            QVERIFY2(diff < 1e-5, qPrintable(QString("merged outputs differ by %1").arg(diff)));
         }
     }
 
