@@ -56,7 +56,7 @@ bool CommandLine::parse(const std::vector<std::string>& args)
             m_positionals.push_back(arg);
         }
     }
-    if (m_positionals.size() < m_positionalSpecs.size())
+    if (m_positionals.size() < m_positionalSpecs.size() && !m_positionalSpecs[m_positionals.size()].optional)
         throw UsageError("missing argument " + m_positionalSpecs[m_positionals.size()].name);
     for (const auto& spec : m_optionSpecs) {
         if (m_values.count(spec.name))

@@ -26,6 +26,7 @@ struct OptionSpec {
 struct PositionalSpec {
     std::string name;
     std::string help;
+    bool optional = false; // only trailing positionals may be optional
 };
 
 // Parses "--name value", "--name=value", flags and positionals for one subcommand.
@@ -43,6 +44,7 @@ public:
     std::optional<std::string> value(const std::string& name) const;
     std::string required(const std::string& name) const;
     const std::string& positional(std::size_t index) const { return m_positionals.at(index); }
+    std::size_t positionalCount() const { return m_positionals.size(); }
     // A positional or option value that must be a whole number; names it in the error.
     std::int64_t integer(const std::string& what, const std::string& text) const;
 

@@ -28,31 +28,37 @@ extern "C" void onSignal(int)
 
 int trainCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli train --workspace DIR (--config FILE | --run ID [--resume])",
+    CommandLine cl("tunebench-cli train [CONFIG] --workspace DIR  |  train --resume RUN_ID --workspace DIR",
         "Trains a run in the foreground, printing one JSON event a line on stdout (start, step, eval,\n"
         "checkpoint, finished or failed) and recording metrics and events in the workspace.\n"
-        "--config records a new run from a YAML or JSON configuration and trains it; --run trains a\n"
-        "recorded run, --resume continues it from its newest checkpoint. SIGINT or SIGTERM stops after the\n"
-        "current step, with a checkpoint. Exit code: 0 finished, 1 failed, 2 wrong usage, 3 cancelled.",
-        {},
+        "CONFIG (or --config) is a YAML or JSON run configuration: it is recorded as a new run and trained.\n"
+        "--run trains a recorded run from the start; --resume continues one from its newest checkpoint.\n"
+        "SIGINT or SIGTERM stops after the current step, with a checkpoint.\n"
+        "Exit code: 0 finished, 1 failed, 2 wrong usage, 3 cancelled.",
+        { { "CONFIG", "a run configuration (YAML or JSON)", true } },
         { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
-            { "config", "FILE", "a run configuration to record and train" }, { "run", "ID", "a recorded run to train" },
-            { "resume", "", "continue the run from its newest checkpoint" } });
+            { "config", "FILE", "same as CONFIG" }, { "run", "ID", "a recorded run to train from the start" },
+            { "resume", "RUN_ID", "continue this run from its newest checkpoint" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
     }
-    if (cl.has("config") == cl.has("run"))
-        throw UsageError("give either --config FILE or --run ID");
-    if (cl.has("resume") && !cl.has("run"))
-        throw UsageError("--resume needs --run ID");
+    std::optional<std::string> configFile = cl.value("config");
+    if (cl.positionalCount() > 0) {
+        if (configFile)
+            throw UsageError("give the configuration once: as CONFIG or as --config");
+        configFile = cl.positional(0);
+    }
+    const int sources = (configFile ? 1 : 0) + (cl.has("run") ? 1 : 0) + (cl.has("resume") ? 1 : 0);
+    if (sources != 1)
+        throw UsageError("give one of: a CONFIG file, --run ID or --resume RUN_ID");
 
     Workspace ws = Workspace::open(cl.required("workspace"));
     RunStore runs(ws.db());
     const PluginRegistry& plugins = defaultPluginRegistry();
     std::int64_t runId = 0;
     TrainConfig config;
-    if (auto file = cl.value("config")) {
+    if (const auto& file = configFile) {
         config = TrainConfig::fromJson(readYamlOrJsonFile(*file), plugins, *file);
         if (config.name.empty())
             config.name = std::filesystem::path(*file).stem().string();
@@ -65,7 +71,7 @@ int trainCommand(const std::vector<std::string>& args)
         run.datasetId = config.datasetId;
         runId = runs.create(run);
     } else {
-        runId = cl.integer("--run", *cl.value("run"));
+        runId = cl.has("run") ? cl.integer("--run", *cl.value("run")) : cl.integer("--resume", *cl.value("resume"));
         auto run = runs.find(runId);
         if (!run)
             throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());

@@ -5,6 +5,7 @@
 #include "core/util/error.h"
 
 #include <algorithm>
+#include <map>
 
 namespace tunebench {
 
@@ -82,13 +83,62 @@ void addKeys(const ParameterSchema& schema, std::vector<std::string>& keys)
     }
 }
 
+// A configuration may group keys in sections, as users write them:
+//   adapter: {type: lora, r: 8, ...}      objective: {type: dpo, beta: 0.1}
+//   training: {learning_rate: ..., ...}
+// Every section's keys join the flat namespace; `where` remembers each key's
+// place ("training.learning_rate") for messages. `dataset: 3` (a number) is
+// the workspace dataset with that id.
+nlohmann::json flattenSections(
+    const nlohmann::json& input, const std::string& source, std::map<std::string, std::string>& where)
+{
+    nlohmann::json flat = nlohmann::json::object();
+    auto put = [&](const std::string& key, const nlohmann::json& value, const std::string& place) {
+        auto [it, inserted] = where.emplace(key, place);
+        if (!inserted)
+            throw InputError(source + ": key '" + key + "' is given twice (as '" + it->second + "' and as '" + place
+                + "'); keep one");
+        flat[key] = value;
+    };
+    for (auto it = input.begin(); it != input.end(); ++it) {
+        const std::string& key = it.key();
+        const nlohmann::json& value = it.value();
+        if ((key == "adapter" || key == "method" || key == "objective") && value.is_object()) {
+            const std::string kindKey = key == "objective" ? "objective" : "adapter";
+            for (auto p = value.begin(); p != value.end(); ++p) {
+                if (p.key() == "type" || p.key() == "name") {
+                    if (!p.value().is_string())
+                        throw InputError(source + ": field '" + key + "." + p.key() + "' must be a plugin name (text)");
+                    put(kindKey, p.value(), key + "." + p.key());
+                } else {
+                    put(p.key(), p.value(), key + "." + p.key());
+                }
+            }
+            if (!where.count(kindKey))
+                throw InputError(source + ": section '" + key + "' needs 'type' (the " + kindKey
+                    + " plugin's name, e.g. " + (kindKey == "adapter" ? "lora" : "sft") + ")");
+        } else if (key == "training" || key == "train" || key == "trainer") {
+            if (!value.is_object())
+                throw InputError(source + ": section '" + key + "' must be a mapping of training keys");
+            for (auto p = value.begin(); p != value.end(); ++p)
+                put(p.key(), p.value(), key + "." + p.key());
+        } else if (key == "dataset" && value.is_number_integer()) {
+            put("dataset_id", value, key);
+        } else {
+            put(key, value, key);
+        }
+    }
+    return flat;
+}
+
 } // namespace
 
 TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegistry& plugins, const std::string& source)
 {
     if (!input.is_object())
         throw InputError(source + ": a run configuration must be a mapping of keys to values");
-    nlohmann::json rest = input;
+    std::map<std::string, std::string> where;
+    nlohmann::json rest = flattenSections(input, source, where);
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -150,7 +200,8 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     }
     if (!rest.empty()) {
         const std::string key = rest.begin().key();
-        std::string message = source + ": unknown key '" + key + "'";
+        const auto place = where.find(key);
+        std::string message = source + ": unknown key '" + (place != where.end() ? place->second : key) + "'";
         std::string best;
         std::size_t bestDistance = 4;
         for (const auto& k : known) {

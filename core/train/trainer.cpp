@@ -193,7 +193,16 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             truncated += preferences.back().truncated ? 1 : 0;
         }
     }
+    // Examples whose response the cut removed entirely train nothing; if that is every example, say why.
+    std::int64_t withoutTarget = 0;
+    for (const auto& e : sequences)
+        withoutTarget += e.trainedTokens() == 0 ? 1 : 0;
+    for (const auto& e : preferences)
+        withoutTarget += e.chosen.empty() ? 1 : 0;
     const auto n = static_cast<std::int64_t>(kind == ObjectiveData::Sequences ? sequences.size() : preferences.size());
+    if (n > 0 && withoutTarget == n)
+        throw InputError(data.origin + ": no example keeps a response token within cutoff_len "
+            + std::to_string(c.cutoffLen) + " (the prompts fill it); raise cutoff_len or shorten the prompts");
     const auto [trainIdx, evalIdx] = splitTrainEval(n, c.valSize, c.seed);
 
     auto makeBatch = [&](const std::vector<std::int64_t>& idx, const std::vector<std::int64_t>& subset) {
@@ -339,11 +348,12 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         return dir;
     };
 
-    record({ { "event", "start" },
-        { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) }, { "step", step },
-        { "total_steps", totalSteps }, { "train_examples", trainIdx.size() }, { "eval_examples", evalIdx.size() },
-        { "truncated_examples", truncated }, { "trainable_parameters", result.trainableParameters },
-        { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
+    record(
+        { { "event", "start" }, { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) },
+            { "step", step }, { "total_steps", totalSteps }, { "train_examples", trainIdx.size() },
+            { "eval_examples", evalIdx.size() }, { "truncated_examples", truncated },
+            { "examples_without_response", withoutTarget }, { "trainable_parameters", result.trainableParameters },
+            { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
 
     std::int64_t lastStage = -1;
     double lastLoss = NAN;

@@ -98,6 +98,20 @@ std::int64_t expectedTrainable(const std::string& adapter, const json& p, const 
         }
         return total;
     }
+    if (adapter == "freeze") { // every parameter of the top trainable_layers layers, plus names holding a module
+        const std::int64_t layers = model.config().numLayers;
+        const std::int64_t top = p.at("trainable_layers").get<std::int64_t>();
+        for (const auto& [name, t] : model.namedParameters()) {
+            bool trains = false;
+            for (std::int64_t l = layers - top; l < layers; ++l)
+                trains = trains || name.find("layers." + std::to_string(l) + ".") != std::string::npos
+                    || name.find("h." + std::to_string(l) + ".") != std::string::npos;
+            for (const auto& m : p.at("trainable_modules"))
+                trains = trains || name.find(m.get<std::string>()) != std::string::npos;
+            total += trains ? t.numel() : 0;
+        }
+        return total;
+    }
     // @formulas: other adapters add their formula above this line.
     return -1;
 }

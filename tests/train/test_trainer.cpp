@@ -228,10 +228,22 @@ private Q_SLOTS:
                                << "field 'warmup_ratio': expected a value between 0 and 1";
         QTest::newRow("adapter") << "adapter"
                                  << "\"lorax\""
-                                 << "no adapter named 'lorax' (available: bitfit, freeze, full, lora)";
+                                 << "no adapter named 'lorax' (available: bitfit, ";
         QTest::newRow("adapter key without adapter") << "lora_r"
                                                      << "8"
                                                      << "unknown key 'lora_r'";
+        QTest::newRow("typo in a section") << "training"
+                                           << "{\"lerning_rate\": 0.1}"
+                                           << "unknown key 'training.lerning_rate' (did you mean 'learning_rate'?)";
+        QTest::newRow("key twice") << "training"
+                                   << "{\"seed\": 3}"
+                                   << "key 'seed' is given twice (as 'seed' and as 'training.seed')";
+        QTest::newRow("adapter section without type") << "adapter"
+                                                      << "{\"r\": 8}"
+                                                      << "section 'adapter' needs 'type'";
+        QTest::newRow("adapter section range") << "adapter"
+                                               << "{\"type\": \"lora\", \"r\": 0}"
+                                               << "field 'r': expected";
         QTest::newRow("schedule") << "lr_scheduler_type"
                                   << "\"poly\""
                                   << "expected one of constant";
@@ -257,12 +269,16 @@ private Q_SLOTS:
         const QString ws = m_dir.path() + "/ws";
         QCOMPARE(runCli({ "workspace", "init", ws }).code, 0);
         const QString cfg = m_dir.path() + "/run.yaml";
+        // The shape users write: sections for the adapter and the training arguments, the file as CONFIG.
         QVERIFY(writeTextFile(cfg,
-            QString("name: tiny-lora\nmodel: %1\ndataset: %2\nadapter: lora\nlora_r: 4\n"
-                    "max_steps: 3\nthreads: 1\n")
+            QString("name: tiny-lora\nmodel: %1\ndataset: %2\nobjective: sft\n"
+                    "adapter:\n  type: lora\n  r: 4\n  lora_alpha: 8\n  target_modules: [q_proj, v_proj]\n"
+                    "training:\n  learning_rate: 2.0e-4\n  max_steps: 3\n  per_device_train_batch_size: 2\n"
+                    "  gradient_accumulation_steps: 1\n  lr_scheduler_type: cosine\n  warmup_ratio: 0.1\n"
+                    "  seed: 42\n  cutoff_len: 64\n  save_steps: 1\n  threads: 1\n")
                 .arg(QString::fromStdString(m_model.string()), QString::fromStdString(m_data.string()))
                 .toUtf8()));
-        CliResult r = runCli({ "train", "--workspace", ws, "--config", cfg });
+        CliResult r = runCli({ "train", cfg, "--workspace", ws });
         QCOMPARE(r.code, 0);
         const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
         QVERIFY(lines.size() >= 5);
@@ -276,6 +292,16 @@ private Q_SLOTS:
         QCOMPARE(run["adapter"].toString(), QStringLiteral("lora"));
         QCOMPARE(run["metrics"].toObject()["loss"].toObject()["count"].toInt(), 3);
         QCOMPARE(run["config"].toObject()["r"].toInt(), 4);
+        QCOMPARE(run["config"].toObject()["lr_scheduler_type"].toString(), QStringLiteral("cosine"));
+
+        // --resume RUN_ID continues from the newest checkpoint (here the last step: nothing left to do).
+        r = runCli({ "train", "--resume", "1", "--workspace", ws });
+        QCOMPARE(r.code, 0);
+        QCOMPARE(
+            QJsonDocument::fromJson(r.out.split('\n', Qt::SkipEmptyParts).first().toUtf8()).object()["step"].toInt(),
+            3);
+        QCOMPARE(runCli({ "train", cfg, "--resume", "1", "--workspace", ws }).code, 2);
+        QCOMPARE(runCli({ "train", "--resume", "7", "--workspace", ws }).code, 1);
 
         // A bad configuration fails before a run is recorded; training errors mark the run failed.
         QVERIFY(writeTextFile(cfg, "model: /nonexistent\ndataset: /nonexistent.jsonl\nlearning_rat: 1\n"));
