@@ -38,7 +38,7 @@ function(tunebench_add_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
   set(target tunebench_plugin_${name})
   add_library(${target} MODULE ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE tunebench_core ${ARG_LIBRARIES})
+  target_link_libraries(${target} PRIVATE Tunebench::core ${ARG_LIBRARIES})
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME tunebench_${name}
     PREFIX ""

