@@ -2,4 +2,5 @@ list(APPEND plain_sources
   method/parameter_schema.cpp
   method/plugin_registry.cpp)
 list(APPEND torch_sources
-  method/named_state.cpp)
+  method/named_state.cpp
+  method/preference.cpp)

@@ -24,6 +24,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <fstream>
 
@@ -101,19 +102,28 @@ std::optional<ChatTemplate> loadChatTemplate(const fs::path& modelDir)
 
 // The models an objective runs: the policy (model with adapter) and the
 // reference (the adapter switched off, without gradients).
+// The policy is the model with its adapter; the reference is the base model:
+// the same model with the adapter switched off when it can be, else a frozen
+// copy loaded from the model folder (full and partial fine-tuning), made only
+// when an objective first asks for it.
 class TrainerModels final : public ModelAccess {
 public:
-    TrainerModels(const CausalLM& model, Adapter& adapter)
+    TrainerModels(const CausalLM& model, Adapter& adapter, std::function<std::unique_ptr<CausalLM>()> loadCopy)
         : m_model(model)
         , m_adapter(adapter)
+        , m_loadCopy(std::move(loadCopy))
     { }
     ForwardOutput policy(const ForwardInput& input) override { return m_model.forward(input); }
     ForwardOutput reference(const ForwardInput& input) override
     {
-        if (!m_adapter.canDisable())
-            throw InputError("this objective needs a reference model, and the adapter cannot be switched off to give "
-                             "the base model");
         at::NoGradGuard noGrad;
+        if (!m_adapter.canDisable()) {
+            if (!m_copy) {
+                m_copy = m_loadCopy();
+                m_copy->setRequiresGrad(false);
+            }
+            return m_copy->forward(input);
+        }
         m_adapter.setEnabled(false);
         struct Restore {
             Adapter& a;
@@ -125,6 +135,8 @@ public:
 private:
     const CausalLM& m_model;
     Adapter& m_adapter;
+    std::function<std::unique_ptr<CausalLM>()> m_loadCopy;
+    std::unique_ptr<CausalLM> m_copy;
 };
 
 at::Tensor cpuRngState()
@@ -324,7 +336,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             writer->addMetric(*options.runId, step, name, value);
     };
 
-    TrainerModels models(*model, *adapter);
+    TrainerModels models(*model, *adapter, [&c, &load]() { return loadCausalLM(c.model, load); });
     auto evaluate = [&]() -> std::optional<double> {
         if (evalIdx.empty())
             return std::nullopt;

@@ -2,3 +2,6 @@ tunebench_add_test(test_parameter_schema SOURCES method/test_parameter_schema.cp
 tunebench_add_test(test_adapter_conformance SOURCES method/test_adapter_conformance.cpp LABELS integration
                    LIBRARIES tunebench_core TORCH)
 add_dependencies(test_adapter_conformance tunebench-cli) # tunebench-cli builds every plugin
+tunebench_add_test(test_preference_objectives SOURCES method/test_preference_objectives.cpp LABELS integration
+                   LIBRARIES tunebench_core TORCH TIMEOUT 600)
+add_dependencies(test_preference_objectives tunebench-cli)
