@@ -112,6 +112,18 @@ std::int64_t expectedTrainable(const std::string& adapter, const json& p, const 
         }
         return total;
     }
+    if (adapter == "rslora" || adapter == "pissa") // LoRA's r (in + out) per targeted layer
+        return expectedTrainable("lora", p, model);
+    if (adapter == "chain_of_lora") // the link in training only: r (in + out) per targeted layer
+        return expectedTrainable("lora", p, model);
+    if (adapter == "dora") { // LoRA's count plus the magnitude, out per targeted layer
+        total = expectedTrainable("lora", p, model);
+        for (const Linear* l : model.linears()) {
+            if (matchesTarget(l->name(), p.at("target_modules")))
+                total += l->outFeatures();
+        }
+        return total;
+    }
     // @formulas: other adapters add their formula above this line.
     return -1;
 }
@@ -176,6 +188,21 @@ private Q_SLOTS:
                 << int(arch) << true;
             QTest::addRow("bitfit %s", label) << "bitfit"
                                               << "{}" << int(arch) << true;
+            QTest::addRow("rslora plugin %s", label)
+                << "rslora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch) << true;
+            QTest::addRow("dora %s", label)
+                << "dora" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch) << true;
+            QTest::addRow("dora all-linear dropout %s", label)
+                << "dora"
+                << "{\"r\": 2, \"target_modules\": \"all-linear\", \"lora_dropout\": 0.1}" << int(arch) << true;
+            QTest::addRow("pissa %s", label)
+                << "pissa" << QString("{\"r\": 4, \"target_modules\": %1}").arg(targets) << int(arch) << true;
+            // Three links of four steps: the matrix's twelve steps cross two folds.
+            QTest::addRow("chain_of_lora %s", label)
+                << "chain_of_lora"
+                << QString("{\"r\": 4, \"chain_links\": 3, \"chain_link_steps\": 4, \"target_modules\": %1}")
+                       .arg(targets)
+                << int(arch) << true;
             // @rows: other adapters add their rows above this line.
         }
     }
@@ -227,6 +254,11 @@ private Q_SLOTS:
             at::cross_entropy_loss(logits.narrow(1, 0, 11).reshape({ -1, 48 }), ids.narrow(1, 1, 11).reshape({ -1 }))
                 .backward();
             optimizer->step(adapter == "bitfit" ? 5e-2 : 1e-2);
+            // As the trainer does: an adapter that changed its tensors gets a fresh optimiser.
+            if (a->afterStep(step + 1)) {
+                groups = a->parameterGroups(0.01);
+                optimizer = makeAdamW(groups);
+            }
         }
         const double last = sftLoss(*model, ids);
         QVERIFY2(last < first, qPrintable(QString("loss %1 -> %2").arg(first).arg(last)));

@@ -5,3 +5,5 @@ add_dependencies(test_adapter_conformance tunebench-cli) # tunebench-cli builds 
 tunebench_add_test(test_preference_objectives SOURCES method/test_preference_objectives.cpp LABELS integration
                    LIBRARIES tunebench_core TORCH TIMEOUT 600)
 add_dependencies(test_preference_objectives tunebench-cli)
+tunebench_add_test(test_lora_family SOURCES method/test_lora_family.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+add_dependencies(test_lora_family tunebench-cli)

@@ -33,6 +33,14 @@ const std::map<std::string, std::string> kAdapterSections = {
     { "full", "  type: full\n" }, { "freeze", "  type: freeze\n  trainable_layers: 1\n  layerwise_lr_decay: 0.8\n" },
     { "bitfit", "  type: bitfit\n" },
     { "lora", "  type: lora\n  r: 4\n  lora_alpha: 8\n  lora_dropout: 0.1\n  target_modules: [q_proj, v_proj]\n" },
+    { "rslora", "  type: rslora\n  r: 4\n  lora_alpha: 8\n  target_modules: all-linear\n" },
+    { "dora",
+        "  type: dora\n  r: 4\n  lora_alpha: 8\n  lora_dropout: 0.1\n  target_modules: [q_proj, v_proj, down_proj]\n" },
+    { "pissa", "  type: pissa\n  r: 4\n  lora_alpha: 4\n  target_modules: [q_proj, v_proj]\n" },
+    // Links of 2 steps: new links start at steps 2 and 4, around the stop after step 3.
+    { "chain_of_lora",
+        "  type: chain_of_lora\n  r: 4\n  lora_alpha: 8\n  chain_links: 3\n  chain_link_steps: 2\n  target_modules: "
+        "all-linear\n" },
     // @adapter-rows
 };
 

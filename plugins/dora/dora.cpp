@@ -1,0 +1,175 @@
+// DoRA (Liu et al., weight-decomposed low-rank adaptation):
+//   W' = m * V / ||V||,  V = W0 + s B A,  h = W' x + bias,
+// with the norm taken per output row (over the input dimension of the [out, in]
+// weight) and the magnitude m [out] initialised to W0's row norms, so at the
+// start W' = W0. A, B and s as in LoRA (plugins/lora_common).
+//
+// As PEFT computes it (tuners/lora/dora.py): ||V|| is detached, so it gets no
+// gradient (the paper's section 4.3), and instead of forming W' the hook adds
+// to the base output
+//   (m / ||V|| - 1) * W0 x + (m / ||V||) * s B A x,
+// where, while training with dropout, both x on the right are the dropped-out
+// input (PEFT then recomputes W0 x, as we do). The bias is added once, unscaled.
+// Tensors are named as in PEFT's saved adapters:
+// base_model.model.<module>.lora_A.weight, .lora_B.weight and
+// .lora_magnitude_vector (PEFT's ".default.weight" suffix dropped on saving).
+
+#include "core/method/named_state.h"
+#include "core/method/plugin_api.h"
+#include "core/model/causal_lm.h"
+#include "core/model/linear.h"
+#include "plugins/lora_common/lora_common.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <memory>
+
+namespace {
+
+using namespace tunebench;
+using namespace tunebench::lora;
+
+class DoraHook final : public LinearHook {
+public:
+    DoraHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
+        : m_a(std::move(a))
+        , m_b(std::move(b))
+        , m_scale(scale)
+        , m_dropout(dropout)
+        , m_on(std::move(on))
+    { }
+
+    // ||W0 + s B A|| per output row, without gradient: [out].
+    at::Tensor weightNorm(const Linear& layer) const
+    {
+        at::NoGradGuard noGrad;
+        const at::Tensor v = layer.weightOutIn() + at::matmul(m_b, m_a) * m_scale; // [out, in]
+        return at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 });
+    }
+
+    void setMagnitude(at::Tensor magnitude) { m_magnitude = std::move(magnitude); }
+
+    at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
+    {
+        at::Tensor base = layer.baseForward(x); // [..., out], bias included
+        if (!m_on->enabled)
+            return base;
+        const at::Tensor factor = m_magnitude / weightNorm(layer); // [out]; exactly 1 at initialisation
+        at::Tensor in = x;
+        at::Tensor baseNoBias; // W0 x [..., out]
+        if (m_dropout > 0 && at::GradMode::is_enabled()) {
+            in = at::dropout(x, m_dropout, true);
+            baseNoBias = at::matmul(in, layer.weightOutIn().t());
+        } else {
+            // Saves a second product with W0; differs from it by rounding only.
+            baseNoBias = layer.hasBias() ? base - layer.bias() : base;
+        }
+        return base + (factor - 1) * baseNoBias + lowRank(in, m_a, m_b) * (factor * m_scale);
+    }
+
+    const at::Tensor& a() const { return m_a; }
+    const at::Tensor& b() const { return m_b; }
+    const at::Tensor& magnitude() const { return m_magnitude; }
+    double scale() const { return m_scale; }
+
+private:
+    at::Tensor m_a; // [r, in]
+    at::Tensor m_b; // [out, r]
+    at::Tensor m_magnitude; // [out]
+    double m_scale;
+    double m_dropout;
+    std::shared_ptr<const AdapterSwitch> m_on;
+};
+
+class DoraAdapter final : public Adapter {
+public:
+    void attach(const AdapterSetup& setup) override
+    {
+        const LoraParams p = readParams(setup.params);
+        at::Generator gen = at::detail::createCPUGenerator(setup.seed);
+        m_model = &setup.model;
+        for (Linear* layer : targetedLayers(setup.model, p.targets)) {
+            const auto options = layer->weight().options();
+            at::Tensor a = kaimingUniformA(p.r, layer->inFeatures(), options, gen);
+            at::Tensor b = at::zeros({ layer->outFeatures(), p.r }, options.requires_grad(false)).requires_grad_(true);
+            auto hook = std::make_shared<DoraHook>(a, b, p.scale, p.dropout, m_on);
+            // m = ||W0 + s B A|| with B = 0, computed as forward() computes the norm so that
+            // m / ||V|| is exactly 1 and the outputs at initialisation are the base model's.
+            hook->setMagnitude(hook->weightNorm(*layer).clone().requires_grad_(true));
+            layer->setHook(hook);
+            m_layers.push_back({ layer->name(), hook });
+        }
+    }
+
+    // One group: like transformers' Trainer, weight decay applies to the
+    // magnitude too (it is neither a bias nor a norm layer's gain).
+    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
+    {
+        std::vector<NamedParameter> params;
+        for (const auto& l : m_layers) {
+            params.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
+            params.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
+            params.push_back({ peftPrefix(l.module) + ".lora_magnitude_vector", l.hook->magnitude() });
+        }
+        return { { params, weightDecay, 1.0 } };
+    }
+
+    bool canDisable() const override { return true; }
+    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
+
+    bool canMerge() const override { return true; }
+    void merge() override
+    {
+        at::NoGradGuard noGrad;
+        for (const auto& l : m_layers) {
+            Linear& layer = *m_model->linear(l.module);
+            // W' = m * V / ||V|| with V = W0 + s B A [out, in]; weightOutIn() is a view
+            // of GPT-2's [in, out] Conv1D weight, so copy_ writes the model's tensor.
+            at::Tensor w = layer.weightOutIn();
+            const at::Tensor v = w + at::matmul(l.hook->b(), l.hook->a()) * l.hook->scale();
+            const at::Tensor norm = at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 }); // [out]
+            w.copy_(v * (l.hook->magnitude() / norm).unsqueeze(1));
+            layer.setHook(nullptr);
+        }
+    }
+
+    AdapterState state() const override { return namedState(parameterGroups(0.0).front().parameters); }
+    void restoreState(const AdapterState& state) override
+    {
+        restoreNamedState(parameterGroups(0.0).front().parameters, state, "DoRA");
+    }
+
+private:
+    struct Entry {
+        std::string module;
+        std::shared_ptr<DoraHook> hook;
+    };
+    std::vector<Entry> m_layers;
+    CausalLM* m_model = nullptr;
+    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
+};
+
+const TunebenchPluginDescriptor kDescriptor {
+    TUNEBENCH_PLUGIN_API_VERSION,
+    "dora",
+    "1.0.0",
+    "adapter",
+    "DoRA: LoRA on the direction of each weight row, with a trainable magnitude per row",
+    R"json([
+      {"name": "r", "aliases": ["lora_r", "lora_rank"], "type": "integer", "default": 8, "minimum": 1, "maximum": 65536,
+       "help": "rank of the directional update"},
+      {"name": "lora_alpha", "type": "number", "default": 16, "minimum": 0, "help": "scale numerator (scale = alpha / r)"},
+      {"name": "lora_dropout", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1,
+       "help": "dropout on the layer input of the update, while training"},
+      {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list", "default": ["q_proj", "v_proj"],
+       "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
+      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
+    ])json",
+    []() -> Adapter* { return new DoraAdapter(); },
+    nullptr,
+};
+
+} // namespace
+
+TUNEBENCH_PLUGIN(kDescriptor)
