@@ -226,9 +226,10 @@ private Q_SLOTS:
         QTest::newRow("range") << "warmup_ratio"
                                << "2"
                                << "field 'warmup_ratio': expected a value between 0 and 1";
-        QTest::newRow("adapter") << "adapter"
-                                 << "\"lorax\""
-                                 << "no adapter named 'lorax' (available: bitfit, freeze, full, lora)";
+        QTest::newRow("adapter")
+            << "adapter"
+            << "\"lorax\""
+            << "no adapter named 'lorax' (available: bitfit, freeze, full, hft, ia3, lora, sparse)";
         QTest::newRow("adapter key without adapter") << "lora_r"
                                                      << "8"
                                                      << "unknown key 'lora_r'";
