@@ -3,7 +3,8 @@
 //   - at initialisation the outputs equal the base model's, where the method promises it;
 //   - the trainable-parameter count equals the method's formula (expectedTrainable below,
 //     computed from the model's layer shapes, not from the adapter);
-//   - a few SFT steps lower the loss;
+//   - a few SFT steps lower the loss, driven as the trainer drives an adapter (beginStage,
+//     afterStep and a fresh optimiser when it asks for one);
 //   - only the adapter's tensors change, every other parameter stays bit for bit;
 //   - the saved state restored into a fresh attachment gives the same outputs;
 //   - switched off (where it can be), the model is the base model again;
@@ -124,6 +125,38 @@ std::int64_t expectedTrainable(const std::string& adapter, const json& p, const 
         }
         return total;
     }
+    if (adapter == "hft") { // every weight and bias of the layers' linear projections (all stages together)
+        if (p.at("other_parameters") == "trainable")
+            return model.parameterCount();
+        for (const Linear* l : model.linears()) {
+            if (l->name() != "lm_head")
+                total += l->inFeatures() * l->outFeatures() + (l->hasBias() ? l->outFeatures() : 0);
+        }
+        return total;
+    }
+    if (adapter == "ia3") { // out per targeted layer, in per feed-forward one (PEFT's defaults when not given)
+        const bool gpt2 = model.config().architecture == Architecture::Gpt2;
+        json targets = p.at("target_modules");
+        json feedforward = p.at("feedforward_modules");
+        if (targets.empty())
+            targets = gpt2 ? json { "c_attn", "mlp.c_proj" } : json { "k_proj", "v_proj", "down_proj" };
+        if (feedforward.empty())
+            feedforward = gpt2 ? json { "mlp.c_proj" } : json { "down_proj" };
+        for (const Linear* l : model.linears()) {
+            if (matchesTarget(l->name(), targets))
+                total += matchesTarget(l->name(), feedforward) ? l->inFeatures() : l->outFeatures();
+        }
+        return total;
+    }
+    if (adapter == "sparse") { // the dense phase: every parameter whose name contains a trainable module
+        for (const auto& [name, t] : model.namedParameters()) {
+            bool chosen = p.at("trainable_modules").empty();
+            for (const auto& m : p.at("trainable_modules"))
+                chosen = chosen || name.find(m.get<std::string>()) != std::string::npos;
+            total += chosen ? t.numel() : 0;
+        }
+        return total;
+    }
     // @formulas: other adapters add their formula above this line.
     return -1;
 }
@@ -203,6 +236,28 @@ private Q_SLOTS:
                 << QString("{\"r\": 4, \"chain_links\": 3, \"chain_link_steps\": 4, \"target_modules\": %1}")
                        .arg(targets)
                 << int(arch) << true;
+            QTest::addRow("hft %s", label) << "hft"
+                                           << "{}" << int(arch) << true;
+            QTest::addRow("hft quarter %s", label) << "hft"
+                                                   << "{\"hft_ratio\": 0.25}" << int(arch) << true;
+            QTest::addRow("ia3 defaults %s", label) << "ia3"
+                                                    << "{}" << int(arch) << true;
+            QTest::addRow("ia3 chosen modules %s", label)
+                << "ia3"
+                << (arch == Architecture::Gpt2
+                           ? "{\"target_modules\": [\"c_attn\", \"attn.c_proj\", \"c_fc\"], \"feedforward_modules\": "
+                             "[\"c_fc\"]}"
+                           : "{\"target_modules\": [\"q_proj\", \"o_proj\", \"gate_proj\"], \"feedforward_modules\": "
+                             "[\"gate_proj\"]}")
+                << int(arch) << true;
+            // dense_steps 6 of the 12: the matrix crosses the transition to the sparse phase.
+            QTest::addRow("sparse transition %s", label)
+                << "sparse"
+                << "{\"trainable_modules\": [\"attn\", \"mlp\"], \"dense_steps\": 6, \"sparsity_k\": 300}" << int(arch)
+                << true;
+            QTest::addRow("sparse dense phase %s", label)
+                << "sparse"
+                << "{\"trainable_modules\": [\"mlp\"], \"dense_steps\": 100, \"density\": 0.1}" << int(arch) << true;
             // @rows: other adapters add their rows above this line.
         }
     }
@@ -224,16 +279,24 @@ private Q_SLOTS:
             QVERIFY2(
                 model_test::maxAbsDiff(logitsOf(*model, ids), baseLogits) < 1e-6, "outputs changed at initialisation");
 
+        // The trainer's protocol: beginStage when an epoch begins, afterStep
+        // after each optimiser step (a fresh optimiser when it returns true).
+        a->beginStage(0);
         auto groups = a->parameterGroups(0.01);
         std::set<std::string> trainable;
+        std::set<std::string> frozenListed; // listed, but not trained in this stage (HFT's other half)
         std::int64_t count = 0;
         for (auto& g : groups) {
             for (auto& p : g.parameters) {
-                QVERIFY2(p.tensor.requires_grad(), p.name.c_str());
+                if (adapter != "hft")
+                    QVERIFY2(p.tensor.requires_grad(), p.name.c_str());
+                if (!p.tensor.requires_grad())
+                    frozenListed.insert(p.name);
                 trainable.insert(p.name);
                 count += p.tensor.numel();
             }
         }
+        QVERIFY(frozenListed.size() < trainable.size());
         QVERIFY(count > 0);
         json given = json::parse(params.toStdString());
         const json resolved
@@ -269,6 +332,8 @@ private Q_SLOTS:
             const bool changed = !at::equal(before.at(name), t.detach());
             if (changed)
                 QVERIFY2(trainable.count(name) == 1, ("changed but not trainable: " + name).c_str());
+            if (changed)
+                QVERIFY2(frozenListed.count(name) == 0, ("changed while frozen in this stage: " + name).c_str());
         }
 
         // State round trip into a fresh model and attachment.
@@ -322,6 +387,36 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(InputError, attach(*other, "freeze", "{\"trainable_layers\": 9}"));
         auto third = tinyModel(Architecture::Llama);
         QVERIFY_THROWS_EXCEPTION(InputError, attach(*third, "bitfit", "{\"without_biases\": \"error\"}"));
+
+        const std::pair<const char*, const char*> cases[] = {
+            { "{\"target_modules\": [\"c_attn\"]}", "target_modules: no linear layer of this model matches c_attn" },
+            { "{\"target_modules\": [\"k_proj\", \"v_proj\"], \"feedforward_modules\": [\"down_proj\"]}",
+                "feedforward_modules: 'down_proj' matches none of the layers target_modules selects" },
+        };
+        for (const auto& [params, message] : cases) {
+            auto m = tinyModel(Architecture::Llama);
+            try {
+                attach(*m, "ia3", params);
+                QFAIL(params);
+            } catch (const InputError& e) {
+                QVERIFY2(QString(e.what()).contains(message), e.what());
+            }
+        }
+        auto fourth = tinyModel(Architecture::Llama);
+        try {
+            attach(*fourth, "sparse", "{\"trainable_modules\": [\"q_proj\"], \"sparsity_k\": 100000}");
+            QFAIL("kept more entries than the parameters hold");
+        } catch (const InputError& e) {
+            QVERIFY2(QString(e.what()).startsWith("sparsity_k: 100000 entries asked for"), e.what());
+        }
+        auto fifth = tinyModel(Architecture::Gpt2);
+        try {
+            attach(*fifth, "sparse", "{\"trainable_modules\": [\"q_proj\"]}");
+            QFAIL("trained modules the model does not have");
+        } catch (const InputError& e) {
+            QVERIFY2(QString(e.what()).contains("trainable_modules: no parameter name of this model contains 'q_proj'"),
+                e.what());
+        }
     }
 };
 

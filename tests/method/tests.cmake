@@ -7,3 +7,6 @@ tunebench_add_test(test_preference_objectives SOURCES method/test_preference_obj
 add_dependencies(test_preference_objectives tunebench-cli)
 tunebench_add_test(test_lora_family SOURCES method/test_lora_family.cpp LABELS unit LIBRARIES tunebench_core TORCH)
 add_dependencies(test_lora_family tunebench-cli)
+tunebench_add_test(test_hft_ia3_sparse SOURCES method/test_hft_ia3_sparse.cpp LABELS unit LIBRARIES tunebench_core
+                   TORCH TIMEOUT 600)
+add_dependencies(test_hft_ia3_sparse tunebench-cli)

@@ -41,6 +41,10 @@ const std::map<std::string, std::string> kAdapterSections = {
     { "chain_of_lora",
         "  type: chain_of_lora\n  r: 4\n  lora_alpha: 8\n  chain_links: 3\n  chain_link_steps: 2\n  target_modules: "
         "all-linear\n" },
+    { "hft", "  type: hft\n  hft_ratio: 0.5\n" }, // two steps an epoch: a new half at steps 3 and 5
+    { "ia3", "  type: ia3\n" },
+    // The dense phase ends after step 2; the stop after step 3 is in the sparse phase.
+    { "sparse", "  type: sparse\n  dense_steps: 2\n  density: 0.05\n" },
     // @adapter-rows
 };
 
