@@ -30,6 +30,9 @@ struct ObjectiveBatch {
     TokenBatch chosen;
     TokenBatch rejected;
     at::Tensor desirable;
+    // When the run precomputed them (precompute_ref_log_probs): what the
+    // objective's referenceLogProbs() returned for these examples, [B, K].
+    at::Tensor referenceLogProbs;
 };
 
 // Runs the models an objective needs. policy() records gradients; reference()
@@ -58,6 +61,14 @@ public:
     virtual void configure(const nlohmann::json& params) = 0;
     virtual ObjectiveData data() const = 0;
     virtual bool needsReference() const { return false; }
+    // Objectives whose reference enters only through per-example numbers
+    // (DPO: the reference log-probs of chosen and rejected) can have them
+    // computed in one pass before training and cached in the run folder, so
+    // the reference model is not run (nor kept) while training. Returns
+    // [B, K] for the batch, computed with models.reference(); loss() then
+    // finds them in batch.referenceLogProbs.
+    virtual bool canCacheReference() const { return false; }
+    virtual at::Tensor referenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models) { return {}; }
     virtual LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) = 0;
 };
 

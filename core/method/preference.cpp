@@ -63,12 +63,22 @@ PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool
     const SequenceLogProbs policy = batchLogProbs(both, models, false);
     out.policyChosen = { policy.sum.narrow(0, 0, n), policy.count.narrow(0, 0, n) };
     out.policyRejected = { policy.sum.narrow(0, n, n), policy.count.narrow(0, n, n) };
-    if (withReference) {
+    if (withReference && batch.referenceLogProbs.defined()) {
+        out.referenceChosen = batch.referenceLogProbs.select(1, 0).to(policy.sum.device());
+        out.referenceRejected = batch.referenceLogProbs.select(1, 1).to(policy.sum.device());
+    } else if (withReference) {
         const SequenceLogProbs ref = batchLogProbs(both, models, true);
         out.referenceChosen = ref.sum.narrow(0, 0, n).detach();
         out.referenceRejected = ref.sum.narrow(0, n, n).detach();
     }
     return out;
+}
+
+at::Tensor pairReferenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models)
+{
+    const std::int64_t n = batch.chosen.inputIds.size(0);
+    const SequenceLogProbs ref = batchLogProbs(stack(batch.chosen, batch.rejected), models, true);
+    return at::stack({ ref.sum.narrow(0, 0, n), ref.sum.narrow(0, n, n) }, 1).detach(); // [B, 2]
 }
 
 std::map<std::string, double> rewardMetrics(const at::Tensor& rewardsChosen, const at::Tensor& rewardsRejected,

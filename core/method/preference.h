@@ -25,7 +25,8 @@ SequenceLogProbs sequenceLogProbs(const at::Tensor& logits, const at::Tensor& la
 
 // One forward over chosen and rejected together (padded to one length), split
 // back: policy log-probs with gradients; reference ones (no gradients) when
-// withReference.
+// withReference, taken from batch.referenceLogProbs ([B, 2]: chosen,
+// rejected) when the run precomputed them.
 struct PairLogProbs {
     SequenceLogProbs policyChosen;
     SequenceLogProbs policyRejected;
@@ -33,6 +34,8 @@ struct PairLogProbs {
     at::Tensor referenceRejected;
 };
 PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool withReference);
+// The reference log-prob sums of chosen and rejected, [B, 2], for the cache.
+at::Tensor pairReferenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models);
 
 // Log-probs of one batch of sequences under the policy or (reference) the reference model.
 SequenceLogProbs batchLogProbs(const TokenBatch& batch, ModelAccess& models, bool reference);

@@ -52,6 +52,8 @@ const ParameterSchema& trainerSchema()
         { "early_stopping_patience", {}, Type::Integer, 0, 0, {}, {}, "stop after N evaluations without improvement" },
         { "early_stopping_threshold", {}, Type::Number, 0.0, 0.0, {}, {}, "smallest eval loss drop that counts" },
         { "nan_policy", {}, Type::Choice, "stop", {}, {}, { "stop", "skip" }, "on a NaN/Inf loss or gradient" },
+        { "precompute_ref_log_probs", {}, Type::Boolean, false, {}, {}, {},
+            "compute the reference model's numbers once before training and cache them in the run folder" },
         { "device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N" },
         { "threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core" },
     });
@@ -180,6 +182,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.earlyStoppingPatience = t["early_stopping_patience"];
     c.earlyStoppingThreshold = t["early_stopping_threshold"];
     c.nanPolicy = t["nan_policy"];
+    c.precomputeRefLogProbs = t["precompute_ref_log_probs"];
     c.device = t["device"];
     c.threads = t["threads"];
     if (c.numTrainEpochs <= 0 && c.maxSteps <= 0)
@@ -254,6 +257,7 @@ nlohmann::json TrainConfig::toJson() const
         { "early_stopping_patience", earlyStoppingPatience },
         { "early_stopping_threshold", earlyStoppingThreshold },
         { "nan_policy", nanPolicy },
+        { "precompute_ref_log_probs", precomputeRefLogProbs },
         { "device", device },
         { "threads", threads },
     };

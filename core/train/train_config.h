@@ -18,7 +18,8 @@ class PluginRegistry;
 //   warmup_ratio, warmup_steps, weight_decay, max_grad_norm, optim, adam_beta1,
 //   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, val_size,
 //   eval_steps, logging_steps, save_steps, save_total_limit,
-//   early_stopping_patience, early_stopping_threshold, nan_policy, device, threads,
+//   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
+//   device, threads,
 // plus the chosen adapter's and objective's own parameters (lora_r, beta ...).
 struct TrainConfig {
     std::string name;
@@ -57,6 +58,7 @@ struct TrainConfig {
     std::int64_t earlyStoppingPatience = 0; // evaluations without improvement; 0: off
     double earlyStoppingThreshold = 0.0;
     std::string nanPolicy = "stop"; // stop or skip
+    bool precomputeRefLogProbs = false; // reference numbers computed once and cached in the run folder
     std::string device = "cpu";
     std::int64_t threads = 0; // 0: one per core
 

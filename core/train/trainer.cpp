@@ -24,9 +24,10 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <numeric>
 
 namespace fs = std::filesystem;
 
@@ -132,6 +133,9 @@ public:
         return m_model.forward(input);
     }
 
+    // Frees the frozen copy (its numbers are cached); a later reference() loads it again.
+    void dropReference() { m_copy.reset(); }
+
 private:
     const CausalLM& m_model;
     Adapter& m_adapter;
@@ -217,6 +221,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             + std::to_string(c.cutoffLen) + " (the prompts fill it); raise cutoff_len or shorten the prompts");
     const auto [trainIdx, evalIdx] = splitTrainEval(n, c.valSize, c.seed);
 
+    at::Tensor referenceCache; // [examples, K]: precomputed reference numbers by example index
     auto makeBatch = [&](const std::vector<std::int64_t>& idx, const std::vector<std::int64_t>& subset) {
         ObjectiveBatch b;
         if (kind == ObjectiveData::Sequences) {
@@ -237,6 +242,12 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
                 t.labels = t.labels.to(model->device());
             }
         };
+        if (referenceCache.defined()) {
+            std::vector<std::int64_t> examples;
+            for (auto i : idx)
+                examples.push_back(subset[static_cast<std::size_t>(i)]);
+            b.referenceLogProbs = referenceCache.index_select(0, at::tensor(examples, at::kLong));
+        }
         move(b.sequences);
         move(b.chosen);
         move(b.rejected);
@@ -337,6 +348,45 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     };
 
     TrainerModels models(*model, *adapter, [&c, &load]() { return loadCausalLM(c.model, load); });
+
+    // Reference numbers computed once (before any step, so from the base model) and kept in the run folder;
+    // a resumed run reads them back. Afterwards the reference model is neither run nor kept.
+    if (c.precomputeRefLogProbs) {
+        if (!objective->needsReference() || !objective->canCacheReference())
+            throw InputError("precompute_ref_log_probs: objective '" + c.objective
+                + (objective->needsReference() ? "' cannot precompute its reference numbers"
+                                               : "' uses no reference model"));
+        const fs::path cachePath = options.runDir / "reference_logps.safetensors";
+        const auto started = Clock::now();
+        bool loaded = false;
+        if (fs::exists(cachePath)) {
+            const at::Tensor cached = SafetensorsFile::open(cachePath).tensor("reference_logps");
+            if (cached.size(0) == n) {
+                referenceCache = cached.clone();
+                loaded = true;
+            }
+        }
+        if (!loaded) {
+            at::NoGradGuard noGrad;
+            std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+            std::iota(all.begin(), all.end(), 0);
+            std::vector<at::Tensor> parts;
+            for (std::int64_t first = 0; first < n; first += c.batchSize) {
+                std::vector<std::int64_t> idx;
+                for (std::int64_t i = first; i < std::min(n, first + c.batchSize); ++i)
+                    idx.push_back(i);
+                parts.push_back(objective->referenceLogProbs(makeBatch(idx, all), models).to(at::kCPU));
+            }
+            referenceCache = at::cat(parts).to(at::kFloat).contiguous();
+            fs::create_directories(options.runDir);
+            const fs::path temp = cachePath.string() + ".tmp";
+            writeSafetensors(temp, { { "reference_logps", referenceCache } }, { { "objective", c.objective } });
+            fs::rename(temp, cachePath);
+        }
+        models.dropReference();
+        emit({ { "event", "reference_cached" }, { "examples", n }, { "loaded", loaded }, { "path", cachePath.string() },
+            { "seconds", std::chrono::duration<double>(Clock::now() - started).count() } });
+    }
     auto evaluate = [&]() -> std::optional<double> {
         if (evalIdx.empty())
             return std::nullopt;

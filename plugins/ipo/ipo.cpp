@@ -22,6 +22,11 @@ public:
     }
     ObjectiveData data() const override { return ObjectiveData::PreferencePairs; }
     bool needsReference() const override { return true; }
+    bool canCacheReference() const override { return true; }
+    at::Tensor referenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models) override
+    {
+        return pairReferenceLogProbs(batch, models);
+    }
 
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {

@@ -351,6 +351,49 @@ private Q_SLOTS:
         QVERIFY2(show.out.contains("\"reward_accuracy\"") && show.out.contains("\"logps_chosen\""),
             qPrintable(show.out.left(800)));
     }
+
+    // precompute_ref_log_probs: the same losses (the reference numbers come from the same base model), the cache
+    // in the run folder, and a clear error for an objective that cannot use it. Needs cliRuns' files.
+    void cachedReferenceLogProbs()
+    {
+        const fs::path root = m_dir.path().toStdString();
+        QVERIFY(fs::exists(root / "pairs.jsonl"));
+        const QString ws = m_dir.path() + "/ws-cache";
+        QCOMPARE(runCli({ "workspace", "init", ws }).code, 0);
+        auto run = [&](const std::string& objective, bool cached, CliResult& r) {
+            const QString cfg = m_dir.path() + "/cache.yaml";
+            writeTextFile(cfg,
+                QByteArray::fromStdString("model: " + (root / "model").string() + "\ndataset: "
+                    + (root / (objective == "kto" ? "unpaired.jsonl" : "pairs.jsonl")).string() + "\nobjective: "
+                    + objective + "\nadapter: full\ntraining:\n  learning_rate: 2.0e-3\n  max_steps: 6\n"
+                    + "  per_device_train_batch_size: 4\n  seed: 1\n  threads: 1\n  precompute_ref_log_probs: "
+                    + (cached ? "true" : "false") + "\n"));
+            r = runCli({ "train", cfg, "--workspace", ws });
+            std::vector<double> losses;
+            for (const QString& line : r.out.split('\n', Qt::SkipEmptyParts)) {
+                const json e = json::parse(line.toStdString());
+                if (e["event"] == "step")
+                    losses.push_back(e["loss"]);
+            }
+            return losses;
+        };
+        CliResult plain, cached;
+        const std::vector<double> a = run("dpo", false, plain);
+        const std::vector<double> b = run("dpo", true, cached);
+        QCOMPARE(plain.code, 0);
+        QVERIFY2(cached.code == 0, qPrintable(cached.err));
+        QVERIFY(cached.out.contains("\"event\":\"reference_cached\""));
+        QVERIFY(fs::exists(fs::path(ws.toStdString()) / "runs" / "2" / "reference_logps.safetensors"));
+        QCOMPARE(a.size(), 6u);
+        QCOMPARE(b.size(), a.size());
+        for (std::size_t i = 0; i < a.size(); ++i)
+            QVERIFY2(std::abs(a[i] - b[i]) < 1e-5 * std::max(1.0, std::abs(a[i])),
+                qPrintable(QString("step %1: %2 vs %3").arg(i + 1).arg(a[i]).arg(b[i])));
+        CliResult kto;
+        run("kto", true, kto);
+        QCOMPARE(kto.code, 1);
+        QVERIFY2(kto.err.contains("precompute_ref_log_probs: objective 'kto' cannot precompute"), qPrintable(kto.err));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestPreferenceObjectives)
