@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +18,18 @@ class CausalLM;
 
 using AdapterState = std::vector<std::pair<std::string, at::Tensor>>;
 
+// Encodes text with the run's tokenizer, special tokens added as
+// transformers' tokenizer(text) adds them.
+using TextEncoder = std::function<std::vector<std::int32_t>(const std::string& text)>;
+
 struct AdapterSetup {
     CausalLM& model;
     nlohmann::json params; // the plugin's parameters, resolved against its schema
     std::uint64_t seed = 0;
+    // For adapters initialised from text (prompt tuning), valid during
+    // attach() only; empty when the caller has no tokenizer (tests), so such
+    // an adapter must then say which parameter takes token ids instead.
+    TextEncoder encodeText = {};
 };
 
 // What is trained: an adapter attaches to a model (inserting hooks into its

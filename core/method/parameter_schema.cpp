@@ -24,6 +24,8 @@ std::optional<ParameterSpec::Type> typeFromString(std::string_view s)
         return T::StringList;
     if (s == "choice")
         return T::Choice;
+    if (s == "integer_list")
+        return T::IntegerList;
     return std::nullopt;
 }
 
@@ -57,7 +59,15 @@ nlohmann::json checkValue(const ParameterSpec& spec, const nlohmann::json& v, co
     auto fail = [&](const std::string& expected) -> nlohmann::json {
         throw InputError(where + ": expected " + expected + ", got " + describe(v));
     };
-    auto checkRange = [&](double x) {
+    auto isWhole = [](const nlohmann::json& x) {
+        return x.is_number_integer()
+            || (x.is_number_float() && std::floor(x.get<double>()) == x.get<double>()
+                && std::abs(x.get<double>()) < 9e15);
+    };
+    auto whole = [](const nlohmann::json& x) {
+        return x.is_number_integer() ? x.get<std::int64_t>() : static_cast<std::int64_t>(x.get<double>());
+    };
+    auto checkRange = [&](double x, const nlohmann::json& shown) {
         if ((spec.minimum && x < *spec.minimum) || (spec.maximum && x > *spec.maximum)) {
             std::string range;
             if (spec.minimum && spec.maximum)
@@ -66,22 +76,35 @@ nlohmann::json checkValue(const ParameterSpec& spec, const nlohmann::json& v, co
                 range = "at least " + number(*spec.minimum);
             else
                 range = "at most " + number(*spec.maximum);
-            throw InputError(where + ": expected a value " + range + ", got " + v.dump());
+            throw InputError(
+                where + ": expected " + (&shown == &v ? "a value " : "items ") + range + ", got " + shown.dump());
         }
     };
     switch (spec.type) {
     case T::Integer:
-        if (v.is_number_integer()
-            || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()
-                && std::abs(v.get<double>()) < 9e15)) {
-            const auto x = v.is_number_integer() ? v.get<std::int64_t>() : static_cast<std::int64_t>(v.get<double>());
-            checkRange(static_cast<double>(x));
+        if (isWhole(v)) {
+            const auto x = whole(v);
+            checkRange(static_cast<double>(x), v);
             return x;
         }
         return fail("a whole number");
+    case T::IntegerList: {
+        const nlohmann::json list = v.is_number() ? nlohmann::json::array({ v }) : v;
+        if (!list.is_array())
+            return fail("a list of whole numbers");
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& item : list) {
+            if (!isWhole(item))
+                return fail("a list of whole numbers");
+            const auto x = whole(item);
+            checkRange(static_cast<double>(x), item);
+            out.push_back(x);
+        }
+        return out;
+    }
     case T::Number:
         if (v.is_number() && std::isfinite(v.get<double>())) {
-            checkRange(v.get<double>());
+            checkRange(v.get<double>(), v);
             return v.get<double>();
         }
         return fail("a number");
@@ -133,6 +156,8 @@ std::string_view toString(ParameterSpec::Type type)
         return "string_list";
     case T::Choice:
         return "choice";
+    case T::IntegerList:
+        return "integer_list";
     }
     return "unknown";
 }
@@ -167,7 +192,8 @@ ParameterSchema ParameterSchema::fromJson(const nlohmann::json& json, std::strin
         const auto type
             = e.contains("type") && e["type"].is_string() ? typeFromString(e["type"].get<std::string>()) : std::nullopt;
         if (!type)
-            throw InputError(at + ": 'type' must be integer, number, boolean, string, string_list or choice");
+            throw InputError(
+                at + ": 'type' must be integer, number, boolean, string, string_list, choice or integer_list");
         s.type = *type;
         if (e.contains("aliases")) {
             if (!e["aliases"].is_array())

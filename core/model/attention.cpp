@@ -31,11 +31,21 @@ at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, st
     const at::Tensor queryPos = at::arange(keys - queries, keys, longs).unsqueeze(1); // [T, 1]
     const at::Tensor keyPos = at::arange(0, keys, longs).unsqueeze(0); // [1, S]
     at::Tensor allowed = keyPos <= queryPos; // [T, S]
-    if (window)
+    if (window && !keyMask.defined())
         allowed = allowed.logical_and(keyPos > queryPos - *window);
     allowed = allowed.view({ 1, 1, queries, keys });
-    if (keyMask.defined())
-        allowed = allowed.logical_and(keyMask.to(device).to(at::kBool).view({ batch, 1, 1, keys }));
+    if (keyMask.defined()) {
+        const at::Tensor mask = keyMask.to(device).to(at::kLong);
+        if (window) {
+            // Distances count the unmasked keys only: padding between the
+            // keys (left padding after virtual tokens) does not narrow the window.
+            const at::Tensor counted = mask.cumsum(1); // [B, S]
+            const at::Tensor queryCount = counted.narrow(1, keys - queries, queries).unsqueeze(2); // [B, T, 1]
+            const at::Tensor inWindow = counted.unsqueeze(1) > queryCount - *window; // [B, T, S]
+            allowed = allowed.logical_and(inWindow.unsqueeze(1));
+        }
+        allowed = allowed.logical_and(mask.to(at::kBool).view({ batch, 1, 1, keys }));
+    }
     return allowed.expand({ batch, 1, queries, keys });
 }
 

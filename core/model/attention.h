@@ -15,7 +15,9 @@ namespace tunebench {
 // a KV cache). keyMask [B, S] marks real tokens with 1 and padding with 0;
 // undefined means no padding. With a window w, the query at position i sees
 // keys j with i - w < j <= i (w tokens, itself included), as transformers'
-// sliding-window masks do.
+// sliding-window masks do; with a key mask, distances count unmasked keys only
+// (the same for left or right padding, and for padding between virtual tokens
+// and a left-padded prompt, which then sees the virtual tokens as alone).
 at::Tensor causalAttentionMask(const at::Tensor& keyMask, std::int64_t batch, std::int64_t queries, std::int64_t keys,
     std::optional<std::int64_t> window, at::Device device);
 

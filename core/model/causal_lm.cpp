@@ -5,6 +5,8 @@
 #include "core/model/llama.h"
 #include "core/util/error.h"
 
+#include <algorithm>
+
 namespace tunebench {
 
 CausalLM::CausalLM(ModelConfig config)
@@ -135,6 +137,32 @@ std::int64_t CausalLM::parameterCount() const
     return n;
 }
 
+void CausalLM::setInputPrefixHook(std::shared_ptr<const InputPrefixHook> hook)
+{
+    m_inputPrefix = std::move(hook);
+}
+
+const std::shared_ptr<const InputPrefixHook>& CausalLM::inputPrefixHook() const
+{
+    return m_inputPrefix;
+}
+
+void CausalLM::setAttentionPrefixHook(std::shared_ptr<const AttentionPrefixHook> hook)
+{
+    m_attentionPrefix = std::move(hook);
+}
+
+const std::shared_ptr<const AttentionPrefixHook>& CausalLM::attentionPrefixHook() const
+{
+    return m_attentionPrefix;
+}
+
+std::int64_t CausalLM::virtualTokenCount() const
+{
+    return (m_inputPrefix ? std::max<std::int64_t>(0, m_inputPrefix->length()) : 0)
+        + (m_attentionPrefix ? std::max<std::int64_t>(0, m_attentionPrefix->length()) : 0);
+}
+
 CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
 {
     const at::Tensor& ids = input.inputIds;
@@ -159,14 +187,48 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
                 + std::to_string(m_config.numLayers));
         p.pastLength = input.cache->length();
     }
-    const std::int64_t keys = p.pastLength + tokens;
+    // Virtual positions in front of the caller's tokens: those already cached,
+    // or, for a new sequence, those the hooks put in now.
+    std::int64_t virtualLength = p.pastLength > 0 ? input.cache->virtualLength() : 0;
+    if (p.pastLength == 0) {
+        if (m_attentionPrefix && m_attentionPrefix->length() > 0) {
+            const std::int64_t n = m_attentionPrefix->length();
+            p.attentionPrefix = m_attentionPrefix->keysValues();
+            const std::vector<std::int64_t> expected { m_config.numLayers, 2, m_config.numKvHeads, n,
+                m_config.headDim };
+            if (!p.attentionPrefix.defined() || p.attentionPrefix.sizes() != at::IntArrayRef(expected))
+                throw Error("the attention prefix hook gave keys and values of shape "
+                    + (p.attentionPrefix.defined() ? c10::str(p.attentionPrefix.sizes()) : std::string("(none)"))
+                    + ", the model needs [layers, 2, kv heads, length, head dim] = "
+                    + c10::str(at::IntArrayRef(expected)));
+            p.pastLength = n;
+        }
+        if (m_inputPrefix && m_inputPrefix->length() > 0) {
+            p.virtualTokens = m_inputPrefix->length();
+            p.promptEmbeddings = m_inputPrefix->embeddings();
+            if (!p.promptEmbeddings.defined() || p.promptEmbeddings.dim() != 2
+                || p.promptEmbeddings.size(0) != p.virtualTokens || p.promptEmbeddings.size(1) != m_config.hiddenSize)
+                throw Error("the input prefix hook gave embeddings of shape "
+                    + (p.promptEmbeddings.defined() ? c10::str(p.promptEmbeddings.sizes()) : std::string("(none)"))
+                    + ", the model needs [length, hidden] = "
+                    + c10::str(at::IntArrayRef({ p.virtualTokens, m_config.hiddenSize })));
+        }
+        virtualLength = p.pastLength + p.virtualTokens;
+        if (input.cache)
+            input.cache->setVirtualLength(virtualLength);
+    }
+    const std::int64_t queries = p.virtualTokens + tokens;
+    const std::int64_t keys = p.pastLength + queries;
+    const std::int64_t given = keys - virtualLength; // what the caller's mask covers
     const auto longs = at::TensorOptions().dtype(at::kLong).device(ids.device());
     if (input.attentionMask.defined()) {
         const at::Tensor& m = input.attentionMask;
-        if (m.dim() != 2 || m.size(0) != batch || m.size(1) != keys)
+        if (m.dim() != 2 || m.size(0) != batch || m.size(1) != given)
             throw InputError("the attention mask must be [batch, cached + new tokens] = "
-                + c10::str(at::IntArrayRef({ batch, keys })) + ", got " + c10::str(m.sizes()));
+                + c10::str(at::IntArrayRef({ batch, given })) + ", got " + c10::str(m.sizes()));
         p.keyMask = m.to(ids.device()).to(at::kLong);
+        if (virtualLength > 0)
+            p.keyMask = at::cat({ at::ones({ batch, virtualLength }, longs), p.keyMask }, 1);
     }
     if (input.positionIds.defined()) {
         if (input.positionIds.sizes() != ids.sizes())
@@ -175,14 +237,59 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
         p.positionIds = input.positionIds.to(ids.device()).to(at::kLong);
         if (at::any(p.positionIds < 0).item<bool>())
             throw InputError("position ids must not be negative");
+        if (virtualLength > 0)
+            p.positionIds = p.positionIds + virtualLength;
+        if (p.virtualTokens > 0)
+            p.positionIds = at::cat({ at::arange(p.pastLength, p.pastLength + p.virtualTokens, longs)
+                                            .unsqueeze(0)
+                                            .expand({ batch, p.virtualTokens }),
+                                        p.positionIds },
+                1);
     } else if (p.keyMask.defined()) {
         at::Tensor positions = p.keyMask.cumsum(1) - 1;
         positions = positions.masked_fill(p.keyMask == 0, 1);
-        p.positionIds = positions.narrow(1, p.pastLength, tokens);
+        p.positionIds = positions.narrow(1, p.pastLength, queries);
     } else {
-        p.positionIds = at::arange(p.pastLength, keys, longs).unsqueeze(0).expand({ batch, tokens });
+        p.positionIds = at::arange(p.pastLength, keys, longs).unsqueeze(0).expand({ batch, queries });
     }
     return p;
+}
+
+at::Tensor CausalLM::withVirtualTokens(const Prepared& p, const at::Tensor& x)
+{
+    if (p.virtualTokens == 0)
+        return x;
+    const at::Tensor prompt = p.promptEmbeddings.to(x.device(), x.scalar_type()); // [V, H]
+    return at::cat({ prompt.unsqueeze(0).expand({ x.size(0), -1, -1 }), x }, 1); // [B, V + T, H]
+}
+
+at::Tensor CausalLM::callerTokens(const Prepared& p, const at::Tensor& x)
+{
+    if (p.virtualTokens == 0)
+        return x;
+    return x.narrow(1, p.virtualTokens, x.size(1) - p.virtualTokens);
+}
+
+std::pair<at::Tensor, at::Tensor> CausalLM::attentionKeysValues(
+    const Prepared& p, std::int64_t layer, const at::Tensor& k, const at::Tensor& v, KvCache* cache)
+{
+    at::Tensor keys = k;
+    at::Tensor values = v;
+    if (p.attentionPrefix.defined()) {
+        const at::Tensor prefix = p.attentionPrefix.select(0, layer).to(k.device(), k.scalar_type()); // [2, Hkv, P, D]
+        const at::Tensor prefixKeys
+            = prefix.select(0, 0).unsqueeze(0).expand({ k.size(0), -1, -1, -1 }); // [B, Hkv, P, D]
+        const at::Tensor prefixValues = prefix.select(0, 1).unsqueeze(0).expand({ k.size(0), -1, -1, -1 });
+        if (cache) {
+            cache->append(layer, prefixKeys, prefixValues);
+        } else {
+            keys = at::cat({ prefixKeys, k }, 2);
+            values = at::cat({ prefixValues, v }, 2);
+        }
+    }
+    if (cache)
+        return cache->append(layer, keys, values);
+    return { keys, values };
 }
 
 std::unique_ptr<CausalLM> createCausalLM(const ModelConfig& config, ParameterSource& source)

@@ -4,6 +4,7 @@
 
 #include "core/model/config.h"
 #include "core/model/linear.h"
+#include "core/model/virtual_tokens.h"
 
 #include <ATen/ATen.h>
 
@@ -17,14 +18,18 @@ namespace tunebench {
 
 class KvCache;
 
+// Virtual tokens (prompt and prefix tuning, see virtual_tokens.h) are not the
+// caller's: the mask and positions below cover the caller's tokens only, and
+// the model adds the virtual ones in front.
 struct ForwardInput {
     at::Tensor inputIds; // [B, T] int64, every id in [0, vocab)
-    // [B, S] with S = cached length + T: 1 for real tokens, 0 for padding.
-    // Undefined: no padding.
+    // [B, S] with S = cached length + T (cached tokens of the caller's, not
+    // virtual ones): 1 for real tokens, 0 for padding. Undefined: no padding.
     at::Tensor attentionMask;
     // [B, T] int64. Undefined: derived from the attention mask as transformers'
     // generate() does (cumsum(mask) - 1, so left padding does not shift
-    // positions), or past length + arange(T) without a mask.
+    // positions), or past length + arange(T) without a mask. Virtual tokens in
+    // front shift all three by their number.
     at::Tensor positionIds;
     KvCache* cache = nullptr; // appended to when given
     bool outputHiddenStates = false;
@@ -35,7 +40,8 @@ struct ForwardInput {
 struct ForwardOutput {
     at::Tensor logits; // [B, T, V] (or [B, 1, V]) in the model's compute dtype
     // When asked: the embeddings' output and each layer's output, the last one
-    // after the final norm, as transformers' output_hidden_states ([B, T, H]).
+    // after the final norm, as transformers' output_hidden_states ([B, T, H],
+    // the caller's tokens only).
     std::vector<at::Tensor> hiddenStates;
 };
 
@@ -88,6 +94,18 @@ public:
     // nullptr when there is no linear layer of that name.
     Linear* linear(const std::string& name) const;
 
+    // Virtual tokens in front of every new sequence (virtual_tokens.h): the
+    // hook points of prompt tuning and prefix tuning. nullptr removes a hook.
+    // Not thread-safe against a running forward.
+    void setInputPrefixHook(std::shared_ptr<const InputPrefixHook> hook);
+    const std::shared_ptr<const InputPrefixHook>& inputPrefixHook() const;
+    void setAttentionPrefixHook(std::shared_ptr<const AttentionPrefixHook> hook);
+    const std::shared_ptr<const AttentionPrefixHook>& attentionPrefixHook() const;
+    // The positions the hooks put in front of a new sequence now (0 without
+    // hooks or with hooks switched off); they count against GPT-2's learned
+    // positions.
+    std::int64_t virtualTokenCount() const;
+
     at::Device device() const;
     at::ScalarType dtype() const;
     // Moves every parameter (not thread-safe against a running forward).
@@ -107,13 +125,30 @@ protected:
     Linear* addLinear(ParameterSource& source, const std::string& name, std::int64_t in, std::int64_t out, bool bias,
         Linear::Layout layout = Linear::Layout::OutIn);
 
-    // Checks ids [B, T] and returns the attention mask and position ids to use.
+    // Checks ids [B, T] and returns the attention mask and position ids to use,
+    // and the virtual tokens of a new sequence (V prompt tokens in front of
+    // the input, P attention-prefix positions before them). A forward computes
+    // N = V + T positions; without hooks V = P = 0 and N = T.
     struct Prepared {
-        at::Tensor keyMask; // [B, S] or undefined
-        at::Tensor positionIds; // [B, T]
+        at::Tensor keyMask; // [B, S] or undefined, S = pastLength + N, ones on virtual positions
+        at::Tensor positionIds; // [B, N]
+        // Positions before this forward's: the cache's (its virtual ones
+        // included), plus P for a new sequence.
         std::int64_t pastLength = 0;
+        std::int64_t virtualTokens = 0; // V
+        at::Tensor promptEmbeddings; // [V, H]; undefined when V = 0
+        at::Tensor attentionPrefix; // [L, 2, Hkv, P, D]; undefined when P = 0
     };
     Prepared prepare(const ForwardInput& input) const;
+    // x [B, T, H] -> [B, N, H]: the prompt's virtual tokens in front (x itself without).
+    static at::Tensor withVirtualTokens(const Prepared& p, const at::Tensor& x);
+    // [B, N, ...] -> [B, T, ...]: the caller's positions (a view; x itself without virtual tokens).
+    static at::Tensor callerTokens(const Prepared& p, const at::Tensor& x);
+    // The keys and values a layer attends to, [B, Hkv, S, D]: a new sequence's
+    // attention prefix, the cached positions and this forward's k, v
+    // [B, Hkv, N, D]; appended to the cache when there is one.
+    static std::pair<at::Tensor, at::Tensor> attentionKeysValues(
+        const Prepared& p, std::int64_t layer, const at::Tensor& k, const at::Tensor& v, KvCache* cache);
 
 private:
     struct Slot {
@@ -123,6 +158,8 @@ private:
     ModelConfig m_config;
     std::vector<Slot> m_slots;
     std::vector<std::unique_ptr<Linear>> m_linears;
+    std::shared_ptr<const InputPrefixHook> m_inputPrefix;
+    std::shared_ptr<const AttentionPrefixHook> m_attentionPrefix;
 };
 
 // Builds the architecture config.architecture names, taking every parameter

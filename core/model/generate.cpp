@@ -38,11 +38,13 @@ std::vector<GeneratedSequence> generate(
     }
     std::int64_t steps = options.maxNewTokens;
     if (config.architecture == Architecture::Gpt2) {
-        // Learned positions end at n_positions; positions count real tokens only.
-        const auto room = config.maxPositionEmbeddings - static_cast<std::int64_t>(longest);
+        // Learned positions end at n_positions; positions count real tokens only, after any virtual ones.
+        const std::int64_t virtualTokens = model.virtualTokenCount();
+        const auto room = config.maxPositionEmbeddings - virtualTokens - static_cast<std::int64_t>(longest);
         if (room <= 0)
-            throw InputError("generate: a prompt of " + std::to_string(longest) + " tokens fills GPT-2's "
-                + std::to_string(config.maxPositionEmbeddings) + " positions");
+            throw InputError("generate: a prompt of " + std::to_string(longest) + " tokens"
+                + (virtualTokens > 0 ? " after " + std::to_string(virtualTokens) + " virtual tokens" : std::string())
+                + " fills GPT-2's " + std::to_string(config.maxPositionEmbeddings) + " positions");
         steps = std::min(steps, room);
     }
     if (options.sample) // validates the sampling options before any work

@@ -45,7 +45,9 @@ struct GeneratedSequence {
 // Generates a continuation for each prompt (token ids; lengths may differ:
 // shorter prompts are left-padded and masked, so each result equals what the
 // prompt would give alone). Runs under inference mode. For GPT-2 the length is
-// capped by its learned positions (FinishReason::Length).
+// capped by its learned positions (FinishReason::Length), of which the model's
+// virtual tokens (prompt or prefix tuning) take the first. The virtual tokens
+// go in with the prompt, on the first forward; later steps find them cached.
 // Throws InputError for an empty prompt list or prompt, ids outside the
 // vocabulary, bad sampling options, stop strings without a decoder, or a
 // prompt longer than the model's positions.

@@ -42,7 +42,7 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
     const ModelConfig& c = config();
     const Prepared p = prepare(input);
     const std::int64_t batch = input.inputIds.size(0);
-    const std::int64_t tokens = input.inputIds.size(1);
+    const std::int64_t tokens = p.virtualTokens + input.inputIds.size(1); // N: virtual and caller's
     const std::int64_t keys = p.pastLength + tokens;
     const std::int64_t heads = c.numHeads;
     const std::int64_t headDim = c.headDim;
@@ -55,10 +55,11 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
             + " is past GPT-2's learned positions (n_positions = " + std::to_string(c.maxPositionEmbeddings) + ")");
 
     ForwardOutput out;
-    at::Tensor x
-        = at::embedding(m_wte, input.inputIds.to(device).to(at::kLong)) + at::embedding(m_wpe, positions); // [B, T, H]
+    // Virtual tokens get position embeddings like any token, as GPT2Model adds wpe to whatever inputs_embeds it gets.
+    at::Tensor x = withVirtualTokens(p, at::embedding(m_wte, input.inputIds.to(device).to(at::kLong)))
+        + at::embedding(m_wpe, positions); // [B, N, H]
     if (input.outputHiddenStates)
-        out.hiddenStates.push_back(x);
+        out.hiddenStates.push_back(callerTokens(p, x));
     const at::Tensor allowed = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
 
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
@@ -66,11 +67,10 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
         const at::Tensor a = layerNorm(x, layer.ln1Weight, layer.ln1Bias, c.normEps);
         const auto qkv = layer.qkv->forward(a).split(c.hiddenSize, -1); // 3 x [B, T, H]
         auto toHeads = [&](const at::Tensor& t) { return t.view({ batch, tokens, heads, headDim }).transpose(1, 2); };
-        at::Tensor q = toHeads(qkv[0]); // [B, heads, T, D]
+        at::Tensor q = toHeads(qkv[0]); // [B, heads, N, D]
         at::Tensor k = toHeads(qkv[1]);
         at::Tensor v = toHeads(qkv[2]);
-        if (input.cache)
-            std::tie(k, v) = input.cache->append(i, k, v); // [B, heads, S, D]
+        std::tie(k, v) = attentionKeysValues(p, i, k, v, input.cache); // [B, heads, S, D]
         double scale = c.scaleAttnWeights ? 1.0 / std::sqrt(static_cast<double>(headDim)) : 1.0;
         if (c.scaleAttnByInverseLayerIdx)
             scale /= static_cast<double>(i + 1);
@@ -78,13 +78,13 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
         const at::Tensor m = layerNorm(x, layer.ln2Weight, layer.ln2Bias, c.normEps);
         x = x + layer.mlpProj->forward(activation(layer.fc->forward(m), c.hiddenAct));
         if (input.outputHiddenStates && i + 1 < c.numLayers)
-            out.hiddenStates.push_back(x);
+            out.hiddenStates.push_back(callerTokens(p, x));
     }
-    x = layerNorm(x, m_lnfWeight, m_lnfBias, c.normEps);
+    x = callerTokens(p, layerNorm(x, m_lnfWeight, m_lnfBias, c.normEps)); // [B, T, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(x);
     if (input.lastPositionOnly)
-        x = x.narrow(1, tokens - 1, 1);
+        x = x.narrow(1, x.size(1) - 1, 1);
     out.logits = m_lmHead ? m_lmHead->forward(x) : at::linear(x, m_wte); // [B, T, V]
     return out;
 }

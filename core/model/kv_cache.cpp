@@ -44,7 +44,10 @@ std::pair<at::Tensor, at::Tensor> KvCache::append(std::int64_t layer, const at::
     if (length > 0 && (m_keys[i].size(0) != k.size(0) || m_keys[i].size(1) != k.size(1)))
         throw Error("KvCache: appended keys have batch " + std::to_string(k.size(0)) + ", the cache holds "
             + std::to_string(m_keys[i].size(0)));
-    const bool recordGrad = at::GradMode::is_enabled() && (k.requires_grad() || v.requires_grad());
+    // What is cached may need gradients too (a trainable attention prefix), even when k and v do not.
+    const bool recordGrad = at::GradMode::is_enabled()
+        && (k.requires_grad() || v.requires_grad()
+            || (length > 0 && (m_keys[i].requires_grad() || m_values[i].requires_grad())));
     if (recordGrad) {
         m_keys[i] = length > 0 ? at::cat({ m_keys[i].narrow(2, 0, length), k }, 2) : k;
         m_values[i] = length > 0 ? at::cat({ m_values[i].narrow(2, 0, length), v }, 2) : v;
@@ -56,8 +59,20 @@ std::pair<at::Tensor, at::Tensor> KvCache::append(std::int64_t layer, const at::
     return { m_keys[i].narrow(2, 0, length), m_values[i].narrow(2, 0, length) };
 }
 
+std::pair<at::Tensor, at::Tensor> KvCache::layer(std::int64_t layer) const
+{
+    if (layer < 0 || layer >= numLayers())
+        throw Error("KvCache: layer " + std::to_string(layer) + " out of range (the cache has "
+            + std::to_string(numLayers()) + ")");
+    const auto i = static_cast<std::size_t>(layer);
+    if (m_lengths[i] == 0)
+        return {};
+    return { m_keys[i].narrow(2, 0, m_lengths[i]), m_values[i].narrow(2, 0, m_lengths[i]) };
+}
+
 void KvCache::clear()
 {
+    m_virtualLength = 0;
     std::fill(m_keys.begin(), m_keys.end(), at::Tensor());
     std::fill(m_values.begin(), m_values.end(), at::Tensor());
     std::fill(m_lengths.begin(), m_lengths.end(), 0);

@@ -46,7 +46,7 @@ LlamaModel::LlamaModel(const ModelConfig& config, ParameterSource& source)
 }
 
 at::Tensor LlamaModel::attention(std::int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-    const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const
+    const at::Tensor& sin, const at::Tensor& allowed, const Prepared& prepared, KvCache* cache) const
 {
     const ModelConfig& c = config();
     const std::int64_t batch = x.size(0);
@@ -62,8 +62,7 @@ at::Tensor LlamaModel::attention(std::int64_t index, const Layer& layer, const a
     q = applyRotary(q.transpose(1, 2), cos, sin); // [B, H, T, D]
     k = applyRotary(k.transpose(1, 2), cos, sin); // [B, Hkv, T, D]
     v = v.transpose(1, 2);
-    if (cache)
-        std::tie(k, v) = cache->append(index, k, v); // [B, Hkv, S, D]
+    std::tie(k, v) = attentionKeysValues(prepared, index, k, v, cache); // [B, Hkv, S, D]
     const at::Tensor out = groupedAttention(q, k, v, allowed, 1.0 / std::sqrt(static_cast<double>(c.headDim)));
     return layer.o->forward(out);
 }
@@ -73,15 +72,15 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
     const ModelConfig& c = config();
     const Prepared p = prepare(input);
     const std::int64_t batch = input.inputIds.size(0);
-    const std::int64_t tokens = input.inputIds.size(1);
+    const std::int64_t tokens = p.virtualTokens + input.inputIds.size(1); // N: virtual and caller's
     const std::int64_t keys = p.pastLength + tokens;
     const at::Device device = m_embed.device();
 
     ForwardOutput out;
-    at::Tensor x = at::embedding(m_embed, input.inputIds.to(device).to(at::kLong)); // [B, T, H]
+    at::Tensor x = withVirtualTokens(p, at::embedding(m_embed, input.inputIds.to(device).to(at::kLong))); // [B, N, H]
     if (input.outputHiddenStates)
-        out.hiddenStates.push_back(x);
-    const auto [cos, sin] = m_rotary.cosSin(p.positionIds.to(device), x.scalar_type()); // [B, T, D]
+        out.hiddenStates.push_back(callerTokens(p, x));
+    const auto [cos, sin] = m_rotary.cosSin(p.positionIds.to(device), x.scalar_type()); // [B, N, D]
 
     const at::Tensor fullMask = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
     at::Tensor windowMask;
@@ -92,17 +91,17 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
             windowMask = causalAttentionMask(p.keyMask, batch, tokens, keys, c.slidingWindow, device);
         const at::Tensor& allowed = sliding ? windowMask : fullMask;
 
-        x = x + attention(i, layer, rmsNorm(x, layer.inputNorm, c.normEps), cos, sin, allowed, input.cache);
+        x = x + attention(i, layer, rmsNorm(x, layer.inputNorm, c.normEps), cos, sin, allowed, p, input.cache);
         const at::Tensor n = rmsNorm(x, layer.postAttentionNorm, c.normEps);
         x = x + layer.down->forward(activation(layer.gate->forward(n), c.hiddenAct) * layer.up->forward(n));
         if (input.outputHiddenStates && i + 1 < c.numLayers)
-            out.hiddenStates.push_back(x);
+            out.hiddenStates.push_back(callerTokens(p, x));
     }
-    x = rmsNorm(x, m_norm, c.normEps);
+    x = callerTokens(p, rmsNorm(x, m_norm, c.normEps)); // [B, T, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(x);
     if (input.lastPositionOnly)
-        x = x.narrow(1, tokens - 1, 1);
+        x = x.narrow(1, x.size(1) - 1, 1);
     out.logits = m_lmHead ? m_lmHead->forward(x) : at::linear(x, m_embed); // [B, T, V]
     return out;
 }

@@ -41,9 +41,9 @@ private:
         Linear* down = nullptr;
     };
 
-    // x [B, T, H] -> attention output [B, T, H].
+    // x [B, N, H] -> attention output [B, N, H].
     at::Tensor attention(std::int64_t index, const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-        const at::Tensor& sin, const at::Tensor& allowed, KvCache* cache) const;
+        const at::Tensor& sin, const at::Tensor& allowed, const Prepared& prepared, KvCache* cache) const;
 
     at::Tensor m_embed;
     at::Tensor m_norm;

@@ -266,7 +266,8 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
 
     // Adapter and optimiser.
     model->setRequiresGrad(false);
-    adapter->attach({ *model, c.adapterParams, c.seed });
+    adapter->attach({ *model, c.adapterParams, c.seed,
+        [&tokenizer](const std::string& text) { return tokenizer.encode(text, /*addSpecialTokens=*/true); } });
     std::vector<ParameterGroup> groups = adapter->parameterGroups(c.weightDecay);
     TrainResult result;
     result.totalParameters = model->parameterCount();

@@ -157,6 +157,20 @@ std::int64_t expectedTrainable(const std::string& adapter, const json& p, const 
         }
         return total;
     }
+    if (adapter == "prompt_tuning") // n virtual-token embeddings of the hidden size
+        return p.at("num_virtual_tokens").get<std::int64_t>() * model.config().hiddenSize;
+    if (adapter == "prefix_tuning") { // n keys and values per layer; with projection, the embedding and MLP
+        const ModelConfig& c = model.config();
+        const std::int64_t n = p.at("num_virtual_tokens").get<std::int64_t>();
+        const std::int64_t kv = c.numKvHeads * c.headDim;
+        const std::int64_t width = c.numLayers * 2 * kv;
+        if (!p.at("prefix_projection").get<bool>())
+            return n * width;
+        const std::int64_t e = p.at("encoder_hidden_size").get<std::int64_t>() > 0
+            ? p.at("encoder_hidden_size").get<std::int64_t>()
+            : kv;
+        return n * kv + (kv * e + e) + (e * width + width);
+    }
     // @formulas: other adapters add their formula above this line.
     return -1;
 }
@@ -258,6 +272,23 @@ private Q_SLOTS:
             QTest::addRow("sparse dense phase %s", label)
                 << "sparse"
                 << "{\"trainable_modules\": [\"mlp\"], \"dense_steps\": 100, \"density\": 0.1}" << int(arch) << true;
+            // Virtual tokens change the outputs from the start.
+            QTest::addRow("prompt_tuning %s", label) << "prompt_tuning"
+                                                     << "{\"num_virtual_tokens\": 4}" << int(arch) << false;
+            QTest::addRow("prompt_tuning sample_vocab %s", label)
+                << "prompt_tuning"
+                << "{\"num_virtual_tokens\": 3, \"prompt_tuning_init\": \"sample_vocab\"}" << int(arch) << false;
+            QTest::addRow("prompt_tuning text ids %s", label)
+                << "prompt_tuning"
+                << "{\"num_virtual_tokens\": 5, \"prompt_tuning_init\": \"text\", "
+                   "\"prompt_tuning_init_token_ids\": [3, 1, 4]}"
+                << int(arch) << false;
+            QTest::addRow("prefix_tuning %s", label) << "prefix_tuning"
+                                                     << "{\"num_virtual_tokens\": 4}" << int(arch) << false;
+            QTest::addRow("prefix_tuning projection %s", label)
+                << "prefix_tuning"
+                << "{\"pre_seq_len\": 3, \"prefix_projection\": true, \"encoder_hidden_size\": 12}" << int(arch)
+                << false;
             // @rows: other adapters add their rows above this line.
         }
     }

@@ -130,6 +130,27 @@ private Q_SLOTS:
         QVERIFY2(got.startsWith("myplugin") && got.contains(message), qPrintable(got));
     }
 
+    void integerLists()
+    {
+        const ParameterSchema s = ParameterSchema::fromJson(json::parse(R"([
+          {"name": "ids", "type": "integer_list", "default": [], "minimum": 0, "maximum": 9, "help": "token ids"}
+        ])"),
+            "prompt");
+        json config = json::parse(R"({"ids": [3, 4.0, 9]})");
+        QCOMPARE(s.resolve(config, "c")["ids"], json::array({ 3, 4, 9 }));
+        config = json::parse(R"({"ids": 5})"); // a single number becomes a list
+        QCOMPARE(s.resolve(config, "c")["ids"], json::array({ 5 }));
+        config = json::object();
+        QCOMPARE(s.resolve(config, "c")["ids"], json::array());
+        config = json::parse(R"({"ids": [1, 10]})");
+        QString got = messageOf([&] { s.resolve(config, "c"); });
+        QVERIFY2(got.contains("c: field 'ids': expected items between 0 and 9, got 10"), qPrintable(got));
+        config = json::parse(R"({"ids": [1, "2"]})");
+        got = messageOf([&] { s.resolve(config, "c"); });
+        QVERIFY2(got.contains("field 'ids': expected a list of whole numbers"), qPrintable(got));
+        QCOMPARE(QString::fromStdString(s.toJson()[0]["type"].get<std::string>()), QStringLiteral("integer_list"));
+    }
+
     void jsonRoundTrip()
     {
         const ParameterSchema s = lora();

@@ -10,3 +10,5 @@ add_dependencies(test_lora_family tunebench-cli)
 tunebench_add_test(test_hft_ia3_sparse SOURCES method/test_hft_ia3_sparse.cpp LABELS unit LIBRARIES tunebench_core
                    TORCH TIMEOUT 600)
 add_dependencies(test_hft_ia3_sparse tunebench-cli)
+tunebench_add_test(test_prompt_prefix SOURCES method/test_prompt_prefix.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+add_dependencies(test_prompt_prefix tunebench-cli)

@@ -45,6 +45,11 @@ const std::map<std::string, std::string> kAdapterSections = {
     { "ia3", "  type: ia3\n" },
     // The dense phase ends after step 2; the stop after step 3 is in the sparse phase.
     { "sparse", "  type: sparse\n  dense_steps: 2\n  density: 0.05\n" },
+    { "prompt_tuning",
+        "  type: prompt_tuning\n  num_virtual_tokens: 4\n  prompt_tuning_init: text\n  prompt_tuning_init_text: say "
+        "something\n" },
+    { "prefix_tuning",
+        "  type: prefix_tuning\n  num_virtual_tokens: 4\n  prefix_projection: true\n  encoder_hidden_size: 16\n" },
     // @adapter-rows
 };
 

@@ -5,6 +5,7 @@
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
 #include "core/model/safetensors.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "model/model_test_support.h"
@@ -182,6 +183,55 @@ private Q_SLOTS:
             }
         }
         QVERIFY(linkFound);
+    }
+
+    void promptTuningStartsFromTheTokenizedText()
+    {
+        json config = baseConfig();
+        config["adapter"] = "prompt_tuning";
+        config["num_virtual_tokens"] = 5;
+        config["prompt_tuning_init"] = "text";
+        config["prompt_tuning_init_text"] = "the"; // fewer tokens than 5: repeated
+        config["learning_rate"] = 0.0; // the saved embeddings are the initial ones
+        config["max_steps"] = 1;
+        const fs::path dir = fs::path(m_dir.path().toStdString()) / "prompt-text";
+        const Run run = train(config, dir);
+        QCOMPARE(run.result.trainableParameters, std::int64_t(5 * 32));
+        std::vector<std::int64_t> ids;
+        for (const std::int32_t id : Tokenizer::fromFolder(m_model).encode("the", true))
+            ids.push_back(id);
+        QVERIFY(!ids.empty() && ids.size() < 5);
+        std::vector<std::int64_t> repeated;
+        for (std::size_t i = 0; i < 5; ++i)
+            repeated.push_back(ids[i % ids.size()]);
+        const at::Tensor expected
+            = loadCausalLM(m_model)->parameter("model.embed_tokens.weight").index_select(0, at::tensor(repeated));
+        const at::Tensor saved = SafetensorsFile::open(dir / "adapter/adapter.safetensors").tensor("prompt_embeddings");
+        QVERIFY(at::equal(saved, expected));
+    }
+
+    void prefixTuningWithProjectionResumesExactly()
+    {
+        json config = baseConfig();
+        config["adapter"] = "prefix_tuning";
+        config["num_virtual_tokens"] = 3;
+        config["prefix_projection"] = true;
+        config["max_steps"] = 6;
+        config["save_steps"] = 3;
+        const fs::path straightDir = fs::path(m_dir.path().toStdString()) / "prefix-straight";
+        const Run straight = train(config, straightDir);
+        QCOMPARE(straight.losses.size(), 6u);
+        const fs::path resumedDir = fs::path(m_dir.path().toStdString()) / "prefix-resumed";
+        const Run first = train(config, resumedDir, false, 3);
+        QCOMPARE(first.result.status, TrainResult::Status::Cancelled);
+        const Run second = train(config, resumedDir, true);
+        std::vector<double> combined = first.losses;
+        combined.insert(combined.end(), second.losses.begin(), second.losses.end());
+        QCOMPARE(combined, straight.losses);
+        // The export holds the projected prefix under PEFT's name, and the MLP to resume from.
+        const auto saved = SafetensorsFile::open(straightDir / "adapter/adapter.safetensors");
+        QCOMPARE(saved.tensor("prompt_embeddings").sizes(), at::IntArrayRef({ 3, 2 * 2 * 2 * 8 }));
+        QVERIFY(saved.contains("prompt_encoder.transform.2.weight"));
     }
 
     void checkpointsKeepTheLastK()
