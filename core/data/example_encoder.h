@@ -21,6 +21,10 @@ inline constexpr std::int32_t kIgnoreLabel = -100;
 struct EncodedExample {
     std::vector<std::int32_t> ids;
     std::vector<std::int32_t> labels;
+    // Packed rows only (several examples in one row): each token's example
+    // (from 1) and its position within it (from 0). Empty for one example.
+    std::vector<std::int32_t> segments;
+    std::vector<std::int32_t> positions;
     bool truncated = false;
     std::int64_t trainedTokens() const;
 };

@@ -20,6 +20,10 @@ struct TokenBatch {
     at::Tensor inputIds;
     at::Tensor attentionMask;
     at::Tensor labels;
+    // Packed rows (packing: true): ForwardInput's segmentIds and positionIds,
+    // [B, T] each; undefined otherwise. Objectives pass them to the model.
+    at::Tensor segmentIds;
+    at::Tensor positionIds;
 };
 
 // One optimiser micro-batch. Sequences for SFT; chosen/rejected (prompt and

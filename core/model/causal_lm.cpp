@@ -252,6 +252,22 @@ CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
     } else {
         p.positionIds = at::arange(p.pastLength, keys, longs).unsqueeze(0).expand({ batch, queries });
     }
+    if (input.segmentIds.defined()) {
+        if (input.segmentIds.sizes() != ids.sizes())
+            throw InputError("segment ids must have the input ids' shape " + c10::str(ids.sizes()) + ", got "
+                + c10::str(input.segmentIds.sizes()));
+        if (keys - virtualLength != tokens)
+            throw InputError("segment ids are for a new sequence; this forward continues cached positions");
+        const at::Tensor segments = input.segmentIds.to(ids.device()).to(at::kLong);
+        const at::Tensor querySegments
+            = virtualLength > 0 ? at::cat({ at::zeros({ batch, queries - tokens }, longs), segments }, 1) : segments;
+        const at::Tensor keySegments
+            = virtualLength > 0 ? at::cat({ at::zeros({ batch, virtualLength }, longs), segments }, 1) : segments;
+        // [B, N, 1] vs [B, 1, S]: the same segment, or a key in the shared segment 0.
+        p.segmentMask = (querySegments.unsqueeze(2) == keySegments.unsqueeze(1))
+                            .logical_or(keySegments.unsqueeze(1) == 0)
+                            .unsqueeze(1);
+    }
     return p;
 }
 

@@ -35,6 +35,13 @@ struct ForwardInput {
     bool outputHiddenStates = false;
     // Logits for the last position only ([B, 1, V]), as generation needs.
     bool lastPositionOnly = false;
+    // [B, T] int64, for a new sequence only (no cached positions): several
+    // sequences in one row. A token attends to earlier tokens of its own
+    // segment and of segment 0 (a prefix they share); virtual tokens count as
+    // segment 0. Packing gives each example its own segment from 1 (and
+    // position ids restarting at 0); DPO's prefix sharing puts the prompt in
+    // segment 0 and the two responses in 1 and 2. Undefined: one sequence.
+    at::Tensor segmentIds;
 };
 
 struct ForwardOutput {
@@ -138,6 +145,7 @@ protected:
         std::int64_t virtualTokens = 0; // V
         at::Tensor promptEmbeddings; // [V, H]; undefined when V = 0
         at::Tensor attentionPrefix; // [L, 2, Hkv, P, D]; undefined when P = 0
+        at::Tensor segmentMask; // [B, 1, N, S] bool from ForwardInput::segmentIds; undefined without
     };
     Prepared prepare(const ForwardInput& input) const;
     // x [B, T, H] -> [B, N, H]: the prompt's virtual tokens in front (x itself without).

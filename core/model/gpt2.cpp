@@ -60,7 +60,9 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
         + at::embedding(m_wpe, positions); // [B, N, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(callerTokens(p, x));
-    const at::Tensor allowed = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
+    at::Tensor allowed = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
+    if (p.segmentMask.defined())
+        allowed = allowed.logical_and(p.segmentMask.to(device));
 
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
         const Layer& layer = *m_layers[static_cast<std::size_t>(i)];

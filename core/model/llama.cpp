@@ -82,13 +82,18 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
         out.hiddenStates.push_back(callerTokens(p, x));
     const auto [cos, sin] = m_rotary.cosSin(p.positionIds.to(device), x.scalar_type()); // [B, N, D]
 
-    const at::Tensor fullMask = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
+    at::Tensor fullMask = causalAttentionMask(p.keyMask, batch, tokens, keys, std::nullopt, device);
+    if (p.segmentMask.defined())
+        fullMask = fullMask.logical_and(p.segmentMask.to(device));
     at::Tensor windowMask;
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
         const Layer& layer = *m_layers[static_cast<std::size_t>(i)];
         const bool sliding = c.layerUsesSlidingWindow(i);
-        if (sliding && !windowMask.defined())
+        if (sliding && !windowMask.defined()) {
             windowMask = causalAttentionMask(p.keyMask, batch, tokens, keys, c.slidingWindow, device);
+            if (p.segmentMask.defined())
+                windowMask = windowMask.logical_and(p.segmentMask.to(device));
+        }
         const at::Tensor& allowed = sliding ? windowMask : fullMask;
 
         x = x + attention(i, layer, rmsNorm(x, layer.inputNorm, c.normEps), cos, sin, allowed, p, input.cache);

@@ -58,11 +58,55 @@ TokenBatch collateRows(const std::vector<std::vector<std::int32_t>>& ids,
 TokenBatch collate(const std::vector<const EncodedExample*>& examples, std::int32_t padId)
 {
     std::vector<std::vector<std::int32_t>> ids, labels;
+    bool packed = false;
     for (const EncodedExample* e : examples) {
         ids.push_back(e->ids);
         labels.push_back(e->labels);
+        packed = packed || !e->segments.empty();
     }
-    return collateRows(ids, labels, padId);
+    TokenBatch out = collateRows(ids, labels, padId);
+    if (packed) {
+        // Padding gets segment 0 and position 0; the attention mask keeps it out anyway.
+        out.segmentIds = at::zeros_like(out.inputIds);
+        out.positionIds = at::zeros_like(out.inputIds);
+        auto seg = out.segmentIds.accessor<std::int64_t, 2>();
+        auto pos = out.positionIds.accessor<std::int64_t, 2>();
+        for (std::size_t b = 0; b < examples.size(); ++b) {
+            const EncodedExample& e = *examples[b];
+            for (std::size_t t = 0; t < e.ids.size(); ++t) {
+                seg[static_cast<std::int64_t>(b)][static_cast<std::int64_t>(t)]
+                    = e.segments.empty() ? 1 : e.segments[t];
+                pos[static_cast<std::int64_t>(b)][static_cast<std::int64_t>(t)]
+                    = e.positions.empty() ? static_cast<std::int64_t>(t) : e.positions[t];
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<EncodedExample> packExamples(const std::vector<const EncodedExample*>& examples, std::int64_t maxLength)
+{
+    std::vector<EncodedExample> rows;
+    EncodedExample row;
+    std::int32_t segment = 0;
+    for (const EncodedExample* e : examples) {
+        if (!row.ids.empty() && static_cast<std::int64_t>(row.ids.size() + e->ids.size()) > maxLength) {
+            rows.push_back(std::move(row));
+            row = {};
+            segment = 0;
+        }
+        ++segment;
+        for (std::size_t t = 0; t < e->ids.size(); ++t) {
+            row.ids.push_back(e->ids[t]);
+            row.labels.push_back(t == 0 ? kIgnoreLabel : e->labels[t]);
+            row.segments.push_back(segment);
+            row.positions.push_back(static_cast<std::int32_t>(t));
+        }
+        row.truncated = row.truncated || e->truncated;
+    }
+    if (!row.ids.empty())
+        rows.push_back(std::move(row));
+    return rows;
 }
 
 ObjectiveBatch collatePreferences(

@@ -12,6 +12,14 @@ namespace tunebench {
 // attention mask 1 on real tokens. [B, T] int64 each, T the longest sequence.
 TokenBatch collate(const std::vector<const EncodedExample*>& examples, std::int32_t padId);
 
+// Packs examples, in the given order, into rows of at most maxLength tokens:
+// an example joins the current row when it fits, else starts a new one. In a
+// row each example keeps its own positions (from 0) and segment (from 1), so
+// with ForwardInput::segmentIds the model computes for it what it computes
+// for the example alone; its first label is dropped (in a row of its own no
+// position predicts it). Examples longer than maxLength were cut already.
+std::vector<EncodedExample> packExamples(const std::vector<const EncodedExample*>& examples, std::int64_t maxLength);
+
 // Turns preference examples into chosen and rejected sequences (prompt and
 // response, the prompt masked in labels), or, for unpaired data, sequences with
 // `desirable` filled.

@@ -44,6 +44,8 @@ const ParameterSchema& trainerSchema()
         { "seed", {}, Type::Integer, 42, 0, {}, {}, "seed for data order, initialisation and dropout" },
         { "cutoff_len", { "max_seq_length", "max_length" }, Type::Integer, 1024, 2, 1048576, {}, "longest sequence" },
         { "train_on_prompt", { "train_on_inputs" }, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens" },
+        { "packing", {}, Type::Boolean, false, {}, {}, {},
+            "pack short examples into rows of cutoff_len tokens (each still attends only to itself)" },
         { "val_size", {}, Type::Number, 0.0, 0.0, 0.9, {}, "share of the data held out for evaluation" },
         { "eval_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: each epoch" },
         { "logging_steps", {}, Type::Integer, 1, 1, {}, {}, "log every N steps" },
@@ -174,6 +176,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.seed = t["seed"].get<std::uint64_t>();
     c.cutoffLen = t["cutoff_len"];
     c.trainOnPrompt = t["train_on_prompt"];
+    c.packing = t["packing"];
     c.valSize = t["val_size"];
     c.evalSteps = t["eval_steps"];
     c.loggingSteps = t["logging_steps"];
@@ -249,6 +252,7 @@ nlohmann::json TrainConfig::toJson() const
         { "seed", seed },
         { "cutoff_len", cutoffLen },
         { "train_on_prompt", trainOnPrompt },
+        { "packing", packing },
         { "val_size", valSize },
         { "eval_steps", evalSteps },
         { "logging_steps", loggingSteps },

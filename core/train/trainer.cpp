@@ -219,7 +219,31 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     if (n > 0 && withoutTarget == n)
         throw InputError(data.origin + ": no example keeps a response token within cutoff_len "
             + std::to_string(c.cutoffLen) + " (the prompts fill it); raise cutoff_len or shorten the prompts");
-    const auto [trainIdx, evalIdx] = splitTrainEval(n, c.valSize, c.seed);
+    auto [trainIdx, evalIdx] = splitTrainEval(n, c.valSize, c.seed);
+    // Packing: each split's examples, in order, share rows of up to cutoff_len tokens; the rows are what
+    // batches draw from. The model keeps the examples apart (segments), so the loss is theirs.
+    std::int64_t packedRows = 0;
+    if (c.packing) {
+        if (kind != ObjectiveData::Sequences)
+            throw InputError("packing: objective '" + c.objective
+                + "' trains on preference data; packing is for sequence objectives such as sft");
+        auto packSubset = [&](const std::vector<std::int64_t>& subset) {
+            std::vector<const EncodedExample*> ex;
+            for (auto i : subset)
+                ex.push_back(&sequences[static_cast<std::size_t>(i)]);
+            return packExamples(ex, c.cutoffLen);
+        };
+        std::vector<EncodedExample> rows = packSubset(trainIdx);
+        std::vector<EncodedExample> evalRows = packSubset(evalIdx);
+        const auto trainRows = static_cast<std::int64_t>(rows.size());
+        rows.insert(rows.end(), std::make_move_iterator(evalRows.begin()), std::make_move_iterator(evalRows.end()));
+        sequences = std::move(rows);
+        trainIdx.resize(static_cast<std::size_t>(trainRows));
+        std::iota(trainIdx.begin(), trainIdx.end(), 0);
+        evalIdx.resize(sequences.size() - static_cast<std::size_t>(trainRows));
+        std::iota(evalIdx.begin(), evalIdx.end(), trainRows);
+        packedRows = static_cast<std::int64_t>(sequences.size());
+    }
 
     at::Tensor referenceCache; // [examples, K]: precomputed reference numbers by example index
     auto makeBatch = [&](const std::vector<std::int64_t>& idx, const std::vector<std::int64_t>& subset) {
@@ -411,12 +435,12 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         return dir;
     };
 
-    record(
-        { { "event", "start" }, { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) },
-            { "step", step }, { "total_steps", totalSteps }, { "train_examples", trainIdx.size() },
-            { "eval_examples", evalIdx.size() }, { "truncated_examples", truncated },
-            { "examples_without_response", withoutTarget }, { "trainable_parameters", result.trainableParameters },
-            { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
+    record({ { "event", "start" },
+        { "run_id", options.runId ? nlohmann::json(*options.runId) : nlohmann::json(nullptr) }, { "step", step },
+        { "total_steps", totalSteps }, { "train_examples", trainIdx.size() }, { "eval_examples", evalIdx.size() },
+        { "truncated_examples", truncated }, { "examples_without_response", withoutTarget },
+        { "packed_rows", packedRows }, { "trainable_parameters", result.trainableParameters },
+        { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
 
     std::int64_t lastStage = -1;
     double lastLoss = NAN;

@@ -21,6 +21,8 @@ public:
         ForwardInput input;
         input.inputIds = b.inputIds;
         input.attentionMask = b.attentionMask;
+        input.segmentIds = b.segmentIds; // packed rows
+        input.positionIds = b.positionIds;
         const at::Tensor logits = models.policy(input).logits; // [B, T, V]
         const std::int64_t vocab = logits.size(-1);
         // Position t predicts token t + 1.

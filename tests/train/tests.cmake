@@ -8,3 +8,5 @@ tunebench_add_test(test_adapter_runs SOURCES train/test_adapter_runs.cpp LABELS 
 add_dependencies(test_adapter_runs tunebench-cli)
 tunebench_add_test(bench_train SOURCES bench/bench_train.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1800)
 add_dependencies(bench_train tunebench-cli)
+tunebench_add_test(test_packing SOURCES train/test_packing.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+add_dependencies(test_packing tunebench-cli)
