@@ -33,7 +33,14 @@ struct PairLogProbs {
     at::Tensor referenceChosen; // [B] sums; undefined without reference
     at::Tensor referenceRejected;
 };
-PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool withReference);
+//
+// With sharePrefixForward (prefix sharing), each pair is one sequence: the
+// prompt once (segment 0), then the chosen response (segment 1) and the
+// rejected one (segment 2), which cannot see each other and both continue the
+// prompt's positions; one forward of B rows instead of 2B. Same numbers as
+// the two-sequence form (up to float rounding), fewer tokens computed.
+PairLogProbs pairLogProbs(
+    const ObjectiveBatch& batch, ModelAccess& models, bool withReference, bool sharePrefixForward = false);
 // The reference log-prob sums of chosen and rejected, [B, 2], for the cache.
 at::Tensor pairReferenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models);
 

@@ -17,6 +17,7 @@ class DpoObjective final : public Objective {
 public:
     void configure(const nlohmann::json& params) override
     {
+        m_share = params.at("prefix_sharing");
         m_beta = params.at("beta");
         m_labelSmoothing = params.at("label_smoothing");
     }
@@ -30,7 +31,7 @@ public:
 
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {
-        const PairLogProbs lp = pairLogProbs(batch, models, true);
+        const PairLogProbs lp = pairLogProbs(batch, models, true, m_share);
         const at::Tensor chosenRatio = lp.policyChosen.sum - lp.referenceChosen; // [B]
         const at::Tensor rejectedRatio = lp.policyRejected.sum - lp.referenceRejected;
         const at::Tensor h = chosenRatio - rejectedRatio;
@@ -45,6 +46,7 @@ public:
     }
 
 private:
+    bool m_share = false;
     double m_beta = 0.1;
     double m_labelSmoothing = 0.0;
 };
@@ -59,7 +61,9 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "beta", "aliases": ["pref_beta", "dpo_beta"], "type": "number", "default": 0.1, "minimum": 0.0001,
        "maximum": 100, "help": "strength of the KL constraint to the reference: higher stays closer"},
       {"name": "label_smoothing", "aliases": ["dpo_label_smoothing"], "type": "number", "default": 0.0,
-       "minimum": 0, "maximum": 0.5, "help": "cDPO: the share of preference labels assumed flipped"}
+       "minimum": 0, "maximum": 0.5, "help": "cDPO: the share of preference labels assumed flipped"},
+      {"name": "prefix_sharing", "type": "boolean", "default": false,
+       "help": "one forward per pair: the prompt once, both responses kept apart by the attention mask"}
     ])json",
     nullptr,
     []() -> Objective* { return new DpoObjective(); },

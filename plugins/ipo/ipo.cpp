@@ -17,6 +17,7 @@ class IpoObjective final : public Objective {
 public:
     void configure(const nlohmann::json& params) override
     {
+        m_share = params.at("prefix_sharing");
         m_beta = params.at("beta");
         m_average = params.at("average_log_prob");
     }
@@ -30,7 +31,7 @@ public:
 
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {
-        const PairLogProbs lp = pairLogProbs(batch, models, true);
+        const PairLogProbs lp = pairLogProbs(batch, models, true, m_share);
         at::Tensor chosenRatio = lp.policyChosen.sum - lp.referenceChosen; // [B]
         at::Tensor rejectedRatio = lp.policyRejected.sum - lp.referenceRejected;
         if (m_average) {
@@ -47,6 +48,7 @@ public:
     }
 
 private:
+    bool m_share = false;
     double m_beta = 0.1;
     bool m_average = false;
 };
@@ -61,7 +63,9 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "beta", "aliases": ["pref_beta"], "type": "number", "default": 0.1, "minimum": 0.0001,
        "maximum": 100, "help": "the target margin is 1/(2 beta): higher stays closer to the reference"},
       {"name": "average_log_prob", "type": "boolean", "default": false,
-       "help": "use per-token mean log-probs instead of sums (as TRL's ipo loss)"}
+       "help": "use per-token mean log-probs instead of sums (as TRL's ipo loss)"},
+      {"name": "prefix_sharing", "type": "boolean", "default": false,
+       "help": "one forward per pair: the prompt once, both responses kept apart by the attention mask"}
     ])json",
     nullptr,
     []() -> Objective* { return new IpoObjective(); },

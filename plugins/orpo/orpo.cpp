@@ -20,12 +20,16 @@ at::Tensor logOdds(const at::Tensor& logp)
 
 class OrpoObjective final : public Objective {
 public:
-    void configure(const nlohmann::json& params) override { m_lambda = params.at("lambda"); }
+    void configure(const nlohmann::json& params) override
+    {
+        m_share = params.at("prefix_sharing");
+        m_lambda = params.at("lambda");
+    }
     ObjectiveData data() const override { return ObjectiveData::PreferencePairs; }
 
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {
-        const PairLogProbs lp = pairLogProbs(batch, models, false);
+        const PairLogProbs lp = pairLogProbs(batch, models, false, m_share);
         const at::Tensor chosenMean = lp.policyChosen.mean(); // [B]
         const at::Tensor rejectedMean = lp.policyRejected.mean();
         // The SFT term: token cross-entropy over every chosen response token of the batch.
@@ -42,6 +46,7 @@ public:
     }
 
 private:
+    bool m_share = false;
     double m_lambda = 0.1;
 };
 
@@ -53,7 +58,9 @@ const TunebenchPluginDescriptor kDescriptor {
     "ORPO: SFT on the chosen response plus an odds-ratio penalty on the rejected one; no reference model",
     R"json([
       {"name": "lambda", "aliases": ["orpo_lambda", "orpo_beta"], "type": "number", "default": 0.1, "minimum": 0,
-       "maximum": 100, "help": "weight of the odds-ratio term against the SFT loss"}
+       "maximum": 100, "help": "weight of the odds-ratio term against the SFT loss"},
+      {"name": "prefix_sharing", "type": "boolean", "default": false,
+       "help": "one forward per pair: the prompt once, both responses kept apart by the attention mask"}
     ])json",
     nullptr,
     []() -> Objective* { return new OrpoObjective(); },

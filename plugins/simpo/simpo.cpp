@@ -15,6 +15,7 @@ class SimpoObjective final : public Objective {
 public:
     void configure(const nlohmann::json& params) override
     {
+        m_share = params.at("prefix_sharing");
         m_beta = params.at("beta");
         m_gamma = params.at("gamma");
     }
@@ -22,7 +23,7 @@ public:
 
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {
-        const PairLogProbs lp = pairLogProbs(batch, models, false);
+        const PairLogProbs lp = pairLogProbs(batch, models, false, m_share);
         const at::Tensor chosen = m_beta * lp.policyChosen.mean(); // [B]
         const at::Tensor rejected = m_beta * lp.policyRejected.mean();
         LossOutput out;
@@ -33,6 +34,7 @@ public:
     }
 
 private:
+    bool m_share = false;
     double m_beta = 2.0;
     double m_gamma = 1.0;
 };
@@ -47,7 +49,9 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "beta", "aliases": ["simpo_beta"], "type": "number", "default": 2.0, "minimum": 0.0001,
        "maximum": 100, "help": "scale of the length-normalised reward"},
       {"name": "gamma", "aliases": ["simpo_gamma"], "type": "number", "default": 1.0, "minimum": 0, "maximum": 100,
-       "help": "target reward margin between chosen and rejected"}
+       "help": "target reward margin between chosen and rejected"},
+      {"name": "prefix_sharing", "type": "boolean", "default": false,
+       "help": "one forward per pair: the prompt once, both responses kept apart by the attention mask"}
     ])json",
     nullptr,
     []() -> Objective* { return new SimpoObjective(); },
