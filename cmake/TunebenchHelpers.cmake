@@ -83,8 +83,10 @@ function(tunebench_add_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  # Qt Test's own per-function watchdog (5 minutes by default) follows the test's timeout.
+  math(EXPR function_timeout_ms "${ARG_TIMEOUT} * 1000")
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_PLUGIN_PATH=${TUNEBENCH_PLUGIN_BUILD_DIR}")
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;TUNEBENCH_PLUGIN_PATH=${TUNEBENCH_PLUGIN_BUILD_DIR};QTEST_FUNCTION_TIMEOUT=${function_timeout_ms}")
   if("bench" IN_LIST ARG_LABELS)
     # Figures measured beside another test would mostly measure the other test.
     set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)

@@ -13,14 +13,17 @@ at::Tensor SequenceLogProbs::mean() const
 
 SequenceLogProbs sequenceLogProbs(const at::Tensor& logits, const at::Tensor& labels)
 {
+    const std::int64_t b = logits.size(0);
     const std::int64_t t = logits.size(1);
-    const at::Tensor predicted = logits.narrow(1, 0, t - 1).to(at::kFloat); // [B, T-1, V]
-    const at::Tensor target = labels.narrow(1, 1, t - 1); // [B, T-1]
-    const at::Tensor trained = target.ne(-100);
-    const at::Tensor safeTarget = at::where(trained, target, at::zeros_like(target));
-    const at::Tensor tokenLogp = predicted.log_softmax(-1).gather(-1, safeTarget.unsqueeze(-1)).squeeze(-1); // [B, T-1]
-    const at::Tensor weights = trained.to(at::kFloat);
-    return { (tokenLogp * weights).sum(1), weights.sum(1) };
+    const std::int64_t vocab = logits.size(2);
+    // The fused cross-entropy (log-softmax and pick in one kernel, ignore index -100) is several times faster,
+    // forward and backward, than log_softmax + gather over the full [B, T, V].
+    const at::Tensor predicted = logits.narrow(1, 0, t - 1).to(at::kFloat).reshape({ -1, vocab }); // [B (T-1), V]
+    const at::Tensor target = labels.narrow(1, 1, t - 1).reshape({ -1 }); // [B (T-1)]
+    const at::Tensor tokenLogp
+        = -at::cross_entropy_loss(predicted, target, {}, at::Reduction::None, -100).view({ b, t - 1 });
+    const at::Tensor weights = labels.narrow(1, 1, t - 1).ne(-100).to(at::kFloat);
+    return { tokenLogp.sum(1), weights.sum(1) };
 }
 
 namespace {
@@ -167,9 +170,11 @@ SharedPairs sharedPairs(const TokenBatch& chosen, const TokenBatch& rejected)
 SequenceLogProbs gatheredLogProbs(
     const at::Tensor& logits, const at::Tensor& from, const at::Tensor& target, const at::Tensor& valid)
 {
-    const at::Tensor rows = logits.gather(1, from.unsqueeze(-1).expand({ -1, -1, logits.size(-1) })); // [B, K, V]
-    const at::Tensor logp = rows.to(at::kFloat).log_softmax(-1).gather(-1, target.unsqueeze(-1)).squeeze(-1);
-    return { (logp * valid).sum(1), valid.sum(1) };
+    const std::int64_t vocab = logits.size(-1);
+    const at::Tensor rows = logits.gather(1, from.unsqueeze(-1).expand({ -1, -1, vocab })); // [B, K, V]
+    const at::Tensor nll = at::cross_entropy_loss(
+        rows.to(at::kFloat).reshape({ -1, vocab }), target.reshape({ -1 }), {}, at::Reduction::None);
+    return { (-nll.view(target.sizes()) * valid).sum(1), valid.sum(1) };
 }
 
 } // namespace

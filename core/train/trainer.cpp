@@ -520,7 +520,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             nlohmann::json event = { { "event", "step" }, { "step", step },
                 { "epoch", static_cast<double>(firstMicro + accum) / static_cast<double>(order.batchesPerEpoch()) },
                 { "loss", stepLoss }, { "lr", lr }, { "grad_norm", finiteOr(norm.norm, -1) },
-                { "tokens_per_s", tokensPerSecond } };
+                { "tokens_per_s", tokensPerSecond }, { "step_seconds", seconds } };
             for (const auto& [k, v] : stepMetrics)
                 event[k] = v;
             record(event);

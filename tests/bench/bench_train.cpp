@@ -14,6 +14,7 @@
 #include "core/model/model_writer.h"
 #include "core/runtime.h"
 #include "model/model_test_support.h"
+#include "support/child_process.h"
 #include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
@@ -26,11 +27,9 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace tunebench;
+using namespace tunebench::test_support;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -44,45 +43,6 @@ const std::map<std::string, std::string> kSections = {
     { "lora", "  type: lora\n  r: 8\n  lora_alpha: 16\n  target_modules: [q_proj, v_proj]\n" },
     // @bench-rows
 };
-
-struct ChildRun {
-    int exitCode = -1;
-    long peakRssKb = 0;
-    std::string out;
-};
-
-// Runs a command with stdout captured and returns the child's own peak RSS (wait4).
-ChildRun runChild(const std::vector<std::string>& argv)
-{
-    ChildRun r;
-    int pipeFds[2];
-    if (pipe(pipeFds) != 0)
-        return r;
-    const pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipeFds[1], STDOUT_FILENO);
-        close(pipeFds[0]);
-        close(pipeFds[1]);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    close(pipeFds[1]);
-    char buffer[4096];
-    ssize_t n;
-    while ((n = read(pipeFds[0], buffer, sizeof buffer)) > 0)
-        r.out.append(buffer, static_cast<std::size_t>(n));
-    close(pipeFds[0]);
-    int status = 0;
-    rusage usage {};
-    wait4(pid, &status, 0, &usage);
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.peakRssKb = usage.ru_maxrss;
-    return r;
-}
 
 double median(std::vector<double> v)
 {

@@ -12,3 +12,6 @@ tunebench_add_test(test_hft_ia3_sparse SOURCES method/test_hft_ia3_sparse.cpp LA
 add_dependencies(test_hft_ia3_sparse tunebench-cli)
 tunebench_add_test(test_prompt_prefix SOURCES method/test_prompt_prefix.cpp LABELS unit LIBRARIES tunebench_core TORCH)
 add_dependencies(test_prompt_prefix tunebench-cli)
+tunebench_add_test(bench_preference SOURCES bench/bench_preference.cpp LABELS bench LIBRARIES tunebench_core TORCH
+                   TIMEOUT 1800)
+add_dependencies(bench_preference tunebench-cli)
