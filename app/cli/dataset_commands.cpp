@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <limits>
@@ -198,118 +199,33 @@ int datasetSelect(const std::vector<std::string>& args)
         std::cout << cl.help();
         return 0;
     }
-    auto integerOr = [&](const std::string& name, std::int64_t fallback) {
-        const auto v = cl.value(name);
-        return v ? cl.integer("--" + name, *v) : fallback;
-    };
-    auto realOr = [&](const std::string& name, double fallback) {
-        const auto v = cl.value(name);
-        return v ? realValue(name, *v) : fallback;
-    };
-    auto keepCount = [&](std::size_t n, nlohmann::json& params) {
-        std::optional<std::int64_t> count;
-        std::optional<double> fraction;
-        if (cl.value("count"))
-            count = integerOr("count", 0);
-        if (cl.value("fraction"))
-            fraction = realOr("fraction", 0);
-        std::size_t keep = 0;
-        try {
-            keep = selectionSize(n, count, fraction);
-        } catch (const InputError& e) {
-            throw UsageError(std::string("--count/--fraction: ") + e.what());
-        }
-        if (count)
-            params["count"] = *count;
-        if (fraction)
-            params["fraction"] = *fraction;
-        return keep;
-    };
-    const std::string method = cl.required("method");
-    const std::uint64_t seed = static_cast<std::uint64_t>(integerOr("seed", 1));
-    Workspace ws = Workspace::open(cl.required("workspace"));
-    const LoadedDataset d = loadDataset(ws, cl.integer("ID", cl.positional(0)));
-    const std::size_t n = d.records.size();
+    // The options become the method's parameters (dashes as underscores).
     nlohmann::json params = nlohmann::json::object();
-    std::vector<std::size_t> keep;
-    if (method == "random") {
-        keep = selectRandom(n, keepCount(n, params), seed);
-        params["seed"] = seed;
-    } else if (method == "length") {
-        const std::int64_t minLength = integerOr("min", 0);
-        const std::int64_t maxLength = integerOr("max", std::numeric_limits<std::int64_t>::max());
-        std::optional<Tokenizer> tokenizer;
-        if (auto dir = cl.value("tokenizer"))
-            tokenizer.emplace(Tokenizer::fromFolder(*dir));
-        keep = selectByLength(d.records, d.format, tokenizer ? &*tokenizer : nullptr, minLength, maxLength);
-        params["min"] = minLength;
-        if (cl.value("max"))
-            params["max"] = maxLength;
-        params["unit"] = tokenizer ? "tokens" : "words";
-        if (tokenizer)
-            params["tokenizer"] = *cl.value("tokenizer");
-    } else if (method == "dedup") {
-        keep = dedupExact(d.records);
-    } else if (method == "minhash") {
-        MinHashOptions o;
-        o.threshold = realOr("threshold", o.threshold);
-        o.permutations = static_cast<int>(integerOr("permutations", o.permutations));
-        o.bands = static_cast<int>(integerOr("bands", o.bands));
-        o.shingleWords = static_cast<int>(integerOr("shingle", o.shingleWords));
-        o.seed = seed;
-        keep = dedupMinHash(d.records, d.format, o);
-        params = { { "threshold", o.threshold }, { "permutations", o.permutations }, { "bands", o.bands },
-            { "shingle_words", o.shingleWords }, { "seed", o.seed } };
-    } else if (method == "kmeans") {
-        ClusterOptions o;
-        o.modelDir = cl.required("model");
-        o.clusters = static_cast<int>(integerOr("clusters", o.clusters));
-        o.keep = keepCount(n, params);
-        o.seed = seed;
-        o.maxTokens = integerOr("max-tokens", o.maxTokens);
-        const ClusterSelection s = selectByClusters(d.records, d.format, o);
-        keep = s.indices;
-        params["model"] = o.modelDir.string();
-        params["clusters"] = o.clusters;
-        params["seed"] = seed;
-        params["max_tokens"] = o.maxTokens;
-        params["cluster_sizes"] = s.clusterSizes;
-    } else if (method == "learnability") {
-        LearnabilityOptions o;
-        o.modelDir = cl.required("model");
-        o.keep = keepCount(n, params);
-        o.steps = static_cast<int>(integerOr("steps", o.steps));
-        o.lr = realOr("lr", o.lr);
-        o.batchSize = static_cast<int>(integerOr("batch-size", o.batchSize));
-        o.cutoffLen = integerOr("cutoff-len", o.cutoffLen);
-        o.seed = seed;
-        const LearnabilitySelection s = selectByLearnability(d.records, d.format, o);
-        keep = s.indices;
-        double before = 0, after = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            before += s.lossBefore[i] / static_cast<double>(n);
-            after += s.lossAfter[i] / static_cast<double>(n);
+    for (const char* name : { "count", "seed", "min", "max", "permutations", "bands", "shingle", "clusters",
+             "max-tokens", "steps", "batch-size", "cutoff-len" }) {
+        if (auto v = cl.value(name)) {
+            std::string key = name;
+            std::replace(key.begin(), key.end(), '-', '_');
+            params[key] = cl.integer(std::string("--") + name, *v);
         }
-        params["model"] = o.modelDir.string();
-        params["steps"] = o.steps;
-        params["lr"] = o.lr;
-        params["batch_size"] = o.batchSize;
-        params["cutoff_len"] = o.cutoffLen;
-        params["seed"] = seed;
-        params["mean_loss_before"] = before;
-        params["mean_loss_after"] = after;
-    } else {
-        throw UsageError("--method: unknown method '" + method
-            + "' (expected random, length, dedup, minhash, kmeans or learnability)");
     }
-    std::vector<nlohmann::json> selected;
-    selected.reserve(keep.size());
-    for (std::size_t i : keep)
-        selected.push_back(d.records[i]);
-    const std::string name = cl.value("name").value_or(d.name + "-" + method);
-    const DatasetRecord derived = writeDerivedDataset(ws, d.id, selected, method, params, name);
+    for (const char* name : { "fraction", "threshold", "lr" }) {
+        if (auto v = cl.value(name))
+            params[name] = realValue(name, *v);
+    }
+    for (const char* name : { "tokenizer", "model" }) {
+        if (auto v = cl.value(name))
+            params[name] = *v;
+    }
+    const std::string method = cl.required("method");
+    if (!isSelectionMethod(method))
+        throw UsageError("--method: unknown method '" + method + "' (expected " + selectionMethodList() + ")");
+    Workspace ws = Workspace::open(cl.required("workspace"));
+    const std::int64_t id = cl.integer("ID", cl.positional(0));
+    const DatasetRecord derived = selectDataset(ws, id, method, params, cl.value("name").value_or(""));
     nlohmann::json out = datasetJson(derived);
-    out["dropped"] = static_cast<std::int64_t>(n - selected.size());
+    if (const auto parent = DatasetStore(ws.db()).find(id))
+        out["dropped"] = parent->records - derived.records;
     std::cout << out.dump() << "\n";
     return 0;
 }

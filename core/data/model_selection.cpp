@@ -3,6 +3,7 @@
 #include "core/data/dataset_select.h"
 #include "core/data/example_encoder.h"
 #include "core/model/model_loader.h"
+#include "core/store/datasets.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -271,6 +273,185 @@ LearnabilitySelection selectByLearnability(
     std::sort(order.begin(), order.end());
     s.indices = std::move(order);
     return s;
+}
+
+namespace {
+
+const std::vector<std::string> kMethods = { "random", "length", "dedup", "minhash", "kmeans", "learnability" };
+
+// Reads the parameters of one selection, checking names and types.
+class Params {
+public:
+    Params(const nlohmann::json& params, std::string method)
+        : m_params(params.is_null() ? nlohmann::json::object() : params)
+        , m_method(std::move(method))
+    {
+        if (!m_params.is_object())
+            throw InputError(m_method + ": parameters must be a JSON object");
+    }
+    std::optional<std::int64_t> integer(const std::string& key)
+    {
+        m_used.push_back(key);
+        auto it = m_params.find(key);
+        if (it == m_params.end() || it->is_null())
+            return std::nullopt;
+        if (!it->is_number_integer())
+            throw InputError(m_method + ": " + key + " must be a whole number, got " + it->dump());
+        return it->get<std::int64_t>();
+    }
+    std::optional<double> real(const std::string& key)
+    {
+        m_used.push_back(key);
+        auto it = m_params.find(key);
+        if (it == m_params.end() || it->is_null())
+            return std::nullopt;
+        if (!it->is_number())
+            throw InputError(m_method + ": " + key + " must be a number, got " + it->dump());
+        return it->get<double>();
+    }
+    std::optional<std::string> text(const std::string& key)
+    {
+        m_used.push_back(key);
+        auto it = m_params.find(key);
+        if (it == m_params.end() || it->is_null())
+            return std::nullopt;
+        if (!it->is_string())
+            throw InputError(m_method + ": " + key + " must be a string, got " + it->dump());
+        return it->get<std::string>();
+    }
+    std::string requiredText(const std::string& key)
+    {
+        auto v = text(key);
+        if (!v || v->empty())
+            throw InputError(m_method + ": needs " + key + " (a folder)");
+        return *v;
+    }
+    // Every key given must be one this method reads.
+    void checkUnused() const
+    {
+        for (auto it = m_params.begin(); it != m_params.end(); ++it) {
+            if (std::find(m_used.begin(), m_used.end(), it.key()) == m_used.end())
+                throw InputError(m_method + ": unknown parameter '" + it.key() + "'");
+        }
+    }
+
+private:
+    nlohmann::json m_params;
+    std::string m_method;
+    std::vector<std::string> m_used;
+};
+
+} // namespace
+
+bool isSelectionMethod(const std::string& method)
+{
+    return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+std::string selectionMethodList()
+{
+    std::string out;
+    for (const auto& m : kMethods)
+        out += (out.empty() ? "" : ", ") + m;
+    return out;
+}
+
+DatasetRecord selectDataset(Workspace& workspace, std::int64_t id, const std::string& method,
+    const nlohmann::json& params, const std::string& name)
+{
+    if (!isSelectionMethod(method))
+        throw InputError("unknown selection method '" + method + "' (expected " + selectionMethodList() + ")");
+    Params p(params, method);
+    const LoadedDataset d = loadDataset(workspace, id);
+    const std::size_t n = d.records.size();
+    nlohmann::json used = nlohmann::json::object();
+    const auto seed = static_cast<std::uint64_t>(p.integer("seed").value_or(1));
+    auto keepCount = [&] {
+        const auto count = p.integer("count");
+        const auto fraction = p.real("fraction");
+        const std::size_t keep = selectionSize(n, count, fraction);
+        if (count)
+            used["count"] = *count;
+        if (fraction)
+            used["fraction"] = *fraction;
+        return keep;
+    };
+    std::vector<std::size_t> keep;
+    if (method == "random") {
+        keep = selectRandom(n, keepCount(), seed);
+        used["seed"] = seed;
+    } else if (method == "length") {
+        const std::int64_t minLength = p.integer("min").value_or(0);
+        const auto maxLength = p.integer("max");
+        std::optional<Tokenizer> tokenizer;
+        const auto tokenizerDir = p.text("tokenizer");
+        if (tokenizerDir && !tokenizerDir->empty())
+            tokenizer.emplace(Tokenizer::fromFolder(*tokenizerDir));
+        keep = selectByLength(d.records, d.format, tokenizer ? &*tokenizer : nullptr, minLength,
+            maxLength.value_or(std::numeric_limits<std::int64_t>::max()));
+        used["min"] = minLength;
+        if (maxLength)
+            used["max"] = *maxLength;
+        used["unit"] = tokenizer ? "tokens" : "words";
+        if (tokenizer)
+            used["tokenizer"] = *tokenizerDir;
+    } else if (method == "dedup") {
+        keep = dedupExact(d.records);
+    } else if (method == "minhash") {
+        MinHashOptions o;
+        o.threshold = p.real("threshold").value_or(o.threshold);
+        o.permutations = static_cast<int>(p.integer("permutations").value_or(o.permutations));
+        o.bands = static_cast<int>(p.integer("bands").value_or(o.bands));
+        o.shingleWords = static_cast<int>(p.integer("shingle").value_or(o.shingleWords));
+        o.seed = seed;
+        keep = dedupMinHash(d.records, d.format, o);
+        used = { { "threshold", o.threshold }, { "permutations", o.permutations }, { "bands", o.bands },
+            { "shingle", o.shingleWords }, { "seed", o.seed } };
+    } else if (method == "kmeans") {
+        ClusterOptions o;
+        o.modelDir = p.requiredText("model");
+        o.clusters = static_cast<int>(p.integer("clusters").value_or(o.clusters));
+        o.keep = keepCount();
+        o.seed = seed;
+        o.maxTokens = p.integer("max_tokens").value_or(o.maxTokens);
+        const ClusterSelection s = selectByClusters(d.records, d.format, o);
+        keep = s.indices;
+        used["model"] = o.modelDir.string();
+        used["clusters"] = o.clusters;
+        used["seed"] = seed;
+        used["max_tokens"] = o.maxTokens;
+        used["cluster_sizes"] = s.clusterSizes;
+    } else { // learnability
+        LearnabilityOptions o;
+        o.modelDir = p.requiredText("model");
+        o.keep = keepCount();
+        o.steps = static_cast<int>(p.integer("steps").value_or(o.steps));
+        o.lr = p.real("lr").value_or(o.lr);
+        o.batchSize = static_cast<int>(p.integer("batch_size").value_or(o.batchSize));
+        o.cutoffLen = p.integer("cutoff_len").value_or(o.cutoffLen);
+        o.seed = seed;
+        const LearnabilitySelection s = selectByLearnability(d.records, d.format, o);
+        keep = s.indices;
+        double before = 0, after = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            before += s.lossBefore[i] / static_cast<double>(n);
+            after += s.lossAfter[i] / static_cast<double>(n);
+        }
+        used["model"] = o.modelDir.string();
+        used["steps"] = o.steps;
+        used["lr"] = o.lr;
+        used["batch_size"] = o.batchSize;
+        used["cutoff_len"] = o.cutoffLen;
+        used["seed"] = seed;
+        used["mean_loss_before"] = before;
+        used["mean_loss_after"] = after;
+    }
+    p.checkUnused();
+    std::vector<nlohmann::json> selected;
+    selected.reserve(keep.size());
+    for (std::size_t i : keep)
+        selected.push_back(d.records[i]);
+    return writeDerivedDataset(workspace, id, selected, method, used, name.empty() ? d.name + "-" + method : name);
 }
 
 } // namespace tunebench

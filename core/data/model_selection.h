@@ -15,6 +15,9 @@
 
 namespace tunebench {
 
+class Workspace;
+struct DatasetRecord;
+
 // Diversity-centric selection. Embeddings: the final hidden state (after the
 // last norm) of the model in modelDir, mean-pooled over the tokens of
 // RecordTexts::all() (first maxTokens tokens, no special tokens) and scaled to
@@ -70,5 +73,22 @@ struct LearnabilitySelection {
 };
 LearnabilitySelection selectByLearnability(
     const std::vector<nlohmann::json>& records, DatasetFormat format, const LearnabilityOptions& options);
+
+// Runs a selection method by name on a workspace dataset and writes the
+// result as a derived dataset (lineage: parent id, the method's name, the
+// parameters as used, defaults filled in). Methods and parameters (JSON keys):
+//   random        count | fraction, seed (1)
+//   length        min (0), max (unbounded), tokenizer (a folder; words without)
+//   dedup         (none)
+//   minhash       threshold (0.8), permutations (128), bands (32), shingle (3), seed (1)
+//   kmeans        model, clusters (8), count | fraction, seed (1), max_tokens (256)
+//   learnability  model, count | fraction, steps (10), lr (1e-4), batch_size (4),
+//                 cutoff_len (512), seed (1)
+// name defaults to "<parent name>-<method>". Throws InputError for an unknown
+// method or dataset, a missing or ill-typed parameter, or an empty result.
+bool isSelectionMethod(const std::string& method);
+std::string selectionMethodList(); // "random, length, ..."
+DatasetRecord selectDataset(Workspace& workspace, std::int64_t id, const std::string& method,
+    const nlohmann::json& params, const std::string& name = {});
 
 } // namespace tunebench

@@ -166,7 +166,7 @@ private Q_SLOTS:
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.contains("unknown method 'magic'"));
         r = runCli({ "dataset", "select", "1", "--workspace", ws, "--method", "random" });
-        QCOMPARE(r.code, 2);
+        QCOMPARE(r.code, 1);
         QVERIFY(r.err.contains("count or a fraction"));
         r = runCli({ "dataset", "select", "99", "--workspace", ws, "--method", "dedup" });
         QCOMPARE(r.code, 1);

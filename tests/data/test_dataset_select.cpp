@@ -4,6 +4,7 @@
 #include "core/data/dataset_import.h"
 #include "core/data/dataset_select.h"
 #include "core/data/dataset_stats.h"
+#include "core/data/model_selection.h"
 #include "core/store/datasets.h"
 #include "core/store/workspace.h"
 #include "core/tokenizer/tokenizer.h"
@@ -200,6 +201,22 @@ private Q_SLOTS:
         QCOMPARE(dd.parentId.value_or(-1), d.id);
         QCOMPARE(json::parse(dd.paramsJson)["count"].get<int>(), 2);
         QVERIFY_THROWS_EXCEPTION(InputError, writeDerivedDataset(*m_ws, m_id, {}, "random", json::object(), "none"));
+    }
+
+    void selectionByNameChecksParameters()
+    {
+        const DatasetRecord d = selectDataset(*m_ws, m_id, "random", json { { "count", 3 }, { "seed", 2 } });
+        QCOMPARE(d.records, 3);
+        QCOMPARE(d.parentId.value_or(-1), m_id);
+        QCOMPARE(d.name, std::string("base-random"));
+        QCOMPARE(json::parse(d.paramsJson), (json { { "count", 3 }, { "seed", 2 } }));
+        const DatasetRecord m = selectDataset(*m_ws, m_id, "minhash", json { { "shingle", 2 }, { "threshold", 0.7 } });
+        QCOMPARE(m.records, 15);
+        QCOMPARE(json::parse(m.paramsJson)["permutations"].get<int>(), 128); // defaults recorded
+        QVERIFY_THROWS_EXCEPTION(InputError, selectDataset(*m_ws, m_id, "random", json { { "count", "three" } }));
+        QVERIFY_THROWS_EXCEPTION(InputError, selectDataset(*m_ws, m_id, "dedup", json { { "cout", 3 } }));
+        QVERIFY_THROWS_EXCEPTION(InputError, selectDataset(*m_ws, m_id, "kmeans", json { { "count", 3 } }));
+        QVERIFY_THROWS_EXCEPTION(InputError, selectDataset(*m_ws, m_id, "best", json::object()));
     }
 
     void statistics()
