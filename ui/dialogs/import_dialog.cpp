@@ -192,6 +192,7 @@ std::optional<DatasetFormat> ImportDialog::chosenFormat() const
 
 void ImportDialog::loadPreview()
 {
+    m_importButton->setEnabled(true);
     m_preview->clear();
     m_columns.clear();
     m_detectedFormat.reset();
@@ -347,6 +348,7 @@ bool ImportDialog::runImport()
     showErrors(r.errors);
     if (r.imported) {
         m_session->notifyChanged();
+        m_importButton->setEnabled(false); // once is enough; choosing another file enables it again
         showStatus(r.invalid > 0
                 ? tr("Imported dataset #%1 (%2): %3 records; %4 invalid records skipped, listed above.")
                       .arg(*r.id)

@@ -179,7 +179,10 @@ void DatasetsPage::refresh()
         m_state->showMessage(EmptyState::noWorkspaceText());
     } else {
         m_state->showContent();
-        if (m_model->rowCount() == 0) {
+        if (m_model->rowCount() > 0 && !selectedDatasetId()) {
+            m_previewLabel->setText(
+                tr("Select a dataset to preview its records, compute its statistics or derive a new one from it."));
+        } else if (m_model->rowCount() == 0) {
             m_previewLabel->setText(tr("<b>This workspace has no datasets yet.</b> Import a JSONL, JSON, CSV, "
                                        "TSV or text file with <i>Import\u2026</i>, or run <tt>tunebench-cli dataset "
                                        "import FILE --workspace DIR</tt>."));
@@ -222,7 +225,9 @@ void DatasetsPage::onSelectionChanged()
     rebuildLineage();
     Workspace* ws = m_session->workspace();
     if (!id || !ws) {
-        m_previewLabel->clear();
+        m_previewLabel->setText(m_model->rowCount() > 0
+                ? tr("Select a dataset to preview its records, compute its statistics or derive a new one from it.")
+                : QString());
         Q_EMIT selectedDatasetChanged();
         return;
     }
