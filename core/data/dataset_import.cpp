@@ -1,4 +1,5 @@
 #include "core/data/dataset_import.h"
+#include "core/data/dataset_select.h"
 
 #include "core/store/database.h"
 #include "core/store/datasets.h"
@@ -44,6 +45,31 @@ public:
 private:
     fs::path m_path;
 };
+
+// Records the dataset and moves the scratch folder into datasets/<id>: the
+// row and the folder appear together (the folder is renamed into place inside
+// the transaction, and a failed commit removes it again).
+std::int64_t commitDatasetFolder(Workspace& workspace, ScratchFolder& scratch, const DatasetRecord& record)
+{
+    std::error_code ec;
+    Database& db = workspace.db();
+    Database::Transaction tx(db);
+    const std::int64_t id = DatasetStore(db).add(record);
+    const fs::path target = workspace.datasetDir(id);
+    if (fs::exists(target, ec))
+        fs::remove_all(target, ec); // left by an import that died before its commit: no row owns it
+    fs::rename(scratch.path(), target, ec);
+    if (ec)
+        throw Error("cannot move the dataset into " + target.string() + ": " + ec.message());
+    scratch.release();
+    try {
+        tx.commit();
+    } catch (...) {
+        fs::remove_all(target, ec);
+        throw;
+    }
+    return id;
+}
 
 } // namespace
 
@@ -138,24 +164,8 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
             throw Error("cannot write " + (scratch.path() / "meta.json").string());
     }
 
-    // The row and the folder appear together: the folder is renamed into place
-    // inside the transaction, and a failed commit renames it back out.
-    Database& db = workspace.db();
-    Database::Transaction tx(db);
-    const std::int64_t id = DatasetStore(db).add(record);
+    const std::int64_t id = commitDatasetFolder(workspace, scratch, record);
     const fs::path target = workspace.datasetDir(id);
-    if (fs::exists(target, ec))
-        fs::remove_all(target, ec); // left by an import that died before its commit: no row owns it
-    fs::rename(scratch.path(), target, ec);
-    if (ec)
-        throw Error("cannot move the imported dataset into " + target.string() + ": " + ec.message());
-    scratch.release();
-    try {
-        tx.commit();
-    } catch (...) {
-        fs::remove_all(target, ec);
-        throw;
-    }
     result.imported = true;
     result.id = id;
     result.folder = target;
@@ -181,6 +191,54 @@ std::vector<nlohmann::json> loadDatasetRecords(const Workspace& workspace, std::
         records.push_back(std::move(value));
     }
     return records;
+}
+
+DatasetRecord writeDerivedDataset(Workspace& workspace, std::int64_t parentId,
+    const std::vector<nlohmann::json>& records, const std::string& operation, const nlohmann::json& params,
+    const std::string& name)
+{
+    const std::optional<DatasetRecord> parent = DatasetStore(workspace.db()).find(parentId);
+    if (!parent)
+        throw InputError("no dataset with id " + std::to_string(parentId) + " in the workspace");
+    if (records.empty())
+        throw InputError(operation + " of dataset " + std::to_string(parentId)
+            + " keeps no record; nothing to write (loosen the parameters)");
+    ScratchFolder scratch(workspace.datasetsDir());
+    const fs::path dataPath = scratch.path() / "data.jsonl";
+    Sha256 hash;
+    {
+        std::ofstream out(dataPath, std::ios::binary);
+        for (const nlohmann::json& r : records) {
+            const std::string line = r.dump() + "\n";
+            out.write(line.data(), static_cast<std::streamsize>(line.size()));
+            hash.update(line);
+        }
+        out.close();
+        if (!out)
+            throw Error("cannot write " + dataPath.string() + " (disk full?)");
+    }
+    DatasetRecord record;
+    record.name = name;
+    record.format = parent->format;
+    record.sourcePath = parent->sourcePath;
+    record.records = static_cast<std::int64_t>(records.size());
+    record.contentHash = "sha256:" + hash.hexDigest();
+    record.parentId = parentId;
+    record.operation = operation;
+    record.paramsJson = params.dump();
+    {
+        const nlohmann::json meta = { { "name", record.name }, { "format", record.format },
+            { "records", record.records }, { "content_hash", record.contentHash }, { "parent", parentId },
+            { "operation", operation }, { "params", params } };
+        std::ofstream metaOut(scratch.path() / "meta.json", std::ios::binary);
+        metaOut << meta.dump(2) << "\n";
+        if (!metaOut)
+            throw Error("cannot write " + (scratch.path() / "meta.json").string());
+    }
+    record.id = commitDatasetFolder(workspace, scratch, record);
+    if (auto stored = DatasetStore(workspace.db()).find(record.id))
+        return *stored;
+    return record;
 }
 
 } // namespace tunebench

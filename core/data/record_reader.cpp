@@ -77,6 +77,21 @@ void stripBom(std::string& line, std::int64_t lineNo)
         line.erase(0, 3);
 }
 
+// Parses one record's JSON. Returns a discarded value and says why for text
+// that is not JSON; nlohmann throws even in its non-throwing mode for numbers
+// out of double's range ("1e400"), so every json exception lands here.
+nlohmann::json parseRecord(const std::string& text, std::string& why)
+{
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        why = std::string("not valid JSON: ") + e.what();
+    } catch (const nlohmann::json::exception& e) {
+        why = std::string("not usable JSON: ") + e.what();
+    }
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+}
+
 bool readJsonl(const fs::path& path, const RecordSink& onRecord, const ErrorSink& onError, const Progress& progress)
 {
     LineInput in(path, progress);
@@ -85,16 +100,9 @@ bool readJsonl(const fs::path& path, const RecordSink& onRecord, const ErrorSink
         stripBom(line, in.line());
         if (isBlank(line))
             continue;
-        nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
+        std::string why;
+        nlohmann::json value = parseRecord(line, why);
         if (value.is_discarded()) {
-            // Re-parse with exceptions only for the message (the column of the fault).
-            std::string why = "not valid JSON";
-            try {
-                const auto ignored = nlohmann::json::parse(line);
-                (void)ignored;
-            } catch (const nlohmann::json::parse_error& e) {
-                why = std::string("not valid JSON: ") + e.what();
-            }
             onError({ in.line(), "", why });
         } else if (!value.is_object()) {
             onError({ in.line(), "", std::string("expected a JSON object, got ") + value.type_name() });
@@ -238,9 +246,10 @@ bool readJsonArray(const fs::path& path, const RecordSink& onRecord, const Error
     auto fail
         = [&](const std::string& what) { throw InputError(path.string() + ":" + std::to_string(line) + ": " + what); };
     auto emit = [&]() -> bool {
-        nlohmann::json value = nlohmann::json::parse(element, nullptr, false);
+        std::string why;
+        nlohmann::json value = parseRecord(element, why);
         if (value.is_discarded())
-            onError({ elementLine, "", "not valid JSON" });
+            onError({ elementLine, "", why });
         else if (!value.is_object())
             onError({ elementLine, "", std::string("expected a JSON object, got ") + value.type_name() });
         else if (!onRecord({ std::move(value), elementLine }))

@@ -64,6 +64,23 @@ private Q_SLOTS:
         QCOMPARE(r.errors[1].message, std::string("expected a JSON object, got array"));
     }
 
+    // Found by the fuzz target: numbers beyond double's range made nlohmann
+    // throw out of the reader even in its non-throwing mode.
+    void numberOverflowIsARecordError()
+    {
+        const auto path = writeFile(m_dir, "big.jsonl", "{\"text\": 1e400}\n{\"text\": \"ok\"}\n");
+        const Read r = readAll(path);
+        QCOMPARE(r.records.size(), 1u);
+        QCOMPARE(r.errors.size(), 1u);
+        QCOMPARE(r.errors[0].line, 1);
+        QVERIFY2(r.errors[0].message.find("number overflow") != std::string::npos, r.errors[0].message.c_str());
+        const auto array = writeFile(m_dir, "big.json", "[{\"text\": \"a\"},\n {\"n\": -1e999}]");
+        const Read a = readAll(array);
+        QCOMPARE(a.records.size(), 1u);
+        QCOMPARE(a.errors.size(), 1u);
+        QCOMPARE(a.errors[0].line, 2);
+    }
+
     void jsonArrayStreamsElementsWithLines()
     {
         const auto path = writeFile(m_dir, "b.json",

@@ -9,16 +9,20 @@
 #include "core/store/workspace.h"
 #include "core/version.h"
 #include "ui/about_dialog.h"
+#include "ui/dialogs/import_dialog.h"
+#include "ui/dialogs/select_dialog.h"
 #include "ui/main_window.h"
 #include "ui/models/artifact_table_model.h"
 #include "ui/models/config_diff_model.h"
 #include "ui/models/dataset_table_model.h"
+#include "ui/models/record_preview_model.h"
 #include "ui/models/run_table_model.h"
 #include "ui/pages/compare_page.h"
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/widgets/empty_state.h"
+#include "ui/widgets/length_histogram.h"
 #include "ui/widgets/metric_plot.h"
 #include "ui/workspace_session.h"
 
@@ -36,6 +40,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -43,6 +48,8 @@
 #include <QTimer>
 
 #include <functional>
+
+#include "../model/model_test_support.h"
 
 using namespace tunebench;
 using namespace tunebench::ui;
@@ -152,6 +159,7 @@ private Q_SLOTS:
     void remembersWorkspaceAndGeometry();
     void aboutDialogListsVersions();
     void screenshotsOfEveryPage();
+    void datasetsImportPreviewStatsSelectLineage();
 
 private:
     QTemporaryDir m_settingsDir;
@@ -365,10 +373,13 @@ void TestMainWindow::emptyWorkspaceExplainsHowToCreateRuns()
     QVERIFY(Workspace::isWorkspace(fsPath(dir.path())));
     QVERIFY(!runsState->isShowingContent());
     QVERIFY(runsState->message().contains(QStringLiteral("tunebench-cli runs create --workspace DIR --config FILE")));
+    // The datasets page shows its Import button at once, with a word on what to do.
+    QVERIFY(window.datasetsPage()->findChild<EmptyState*>(QStringLiteral("datasetsPageState"))->isShowingContent());
     QVERIFY(window.datasetsPage()
-                ->findChild<EmptyState*>(QStringLiteral("datasetsPageState"))
-                ->message()
-                .contains(QStringLiteral("no datasets")));
+                ->findChild<QLabel*>(QStringLiteral("datasetsPreviewLabel"))
+                ->text()
+                .contains(QStringLiteral("no datasets yet")));
+    QVERIFY(window.datasetsPage()->findChild<QPushButton*>(QStringLiteral("datasetsImport"))->isEnabled());
     QVERIFY(!window.exportsPage()->findChild<EmptyState*>(QStringLiteral("exportsPageState"))->isShowingContent());
 }
 
@@ -528,6 +539,143 @@ void TestMainWindow::screenshotsOfEveryPage()
     about.show();
     QVERIFY(QTest::qWaitForWindowExposed(&about));
     save(about, QStringLiteral("about"));
+}
+
+// The Datasets page end to end on a real workspace: the import dialog with a
+// column mapping refuses a file with a bad record and lists it, imports with
+// "skip invalid", the preview shows canonical records, statistics draw both
+// histograms, the selection dialog derives datasets and the lineage tree shows
+// them under their parent. Saves a screenshot of each step.
+void TestMainWindow::datasetsImportPreviewStatsSelectLineage()
+{
+    const QString folder = QStringLiteral(TUNEBENCH_BINARY_DIR "/screenshots/");
+    QVERIFY(QDir().mkpath(folder));
+    auto save = [&](QWidget& widget, const QString& name) {
+        QApplication::processEvents();
+        const QPixmap shot = widget.grab();
+        const QString file = folder + name + QStringLiteral(".png");
+        QFile::remove(file);
+        QVERIFY(shot.save(file));
+    };
+    QTemporaryDir dir;
+    const QString csv = dir.path() + QStringLiteral("/qa.csv");
+    {
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        QByteArray text = "question,context,answer\n";
+        const char* questions[] = { "What is the capital of France?", "How many legs does a spider have?",
+            "Name a primary colour.", "What do bees make?", "Which planet is the largest?",
+            "What is frozen water called?", "Who wrote Hamlet?", "What gas do plants take in?" };
+        const char* answers[] = { "Paris.", "Eight.", "Red, for example.", "Honey, from the nectar of flowers.",
+            "Jupiter, by a wide margin.", "Ice.", "William Shakespeare.",
+            "Carbon dioxide, which they turn into sugar with the energy of sunlight." };
+        for (int i = 0; i < 24; ++i) {
+            if (i == 5)
+                text += "\"A question without an answer\",,\n"; // line 7: the bad record
+            text += QByteArray("\"") + questions[i % 8] + "\"," + (i % 3 ? "" : "quiz") + ",\"" + answers[i % 8]
+                + (i >= 8 ? " (again)" : "") + "\"\n";
+        }
+        f.write(text);
+    }
+    const std::filesystem::path tokenizer = fsPath(dir.path()) / "tokenizer";
+    model_test::writeTinyTokenizer(tokenizer);
+
+    MainWindow window;
+    window.resize(1280, 800);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.createWorkspace(dir.path() + QStringLiteral("/ws")));
+    window.showPage(MainWindow::DatasetsPageIndex);
+    DatasetsPage* page = window.datasetsPage();
+
+    // Import: the columns are not the format's names, so the user maps them.
+    ImportDialog import(page->session(), &window);
+    import.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&import));
+    import.setFile(csv);
+    QCOMPARE(import.previewModel()->rowCount(), 20); // the first records of the file
+    QVERIFY(import.previewModel()->columns() == (QStringList { "answer", "context", "question" }));
+    import.setFormat(QStringLiteral("instruction"));
+    QVERIFY(import.setMapping(QStringLiteral("instruction"), QStringLiteral("question")));
+    QVERIFY(import.setMapping(QStringLiteral("input"), QStringLiteral("context")));
+    QVERIFY(import.setMapping(QStringLiteral("output"), QStringLiteral("answer")));
+    QVERIFY(!import.runImport());
+    QCOMPARE(import.errorModel()->rowCount(), 1);
+    QCOMPARE(import.errorModel()->item(0, 1)->data(Qt::DisplayRole).toLongLong(), 7);
+    QCOMPARE(import.errorModel()->item(0, 2)->text(), QStringLiteral("answer"));
+    QVERIFY(import.statusText().contains(QStringLiteral("nothing was imported")));
+    QCOMPARE(page->model()->rowCount(), 0);
+    save(import, QStringLiteral("dataset_import_errors"));
+    import.setSkipInvalid(true);
+    QVERIFY(import.runImport());
+    QCOMPARE(import.lastResult()->records, 24);
+    QCOMPARE(import.errorModel()->rowCount(), 1); // the skipped record stays listed
+    QVERIFY(import.statusText().contains(QStringLiteral("1 invalid records skipped")));
+    save(import, QStringLiteral("dataset_import_skipped"));
+    import.close();
+    const std::int64_t id = *import.lastResult()->id;
+
+    // The mapping is remembered for the file.
+    ImportDialog again(page->session(), &window);
+    again.setFile(csv);
+    QVERIFY(again.mapping()
+        == (ColumnMapping { { "input", "context" }, { "instruction", "question" }, { "output", "answer" } }));
+
+    // Preview.
+    QTRY_COMPARE(page->model()->rowCount(), 1);
+    QVERIFY(page->selectDataset(id));
+    QCOMPARE(page->previewModel()->rowCount(), 24);
+    QVERIFY(page->previewModel()->columns() == (QStringList { "instruction", "input", "output" }));
+    QCOMPARE(page->previewModel()->index(0, 0).data().toString(), QStringLiteral("What is the capital of France?"));
+    page->showTab(DatasetsPage::PreviewTab);
+    save(window, QStringLiteral("datasets_preview"));
+
+    // Statistics with histograms.
+    page->showTab(DatasetsPage::StatisticsTab);
+    QVERIFY2(page->computeStats(QString::fromStdString(tokenizer.string()), 48), qPrintable(page->statsSummary()));
+    QVERIFY(page->promptHistogram()->barCount() > 0);
+    QVERIFY(page->responseHistogram()->barCount() > 0);
+    QVERIFY2(page->statsSummary().contains(QStringLiteral("24 records")), qPrintable(page->statsSummary()));
+    QVERIFY(page->statsSummary().contains(QStringLiteral("exact duplicates")));
+    save(window, QStringLiteral("datasets_stats"));
+    QVERIFY(!page->computeStats(dir.path() + QStringLiteral("/nowhere"), 48));
+    QVERIFY(page->statsSummary().contains(QStringLiteral("nowhere")));
+
+    // Selection: near-duplicates, a random sample of that, and a split.
+    const auto parent = DatasetStore(page->session()->workspace()->db()).find(id);
+    QVERIFY(parent);
+    SelectDialog select(page->session(), *parent, &window);
+    select.setMethod(QStringLiteral("minhash"));
+    select.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&select));
+    save(select, QStringLiteral("dataset_select"));
+    QVERIFY2(select.run(), qPrintable(select.statusText()));
+    QCOMPARE(select.created().size(), std::size_t(1));
+    const DatasetRecord dedup = select.created().front();
+    QCOMPARE(dedup.parentId.value_or(-1), id);
+    QVERIFY(dedup.records < 24);
+    select.setMethod(QStringLiteral("random"));
+    select.setKeep(QStringLiteral("5"));
+    QCOMPARE(select.parameters()["count"].get<int>(), 5);
+    QVERIFY(select.run());
+    select.setMethod(QStringLiteral("split"));
+    QVERIFY(select.run());
+    QCOMPARE(select.created().size(), std::size_t(2));
+    select.setMethod(QStringLiteral("kmeans"));
+    QVERIFY(!select.run()); // no model folder given
+    QVERIFY(select.statusText().contains(QStringLiteral("model")));
+    select.close();
+
+    // Lineage: the import at the root, the four derived datasets under it.
+    QTRY_COMPARE(page->model()->rowCount(), 5);
+    QVERIFY(page->selectDataset(dedup.id));
+    page->showTab(DatasetsPage::LineageTab);
+    QStandardItemModel* lineage = page->lineageModel();
+    QCOMPARE(lineage->rowCount(), 1);
+    QCOMPARE(lineage->item(0)->rowCount(), 4);
+    QCOMPARE(lineage->item(0)->child(0, 1)->text(), QStringLiteral("minhash"));
+    QVERIFY(lineage->item(0)->child(0, 3)->text().contains(QStringLiteral("threshold")));
+    save(window, QStringLiteral("datasets_lineage"));
 }
 
 QTEST_MAIN(TestMainWindow)
