@@ -1,2 +1,5 @@
 tunebench_add_test(test_diversity SOURCES metrics/test_diversity.cpp LABELS unit LIBRARIES tunebench_core)
 tunebench_add_test(test_weight_space SOURCES metrics/test_weight_space.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+tunebench_add_test(test_forgetting SOURCES metrics/test_forgetting.cpp LABELS integration LIBRARIES tunebench_core
+                   TORCH TIMEOUT 600)
+add_dependencies(test_forgetting tunebench-cli) # the CLI and the plugins
