@@ -3,3 +3,6 @@ tunebench_add_test(test_weight_space SOURCES metrics/test_weight_space.cpp LABEL
 tunebench_add_test(test_forgetting SOURCES metrics/test_forgetting.cpp LABELS integration LIBRARIES tunebench_core
                    TORCH TIMEOUT 600)
 add_dependencies(test_forgetting tunebench-cli) # the CLI and the plugins
+tunebench_add_test(test_training_measures SOURCES metrics/test_training_measures.cpp LABELS integration
+                   LIBRARIES tunebench_core TORCH TIMEOUT 600)
+add_dependencies(test_training_measures tunebench-cli)
