@@ -143,6 +143,7 @@ void TrainingMeasures::metric(std::int64_t step, const std::string& name, double
 
 void TrainingMeasures::atStart(std::int64_t step)
 {
+    m_firstStep = step;
     if (step == 0 && enabled())
         measure(step, Samples | Forgetting);
 }
@@ -161,7 +162,21 @@ void TrainingMeasures::afterStep(std::int64_t step, std::int64_t totalSteps, boo
         = (d.pendingSamples ? Samples : 0) | (d.pendingForgetting ? Forgetting : 0) | (d.pendingWeights ? Weights : 0);
     if (what == 0)
         return;
-    if (timeShare() > c.measureTimeBudget) {
+    // Run it only if the share stays within the budget at the end of the run: what was spent, this
+    // measurement and the one at the end (each as long as its kind took last time), against the
+    // projected wall time (the remaining steps at the mean step time so far).
+    const double elapsed = std::chrono::duration<double>(Clock::now() - m_started).count();
+    const std::int64_t stepsDone = std::max<std::int64_t>(1, step - m_firstStep);
+    const double stepSeconds = std::max(0.0, elapsed - m_seconds) / static_cast<double>(stepsDone);
+    auto cost = [&](int kinds) {
+        double s = 0;
+        for (int k : { Samples, Forgetting, Weights })
+            s += (kinds & k) ? m_lastCost[k] : 0.0;
+        return s;
+    };
+    const double atEnd = cost(Samples | Forgetting | Weights);
+    const double projected = elapsed + static_cast<double>(totalSteps - step) * stepSeconds + cost(what) + atEnd;
+    if (m_seconds + cost(what) + atEnd > c.measureTimeBudget * projected) {
         ++m_deferred;
         return;
     }
@@ -182,16 +197,21 @@ void TrainingMeasures::atEnd(std::int64_t step)
 void TrainingMeasures::measure(std::int64_t step, int what)
 {
     Data& d = *m_data;
+    auto timed = [this](int kind, auto&& run) {
+        const double before = m_seconds;
+        run();
+        m_lastCost[kind] = m_seconds - before;
+    };
     if ((what & Samples) && !d.prompts.empty()) {
-        sampleAndDiversity(step);
+        timed(Samples, [&] { sampleAndDiversity(step); });
         d.pendingSamples = false;
     }
     if ((what & Forgetting) && d.reference) {
-        forgetting(step);
+        timed(Forgetting, [&] { forgetting(step); });
         d.pendingForgetting = false;
     }
     if ((what & Weights) && m_context.config.weightAnalysis) {
-        weights(step);
+        timed(Weights, [&] { weights(step); });
         d.pendingWeights = false;
     }
 }
@@ -222,15 +242,20 @@ void TrainingMeasures::sampleAndDiversity(std::int64_t step)
     std::vector<std::vector<std::int32_t>> continuations;
     std::vector<std::size_t> promptOf;
     EntropySum entropy;
+    double generationSeconds = 0, entropySeconds = 0;
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t p = 0; p < d().prompts.size(); ++p) {
         o.seed = c.seed + p;
         const std::vector<std::vector<std::int32_t>> batch(
             static_cast<std::size_t>(c.samplesPerPrompt), d().promptIds[p]);
+        auto mark = Clock::now();
         const std::vector<GeneratedSequence> out = generate(tuned, batch, o);
+        generationSeconds += std::chrono::duration<double>(Clock::now() - mark).count();
         for (std::size_t k = 0; k < out.size(); ++k) {
             std::vector<std::int32_t> tokens = out[k].tokens;
+            mark = Clock::now();
             const EntropySum e = continuationEntropy(tuned, d().promptIds[p], tokens);
+            entropySeconds += std::chrono::duration<double>(Clock::now() - mark).count();
             entropy.sum += e.sum;
             entropy.count += e.count;
             if (out[k].reason == FinishReason::Eos && !tokens.empty())
@@ -248,7 +273,10 @@ void TrainingMeasures::sampleAndDiversity(std::int64_t step)
     if (m_context.emit)
         m_context.emit({ { "event", "samples" }, { "step", step }, { "prompts", d().prompts }, { "samples", list } });
 
+    auto mark = Clock::now();
     const DiversityResult r = measureDiversity(samples);
+    const double textSeconds = std::chrono::duration<double>(Clock::now() - mark).count();
+    mark = Clock::now();
     const PooledEmbeddings embeddings = meanPooledEmbeddings(select(true), continuations);
     const double embeddingDistance = meanPairwiseCosineDistance(embeddings);
     double perInputEmbedding = 0;
@@ -262,6 +290,7 @@ void TrainingMeasures::sampleAndDiversity(std::int64_t step)
     }
     perInputEmbedding /= static_cast<double>(d().prompts.size());
     select(false);
+    const double embeddingSeconds = std::chrono::duration<double>(Clock::now() - mark).count();
 
     nlohmann::json values = nlohmann::json::object();
     for (std::size_t n = 0; n < r.distinct.size(); ++n) {
@@ -283,7 +312,11 @@ void TrainingMeasures::sampleAndDiversity(std::int64_t step)
         metric(step, "diversity/" + it.key(), it.value().get<double>());
     metric(step, "measure_time_share", timeShare());
     m_context.record({ { "event", "measure" }, { "kind", "diversity" }, { "step", step }, { "samples", samples.size() },
-        { "values", values }, { "seconds", seconds }, { "time_share", timeShare() } });
+        { "values", values }, { "seconds", seconds },
+        { "seconds_by_part",
+            { { "generation", generationSeconds }, { "token_entropy", entropySeconds }, { "text", textSeconds },
+                { "embedding", embeddingSeconds } } },
+        { "time_share", timeShare() } });
 }
 
 void TrainingMeasures::forgetting(std::int64_t step)

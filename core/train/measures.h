@@ -39,8 +39,11 @@ class Workspace;
 //    effective_rank (mean over changed layers) and intruder_dimensions.
 // Each measurement is a `measure` event and metrics at its step. The share of
 // wall time the measures took since the run started is the metric
-// measure_time_share; scheduled measurements (not those at the start and end)
-// wait while it is above measure_time_budget.
+// measure_time_share. A scheduled measurement (not those at the start and the
+// end, which always run) waits unless the share projected to the end of the run
+// (the time spent, this measurement and the one at the end, each as long as its
+// kind took last time, against the elapsed time plus the remaining steps at the
+// mean step time) stays within measure_time_budget.
 class TrainingMeasures {
 public:
     struct Context {
@@ -94,6 +97,8 @@ private:
     double m_seconds = 0;
     std::int64_t m_measurements = 0;
     std::int64_t m_deferred = 0;
+    std::int64_t m_firstStep = 0;
+    double m_lastCost[Weights + 1] = {}; // seconds the last measurement of each kind took
 };
 
 } // namespace tunebench

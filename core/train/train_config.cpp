@@ -74,7 +74,8 @@ const ParameterSchema& trainerSchema()
         { "weight_analysis", {}, Type::Boolean, false, {}, {}, {},
             "update norm, effective rank and intruder dimensions of each linear layer at checkpoints and at the end" },
         { "measure_time_budget", {}, Type::Number, 0.1, 0.0, 1.0, {},
-            "share of wall time the scheduled measures may take; one waits while the share is above it" },
+            "share of wall time the measures may take: a scheduled one waits unless the share projected to the "
+            "run's end stays within it (those at the start and end always run)" },
     });
     return schema;
 }

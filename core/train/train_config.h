@@ -78,7 +78,7 @@ struct TrainConfig {
     std::string forgettingReference; // a reference set file; empty: no forgetting measures
     std::int64_t forgettingSteps = 0; // every N steps besides start and end
     bool weightAnalysis = false; // at checkpoints and at the end
-    double measureTimeBudget = 0.1; // scheduled measures wait while their share of wall time is above this
+    double measureTimeBudget = 0.1; // scheduled measures wait unless the projected share of wall time stays within this
 
     // Parses a configuration (as read from YAML or JSON). Every key must be
     // known to the trainer or to the chosen adapter's or objective's schema:
