@@ -1,13 +1,22 @@
 #include "command_line.h"
 #include "commands.h"
 
+#include "core/method/adapter.h"
+#include "core/method/plugin_registry.h"
 #include "core/metrics/diversity.h"
+#include "core/metrics/forgetting.h"
 #include "core/metrics/weight_space.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_loader.h"
 #include "core/model/model_weights.h"
+#include "core/model/safetensors.h"
+#include "core/store/workspace.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 
@@ -148,10 +157,108 @@ int measureWeightsCommand(const std::vector<std::string>& args)
     return 0;
 }
 
+// An adapter folder as the trainer writes it (runs/<id>/adapter): adapter.safetensors with
+// adapter_config.json naming the plugin and its parameters.
+std::unique_ptr<Adapter> loadAdapter(const std::filesystem::path& dir, CausalLM& model)
+{
+    const std::filesystem::path configPath = dir / "adapter_config.json";
+    std::ifstream in(configPath, std::ios::binary);
+    if (!in)
+        throw InputError(configPath.string()
+            + ": cannot open; --adapter takes a run's adapter folder (runs/<id>/adapter), which names its adapter "
+              "there");
+    const auto config = nlohmann::json::parse(in, nullptr, false);
+    if (config.is_discarded() || !config.is_object() || !config.contains("adapter") || !config["adapter"].is_string())
+        throw InputError(configPath.string() + ": field 'adapter' must name the adapter plugin");
+    const std::string name = config["adapter"].get<std::string>();
+    const PluginRegistry& plugins = defaultPluginRegistry();
+    nlohmann::json params = config.value("params", nlohmann::json::object());
+    params = plugins.require(PluginKind::Adapter, name).schema.resolve(params, configPath.string());
+    std::unique_ptr<Adapter> adapter = plugins.createAdapter(name);
+    model.setRequiresGrad(false);
+    adapter->attach({ model, params, config.value("seed", std::uint64_t { 0 }) });
+    const auto state = SafetensorsFile::open(dir / "adapter.safetensors").tensors();
+    adapter->restoreState(AdapterState(state.begin(), state.end()));
+    return adapter;
+}
+
+int measureForgettingCommand(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli measure forgetting --model DIR [--adapter DIR] --base DIR --reference FILE\n"
+                   "                                  [--max-length N] [--workspace DIR]",
+        "What tuning did to a reference set: the mean loss per token of the tuned and the base model and\n"
+        "their difference (delta_loss, delta_perplexity), KL(base || tuned) per token, and, when the set\n"
+        "has probes, probe accuracy of both and probe_accuracy_delta. FILE has one JSON object a line:\n"
+        "{\"text\": ...} (every token scored), {\"prompt\": ..., \"answer\": ...} (the answer's tokens\n"
+        "scored; correct when the greedy continuation starts with the answer) or {\"prompt\": ...,\n"
+        "\"choices\": [...], \"answer\": ...} (correct when the answer is the most likely choice).\n"
+        "With a workspace the base model's numbers are cached there and reused.",
+        {},
+        { { "model", "DIR", "the tuned model folder, or the base the adapter attaches to", true },
+            { "adapter", "DIR", "a run's adapter folder (runs/<id>/adapter) applied to --model" },
+            { "base", "DIR", "the model before tuning", true },
+            { "reference", "FILE", "the reference set (JSON Lines)", true },
+            { "max-length", "N", "tokens per record at most (default 1024)" },
+            { "workspace", "DIR", "caches the base model's numbers", false, "TUNEBENCH_WORKSPACE" } });
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    std::int64_t maxLength = 1024;
+    if (auto v = cl.value("max-length")) {
+        maxLength = cl.integer("--max-length", *v);
+        if (maxLength < 2)
+            throw UsageError("--max-length must be at least 2");
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const ReferenceSet set = ReferenceSet::load(cl.required("reference"));
+    const std::filesystem::path baseDir = cl.required("base");
+    const std::unique_ptr<CausalLM> base = loadCausalLM(baseDir);
+    const std::unique_ptr<CausalLM> tuned = loadCausalLM(cl.required("model"));
+    if (base->config().vocabSize != tuned->config().vocabSize)
+        throw InputError("--model has a vocabulary of " + std::to_string(tuned->config().vocabSize)
+            + " tokens but --base one of " + std::to_string(base->config().vocabSize)
+            + "; forgetting compares models over the same tokens");
+    std::unique_ptr<Adapter> adapter;
+    if (auto dir = cl.value("adapter"))
+        adapter = loadAdapter(*dir, *tuned);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(baseDir);
+    const EncodedReference encoded = encodeReference(set, tokenizer, maxLength);
+
+    std::optional<Workspace> workspace;
+    std::string key;
+    std::optional<ReferenceScores> cached;
+    if (auto w = cl.value("workspace")) {
+        workspace.emplace(Workspace::open(*w));
+        key = forgettingCacheKey(baseDir, set, maxLength);
+        cached = loadCachedBaseScores(workspace->root(), key);
+    }
+    const ForgettingResult r = measureForgetting(
+        [&](bool useBase) -> const CausalLM& { return useBase ? *base : *tuned; }, tokenizer, encoded, cached);
+    if (workspace && !r.baseFromCache)
+        storeCachedBaseScores(workspace->root(), key, r.base);
+
+    nlohmann::json out = { { "reference", set.path }, { "records", set.items.size() }, { "tokens", r.tuned.tokens },
+        { "loss", r.tuned.loss }, { "base_loss", r.base.loss }, { "delta_loss", r.deltaLoss() },
+        { "perplexity", r.tuned.perplexity() }, { "base_perplexity", r.base.perplexity() },
+        { "delta_perplexity", r.deltaPerplexity() }, { "kl", r.kl }, { "probes", r.tuned.probes },
+        { "base_cached", r.baseFromCache } };
+    if (r.tuned.probes > 0) {
+        out["probe_accuracy"] = r.tuned.accuracy();
+        out["base_probe_accuracy"] = r.base.accuracy();
+        out["probe_accuracy_delta"] = r.probeAccuracyDelta();
+    }
+    out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cout << out.dump() << "\n";
+    return 0;
+}
+
 const CommandRegistration kRegistration { {
     { { "measure", "weights" }, "update norms, effective rank and intruder dimensions of a tuned model",
         measureWeightsCommand },
     { { "measure", "diversity" }, "distinct-n, EAD and self-BLEU of generated texts", measureDiversityCommand },
+    { { "measure", "forgetting" }, "loss, KL and probe accuracy of a tuned model against its base on a reference set",
+        measureForgettingCommand },
 } };
 
 } // namespace

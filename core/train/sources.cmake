@@ -3,7 +3,8 @@ list(APPEND torch_sources
   train/gradients.cpp
   train/batching.cpp
   train/checkpoint.cpp
-  train/trainer.cpp)
+  train/trainer.cpp
+  train/measures.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
   train/train_config.cpp)

@@ -58,6 +58,24 @@ const ParameterSchema& trainerSchema()
             "compute the reference model's numbers once before training and cache them in the run folder" },
         { "device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N" },
         { "threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core" },
+        { "sample_prompts", {}, Type::StringList, nlohmann::json::array(), {}, {}, {},
+            "prompts sampled at the start, every sample_steps and at the end (a list, or a file with one prompt "
+            "a line); their samples are stored and their diversity measured" },
+        { "sample_steps", {}, Type::Integer, 0, 0, {}, {}, "sample every N steps; 0: at the start and end only" },
+        { "samples_per_prompt", {}, Type::Integer, 4, 1, 1024, {}, "samples per prompt, each with a fixed seed" },
+        { "sample_max_new_tokens", {}, Type::Integer, 32, 1, 65536, {}, "longest sample in tokens" },
+        { "sample_temperature", {}, Type::Number, 1.0, 0.0, 100.0, {}, "sampling temperature; 0: greedy" },
+        { "sample_top_p", {}, Type::Number, 1.0, 0.0, 1.0, {}, "nucleus sampling threshold; 1: off" },
+        { "forgetting_reference", {}, Type::String, "", {}, {}, {},
+            "reference set file (JSON Lines: text, or prompt with answer/choices): loss, KL and probe accuracy "
+            "versus the base model at the start, every forgetting_steps and at the end" },
+        { "forgetting_steps", {}, Type::Integer, 0, 0, {}, {},
+            "measure forgetting every N steps; 0: at the start and end only" },
+        { "weight_analysis", {}, Type::Boolean, false, {}, {}, {},
+            "update norm, effective rank and intruder dimensions of each linear layer at checkpoints and at the end" },
+        { "measure_time_budget", {}, Type::Number, 0.1, 0.0, 1.0, {},
+            "share of wall time the measures may take: a scheduled one waits unless the share projected to the "
+            "run's end stays within it (those at the start and end always run)" },
     });
     return schema;
 }
@@ -143,6 +161,12 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         throw InputError(source + ": a run configuration must be a mapping of keys to values");
     std::map<std::string, std::string> where;
     nlohmann::json rest = flattenSections(input, source, where);
+    // sample_prompts as text names the file the prompts are in.
+    std::string promptsFile;
+    if (auto p = rest.find("sample_prompts"); p != rest.end() && p->is_string()) {
+        promptsFile = p->get<std::string>();
+        rest.erase(p);
+    }
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -188,6 +212,19 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.precomputeRefLogProbs = t["precompute_ref_log_probs"];
     c.device = t["device"];
     c.threads = t["threads"];
+    c.samplePromptsFile = promptsFile;
+    c.samplePrompts = t["sample_prompts"].get<std::vector<std::string>>();
+    c.sampleSteps = t["sample_steps"];
+    c.samplesPerPrompt = t["samples_per_prompt"];
+    c.sampleMaxNewTokens = t["sample_max_new_tokens"];
+    c.sampleTemperature = t["sample_temperature"];
+    c.sampleTopP = t["sample_top_p"];
+    if (c.sampleTopP <= 0)
+        throw InputError(source + ": field 'sample_top_p' must be above 0 (1 switches nucleus sampling off)");
+    c.forgettingReference = t["forgetting_reference"];
+    c.forgettingSteps = t["forgetting_steps"];
+    c.weightAnalysis = t["weight_analysis"];
+    c.measureTimeBudget = t["measure_time_budget"];
     if (c.numTrainEpochs <= 0 && c.maxSteps <= 0)
         throw InputError(source + ": field 'num_train_epochs' must be above 0 unless 'max_steps' is set");
 
@@ -264,7 +301,20 @@ nlohmann::json TrainConfig::toJson() const
         { "precompute_ref_log_probs", precomputeRefLogProbs },
         { "device", device },
         { "threads", threads },
+        { "sample_steps", sampleSteps },
+        { "samples_per_prompt", samplesPerPrompt },
+        { "sample_max_new_tokens", sampleMaxNewTokens },
+        { "sample_temperature", sampleTemperature },
+        { "sample_top_p", sampleTopP },
+        { "forgetting_reference", forgettingReference },
+        { "forgetting_steps", forgettingSteps },
+        { "weight_analysis", weightAnalysis },
+        { "measure_time_budget", measureTimeBudget },
     };
+    if (!samplePromptsFile.empty())
+        j["sample_prompts"] = samplePromptsFile;
+    else
+        j["sample_prompts"] = samplePrompts;
     if (!dataset.empty())
         j["dataset"] = dataset;
     if (datasetId)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tunebench {
 
@@ -19,7 +20,9 @@ class PluginRegistry;
 //   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, packing, val_size,
 //   eval_steps, logging_steps, save_steps, save_total_limit,
 //   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
-//   device, threads,
+//   device, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
+//   sample_steps, samples_per_prompt, sample_max_new_tokens, sample_temperature, sample_top_p,
+//   forgetting_reference, forgetting_steps, weight_analysis, measure_time_budget,
 // plus the chosen adapter's and objective's own parameters (lora_r, beta ...).
 struct TrainConfig {
     std::string name;
@@ -62,6 +65,20 @@ struct TrainConfig {
     bool precomputeRefLogProbs = false; // reference numbers computed once and cached in the run folder
     std::string device = "cpu";
     std::int64_t threads = 0; // 0: one per core
+
+    // Measures while training (core/train/measures.h). Sampling and diversity
+    // run when there are prompts: the list, or the file they are read from.
+    std::vector<std::string> samplePrompts;
+    std::string samplePromptsFile; // one prompt a line (or a JSON object with "prompt")
+    std::int64_t sampleSteps = 0; // every N steps besides start and end; 0: start and end only
+    std::int64_t samplesPerPrompt = 4;
+    std::int64_t sampleMaxNewTokens = 32;
+    double sampleTemperature = 1.0;
+    double sampleTopP = 1.0;
+    std::string forgettingReference; // a reference set file; empty: no forgetting measures
+    std::int64_t forgettingSteps = 0; // every N steps besides start and end
+    bool weightAnalysis = false; // at checkpoints and at the end
+    double measureTimeBudget = 0.1; // scheduled measures wait unless the projected share of wall time stays within this
 
     // Parses a configuration (as read from YAML or JSON). Every key must be
     // known to the trainer or to the chosen adapter's or objective's schema:

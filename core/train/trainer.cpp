@@ -18,6 +18,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/gradients.h"
 #include "core/train/lr_schedule.h"
+#include "core/train/measures.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -442,6 +443,12 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         { "packed_rows", packedRows }, { "trainable_parameters", result.trainableParameters },
         { "total_parameters", result.totalParameters }, { "adapter", c.adapter }, { "objective", c.objective } });
 
+    // Samples, diversity, forgetting and weight space while training (measures.h).
+    TrainingMeasures measures(
+        { c, *model, *adapter, tokenizer, chatTemplate ? &*chatTemplate : nullptr, options.workspace, options.runId,
+            writer ? &*writer : nullptr, record, emit, [&c, &load]() { return loadCausalLM(c.model, load); } });
+    measures.atStart(step);
+
     std::int64_t lastStage = -1;
     double lastLoss = NAN;
     while (step < totalSteps) {
@@ -552,15 +559,23 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
                 break;
             }
         }
-        if (c.saveSteps > 0 && step % c.saveSteps == 0 && step < totalSteps)
+        const bool checkpointNow = c.saveSteps > 0 && step % c.saveSteps == 0 && step < totalSteps;
+        if (checkpointNow)
             saveCheckpoint();
+        measures.afterStep(step, totalSteps, checkpointNow);
     }
     saveCheckpoint();
     {
         const fs::path adapterDir = options.runDir / "adapter";
         fs::create_directories(adapterDir);
         writeSafetensors(adapterDir / "adapter.safetensors", adapter->state(), { { "format", "pt" } });
+        // What loads the adapter again (tunebench-cli measure forgetting --adapter DIR).
+        std::ofstream(adapterDir / "adapter_config.json", std::ios::binary) << nlohmann::json(
+            { { "adapter", c.adapter }, { "params", c.adapterParams }, { "model", c.model },
+                { "seed", c.seed } }).dump(2);
     }
+    if (result.status != TrainResult::Status::Cancelled)
+        measures.atEnd(step);
     result.steps = step;
     result.lastLoss = lastLoss;
     result.bestEvalLoss = bestEval;
