@@ -12,6 +12,7 @@
 #include "core/model/safetensors.h"
 #include "core/store/workspace.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/train/run_adapter.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -157,31 +158,6 @@ int measureWeightsCommand(const std::vector<std::string>& args)
     return 0;
 }
 
-// An adapter folder as the trainer writes it (runs/<id>/adapter): adapter.safetensors with
-// adapter_config.json naming the plugin and its parameters.
-std::unique_ptr<Adapter> loadAdapter(const std::filesystem::path& dir, CausalLM& model)
-{
-    const std::filesystem::path configPath = dir / "adapter_config.json";
-    std::ifstream in(configPath, std::ios::binary);
-    if (!in)
-        throw InputError(configPath.string()
-            + ": cannot open; --adapter takes a run's adapter folder (runs/<id>/adapter), which names its adapter "
-              "there");
-    const auto config = nlohmann::json::parse(in, nullptr, false);
-    if (config.is_discarded() || !config.is_object() || !config.contains("adapter") || !config["adapter"].is_string())
-        throw InputError(configPath.string() + ": field 'adapter' must name the adapter plugin");
-    const std::string name = config["adapter"].get<std::string>();
-    const PluginRegistry& plugins = defaultPluginRegistry();
-    nlohmann::json params = config.value("params", nlohmann::json::object());
-    params = plugins.require(PluginKind::Adapter, name).schema.resolve(params, configPath.string());
-    std::unique_ptr<Adapter> adapter = plugins.createAdapter(name);
-    model.setRequiresGrad(false);
-    adapter->attach({ model, params, config.value("seed", std::uint64_t { 0 }) });
-    const auto state = SafetensorsFile::open(dir / "adapter.safetensors").tensors();
-    adapter->restoreState(AdapterState(state.begin(), state.end()));
-    return adapter;
-}
-
 int measureForgettingCommand(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli measure forgetting --model DIR [--adapter DIR] --base DIR --reference FILE\n"
@@ -221,7 +197,7 @@ int measureForgettingCommand(const std::vector<std::string>& args)
             + "; forgetting compares models over the same tokens");
     std::unique_ptr<Adapter> adapter;
     if (auto dir = cl.value("adapter"))
-        adapter = loadAdapter(*dir, *tuned);
+        adapter = loadRunAdapter(*dir, *tuned, defaultPluginRegistry(), cl.required("model"));
     const Tokenizer tokenizer = Tokenizer::fromFolder(baseDir);
     const EncodedReference encoded = encodeReference(set, tokenizer, maxLength);
 

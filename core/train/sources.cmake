@@ -4,7 +4,8 @@ list(APPEND torch_sources
   train/batching.cpp
   train/checkpoint.cpp
   train/trainer.cpp
-  train/measures.cpp)
+  train/measures.cpp
+  train/run_adapter.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
   train/train_config.cpp)

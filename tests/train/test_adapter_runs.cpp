@@ -1,13 +1,16 @@
 // Every adapter plugin through the product's real paths: `tunebench-cli train
 // CONFIG.yaml` with the adapter's YAML section trains it (exit 0, the loss
 // falls), and a run stopped part-way and resumed gives the same losses, step
-// for step, as the uninterrupted CLI run. Steps cross epochs (HFT re-draws its
+// for step, as the uninterrupted CLI run; `export --format merged` writes a
+// folder that computes what base + adapter computes (prompt and prefix tuning
+// are refused). Steps cross epochs (HFT re-draws its
 // halves), a sparse fine-tuning's dense phase and chain-of-LoRA's links.
 // A loaded adapter without a row here fails the test.
 
 #include "core/method/plugin_registry.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
+#include "core/train/run_adapter.h"
 #include "core/train/trainer.h"
 #include "core/util/yaml_json.h"
 #include "model/model_test_support.h"
@@ -152,6 +155,27 @@ private Q_SLOTS:
         QCOMPARE(straight.size(), 6u);
         QVERIFY2(straight.back() < straight.front(),
             qPrintable(QString("loss %1 -> %2").arg(straight.front()).arg(straight.back())));
+
+        // Exported as a merged model folder: the bare folder computes what base + adapter computes.
+        const QString merged = m_dir.path() + "/merged-" + adapter;
+        const CliResult exported
+            = runCli({ "export", "--workspace", ws, "--run", "1", "--format", "merged", "--out", merged });
+        if (name == "prompt_tuning" || name == "prefix_tuning") {
+            QCOMPARE(exported.code, 1);
+            QVERIFY2(exported.err.contains("cannot be folded into the model's weights"), qPrintable(exported.err));
+        } else {
+            QVERIFY2(exported.code == 0, qPrintable(exported.err));
+            auto tuned = loadCausalLM(m_model);
+            const auto attached
+                = loadRunAdapter(fs::path(ws.toStdString()) / "runs" / "1" / "adapter", *tuned, m_plugins, m_model);
+            auto folded = loadCausalLM(merged.toStdString());
+            QVERIFY(fs::exists(fs::path(merged.toStdString()) / "tokenizer.json"));
+            at::NoGradGuard noGrad;
+            ForwardInput in;
+            in.inputIds = model_test::randomIds(2, 10, 4, model_test::kTinyTokenizerVocab);
+            const double diff = model_test::maxAbsDiff(tuned->forward(in).logits, folded->forward(in).logits);
+            QVERIFY2(diff < 1e-4, qPrintable(QString("merged model differs by %1").arg(diff)));
+        }
 
         // Stopped after step 3 (its checkpoint), then resumed: the same losses, bit for bit.
         const TrainConfig c
