@@ -28,27 +28,9 @@ using nlohmann::json;
 
 namespace {
 
-std::unique_ptr<CausalLM> tinyModel(Architecture arch)
-{
-    RandomModelSpec spec;
-    spec.architecture = arch;
-    spec.vocabSize = 48;
-    spec.hiddenSize = 16;
-    spec.numLayers = 2;
-    spec.numHeads = 4;
-    if (arch != Architecture::Gpt2)
-        spec.numKvHeads = 2;
-    spec.intermediateSize = 32;
-    return createRandomCausalLM(randomModelConfig(spec), 11);
-}
+using model_test::tinyModel;
 
-at::Tensor logitsOf(const CausalLM& model, const at::Tensor& ids)
-{
-    at::NoGradGuard noGrad;
-    ForwardInput in;
-    in.inputIds = ids;
-    return model.forward(in).logits;
-}
+using model_test::logitsOf;
 
 double sftLoss(const CausalLM& model, const at::Tensor& ids)
 {

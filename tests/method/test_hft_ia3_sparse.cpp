@@ -26,27 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<CausalLM> tinyModel(Architecture arch, std::int64_t layers = 2, std::uint64_t seed = 11)
-{
-    RandomModelSpec spec;
-    spec.architecture = arch;
-    spec.vocabSize = 48;
-    spec.hiddenSize = 16;
-    spec.numLayers = layers;
-    spec.numHeads = 4;
-    if (arch != Architecture::Gpt2)
-        spec.numKvHeads = 2;
-    spec.intermediateSize = 32;
-    return createRandomCausalLM(randomModelConfig(spec), seed);
-}
+using model_test::tinyModel;
 
-at::Tensor logitsOf(const CausalLM& model, const at::Tensor& ids)
-{
-    at::NoGradGuard noGrad;
-    ForwardInput in;
-    in.inputIds = ids;
-    return model.forward(in).logits;
-}
+using model_test::logitsOf;
 
 std::map<std::string, at::Tensor> snapshot(const CausalLM& model)
 {

@@ -4,6 +4,7 @@
 // switching on the features that set it apart), and a tiny byte-level BPE
 // tokenizer written by hand so model tests need no downloaded files.
 
+#include "core/model/causal_lm.h"
 #include "core/model/config.h"
 #include "core/model/model_writer.h"
 
@@ -14,6 +15,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -156,5 +158,32 @@ inline void writeTinyTokenizer(const std::filesystem::path& dir)
 
 constexpr std::int64_t kTinyTokenizerVocab = 264;
 constexpr std::int32_t kTinyTokenizerEos = 263;
+
+// The tiny random model the method tests train (vocabulary 48, hidden 16, 4 heads, MLP 32; grouped-query
+// attention with 2 key/value heads except for GPT-2).
+inline std::unique_ptr<tunebench::CausalLM> tinyModel(
+    tunebench::Architecture arch, std::int64_t layers = 2, std::uint64_t seed = 11)
+{
+    using namespace tunebench;
+    RandomModelSpec spec;
+    spec.architecture = arch;
+    spec.vocabSize = 48;
+    spec.hiddenSize = 16;
+    spec.numLayers = layers;
+    spec.numHeads = 4;
+    if (arch != Architecture::Gpt2)
+        spec.numKvHeads = 2;
+    spec.intermediateSize = 32;
+    return createRandomCausalLM(randomModelConfig(spec), seed);
+}
+
+// Logits [B, T, V] of ids [B, T], without gradients.
+inline at::Tensor logitsOf(const tunebench::CausalLM& model, const at::Tensor& ids)
+{
+    at::NoGradGuard noGrad;
+    tunebench::ForwardInput in;
+    in.inputIds = ids;
+    return model.forward(in).logits;
+}
 
 } // namespace model_test

@@ -24,19 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<CausalLM> tinyModel(Architecture arch)
-{
-    RandomModelSpec spec;
-    spec.architecture = arch;
-    spec.vocabSize = 48;
-    spec.hiddenSize = 16;
-    spec.numLayers = 2;
-    spec.numHeads = 4;
-    if (arch != Architecture::Gpt2)
-        spec.numKvHeads = 2;
-    spec.intermediateSize = 32;
-    return createRandomCausalLM(randomModelConfig(spec), 11);
-}
+using model_test::tinyModel;
 
 std::vector<EncodedExample> examples()
 {
