@@ -28,10 +28,7 @@
 // with A = [A_0; ...; A_n] [r (n+1), in] and B = [B_0, ..., B_n] [out, r (n+1)],
 // and lora_alpha = alpha (n + 1) for PEFT's alpha / rank scale to stay s.
 
-#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
-#include "core/model/causal_lm.h"
-#include "core/model/linear.h"
 #include "core/util/error.h"
 #include "plugins/lora_common/lora_common.h"
 
@@ -48,25 +45,19 @@ using namespace tunebench::lora;
 
 constexpr const char* kLinkKey = "chain_of_lora.link";
 
-class ChainHook final : public LinearHook {
+class ChainHook final : public LowRankHook {
 public:
-    ChainHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
-        : m_a(std::move(a))
-        , m_b(std::move(b))
-        , m_scale(scale)
-        , m_dropout(dropout)
-        , m_on(std::move(on))
-    { }
+    using LowRankHook::LowRankHook;
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
         at::Tensor out = layer.baseForward(x); // [..., out]
-        if (!m_on->enabled)
+        if (!enabled())
             return out;
         // Finished links stand for updates merged into the weight: no dropout.
         for (std::size_t j = 0; j < m_frozenA.size(); ++j)
-            out = out + lowRank(x, m_frozenA[j], m_frozenB[j]) * m_scale;
-        return out + lowRank(trainingDropout(x, m_dropout), m_a, m_b) * m_scale;
+            out = out + lowRank(x, m_frozenA[j], m_frozenB[j]) * scale();
+        return out + lowRank(trainingDropout(x, dropout()), m_a, m_b) * scale();
     }
 
     // Freezes a copy of the current link and starts the next from newA [r, in] and B = 0.
@@ -90,8 +81,6 @@ public:
         return sum;
     }
 
-    const at::Tensor& a() const { return m_a; }
-    const at::Tensor& b() const { return m_b; }
     const std::vector<at::Tensor>& frozenA() const { return m_frozenA; }
     const std::vector<at::Tensor>& frozenB() const { return m_frozenB; }
     void setFrozen(std::vector<at::Tensor> a, std::vector<at::Tensor> b)
@@ -99,20 +88,19 @@ public:
         m_frozenA = std::move(a);
         m_frozenB = std::move(b);
     }
-    double scale() const { return m_scale; }
 
 private:
-    at::Tensor m_a; // [r, in], the link in training
-    at::Tensor m_b; // [out, r]
+    // m_a, m_b: the link in training.
     std::vector<at::Tensor> m_frozenA; // finished links, [r, in] each
     std::vector<at::Tensor> m_frozenB; // [out, r] each
-    double m_scale;
-    double m_dropout;
-    std::shared_ptr<const AdapterSwitch> m_on;
 };
 
-class ChainOfLoraAdapter final : public Adapter {
+class ChainOfLoraAdapter final : public LowRankAdapter<ChainHook> {
 public:
+    ChainOfLoraAdapter()
+        : LowRankAdapter("chain_of_lora")
+    { }
+
     void attach(const AdapterSetup& setup) override
     {
         const LoraParams p = readParams(setup.params);
@@ -123,19 +111,9 @@ public:
         m_model = &setup.model;
         at::Generator gen = at::detail::createCPUGenerator(linkSeed(0));
         for (Linear* layer : targetedLayers(setup.model, p.targets)) {
-            const auto options = layer->weight().options();
-            at::Tensor a = kaimingUniformA(p.r, layer->inFeatures(), options, gen);
-            at::Tensor b = at::zeros({ layer->outFeatures(), p.r }, options.requires_grad(false)).requires_grad_(true);
-            auto hook = std::make_shared<ChainHook>(a, b, p.scale, p.dropout, m_on);
-            layer->setHook(hook);
-            m_layers.push_back({ layer->name(), hook });
+            auto [a, b] = freshFactors(*layer, p.r, gen);
+            addLayer(*layer, std::make_shared<ChainHook>(a, b, p.scale, p.dropout, m_on));
         }
-    }
-
-    // The link in training only; finished links are frozen.
-    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
-    {
-        return { { currentLink(), weightDecay, 1.0 } };
     }
 
     bool afterStep(std::int64_t step) override
@@ -151,30 +129,10 @@ public:
         return true;
     }
 
-    bool canDisable() const override { return true; }
-    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
-
-    bool canMerge() const override { return true; }
-    void merge() override
-    {
-        at::NoGradGuard noGrad;
-        for (const auto& l : m_layers) {
-            Linear& layer = *m_model->linear(l.module);
-            // W0 [out, in] += s sum_j B_j A_j; a view for GPT-2's Conv1D.
-            layer.weightOutIn().add_(l.hook->delta() * l.hook->scale());
-            layer.setHook(nullptr);
-        }
-    }
-
+    // The trained link (parameterGroups: finished links are frozen), the finished links, and which link trains.
     AdapterState state() const override
     {
-        AdapterState out = namedState(currentLink());
-        for (const auto& l : m_layers) {
-            for (std::size_t j = 0; j < l.hook->frozenA().size(); ++j) {
-                out.emplace_back(frozenName(l.module, j, 'A'), l.hook->frozenA()[j]);
-                out.emplace_back(frozenName(l.module, j, 'B'), l.hook->frozenB()[j]);
-            }
-        }
+        AdapterState out = LowRankAdapter::state();
         out.emplace_back(kLinkKey, at::scalar_tensor(m_link, at::kLong));
         return out;
     }
@@ -213,7 +171,7 @@ public:
             }
             frozen.emplace_back(std::move(as), std::move(bs));
         }
-        restoreNamedState(currentLink(), state, "chain_of_lora");
+        restoreNamedState(trainedTensors(), state, "chain_of_lora");
         for (std::size_t i = 0; i < m_layers.size(); ++i)
             m_layers[i].hook->setFrozen(std::move(frozen[i].first), std::move(frozen[i].second));
         m_link = link;
@@ -222,14 +180,18 @@ public:
 private:
     std::uint64_t linkSeed(std::int64_t link) const { return m_seed + static_cast<std::uint64_t>(link); }
 
-    std::vector<NamedParameter> currentLink() const
+    void addFrozen(const Entry& l, std::vector<NamedParameter>& out) const override
     {
-        std::vector<NamedParameter> params;
-        for (const auto& l : m_layers) {
-            params.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
-            params.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
+        for (std::size_t j = 0; j < l.hook->frozenA().size(); ++j) {
+            out.push_back({ frozenName(l.module, j, 'A'), l.hook->frozenA()[j] });
+            out.push_back({ frozenName(l.module, j, 'B'), l.hook->frozenB()[j] });
         }
-        return params;
+    }
+
+    // W0 [out, in] += s sum_j B_j A_j.
+    void fold(Linear& layer, const ChainHook& hook) const override
+    {
+        layer.weightOutIn().add_(hook.delta() * hook.scale());
     }
 
     static std::string frozenName(const std::string& module, std::size_t link, char factor)
@@ -237,13 +199,6 @@ private:
         return peftPrefix(module) + ".chain." + std::to_string(link) + ".lora_" + factor + ".weight";
     }
 
-    struct Entry {
-        std::string module;
-        std::shared_ptr<ChainHook> hook;
-    };
-    std::vector<Entry> m_layers;
-    CausalLM* m_model = nullptr;
-    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
     std::int64_t m_r = 0;
     std::int64_t m_links = 1; // k
     std::int64_t m_linkSteps = 1;

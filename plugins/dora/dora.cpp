@@ -14,10 +14,7 @@
 // base_model.model.<module>.lora_A.weight, .lora_B.weight and
 // .lora_magnitude_vector (PEFT's ".default.weight" suffix dropped on saving).
 
-#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
-#include "core/model/causal_lm.h"
-#include "core/model/linear.h"
 #include "plugins/lora_common/lora_common.h"
 
 #include <ATen/ATen.h>
@@ -30,21 +27,15 @@ namespace {
 using namespace tunebench;
 using namespace tunebench::lora;
 
-class DoraHook final : public LinearHook {
+class DoraHook final : public LowRankHook {
 public:
-    DoraHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
-        : m_a(std::move(a))
-        , m_b(std::move(b))
-        , m_scale(scale)
-        , m_dropout(dropout)
-        , m_on(std::move(on))
-    { }
+    using LowRankHook::LowRankHook;
 
     // ||W0 + s B A|| per output row, without gradient: [out].
     at::Tensor weightNorm(const Linear& layer) const
     {
         at::NoGradGuard noGrad;
-        const at::Tensor v = layer.weightOutIn() + at::matmul(m_b, m_a) * m_scale; // [out, in]
+        const at::Tensor v = layer.weightOutIn() + at::matmul(m_b, m_a) * scale(); // [out, in]
         return at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 });
     }
 
@@ -53,101 +44,65 @@ public:
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
         at::Tensor base = layer.baseForward(x); // [..., out], bias included
-        if (!m_on->enabled)
+        if (!enabled())
             return base;
         const at::Tensor factor = m_magnitude / weightNorm(layer); // [out]; exactly 1 at initialisation
         at::Tensor in = x;
         at::Tensor baseNoBias; // W0 x [..., out]
-        if (m_dropout > 0 && at::GradMode::is_enabled()) {
-            in = at::dropout(x, m_dropout, true);
+        if (dropout() > 0 && at::GradMode::is_enabled()) {
+            in = at::dropout(x, dropout(), true);
             baseNoBias = at::matmul(in, layer.weightOutIn().t());
         } else {
             // Saves a second product with W0; differs from it by rounding only.
             baseNoBias = layer.hasBias() ? base - layer.bias() : base;
         }
-        return base + (factor - 1) * baseNoBias + lowRank(in, m_a, m_b) * (factor * m_scale);
+        return base + (factor - 1) * baseNoBias + lowRank(in, m_a, m_b) * (factor * scale());
     }
 
-    const at::Tensor& a() const { return m_a; }
-    const at::Tensor& b() const { return m_b; }
     const at::Tensor& magnitude() const { return m_magnitude; }
-    double scale() const { return m_scale; }
 
 private:
-    at::Tensor m_a; // [r, in]
-    at::Tensor m_b; // [out, r]
     at::Tensor m_magnitude; // [out]
-    double m_scale;
-    double m_dropout;
-    std::shared_ptr<const AdapterSwitch> m_on;
 };
 
-class DoraAdapter final : public Adapter {
+class DoraAdapter final : public LowRankAdapter<DoraHook> {
 public:
+    DoraAdapter()
+        : LowRankAdapter("DoRA")
+    { }
+
     void attach(const AdapterSetup& setup) override
     {
         const LoraParams p = readParams(setup.params);
         at::Generator gen = at::detail::createCPUGenerator(setup.seed);
         m_model = &setup.model;
         for (Linear* layer : targetedLayers(setup.model, p.targets)) {
-            const auto options = layer->weight().options();
-            at::Tensor a = kaimingUniformA(p.r, layer->inFeatures(), options, gen);
-            at::Tensor b = at::zeros({ layer->outFeatures(), p.r }, options.requires_grad(false)).requires_grad_(true);
+            auto [a, b] = freshFactors(*layer, p.r, gen);
             auto hook = std::make_shared<DoraHook>(a, b, p.scale, p.dropout, m_on);
             // m = ||W0 + s B A|| with B = 0, computed as forward() computes the norm so that
             // m / ||V|| is exactly 1 and the outputs at initialisation are the base model's.
             hook->setMagnitude(hook->weightNorm(*layer).clone().requires_grad_(true));
-            layer->setHook(hook);
-            m_layers.push_back({ layer->name(), hook });
+            addLayer(*layer, hook);
         }
-    }
-
-    // One group: like transformers' Trainer, weight decay applies to the
-    // magnitude too (it is neither a bias nor a norm layer's gain).
-    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
-    {
-        std::vector<NamedParameter> params;
-        for (const auto& l : m_layers) {
-            params.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
-            params.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
-            params.push_back({ peftPrefix(l.module) + ".lora_magnitude_vector", l.hook->magnitude() });
-        }
-        return { { params, weightDecay, 1.0 } };
-    }
-
-    bool canDisable() const override { return true; }
-    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
-
-    bool canMerge() const override { return true; }
-    void merge() override
-    {
-        at::NoGradGuard noGrad;
-        for (const auto& l : m_layers) {
-            Linear& layer = *m_model->linear(l.module);
-            // W' = m * V / ||V|| with V = W0 + s B A [out, in]; weightOutIn() is a view
-            // of GPT-2's [in, out] Conv1D weight, so copy_ writes the model's tensor.
-            at::Tensor w = layer.weightOutIn();
-            const at::Tensor v = w + at::matmul(l.hook->b(), l.hook->a()) * l.hook->scale();
-            const at::Tensor norm = at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 }); // [out]
-            w.copy_(v * (l.hook->magnitude() / norm).unsqueeze(1));
-            layer.setHook(nullptr);
-        }
-    }
-
-    AdapterState state() const override { return namedState(parameterGroups(0.0).front().parameters); }
-    void restoreState(const AdapterState& state) override
-    {
-        restoreNamedState(parameterGroups(0.0).front().parameters, state, "DoRA");
     }
 
 private:
-    struct Entry {
-        std::string module;
-        std::shared_ptr<DoraHook> hook;
-    };
-    std::vector<Entry> m_layers;
-    CausalLM* m_model = nullptr;
-    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
+    // One group: like transformers' Trainer, weight decay applies to the
+    // magnitude too (it is neither a bias nor a norm layer's gain).
+    void addTrained(const Entry& l, std::vector<NamedParameter>& out) const override
+    {
+        LowRankAdapter::addTrained(l, out);
+        out.push_back({ peftPrefix(l.module) + ".lora_magnitude_vector", l.hook->magnitude() });
+    }
+
+    // W' = m * V / ||V|| with V = W0 + s B A [out, in].
+    void fold(Linear& layer, const DoraHook& hook) const override
+    {
+        at::Tensor w = layer.weightOutIn();
+        const at::Tensor v = w + at::matmul(hook.b(), hook.a()) * hook.scale();
+        const at::Tensor norm = at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 }); // [out]
+        w.copy_(v * (hook.magnitude() / norm).unsqueeze(1));
+    }
 };
 
 const TunebenchPluginDescriptor kDescriptor {

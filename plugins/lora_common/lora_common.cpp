@@ -1,8 +1,5 @@
 #include "plugins/lora_common/lora_common.h"
 
-#include "core/method/named_state.h"
-#include "core/model/causal_lm.h"
-#include "core/model/linear.h"
 #include "core/util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -85,98 +82,55 @@ std::string peftPrefix(const std::string& module)
     return "base_model.model." + module;
 }
 
+std::pair<at::Tensor, at::Tensor> freshFactors(const Linear& layer, std::int64_t r, at::Generator& gen)
+{
+    const auto options = layer.weight().options();
+    at::Tensor a = kaimingUniformA(r, layer.inFeatures(), options, gen);
+    at::Tensor b = at::zeros({ layer.outFeatures(), r }, options.requires_grad(false)).requires_grad_(true);
+    return { std::move(a), std::move(b) };
+}
+
 namespace {
 
-class LoraHook final : public LinearHook {
+class LoraHook final : public LowRankHook {
 public:
-    LoraHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
-        : m_a(std::move(a))
-        , m_b(std::move(b))
-        , m_scale(scale)
-        , m_dropout(dropout)
-        , m_on(std::move(on))
-    { }
+    using LowRankHook::LowRankHook;
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
         at::Tensor base = layer.baseForward(x);
-        if (!m_on->enabled)
+        if (!enabled())
             return base;
-        return base + lowRank(trainingDropout(x, m_dropout), m_a, m_b) * m_scale;
+        return base + lowRank(trainingDropout(x, dropout()), m_a, m_b) * scale();
     }
-
-    const at::Tensor& a() const { return m_a; }
-    const at::Tensor& b() const { return m_b; }
-    double scale() const { return m_scale; }
-
-private:
-    at::Tensor m_a; // [r, in]
-    at::Tensor m_b; // [out, r]
-    double m_scale;
-    double m_dropout;
-    std::shared_ptr<const AdapterSwitch> m_on;
 };
 
 // LoRA (Hu et al.): h = W0 x + s B A dropout(x), A [r, in] Kaiming-uniform, B
 // [out, r] zero so training starts from the base model; s = alpha / r, or
 // alpha / sqrt(r) with use_rslora. Tensors are named as PEFT names them
 // (base_model.model.<module>.lora_A.weight), so export is a copy.
-class LoraAdapter final : public Adapter {
+class LoraAdapter final : public LowRankAdapter<LoraHook> {
 public:
+    LoraAdapter()
+        : LowRankAdapter("LoRA")
+    { }
+
     void attach(const AdapterSetup& setup) override
     {
         const LoraParams p = readParams(setup.params);
         at::Generator gen = at::detail::createCPUGenerator(setup.seed);
         m_model = &setup.model;
         for (Linear* layer : targetedLayers(setup.model, p.targets)) {
-            const auto options = layer->weight().options();
-            at::Tensor a = kaimingUniformA(p.r, layer->inFeatures(), options, gen);
-            at::Tensor b = at::zeros({ layer->outFeatures(), p.r }, options.requires_grad(false)).requires_grad_(true);
-            auto hook = std::make_shared<LoraHook>(a, b, p.scale, p.dropout, m_on);
-            layer->setHook(hook);
-            m_layers.push_back({ layer->name(), hook });
+            auto [a, b] = freshFactors(*layer, p.r, gen);
+            addLayer(*layer, std::make_shared<LoraHook>(a, b, p.scale, p.dropout, m_on));
         }
-    }
-
-    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
-    {
-        std::vector<NamedParameter> params;
-        for (const auto& l : m_layers) {
-            params.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
-            params.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
-        }
-        return { { params, weightDecay, 1.0 } };
-    }
-
-    bool canDisable() const override { return true; }
-    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
-
-    bool canMerge() const override { return true; }
-    void merge() override
-    {
-        at::NoGradGuard noGrad;
-        for (const auto& l : m_layers) {
-            Linear& layer = *m_model->linear(l.module);
-            // W0 [out, in] += s B A; weightOutIn() is a view of GPT-2's [in, out] Conv1D weight.
-            layer.weightOutIn().add_(at::matmul(l.hook->b(), l.hook->a()) * l.hook->scale());
-            layer.setHook(nullptr);
-        }
-    }
-
-    AdapterState state() const override { return namedState(parameterGroups(0.0).front().parameters); }
-    void restoreState(const AdapterState& state) override
-    {
-        restoreNamedState(parameterGroups(0.0).front().parameters, state, "LoRA");
     }
 
 private:
-    struct Entry {
-        std::string module;
-        std::shared_ptr<LoraHook> hook;
-    };
-    std::vector<Entry> m_layers;
-    CausalLM* m_model = nullptr;
-    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
+    void fold(Linear& layer, const LoraHook& hook) const override
+    {
+        layer.weightOutIn().add_(at::matmul(hook.b(), hook.a()) * hook.scale());
+    }
 };
 
 } // namespace

@@ -6,6 +6,9 @@
 #pragma once
 
 #include "core/method/adapter.h"
+#include "core/method/named_state.h"
+#include "core/model/causal_lm.h"
+#include "core/model/linear.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,12 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tunebench {
-
-class CausalLM;
-class Linear;
 
 namespace lora {
 
@@ -66,6 +67,119 @@ std::string peftPrefix(const std::string& module);
 // The switch setEnabled() flips, shared by an adapter and its hooks.
 struct AdapterSwitch {
     bool enabled = true;
+};
+
+// A fresh pair of factors for layer: A [r, in] as kaimingUniformA draws it from gen, B [out, r] zero, so the
+// update B A starts at zero. Both require grad.
+std::pair<at::Tensor, at::Tensor> freshFactors(const Linear& layer, std::int64_t r, at::Generator& gen);
+
+// What every LoRA-family hook holds: the factors in training A [r, in] and B [out, r], the scale s, the dropout
+// on the input of the update while training, and the adapter's switch. Subclasses define forward().
+class LowRankHook : public LinearHook {
+public:
+    LowRankHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
+        : m_a(std::move(a))
+        , m_b(std::move(b))
+        , m_scale(scale)
+        , m_dropout(dropout)
+        , m_on(std::move(on))
+    { }
+
+    const at::Tensor& a() const { return m_a; }
+    const at::Tensor& b() const { return m_b; }
+    double scale() const { return m_scale; }
+
+protected:
+    bool enabled() const { return m_on->enabled; }
+    double dropout() const { return m_dropout; }
+
+    at::Tensor m_a; // [r, in]
+    at::Tensor m_b; // [out, r]
+
+private:
+    double m_scale;
+    double m_dropout;
+    std::shared_ptr<const AdapterSwitch> m_on;
+};
+
+// The skeleton the LoRA-family adapters share: one Hook (a LowRankHook) per targeted layer, all behind one switch
+// (setEnabled turns the adapter off, for references); the trained tensors in one parameter group under PEFT's
+// names; a state of the trained tensors followed by any frozen ones a subclass adds; merge() folds each layer's
+// update into its weight and removes the hook. Subclasses attach (addLayer) and say how an update folds in.
+template <class Hook> class LowRankAdapter : public Adapter {
+public:
+    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
+    {
+        return { { trainedTensors(), weightDecay, 1.0 } };
+    }
+
+    bool canDisable() const override { return true; }
+    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
+
+    bool canMerge() const override { return true; }
+    void merge() override
+    {
+        at::NoGradGuard noGrad;
+        for (const auto& l : m_layers) {
+            Linear& layer = *m_model->linear(l.module);
+            fold(layer, *l.hook);
+            layer.setHook(nullptr);
+        }
+    }
+
+    AdapterState state() const override { return namedState(stateTensors()); }
+    void restoreState(const AdapterState& state) override { restoreNamedState(stateTensors(), state, m_method); }
+
+protected:
+    // method: the name restore errors give ("LoRA", "DoRA" ...).
+    explicit LowRankAdapter(std::string method)
+        : m_method(std::move(method))
+    { }
+
+    struct Entry {
+        std::string module;
+        std::shared_ptr<Hook> hook;
+    };
+
+    void addLayer(Linear& layer, std::shared_ptr<Hook> hook)
+    {
+        layer.setHook(hook);
+        m_layers.push_back({ layer.name(), std::move(hook) });
+    }
+
+    // A layer's trained tensors: lora_A and lora_B unless a subclass trains more.
+    virtual void addTrained(const Entry& l, std::vector<NamedParameter>& out) const
+    {
+        out.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
+        out.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
+    }
+    // Frozen tensors of a layer the state keeps beside the trained ones (none unless a subclass has some).
+    virtual void addFrozen(const Entry&, std::vector<NamedParameter>&) const { }
+    // W0 [out, in] (layer.weightOutIn(), a view for GPT-2's Conv1D) takes in the hook's update; no gradients.
+    virtual void fold(Linear& layer, const Hook& hook) const = 0;
+
+    std::vector<NamedParameter> trainedTensors() const
+    {
+        std::vector<NamedParameter> out;
+        for (const auto& l : m_layers)
+            addTrained(l, out);
+        return out;
+    }
+
+    std::vector<NamedParameter> stateTensors() const
+    {
+        std::vector<NamedParameter> out = trainedTensors();
+        for (const auto& l : m_layers)
+            addFrozen(l, out);
+        return out;
+    }
+
+    CausalLM* m_model = nullptr;
+    std::vector<Entry> m_layers;
+    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
+
+private:
+    std::string m_method;
 };
 
 // The LoRA adapter of the lora and rslora plugins: h = W0 x + s B A dropout(x).

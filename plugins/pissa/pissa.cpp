@@ -31,10 +31,7 @@
 // Only the exact SVD is offered (PEFT's pissa_niter_k randomised SVD is not):
 // it runs once per targeted layer at attach.
 
-#include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
-#include "core/model/causal_lm.h"
-#include "core/model/linear.h"
 #include "core/util/error.h"
 #include "plugins/lora_common/lora_common.h"
 
@@ -47,46 +44,38 @@ namespace {
 using namespace tunebench;
 using namespace tunebench::lora;
 
-class PissaHook final : public LinearHook {
+class PissaHook final : public LowRankHook {
 public:
     PissaHook(at::Tensor a, at::Tensor b, double scale, double dropout, std::shared_ptr<const AdapterSwitch> on)
-        : m_a(std::move(a))
-        , m_b(std::move(b))
+        : LowRankHook(std::move(a), std::move(b), scale, dropout, std::move(on))
         , m_a0(m_a.detach().clone())
         , m_b0(m_b.detach().clone())
-        , m_scale(scale)
-        , m_dropout(dropout)
-        , m_on(std::move(on))
     { }
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
         at::Tensor base = layer.baseForward(x); // [..., out]
-        if (!m_on->enabled)
+        if (!enabled())
             return base;
         // The residual's correction -s B0 A0 x sees the input undropped: it belongs to the frozen weight.
-        const at::Tensor update = lowRank(trainingDropout(x, m_dropout), m_a, m_b) - lowRank(x, m_a0, m_b0);
-        return base + update * m_scale;
+        const at::Tensor update = lowRank(trainingDropout(x, dropout()), m_a, m_b) - lowRank(x, m_a0, m_b0);
+        return base + update * scale();
     }
 
-    const at::Tensor& a() const { return m_a; }
-    const at::Tensor& b() const { return m_b; }
     const at::Tensor& a0() const { return m_a0; }
     const at::Tensor& b0() const { return m_b0; }
-    double scale() const { return m_scale; }
 
 private:
-    at::Tensor m_a; // [r, in], trained
-    at::Tensor m_b; // [out, r], trained
     at::Tensor m_a0; // [r, in], A at initialisation, frozen
     at::Tensor m_b0; // [out, r], B at initialisation, frozen
-    double m_scale;
-    double m_dropout;
-    std::shared_ptr<const AdapterSwitch> m_on;
 };
 
-class PissaAdapter final : public Adapter {
+class PissaAdapter final : public LowRankAdapter<PissaHook> {
 public:
+    PissaAdapter()
+        : LowRankAdapter("PiSSA")
+    { }
+
     void attach(const AdapterSetup& setup) override
     {
         const LoraParams p = readParams(setup.params);
@@ -109,59 +98,22 @@ public:
             const at::Tensor root = (s.narrow(0, 0, p.r) / p.scale).sqrt(); // sqrt(S_r / s) [r]
             at::Tensor a = (root.unsqueeze(1) * vh.narrow(0, 0, p.r)).to(options).requires_grad_(true); // [r, in]
             at::Tensor b = (u.narrow(1, 0, p.r) * root.unsqueeze(0)).to(options).requires_grad_(true); // [out, r]
-            auto hook = std::make_shared<PissaHook>(a, b, p.scale, p.dropout, m_on);
-            layer->setHook(hook);
-            m_layers.push_back({ layer->name(), hook });
+            addLayer(*layer, std::make_shared<PissaHook>(a, b, p.scale, p.dropout, m_on));
         }
     }
-
-    std::vector<ParameterGroup> parameterGroups(double weightDecay) const override
-    {
-        std::vector<NamedParameter> params;
-        for (const auto& l : m_layers) {
-            params.push_back({ peftPrefix(l.module) + ".lora_A.weight", l.hook->a() });
-            params.push_back({ peftPrefix(l.module) + ".lora_B.weight", l.hook->b() });
-        }
-        return { { params, weightDecay, 1.0 } };
-    }
-
-    bool canDisable() const override { return true; }
-    void setEnabled(bool enabled) override { m_on->enabled = enabled; }
-
-    bool canMerge() const override { return true; }
-    void merge() override
-    {
-        at::NoGradGuard noGrad;
-        for (const auto& l : m_layers) {
-            Linear& layer = *m_model->linear(l.module);
-            const PissaHook& h = *l.hook;
-            // W0 [out, in] += s (B A - B0 A0), i.e. W_res + s B A; a view for GPT-2's Conv1D.
-            layer.weightOutIn().add_((at::matmul(h.b(), h.a()) - at::matmul(h.b0(), h.a0())) * h.scale());
-            layer.setHook(nullptr);
-        }
-    }
-
-    AdapterState state() const override { return namedState(allTensors()); }
-    void restoreState(const AdapterState& state) override { restoreNamedState(allTensors(), state, "PiSSA"); }
 
 private:
-    std::vector<NamedParameter> allTensors() const
+    void addFrozen(const Entry& l, std::vector<NamedParameter>& out) const override
     {
-        std::vector<NamedParameter> out = parameterGroups(0.0).front().parameters;
-        for (const auto& l : m_layers) {
-            out.push_back({ peftPrefix(l.module) + ".pissa_init.lora_A.weight", l.hook->a0() });
-            out.push_back({ peftPrefix(l.module) + ".pissa_init.lora_B.weight", l.hook->b0() });
-        }
-        return out;
+        out.push_back({ peftPrefix(l.module) + ".pissa_init.lora_A.weight", l.hook->a0() });
+        out.push_back({ peftPrefix(l.module) + ".pissa_init.lora_B.weight", l.hook->b0() });
     }
 
-    struct Entry {
-        std::string module;
-        std::shared_ptr<PissaHook> hook;
-    };
-    std::vector<Entry> m_layers;
-    CausalLM* m_model = nullptr;
-    std::shared_ptr<AdapterSwitch> m_on = std::make_shared<AdapterSwitch>();
+    // W0 [out, in] += s (B A - B0 A0), i.e. W_res + s B A.
+    void fold(Linear& layer, const PissaHook& h) const override
+    {
+        layer.weightOutIn().add_((at::matmul(h.b(), h.a()) - at::matmul(h.b0(), h.a0())) * h.scale());
+    }
 };
 
 const TunebenchPluginDescriptor kDescriptor {

@@ -28,17 +28,7 @@ private Q_SLOTS:
     void initTestCase()
     {
         m_model = fs::path(m_dir.path().toStdString()) / "model";
-        model_test::writeTinyTokenizer(m_model);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        model_test::writeTinyModelFolder(m_model, 3);
     }
 
     void kMeansSeparatesClusters()

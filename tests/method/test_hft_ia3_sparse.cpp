@@ -156,17 +156,7 @@ private Q_SLOTS:
             QVERIFY2(m_plugins.find(PluginKind::Adapter, name), name);
 
         m_model = fs::path(m_dir.path().toStdString()) / "model";
-        model_test::writeTinyTokenizer(m_model);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        model_test::writeTinyModelFolder(m_model, 3);
         m_data = fs::path(m_dir.path().toStdString()) / "data.jsonl";
         std::ofstream out(m_data);
         const char* lines[] = { "the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",

@@ -371,17 +371,7 @@ private Q_SLOTS:
         const fs::path root = m_dir.path().toStdString();
         const fs::path model = root / "model";
         if (!fs::exists(model / "config.json")) {
-            model_test::writeTinyTokenizer(model);
-            RandomModelSpec spec;
-            spec.architecture = Architecture::Llama;
-            spec.vocabSize = model_test::kTinyTokenizerVocab;
-            spec.hiddenSize = 32;
-            spec.numLayers = 2;
-            spec.numHeads = 4;
-            spec.numKvHeads = 2;
-            spec.intermediateSize = 64;
-            spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-            saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), model);
+            model_test::writeTinyModelFolder(model, 3);
             // Preferences a tiny model can learn: answer a colour question with a colour, not a number.
             const char* colours[] = { "red", "blue", "green", "white" };
             const char* numbers[] = { "seven", "ten", "two", "nine" };

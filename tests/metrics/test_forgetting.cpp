@@ -60,16 +60,7 @@ private Q_SLOTS:
         m_uniform = path("uniform");
         model_test::writeTinyTokenizer(m_base);
         model_test::writeTinyTokenizer(m_uniform);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        std::unique_ptr<CausalLM> model = createRandomCausalLM(randomModelConfig(spec), 5);
+        std::unique_ptr<CausalLM> model = createRandomCausalLM(randomModelConfig(model_test::tinyFolderSpec()), 5);
         saveModelFolder(*model, m_base);
         model->setParameter("lm_head.weight", at::zeros_like(model->parameter("lm_head.weight")));
         saveModelFolder(*model, m_uniform);

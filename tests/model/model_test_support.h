@@ -159,6 +159,30 @@ inline void writeTinyTokenizer(const std::filesystem::path& dir)
 constexpr std::int64_t kTinyTokenizerVocab = 264;
 constexpr std::int32_t kTinyTokenizerEos = 263;
 
+// The tiny Llama model folder the CLI and training tests share: writeTinyTokenizer's tokenizer (vocabulary 264,
+// "<|endoftext|>" as EOS), hidden 32, 4 heads with 2 key/value heads, MLP 64, random weights from seed; written as a
+// Hugging Face folder into dir.
+inline tunebench::RandomModelSpec tinyFolderSpec(std::int64_t layers = 2)
+{
+    tunebench::RandomModelSpec spec;
+    spec.architecture = tunebench::Architecture::Llama;
+    spec.vocabSize = kTinyTokenizerVocab;
+    spec.hiddenSize = 32;
+    spec.numLayers = layers;
+    spec.numHeads = 4;
+    spec.numKvHeads = 2;
+    spec.intermediateSize = 64;
+    spec.eosTokenIds = { kTinyTokenizerEos };
+    return spec;
+}
+
+inline void writeTinyModelFolder(const std::filesystem::path& dir, std::uint64_t seed = 3, std::int64_t layers = 2)
+{
+    writeTinyTokenizer(dir);
+    tunebench::saveModelFolder(
+        *tunebench::createRandomCausalLM(tunebench::randomModelConfig(tinyFolderSpec(layers)), seed), dir);
+}
+
 // The tiny random model the method tests train (vocabulary 48, hidden 16, 4 heads, MLP 32; grouped-query
 // attention with 2 key/value heads except for GPT-2).
 inline std::unique_ptr<tunebench::CausalLM> tinyModel(

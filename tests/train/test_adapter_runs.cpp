@@ -82,17 +82,7 @@ private Q_SLOTS:
     void initTestCase()
     {
         m_model = fs::path(m_dir.path().toStdString()) / "model";
-        model_test::writeTinyTokenizer(m_model);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        model_test::writeTinyModelFolder(m_model, 3);
         // 8 examples, 4 a batch: two steps an epoch, so six steps span three epochs.
         m_data = fs::path(m_dir.path().toStdString()) / "data.jsonl";
         std::ofstream out(m_data);

@@ -158,17 +158,7 @@ private Q_SLOTS:
     void packedRunTrains()
     {
         const fs::path root = m_dir.path().toStdString();
-        model_test::writeTinyTokenizer(root / "model");
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), root / "model");
+        model_test::writeTinyModelFolder(root / "model", 3);
         std::ofstream out(root / "data.jsonl");
         for (int i = 0; i < 32; ++i)
             out << json({ { "text", i % 2 ? "a cat" : "the dog ran" } }).dump() << "\n";
