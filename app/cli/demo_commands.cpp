@@ -5,6 +5,7 @@
 
 #include "core/demo/demo.h"
 #include "core/method/plugin_registry.h"
+#include "core/runtime.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -101,7 +102,8 @@ int demoCommand(const std::vector<std::string>& args)
                 "TUNEBENCH_DEMO_QUICK" },
             { "presets", "DIR", "the presets folder (default: ../share/tunebench/demo beside this program)", false,
                 "TUNEBENCH_DEMO_PRESETS" },
-            { "seed", "S", "seed of the data, tokenizer and model (default 1234)" } });
+            { "seed", "S", "seed of the data, tokenizer and model (default 1234)" },
+            { "threads", "N", "intra-op threads for training and measuring (default: one per core)" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -119,6 +121,12 @@ int demoCommand(const std::vector<std::string>& args)
         if (s < 0)
             throw UsageError("--seed must not be negative");
         options.seed = static_cast<std::uint64_t>(s);
+    }
+    if (auto threads = cl.value("threads")) {
+        options.threads = cl.integer("--threads", *threads);
+        if (options.threads < 1)
+            throw UsageError("--threads must be at least 1");
+        configureThreads(static_cast<int>(options.threads));
     }
     if (auto only = cl.value("only")) {
         std::stringstream ss(*only);

@@ -447,8 +447,15 @@ private:
 
     // ---- runs ----------------------------------------------------------------------------------
     // Records a run and trains it; returns its id. Throws after marking it failed.
-    std::int64_t train(const std::string& name, const json& configJson, const std::string& source)
+    std::int64_t train(const std::string& name, json configJson, const std::string& source)
     {
+        if (m_options.threads > 0) {
+            json& section = configJson.contains("training") && configJson["training"].is_object()
+                ? configJson["training"]
+                : configJson;
+            if (!configJson.contains("threads") && !section.contains("threads"))
+                section["threads"] = m_options.threads;
+        }
         TrainConfig config = TrainConfig::fromJson(configJson, m_plugins, source);
         config.name = "demo-" + name;
         NewRun run;

@@ -35,6 +35,7 @@ struct DemoOptions {
     bool quick = false; // a small model, corpus and few steps (tests)
     std::vector<std::string> only; // preset names; empty: all
     std::uint64_t seed = 1234;
+    std::int64_t threads = 0; // intra-op threads of every run (the `threads` key); 0: one per core
     std::function<void(const std::string&)> progress; // one line of progress (stderr)
     // Runs `tunebench-cli ARGS...` as a child process (the merge presets).
     std::function<CommandOutcome(const std::vector<std::string>& args)> runCommand;
