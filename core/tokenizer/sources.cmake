@@ -13,4 +13,5 @@ list(APPEND plain_sources
   tokenizer/tokenizer_json.cpp
   tokenizer/vocab_merges.cpp
   tokenizer/tokenizer.cpp
+  tokenizer/bpe_trainer.cpp
 )

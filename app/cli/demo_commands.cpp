@@ -1,0 +1,168 @@
+// The bundled demo: tunebench-cli demo --workspace DIR [--fresh] [--only NAMES] [--quick].
+
+#include "command_line.h"
+#include "commands.h"
+
+#include "core/demo/demo.h"
+#include "core/method/plugin_registry.h"
+#include "core/runtime.h"
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <spawn.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace tunebench::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Runs this same program with args, its stdout and stderr caught in files of a scratch folder.
+demo::CommandOutcome runSelf(const std::vector<std::string>& args, const fs::path& scratch)
+{
+    fs::create_directories(scratch);
+    const fs::path outFile = scratch / "child.out";
+    const fs::path errFile = scratch / "child.err";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> argv { self };
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (std::string& a : argv)
+        raw.push_back(a.data());
+    raw.push_back(nullptr);
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, self.c_str(), &actions, nullptr, raw.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0)
+        throw Error("cannot start " + self + ": " + std::strerror(spawned));
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            throw Error("waiting for " + self + " failed: " + std::strerror(errno));
+    }
+    demo::CommandOutcome outcome;
+    outcome.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    outcome.out = slurp(outFile);
+    outcome.err = slurp(errFile);
+    return outcome;
+}
+
+fs::path presetsFolder(const CommandLine& cl)
+{
+    if (auto dir = cl.value("presets"))
+        return *dir;
+    if (const char* env = std::getenv("TUNEBENCH_DEMO_PRESETS"); env && *env)
+        return env;
+    const fs::path self = fs::read_symlink("/proc/self/exe");
+    return self.parent_path().parent_path() / "share" / "tunebench" / "demo";
+}
+
+int demoCommand(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli demo --workspace DIR [--fresh] [--only NAMES] [--quick] [--presets DIR]",
+        "The bundled demo. Builds what the workspace lacks: the demo data (generated from a seed),\n"
+        "a byte-level BPE tokenizer trained on it, a small Llama pretrained on it (cached in\n"
+        "DIR/demo/), the demo datasets imported into the workspace. Then trains the presets\n"
+        "(resources/demo: full fine-tuning, LoRA, HFT, LiNeS, DPO, prompt and prefix tuning, a soup),\n"
+        "skipping runs already finished in the workspace, and measures each run alike: target_loss\n"
+        "(loss on the target task's held-out cards), reference_delta_loss (reference-set loss after\n"
+        "minus before), distinct_2 (of sampled answers to the probe prompts) and trainable_share.\n"
+        "Prints one JSON line {\"runs\": [...]} and a table on stdout; progress on stderr.",
+        {},
+        { { "workspace", "DIR", "the workspace (created when missing)", true, "TUNEBENCH_WORKSPACE" },
+            { "fresh", "", "build the model and data again and train every preset again" },
+            { "only", "NAMES", "comma-separated preset names (with the presets they need)" },
+            { "quick", "", "a tiny model, corpus and runs (a minute or two; for tests)", false,
+                "TUNEBENCH_DEMO_QUICK" },
+            { "presets", "DIR", "the presets folder (default: ../share/tunebench/demo beside this program)", false,
+                "TUNEBENCH_DEMO_PRESETS" },
+            { "seed", "S", "seed of the data, tokenizer and model (default 1234)" },
+            { "threads", "N", "intra-op threads for training and measuring (default: one per core)" } });
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    demo::DemoOptions options;
+    options.workspace = cl.required("workspace");
+    options.presetsDir = presetsFolder(cl);
+    options.fresh = cl.has("fresh");
+    if (auto quick = cl.value("quick"))
+        options.quick = *quick != "0" && *quick != "false";
+    else
+        options.quick = cl.has("quick");
+    if (auto seed = cl.value("seed")) {
+        const std::int64_t s = cl.integer("--seed", *seed);
+        if (s < 0)
+            throw UsageError("--seed must not be negative");
+        options.seed = static_cast<std::uint64_t>(s);
+    }
+    if (auto threads = cl.value("threads")) {
+        options.threads = cl.integer("--threads", *threads);
+        if (options.threads < 1)
+            throw UsageError("--threads must be at least 1");
+        configureThreads(static_cast<int>(options.threads));
+    }
+    if (auto only = cl.value("only")) {
+        std::stringstream ss(*only);
+        std::string name;
+        while (std::getline(ss, name, ','))
+            if (!name.empty())
+                options.only.push_back(name);
+        if (options.only.empty())
+            throw UsageError("--only needs preset names, e.g. --only full,lora");
+    }
+    options.progress = [](const std::string& line) { std::cerr << "demo: " << line << std::endl; };
+    const fs::path scratch = fs::path(options.workspace) / "demo" / "child";
+    options.runCommand = [scratch](const std::vector<std::string>& childArgs) { return runSelf(childArgs, scratch); };
+
+    const demo::DemoResult result = demo::runDemo(options, defaultPluginRegistry());
+    std::cout << result.toJson().dump() << "\n"
+              << "\n"
+              << result.table();
+    std::cout << "\nmodel: " << result.modelDir.string() << " (" << result.modelParameters << " parameters"
+              << (result.modelCached ? ", cached" : "") << ")\ndata:  " << result.dataDir.string() << "\n";
+    for (const demo::DemoStage& s : result.stages) {
+        std::ostringstream line;
+        line << "demo: stage " << s.name << ": ";
+        if (s.cached)
+            line << "cached";
+        else
+            line << std::fixed << std::setprecision(1) << s.seconds << " s";
+        std::cerr << line.str() << std::endl;
+    }
+    return 0;
+}
+
+const CommandRegistration kRegistration { {
+    { { "demo" }, "the bundled demo: a model trained here, presets reproducing known findings", demoCommand },
+} };
+
+} // namespace
+
+} // namespace tunebench::cli

@@ -1,0 +1,180 @@
+// tunebench-cli demo in quick mode (a tiny model, corpus and runs): the JSON
+// line's shape, the table, every preset's row, the model cached and finished
+// runs reused on a second call, and bad presets refused with file and field.
+// The merge presets need `tunebench-cli merge`; without it they are skipped
+// (mergePresets says so) and the rest is checked as usual.
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+
+namespace {
+
+struct Outcome {
+    int code = -1;
+    QString out;
+    QString err;
+};
+
+Outcome runDemo(const QStringList& args)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove("TUNEBENCH_WORKSPACE");
+    env.remove("TUNEBENCH_DEMO_QUICK");
+    env.remove("TUNEBENCH_DEMO_PRESETS");
+    p.setProcessEnvironment(env);
+    p.start(TUNEBENCH_CLI, QStringList { "demo" } + args);
+    if (!p.waitForFinished(1500 * 1000))
+        return {};
+    return { p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+        QString::fromUtf8(p.readAllStandardError()) };
+}
+
+QJsonArray runsOf(const Outcome& o)
+{
+    const QString first = o.out.section('\n', 0, 0);
+    const QJsonDocument doc = QJsonDocument::fromJson(first.toUtf8());
+    if (!doc.isObject() || doc.object().keys() != QStringList { "runs" })
+        return {};
+    return doc.object().value("runs").toArray();
+}
+
+QJsonObject rowNamed(const QJsonArray& runs, const QString& name)
+{
+    for (const auto& r : runs) {
+        if (r.toObject().value("name").toString() == name)
+            return r.toObject();
+    }
+    return {};
+}
+
+const QString kPresets = QStringLiteral(TUNEBENCH_SOURCE_DIR "/resources/demo");
+
+} // namespace
+
+class TestDemo : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString m_ws;
+    Outcome m_first;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_ws = m_dir.filePath("ws");
+        m_first = runDemo({ "--workspace", m_ws, "--quick", "--presets", kPresets });
+        QVERIFY2(m_first.code == 0, qPrintable(m_first.err.right(4000)));
+    }
+
+    void jsonLineShape()
+    {
+        const QJsonArray runs = runsOf(m_first);
+        QVERIFY2(!runs.isEmpty(), qPrintable(m_first.out.left(2000)));
+        const QStringList keys { "adapter", "distinct_2", "name", "objective", "reference_delta_loss", "target_loss",
+            "trainable_share" };
+        for (const auto& v : runs) {
+            const QJsonObject r = v.toObject();
+            QStringList got = r.keys();
+            got.sort();
+            QCOMPARE(got, keys);
+            QVERIFY(!r.value("name").toString().isEmpty());
+            QVERIFY(!r.value("adapter").toString().isEmpty());
+            QVERIFY(!r.value("objective").toString().isEmpty());
+            for (const char* k : { "target_loss", "reference_delta_loss", "distinct_2", "trainable_share" })
+                QVERIFY2(r.value(k).isDouble() && std::isfinite(r.value(k).toDouble()), k);
+            QVERIFY(r.value("target_loss").toDouble() > 0);
+            QVERIFY(r.value("distinct_2").toDouble() >= 0 && r.value("distinct_2").toDouble() <= 1);
+            QVERIFY(r.value("trainable_share").toDouble() > 0 && r.value("trainable_share").toDouble() <= 1);
+        }
+        // Every training preset has its row, with the adapter and objective its file names.
+        for (const char* name :
+            { "full", "lora", "hft", "dpo", "prompt_tuning", "prefix_tuning", "lora_seed2", "lora_seed3" })
+            QVERIFY2(!rowNamed(runs, name).isEmpty(), name);
+        QCOMPARE(rowNamed(runs, "full").value("adapter").toString(), QString("full"));
+        QCOMPARE(rowNamed(runs, "lora").value("adapter").toString(), QString("lora"));
+        QCOMPARE(rowNamed(runs, "dpo").value("objective").toString(), QString("dpo"));
+        QCOMPARE(rowNamed(runs, "lora").value("objective").toString(), QString("sft"));
+        // Full fine-tuning trains everything; the others a part, prompt tuning the least.
+        QCOMPARE(rowNamed(runs, "full").value("trainable_share").toDouble(), 1.0);
+        const double lora = rowNamed(runs, "lora").value("trainable_share").toDouble();
+        const double prompt = rowNamed(runs, "prompt_tuning").value("trainable_share").toDouble();
+        QVERIFY(lora < 1.0);
+        QVERIFY(prompt < lora);
+        // Full fine-tuning changed the model: its reference loss moved.
+        QVERIFY(rowNamed(runs, "full").value("reference_delta_loss").toDouble() != 0.0);
+
+        // The readable table follows, with a row per run.
+        QVERIFY(m_first.out.contains("target_loss"));
+        QVERIFY(m_first.out.contains("prefix_tuning"));
+        QVERIFY(m_first.err.contains("pretraining a Llama"));
+    }
+
+    void mergePresets()
+    {
+        if (m_first.err.contains("has no `merge` command")) {
+            QVERIFY(m_first.out.contains("full_lines: skipped"));
+            QSKIP("tunebench-cli has no merge command in this build: full_lines and lora_soup were skipped");
+        }
+        const QJsonArray runs = runsOf(m_first);
+        const QJsonObject lines = rowNamed(runs, "full_lines");
+        const QJsonObject soup = rowNamed(runs, "lora_soup");
+        QVERIFY(!lines.isEmpty());
+        QVERIFY(!soup.isEmpty());
+        QCOMPARE(lines.value("adapter").toString(), QString("lines"));
+        QCOMPARE(soup.value("adapter").toString(), QString("soup"));
+        QCOMPARE(lines.value("trainable_share").toDouble(), 1.0);
+        QCOMPARE(soup.value("trainable_share").toDouble(), rowNamed(runs, "lora").value("trainable_share").toDouble());
+    }
+
+    void secondRunReusesModelAndRuns()
+    {
+        const QDir demoDir(m_ws + "/demo");
+        const QStringList builds = demoDir.entryList({ "quick-*" }, QDir::Dirs);
+        QCOMPARE(builds.size(), 1);
+        const QString model = demoDir.filePath(builds.front() + "/model/model.safetensors");
+        QVERIFY(QFileInfo::exists(model));
+        const QDateTime before = QFileInfo(model).lastModified();
+
+        const Outcome again = runDemo({ "--workspace", m_ws, "--quick", "--presets", kPresets, "--only", "lora" });
+        QVERIFY2(again.code == 0, qPrintable(again.err.right(4000)));
+        QVERIFY(again.err.contains("reusing the demo model"));
+        QVERIFY(again.err.contains("lora: reusing finished run"));
+        QVERIFY(!again.err.contains("pretraining a Llama"));
+        QCOMPARE(QFileInfo(model).lastModified(), before);
+        const QJsonArray runs = runsOf(again);
+        QCOMPARE(runs.size(), 1);
+        QCOMPARE(runs[0].toObject(), rowNamed(runsOf(m_first), "lora"));
+    }
+
+    void badPresetsAreRefused()
+    {
+        QTemporaryDir presets;
+        QFile f(presets.filePath("01_bad.yaml"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("name: bad\ndemo:\n  dataset: nonsense\nadapter: {type: lora}\n");
+        f.close();
+        const Outcome bad
+            = runDemo({ "--workspace", m_dir.filePath("ws_bad"), "--quick", "--presets", presets.path() });
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.contains("01_bad.yaml") && bad.err.contains("demo.dataset"), qPrintable(bad.err));
+        QVERIFY(!QFileInfo::exists(m_dir.filePath("ws_bad/demo")));
+
+        const Outcome unknown = runDemo({ "--workspace", m_ws, "--quick", "--presets", kPresets, "--only", "nosuch" });
+        QCOMPARE(unknown.code, 1);
+        QVERIFY2(unknown.err.contains("nosuch") && unknown.err.contains("prefix_tuning"), qPrintable(unknown.err));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDemo)
+#include "test_demo.moc"
