@@ -111,7 +111,7 @@ QPalette darkPalette()
     p.setColor(QPalette::Button, QColor(0x3a, 0x3a, 0x3e));
     p.setColor(QPalette::ButtonText, text);
     p.setColor(QPalette::BrightText, QColor(0xff, 0x6e, 0x6e));
-    p.setColor(QPalette::Highlight, QColor(0x42, 0x8b, 0xe0));
+    p.setColor(QPalette::Highlight, QColor(0x2f, 0x6f, 0xc0));
     p.setColor(QPalette::HighlightedText, Qt::white);
     p.setColor(QPalette::Link, QColor(0x82, 0xb1, 0xff));
     p.setColor(QPalette::Light, QColor(0x50, 0x50, 0x55));
