@@ -261,6 +261,7 @@ void TestCompare::overlayOnePerRun()
         { ComparePage::SummaryTab, "compare_summary" }, { ComparePage::ScatterTab, "compare_scatter" } };
     for (const auto& t : tabs) {
         page.showTab(t.tab);
+        QTest::qWait(50); // the plots' queued replots draw
         const QString file = folder + QString::fromLatin1(t.name) + QStringLiteral(".png");
         QFile::remove(file);
         QVERIFY(page.grab().save(file));

@@ -79,6 +79,7 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
     m_xAxisPicker->addItem(tr("time"), static_cast<int>(XAxis::Time));
     connect(m_xAxisPicker, &QComboBox::currentIndexChanged, this, &ComparePage::updateOverlay);
     m_overlay->setObjectName(QStringLiteral("compareOverlay"));
+    m_overlay->setLegendForOne(true);
     m_overlayNote->setObjectName(QStringLiteral("compareOverlayNote"));
     m_overlayNote->setWordWrap(true);
     auto* curves = new QWidget;
@@ -423,7 +424,7 @@ void ComparePage::updateMetricPicker()
 
 void ComparePage::updateOverlay()
 {
-    m_overlay->clearGraphs();
+    m_overlay->clearSeries();
     const QString metric = m_metricPicker->currentText();
     const XAxis axis = xAxis();
     QStringList withoutTokens;
@@ -451,7 +452,6 @@ void ComparePage::updateOverlay()
         if (keys.size() < 60)
             m_overlay->series(index)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
     }
-    m_overlay->legend->setVisible(m_overlay->seriesCount() > 0);
     m_overlay->yAxis->setLabel(metric);
     switch (axis) {
     case XAxis::Step:

@@ -17,6 +17,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollArea>
 #include <QSlider>
 #include <QSplitter>
 #include <QTableWidget>
@@ -127,6 +128,17 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
 
     auto* plots = new QWidget;
     buildPlots(plots);
+    // Scrolled rather than squeezed: the page never forces the window to grow.
+    auto* plotScroll = new QScrollArea;
+    plotScroll->setWidget(plots);
+    plotScroll->setWidgetResizable(true);
+    plotScroll->setFrameShape(QFrame::NoFrame);
+    auto* resourceScroll = new QScrollArea;
+    resourceScroll->setWidget(m_resources);
+    resourceScroll->setWidgetResizable(true);
+    resourceScroll->setFrameShape(QFrame::NoFrame);
+    resourceScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    resourceScroll->setMinimumWidth(m_resources->minimumWidth() + 16);
 
     m_samples->setObjectName(QStringLiteral("monitorSamples"));
     m_samples->setHorizontalHeaderLabels({ tr("Step"), tr("Prompt"), tr("Completion") });
@@ -140,7 +152,7 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
 
     auto* vertical = new QSplitter(Qt::Vertical);
     vertical->setObjectName(QStringLiteral("monitorVerticalSplitter"));
-    vertical->addWidget(plots);
+    vertical->addWidget(plotScroll);
     auto* samplesPanel = new QWidget;
     auto* samplesLayout = new QVBoxLayout(samplesPanel);
     samplesLayout->setContentsMargins(0, 0, 0, 0);
@@ -153,7 +165,7 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
     auto* horizontal = new QSplitter(Qt::Horizontal);
     horizontal->setObjectName(QStringLiteral("monitorSplitter"));
     horizontal->addWidget(vertical);
-    horizontal->addWidget(m_resources);
+    horizontal->addWidget(resourceScroll);
     horizontal->setStretchFactor(0, 5);
     horizontal->setStretchFactor(1, 1);
 
@@ -192,21 +204,22 @@ void MonitorPage::buildPlots(QWidget* container)
     const struct {
         const char* key;
         QString title;
-        bool log;
+        bool legend; // the curves are named by the legend, even one
     } plots[] = {
         { kLoss, tr("Loss"), false },
         { kLearningRate, tr("Learning rate"), false },
         { kGradNorm, tr("Gradient norm"), false },
         { kThroughput, tr("Throughput (tokens/s)"), false },
-        { kRewards, tr("Preference rewards"), false },
-        { kDiversity, tr("Diversity of samples"), false },
-        { kForgetting, tr("Forgetting (reference set)"), false },
+        { kRewards, tr("Preference rewards"), true },
+        { kDiversity, tr("Diversity of samples"), true },
+        { kForgetting, tr("Forgetting (reference set)"), true },
     };
     int index = 0;
     for (const auto& p : plots) {
         const QString key = QString::fromLatin1(p.key);
         auto* plot = new SeriesPlot(p.title);
         plot->setObjectName(QStringLiteral("monitorPlot_%1").arg(key));
+        plot->setLegendForOne(p.legend);
         auto* log = new QCheckBox(tr("log scale"));
         log->setObjectName(QStringLiteral("monitorLog_%1").arg(key));
         connect(log, &QCheckBox::toggled, plot, [this, plot](bool on) {
@@ -219,7 +232,7 @@ void MonitorPage::buildPlots(QWidget* container)
         cellLayout->setSpacing(0);
         cellLayout->addWidget(plot, 1);
         cellLayout->addWidget(log, 0, Qt::AlignRight);
-        grid->addWidget(cell, index / 3, index % 3);
+        grid->addWidget(cell, index / 4, index % 4);
         m_plots.insert(key, plot);
         m_logToggles.insert(key, log);
         m_plotOrder.append(key);
@@ -368,8 +381,7 @@ void MonitorPage::loadRun()
         plot->clearData();
         // Series beyond the fixed loss curves depend on what the run recorded.
         if (plot != m_plots.value(QString::fromLatin1(kLoss)))
-            plot->clearGraphs();
-        plot->legend->setVisible(plot->legend->itemCount() > 1);
+            plot->clearSeries();
     }
     m_followed.clear();
     m_rawLoss.clear();

@@ -37,8 +37,6 @@ QCustomPlot* sparkline(const QString& name, const QColor& color)
     QColor fill = color;
     fill.setAlpha(50);
     g->setBrush(fill);
-    plot->setBackground(Qt::transparent);
-    plot->axisRect()->setBackground(Qt::transparent);
     return plot;
 }
 
@@ -94,11 +92,24 @@ ResourcePanel::ResourcePanel(QWidget* parent)
     layout->addWidget(m_gpuMemory);
     layout->addWidget(m_gpuUtil);
     layout->addStretch();
-    setMinimumWidth(190);
+    setMinimumWidth(200);
+    for (QLabel* label : { m_cpu, m_rss, m_ramLabel })
+        label->setWordWrap(true);
     connect(m_monitor, &ResourceMonitor::sampled, this, &ResourcePanel::update);
     m_clock.start();
     setWorker(0);
-    m_monitor->start();
+}
+
+void ResourcePanel::showEvent(QShowEvent* event)
+{
+    QWidget::showEvent(event);
+    m_monitor->start(); // sampling (and nvidia-smi) only while the panel is on screen
+}
+
+void ResourcePanel::hideEvent(QHideEvent* event)
+{
+    QWidget::hideEvent(event);
+    m_monitor->stop();
 }
 
 void ResourcePanel::setWorker(qint64 pid)
@@ -131,6 +142,11 @@ int ResourcePanel::sparklinePoints() const
 
 void ResourcePanel::update()
 {
+    // The sparklines follow the palette (light or dark theme).
+    for (QCustomPlot* plot : { m_cpuLine, m_rssLine }) {
+        plot->setBackground(palette().color(QPalette::Base));
+        plot->axisRect()->setBackground(palette().color(QPalette::Base));
+    }
     const double t = static_cast<double>(m_clock.elapsed()) / 1000.0;
     const qint64 pid = m_monitor->pid();
     if (pid <= 0) {

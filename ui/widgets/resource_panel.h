@@ -13,7 +13,8 @@ class ResourceMonitor;
 
 // Resource figures beside the Monitor's plots: the worker's CPU % and RSS as
 // sparklines over the last two minutes, system RAM and each GPU's memory and
-// utilisation as bars ("no GPU" when nvidia-smi is absent).
+// utilisation as bars ("no GPU" when nvidia-smi is absent). Samples once a
+// second while shown.
 class ResourcePanel : public QWidget {
     Q_OBJECT
 
@@ -27,6 +28,10 @@ public:
     QString rssText() const;
     QString gpuText() const;
     int sparklinePoints() const;
+
+protected:
+    void showEvent(QShowEvent* event) override;
+    void hideEvent(QHideEvent* event) override;
 
 private:
     void update();

@@ -79,9 +79,21 @@ int SeriesPlot::addSeries(const QString& name, const QColor& color, bool faint, 
     }
     if (faint)
         legend->removeItem(legend->itemCount() - 1);
-    legend->setVisible(legend->itemCount() > 1);
+    updateLegend();
     m_dirty = true;
     return graphCount() - 1;
+}
+
+void SeriesPlot::setLegendForOne(bool on)
+{
+    m_legendForOne = on;
+    updateLegend();
+}
+
+void SeriesPlot::updateLegend()
+{
+    legend->setVisible(legend->itemCount() > (m_legendForOne ? 0 : 1));
+    m_dirty = true;
 }
 
 int SeriesPlot::seriesIndex(const QString& name) const
@@ -105,6 +117,12 @@ void SeriesPlot::appendToSeries(int index, const QVector<double>& keys, const QV
         return;
     graph(index)->addData(keys, values, /*alreadySorted=*/true);
     m_dirty = true;
+}
+
+void SeriesPlot::clearSeries()
+{
+    clearGraphs();
+    updateLegend();
 }
 
 void SeriesPlot::clearData()

@@ -45,11 +45,15 @@ public:
     void setSeriesData(int index, const QVector<double>& keys, const QVector<double>& values);
     void appendToSeries(int index, const QVector<double>& keys, const QVector<double>& values);
     void clearData();
+    // Removes every curve.
+    void clearSeries();
     int pointCount(int index) const;
 
     void setLogScale(bool on);
     bool logScale() const { return m_logScale; }
     void setXLabel(const QString& label) { xAxis->setLabel(label); }
+    // Shows the legend even for a single curve (where the title does not name it).
+    void setLegendForOne(bool on);
 
     void markDirty() { m_dirty = true; }
     bool isDirty() const { return m_dirty; }
@@ -76,7 +80,10 @@ private:
 
     QCPTextElement* m_title;
     QCPItemText* m_readout;
+    void updateLegend();
+
     bool m_logScale = false;
+    bool m_legendForOne = false;
     bool m_dirty = false;
     int m_replots = 0;
 };
