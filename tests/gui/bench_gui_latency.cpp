@@ -112,7 +112,32 @@ private Q_SLOTS:
         WorkspaceSession session;
         session.setPollInterval(100);
         QVERIFY(session.open(dir.path()));
+        // Time the page spends reading the store per poll: one handler before the page's, one after.
+        QElapsedTimer followClock;
+        double followMs = 0;
+        double followMaxMs = 0;
+        int follows = 0;
+        connect(&session, &WorkspaceSession::changed, this, [&] { followClock.start(); });
         MonitorPage page(&session);
+        connect(&session, &WorkspaceSession::changed, this, [&] {
+            const double ms = static_cast<double>(followClock.nsecsElapsed()) / 1e6;
+            followMs += ms;
+            followMaxMs = std::max(followMaxMs, ms);
+            ++follows;
+        });
+        // And per replot.
+        QElapsedTimer replotClock;
+        double replotMs = 0;
+        double replotMaxMs = 0;
+        for (const QString& key : page.plotKeys()) {
+            SeriesPlot* plot = page.plot(key);
+            connect(plot, &QCustomPlot::beforeReplot, this, [&] { replotClock.start(); });
+            connect(plot, &QCustomPlot::afterReplot, this, [&] {
+                const double ms = static_cast<double>(replotClock.nsecsElapsed()) / 1e6;
+                replotMs += ms;
+                replotMaxMs = std::max(replotMaxMs, ms);
+            });
+        }
         page.resize(1280, 800);
         page.show();
         QVERIFY(QTest::qWaitForWindowExposed(&page));
@@ -121,6 +146,8 @@ private Q_SLOTS:
             session.pollInterval(), kStepsPerSecond, seconds);
 
         print("idle page", probe(2.0));
+        followMs = followMaxMs = replotMs = replotMaxMs = 0;
+        follows = 0;
 
         std::atomic<bool> stop { false };
         std::atomic<std::int64_t> drawnRows { 0 }; // rows of metrics the Monitor draws
@@ -177,6 +204,10 @@ private Q_SLOTS:
                     "over %d plots)\n",
             static_cast<long long>(rows.load()), static_cast<long long>(commits.load()),
             static_cast<double>(rows.load()) / elapsed, replots, replots / elapsed, int(page.plotKeys().size()));
+
+        std::printf("store reads: %d polls that saw commits, %.2f ms each on average, max %.1f ms; replots: %.2f ms "
+                    "each on average, max %.1f ms\n",
+            follows, follows ? followMs / follows : 0.0, followMaxMs, replots ? replotMs / replots : 0.0, replotMaxMs);
 
         // Every point drawn reached the plots once the last commit was polled.
         QTRY_COMPARE_WITH_TIMEOUT(page.pointsReceived(), qint64(drawnRows.load()), 10000);

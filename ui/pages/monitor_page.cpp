@@ -13,6 +13,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QElapsedTimer>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -28,6 +29,9 @@
 namespace tunebench::ui {
 
 namespace {
+
+// Milliseconds of replotting one refresh tick may take before leaving the rest to the next tick.
+constexpr qint64 kTickBudgetMs = 30;
 
 const QString kTrainRaw = QStringLiteral("train (raw)");
 const QString kTrainSmoothed = QStringLiteral("train");
@@ -284,8 +288,20 @@ void MonitorPage::flushReplots()
 void MonitorPage::tick()
 {
     // Hidden plots stay dirty and are drawn when the page is shown again.
-    if (isVisible())
-        flushReplots();
+    if (!isVisible())
+        return;
+    // Round robin within a time budget, so one tick never holds the event loop for all plots at once
+    // on a slow machine; the plots left dirty are drawn first at the next tick.
+    QElapsedTimer spent;
+    spent.start();
+    const int n = static_cast<int>(m_plotOrder.size());
+    for (int i = 0; i < n; ++i) {
+        const int index = (m_nextPlot + i) % n;
+        if (m_plots.value(m_plotOrder[index])->replotIfDirty() && spent.elapsed() >= kTickBudgetMs && i + 1 < n) {
+            m_nextPlot = (index + 1) % n;
+            return;
+        }
+    }
 }
 
 void MonitorPage::showRun(qint64 runId)

@@ -109,6 +109,7 @@ private:
     qint64 m_runId = 0;
     QHash<QString, Followed> m_followed;
     std::int64_t m_lastSampleId = 0;
+    int m_nextPlot = 0; // where the next refresh tick starts replotting
     qint64 m_pointsReceived = 0;
     bool m_following = false;
     // The train loss's raw values, whose EMA is drawn; smoothed up to m_smoothedCount.

@@ -14,6 +14,7 @@ namespace {
 
 // A hover read-out names only points within this many pixels (horizontally) of the cursor.
 constexpr double kReadoutPixels = 40;
+constexpr int kAntialiasBelow = 1500;
 
 QString formatValue(double v)
 {
@@ -211,7 +212,11 @@ bool SeriesPlot::replotIfDirty()
         return false;
     m_dirty = false;
     rescale();
-    replot(QCustomPlot::rpQueuedReplot);
+    // Antialiased lines cost several times more to draw; past this many points they are dense enough without.
+    for (int i = 0; i < graphCount(); ++i)
+        graph(i)->setAntialiased(graph(i)->dataCount() < kAntialiasBelow);
+    // Drawn now: the caller is the timer that coalesces appends, so this is the one replot of the tick.
+    replot(QCustomPlot::rpRefreshHint);
     ++m_replots;
     return true;
 }

@@ -57,7 +57,7 @@ public:
 
     void markDirty() { m_dirty = true; }
     bool isDirty() const { return m_dirty; }
-    // Rescales and replots when something changed since the last replot; returns whether it drew.
+    // Rescales and replots (at once) when something changed since the last replot; returns whether it drew.
     bool replotIfDirty();
     // Replots drawn by replotIfDirty() over this plot's life.
     int replotCount() const { return m_replots; }
