@@ -8,6 +8,8 @@
 #include <QProgressBar>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace tunebench::ui {
 
 namespace {
@@ -45,7 +47,9 @@ void push(QCustomPlot* plot, double t, double value)
     QCPGraph* g = plot->graph(0);
     g->addData(t, value);
     g->data()->removeBefore(t - kHistorySeconds);
-    plot->xAxis->setRange(t - kHistorySeconds, t);
+    // The span drawn grows with the history up to its two minutes, so a fresh panel is not a sliver.
+    const double first = g->data()->constBegin()->key;
+    plot->xAxis->setRange(std::max(t - kHistorySeconds, first), std::max(t, first + 1e-3));
     bool found = false;
     const QCPRange r = g->getValueRange(found);
     plot->yAxis->setRange(0, found && r.upper > 0 ? r.upper * 1.15 : 1);
