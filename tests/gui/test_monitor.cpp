@@ -25,6 +25,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <ctime>
 
 #include <unistd.h>
 
@@ -338,22 +339,29 @@ void TestMonitor::procReaderOnThisProcess()
     QVERIFY2(std::abs(static_cast<double>(first->rssBytes) - statmRss) < 0.2 * statmRss,
         qPrintable(QStringLiteral("%1 vs %2").arg(first->rssBytes).arg(statmRss)));
 
-    // Burn CPU: the ticks grow and the monitor reports a share of a core.
+    // Burn CPU until this process has used 300 ms of it (however loaded the machine, and so however long
+    // that takes): the ticks grow and the monitor's CPU % agrees with the process's own clock().
     ResourceMonitor monitor;
     monitor.setPid(pid);
+    QElapsedTimer wall;
+    wall.start();
+    const std::clock_t cpuStart = std::clock();
     monitor.sample();
-    QElapsedTimer busy;
-    busy.start();
     volatile double sink = 0;
-    while (busy.elapsed() < 300)
-        sink = sink + std::sqrt(static_cast<double>(busy.nsecsElapsed()));
+    while (std::clock() - cpuStart < CLOCKS_PER_SEC * 3 / 10 && wall.elapsed() < 20000)
+        sink = sink + std::sqrt(static_cast<double>(wall.nsecsElapsed()));
     monitor.sample();
+    const double cpuSeconds = static_cast<double>(std::clock() - cpuStart) / CLOCKS_PER_SEC;
+    const double wallSeconds = static_cast<double>(wall.elapsed()) / 1000.0;
+    const double expected = 100.0 * cpuSeconds / wallSeconds;
     const auto second = readProcessSample(pid);
     QVERIFY(second);
     QVERIFY(second->cpuTicks > first->cpuTicks);
     QVERIFY(monitor.processAlive());
-    QVERIFY2(
-        monitor.cpuPercent() > 20 && monitor.cpuPercent() < 150, qPrintable(QString::number(monitor.cpuPercent())));
+    // Ticks are 10 ms: allow two of them over the interval, and a quarter for what happens around the samples.
+    const double tolerance = 100.0 * 0.02 / wallSeconds + 0.25 * expected;
+    QVERIFY2(std::abs(monitor.cpuPercent() - expected) <= tolerance,
+        qPrintable(QStringLiteral("monitor %1 %, clock() %2 %").arg(monitor.cpuPercent()).arg(expected)));
     QVERIFY(monitor.rssBytes() > 0);
     QVERIFY(monitor.systemMemory());
     QVERIFY(monitor.systemMemory()->totalBytes >= monitor.systemMemory()->availableBytes);
