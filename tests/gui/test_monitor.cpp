@@ -226,8 +226,9 @@ void TestMonitor::followsRunAndCoalescesReplots()
     const int ticks = static_cast<int>(streaming.elapsed() / 200) + 2;
     QVERIFY2(replots <= ticks * int(page.plotKeys().size()), qPrintable(QString::number(replots)));
     QVERIFY2(replots < inserts, qPrintable(QStringLiteral("%1 replots for %2 inserts").arg(replots).arg(inserts)));
+    // Every plot ends up drawn (a slow machine may need a few ticks: each takes a 30 ms budget at most).
     for (const QString& key : page.plotKeys())
-        QVERIFY2(!page.plot(key)->isDirty(), qPrintable(key));
+        QTRY_VERIFY2(!page.plot(key)->isDirty(), qPrintable(key));
 
     const QString folder = QStringLiteral(TUNEBENCH_BINARY_DIR "/screenshots/");
     QVERIFY(QDir().mkpath(folder));
