@@ -2,9 +2,11 @@
 
 #include "core/store/workspace.h"
 #include "ui/about_dialog.h"
+#include "ui/dialogs/settings_dialog.h"
 #include "ui/pages/compare_page.h"
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
+#include "ui/pages/monitor_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/recent_workspaces.h"
 #include "ui/workspace_session.h"
@@ -19,6 +21,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
+#include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
@@ -29,6 +32,8 @@ namespace {
 
 const QString kGeometryKey = QStringLiteral("window/geometry");
 const QString kPageKey = QStringLiteral("window/page");
+const QString kStateKey = QStringLiteral("window/state");
+const QString kSplitterKey = QStringLiteral("splitters/%1");
 constexpr int kStatusMessageMs = 8000;
 
 } // namespace
@@ -42,7 +47,9 @@ MainWindow::MainWindow(QWidget* parent)
     , m_runsPage(new RunsPage(m_session))
     , m_comparePage(new ComparePage(m_session))
     , m_exportsPage(new ExportsPage(m_session))
+    , m_monitorPage(new MonitorPage(m_session))
 {
+    AppSettings::applyTheme(AppSettings::theme());
     const struct {
         QString label;
         QStyle::StandardPixmap icon;
@@ -50,6 +57,7 @@ MainWindow::MainWindow(QWidget* parent)
     } pages[PageCount] = {
         { tr("Datasets"), QStyle::SP_FileDialogDetailedView, m_datasetsPage },
         { tr("Runs"), QStyle::SP_MediaPlay, m_runsPage },
+        { tr("Monitor"), QStyle::SP_ComputerIcon, m_monitorPage },
         { tr("Compare"), QStyle::SP_FileDialogContentsView, m_comparePage },
         { tr("Exports"), QStyle::SP_DialogSaveButton, m_exportsPage },
     };
@@ -79,6 +87,8 @@ MainWindow::MainWindow(QWidget* parent)
     const QSettings settings;
     if (!restoreGeometry(settings.value(kGeometryKey).toByteArray()))
         resize(1200, 800);
+    restoreState(settings.value(kStateKey).toByteArray());
+    restoreSplitters();
     const int page = settings.value(kPageKey, int(RunsPageIndex)).toInt();
     showPage(page >= 0 && page < PageCount ? static_cast<Page>(page) : RunsPageIndex);
 }
@@ -100,6 +110,19 @@ void MainWindow::createMenus()
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
+
+    QAction* preferences = file->addAction(tr("&Settings\u2026"), this, &MainWindow::showSettings);
+    preferences->setShortcut(QKeySequence::Preferences);
+    preferences->setMenuRole(QAction::PreferencesRole);
+    file->insertAction(quit, preferences);
+
+    // Ctrl+1..Ctrl+N show the pages in navigation order.
+    QMenu* go = menuBar()->addMenu(tr("&Go"));
+    for (int page = 0; page < PageCount; ++page) {
+        QAction* action
+            = go->addAction(m_nav->item(page)->text(), this, [this, page] { showPage(static_cast<Page>(page)); });
+        action->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + page)));
+    }
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About Tunebench"), this, &MainWindow::showAbout);
@@ -166,6 +189,9 @@ bool MainWindow::adopt(const QString& dir, bool create, QString* error)
 
 bool MainWindow::reopenLastWorkspace()
 {
+    const QString preferred = AppSettings::defaultWorkspace();
+    if (!preferred.isEmpty() && Workspace::isWorkspace(std::filesystem::path(preferred.toStdString())))
+        return openWorkspace(preferred);
     const QString last = RecentWorkspaces::last();
     if (last.isEmpty() || !Workspace::isWorkspace(std::filesystem::path(last.toStdString())))
         return false;
@@ -221,11 +247,33 @@ void MainWindow::updateTitle()
         setWindowTitle(tr("Tunebench"));
 }
 
+void MainWindow::showSettings()
+{
+    SettingsDialog dialog(this);
+    if (dialog.exec() == QDialog::Accepted)
+        m_monitorPage->setRefreshInterval(AppSettings::plotRefreshMs());
+}
+
 void MainWindow::saveWindowState()
 {
     QSettings settings;
     settings.setValue(kGeometryKey, saveGeometry());
+    settings.setValue(kStateKey, saveState());
     settings.setValue(kPageKey, static_cast<int>(currentPage()));
+    // Every named splitter of every page keeps its positions.
+    for (const QSplitter* splitter : findChildren<QSplitter*>()) {
+        if (!splitter->objectName().isEmpty())
+            settings.setValue(kSplitterKey.arg(splitter->objectName()), splitter->saveState());
+    }
+}
+
+void MainWindow::restoreSplitters()
+{
+    const QSettings settings;
+    for (QSplitter* splitter : findChildren<QSplitter*>()) {
+        if (!splitter->objectName().isEmpty())
+            splitter->restoreState(settings.value(kSplitterKey.arg(splitter->objectName())).toByteArray());
+    }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

@@ -11,6 +11,7 @@ namespace tunebench::ui {
 class ComparePage;
 class DatasetsPage;
 class ExportsPage;
+class MonitorPage;
 class RunsPage;
 class WorkspaceSession;
 
@@ -23,7 +24,7 @@ class MainWindow : public QMainWindow {
 
 public:
     // Order of the navigation list and the page stack.
-    enum Page { DatasetsPageIndex, RunsPageIndex, ComparePageIndex, ExportsPageIndex, PageCount };
+    enum Page { DatasetsPageIndex, RunsPageIndex, MonitorPageIndex, ComparePageIndex, ExportsPageIndex, PageCount };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -35,7 +36,7 @@ public:
     bool openWorkspace(const QString& dir, QString* error = nullptr);
     // Creates a workspace in dir (an existing one is opened); same contract as openWorkspace().
     bool createWorkspace(const QString& dir, QString* error = nullptr);
-    // Reopens the last workspace from the settings if it still is one. Returns whether it did.
+    // Reopens the default workspace from the settings, else the last one, if it still is one. Returns whether it did.
     bool reopenLastWorkspace();
 
     WorkspaceSession* session() const { return m_session; }
@@ -46,6 +47,10 @@ public:
     RunsPage* runsPage() const { return m_runsPage; }
     ComparePage* comparePage() const { return m_comparePage; }
     ExportsPage* exportsPage() const { return m_exportsPage; }
+    MonitorPage* monitorPage() const { return m_monitorPage; }
+
+    // Opens the settings dialog; OK applies the theme and the plot refresh interval.
+    void showSettings();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -60,6 +65,7 @@ private:
     void showAbout();
     void updateTitle();
     void saveWindowState();
+    void restoreSplitters();
 
     WorkspaceSession* m_session;
     QListWidget* m_nav;
@@ -69,6 +75,7 @@ private:
     RunsPage* m_runsPage;
     ComparePage* m_comparePage;
     ExportsPage* m_exportsPage;
+    MonitorPage* m_monitorPage;
 };
 
 } // namespace tunebench::ui

@@ -141,8 +141,15 @@ QVariant ConfigDiffModel::data(const QModelIndex& index, int role) const
         }
         return {};
     case Qt::BackgroundRole:
-        // Translucent, so the tint reads on light and dark palettes alike.
-        return row.differs ? QVariant(QColor(255, 193, 7, 70)) : QVariant();
+        // Translucent, so the tint reads on light and dark palettes alike; a value that differs from the
+        // first run's is tinted more strongly than the rest of its row, so the odd one out stands out.
+        if (!row.differs)
+            return {};
+        if (column > 0 && row.values[static_cast<std::size_t>(column - 1)] != row.values.front())
+            return QColor(255, 152, 0, 120);
+        return QColor(255, 193, 7, 60);
+    case kCellDiffersRole:
+        return column > 0 && row.values[static_cast<std::size_t>(column - 1)] != row.values.front();
     default:
         return {};
     }

@@ -18,12 +18,16 @@ std::map<std::string, std::string> flattenConfig(const std::string& configJson);
 
 // Side-by-side configs of several runs: column 0 is the dotted key, then one
 // column per run. Rows whose values differ (a key missing from a run counts as
-// a difference) are flagged with kDiffersRole, bold and a tinted background.
+// a difference) are flagged with kDiffersRole, bold and a tinted background;
+// within them the values that differ from the first run's are tinted more
+// strongly (kCellDiffersRole).
 class ConfigDiffModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
     static constexpr int kDiffersRole = Qt::UserRole + 3;
+    // True for a value cell whose value differs from the first run's (the one compared against).
+    static constexpr int kCellDiffersRole = Qt::UserRole + 4;
 
     struct Config {
         QString label; // the column header, e.g. "#3 lora-r8"

@@ -1,0 +1,511 @@
+#include "ui/pages/monitor_page.h"
+
+#include "core/store/artifacts.h"
+#include "core/store/metrics.h"
+#include "core/store/runs.h"
+#include "core/store/workspace.h"
+#include "ui/dialogs/settings_dialog.h"
+#include "ui/resource_monitor.h"
+#include "ui/widgets/empty_state.h"
+#include "ui/widgets/resource_panel.h"
+#include "ui/widgets/series_plot.h"
+#include "ui/workspace_session.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QScrollArea>
+#include <QSlider>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <exception>
+
+namespace tunebench::ui {
+
+namespace {
+
+// Milliseconds of replotting one refresh tick may take before leaving the rest to the next tick.
+constexpr qint64 kTickBudgetMs = 30;
+
+const QString kTrainRaw = QStringLiteral("train (raw)");
+const QString kTrainSmoothed = QStringLiteral("train");
+const QString kEval = QStringLiteral("eval");
+
+// Diversity and forgetting record many numbers; these are the ones drawn.
+const QStringList kDiversityShown
+    = { QStringLiteral("distinct_1"), QStringLiteral("distinct_2"), QStringLiteral("ead_2"),
+          QStringLiteral("self_bleu"), QStringLiteral("embedding_distance"), QStringLiteral("token_entropy") };
+const QStringList kForgettingShown
+    = { QStringLiteral("delta_loss"), QStringLiteral("kl"), QStringLiteral("probe_accuracy_delta") };
+
+QString runLabel(const RunRecord& run)
+{
+    const std::string_view status = toString(run.status);
+    return QStringLiteral("#%1 %2 (%3)")
+        .arg(run.id)
+        .arg(QString::fromStdString(run.name), QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
+}
+
+} // namespace
+
+std::optional<MonitorPage::Route> MonitorPage::routeMetric(const QString& metric)
+{
+    if (metric == QLatin1String("loss"))
+        return Route { QString::fromLatin1(kLoss), kTrainRaw };
+    if (metric == QLatin1String("eval_loss"))
+        return Route { QString::fromLatin1(kLoss), kEval };
+    if (metric == QLatin1String("lr"))
+        return Route { QString::fromLatin1(kLearningRate), tr("learning rate") };
+    if (metric == QLatin1String("grad_norm"))
+        return Route { QString::fromLatin1(kGradNorm), tr("gradient norm") };
+    if (metric == QLatin1String("tokens_per_s"))
+        return Route { QString::fromLatin1(kThroughput), tr("tokens/s") };
+    // As core/method/preference.cpp's rewardMetrics names them.
+    if (metric == QLatin1String("rewards_chosen"))
+        return Route { QString::fromLatin1(kRewards), tr("chosen") };
+    if (metric == QLatin1String("rewards_rejected"))
+        return Route { QString::fromLatin1(kRewards), tr("rejected") };
+    if (metric == QLatin1String("reward_margin"))
+        return Route { QString::fromLatin1(kRewards), tr("margin") };
+    if (metric == QLatin1String("reward_accuracy"))
+        return Route { QString::fromLatin1(kRewards), tr("accuracy") };
+    // As core/train/measures.cpp names them.
+    if (metric.startsWith(QLatin1String("diversity/"))) {
+        const QString name = metric.mid(10);
+        if (kDiversityShown.contains(name))
+            return Route { QString::fromLatin1(kDiversity), name };
+    }
+    if (metric.startsWith(QLatin1String("forgetting/"))) {
+        const QString name = metric.mid(11);
+        if (kForgettingShown.contains(name))
+            return Route { QString::fromLatin1(kForgetting), name };
+    }
+    return std::nullopt;
+}
+
+MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
+    : QWidget(parent)
+    , m_session(session)
+    , m_runPicker(new QComboBox)
+    , m_runInfo(new QLabel)
+    , m_smoothing(new QSlider(Qt::Horizontal))
+    , m_smoothingLabel(new QLabel)
+    , m_samples(new QTableWidget(0, 3))
+    , m_resources(new ResourcePanel)
+{
+    m_runPicker->setObjectName(QStringLiteral("monitorRunPicker"));
+    m_runPicker->setMinimumContentsLength(28);
+    m_runPicker->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    connect(m_runPicker, &QComboBox::currentIndexChanged, this, [this] {
+        const qint64 id = m_runPicker->currentData().value<qint64>();
+        if (id != m_runId) {
+            m_runId = id;
+            loadRun();
+        }
+    });
+    m_smoothing->setObjectName(QStringLiteral("monitorSmoothing"));
+    m_smoothing->setRange(0, 99);
+    m_smoothing->setValue(60);
+    m_smoothing->setMaximumWidth(180);
+    m_smoothing->setToolTip(tr("EMA smoothing of the train loss (the raw values stay drawn faintly behind)"));
+    connect(m_smoothing, &QSlider::valueChanged, this, [this] {
+        m_smoothingLabel->setText(tr("%1").arg(smoothing(), 0, 'f', 2));
+        updateSmoothed(true);
+    });
+    m_smoothingLabel->setText(tr("%1").arg(smoothing(), 0, 'f', 2));
+    m_smoothingLabel->setMinimumWidth(m_smoothingLabel->fontMetrics().horizontalAdvance(QStringLiteral("0.00")));
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("&Run:")));
+    qobject_cast<QLabel*>(bar->itemAt(0)->widget())->setBuddy(m_runPicker);
+    bar->addWidget(m_runPicker);
+    bar->addWidget(m_runInfo, 1);
+    bar->addWidget(new QLabel(tr("Smoothing:")));
+    bar->addWidget(m_smoothing);
+    bar->addWidget(m_smoothingLabel);
+
+    auto* plots = new QWidget;
+    buildPlots(plots);
+    // Scrolled rather than squeezed: the page never forces the window to grow.
+    auto* plotScroll = new QScrollArea;
+    plotScroll->setWidget(plots);
+    plotScroll->setWidgetResizable(true);
+    plotScroll->setFrameShape(QFrame::NoFrame);
+    auto* resourceScroll = new QScrollArea;
+    resourceScroll->setWidget(m_resources);
+    resourceScroll->setWidgetResizable(true);
+    resourceScroll->setFrameShape(QFrame::NoFrame);
+    resourceScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    resourceScroll->setMinimumWidth(m_resources->minimumWidth() + 16);
+
+    m_samples->setObjectName(QStringLiteral("monitorSamples"));
+    m_samples->setHorizontalHeaderLabels({ tr("Step"), tr("Prompt"), tr("Completion") });
+    m_samples->verticalHeader()->hide();
+    m_samples->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_samples->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_samples->setWordWrap(true);
+    m_samples->horizontalHeader()->setStretchLastSection(true);
+    m_samples->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    m_samples->setColumnWidth(1, 260);
+
+    auto* vertical = new QSplitter(Qt::Vertical);
+    vertical->setObjectName(QStringLiteral("monitorVerticalSplitter"));
+    vertical->addWidget(plotScroll);
+    auto* samplesPanel = new QWidget;
+    auto* samplesLayout = new QVBoxLayout(samplesPanel);
+    samplesLayout->setContentsMargins(0, 0, 0, 0);
+    samplesLayout->addWidget(new QLabel(tr("<b>Samples over training</b> (fixed prompts and seeds)")));
+    samplesLayout->addWidget(m_samples, 1);
+    vertical->addWidget(samplesPanel);
+    vertical->setStretchFactor(0, 4);
+    vertical->setStretchFactor(1, 1);
+
+    auto* horizontal = new QSplitter(Qt::Horizontal);
+    horizontal->setObjectName(QStringLiteral("monitorSplitter"));
+    horizontal->addWidget(vertical);
+    horizontal->addWidget(resourceScroll);
+    horizontal->setStretchFactor(0, 5);
+    horizontal->setStretchFactor(1, 1);
+
+    auto* content = new QWidget;
+    auto* contentLayout = new QVBoxLayout(content);
+    contentLayout->setContentsMargins(0, 0, 0, 0);
+    contentLayout->addLayout(bar);
+    contentLayout->addWidget(horizontal, 1);
+    m_pageState = new EmptyState(content);
+    m_pageState->setObjectName(QStringLiteral("monitorPageState"));
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_pageState);
+
+    m_refresh.setInterval(AppSettings::plotRefreshMs());
+    connect(&m_refresh, &QTimer::timeout, this, &MonitorPage::tick);
+    m_refresh.start();
+
+    connect(m_session, &WorkspaceSession::workspaceChanged, this, [this] {
+        m_runId = 0;
+        refreshRuns();
+        loadRun();
+    });
+    connect(m_session, &WorkspaceSession::changed, this, [this] {
+        refreshRuns();
+        follow();
+    });
+    refreshRuns();
+    loadRun();
+}
+
+void MonitorPage::buildPlots(QWidget* container)
+{
+    auto* grid = new QGridLayout(container);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->setSpacing(4);
+    const struct {
+        const char* key;
+        QString title;
+        bool legend; // the curves are named by the legend, even one
+    } plots[] = {
+        { kLoss, tr("Loss"), false },
+        { kLearningRate, tr("Learning rate"), false },
+        { kGradNorm, tr("Gradient norm"), false },
+        { kThroughput, tr("Throughput (tokens/s)"), false },
+        { kRewards, tr("Preference rewards"), true },
+        { kDiversity, tr("Diversity of samples"), true },
+        { kForgetting, tr("Forgetting (reference set)"), true },
+    };
+    int index = 0;
+    for (const auto& p : plots) {
+        const QString key = QString::fromLatin1(p.key);
+        auto* plot = new SeriesPlot(p.title);
+        plot->setObjectName(QStringLiteral("monitorPlot_%1").arg(key));
+        plot->setLegendForOne(p.legend);
+        auto* log = new QCheckBox(tr("log scale"));
+        log->setObjectName(QStringLiteral("monitorLog_%1").arg(key));
+        connect(log, &QCheckBox::toggled, plot, [this, plot](bool on) {
+            plot->setLogScale(on);
+            plot->replotIfDirty(); // a click answers at once
+        });
+        auto* cell = new QWidget;
+        auto* cellLayout = new QVBoxLayout(cell);
+        cellLayout->setContentsMargins(0, 0, 0, 0);
+        cellLayout->setSpacing(0);
+        cellLayout->addWidget(plot, 1);
+        cellLayout->addWidget(log, 0, Qt::AlignRight);
+        grid->addWidget(cell, index / 4, index % 4);
+        m_plots.insert(key, plot);
+        m_logToggles.insert(key, log);
+        m_plotOrder.append(key);
+        ++index;
+    }
+    SeriesPlot* loss = m_plots.value(QString::fromLatin1(kLoss));
+    loss->addSeries(kTrainRaw, seriesColor(0), /*faint=*/true);
+    loss->addSeries(kTrainSmoothed, seriesColor(0));
+    loss->addSeries(kEval, seriesColor(1));
+    loss->series(2)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+}
+
+int MonitorPage::ensureSeries(const QString& plotKey, const QString& series)
+{
+    SeriesPlot* plot = m_plots.value(plotKey);
+    const int index = plot->seriesIndex(series);
+    return index >= 0 ? index : plot->addSeries(series, seriesColor(plot->seriesCount()));
+}
+
+void MonitorPage::setSmoothing(double weight)
+{
+    m_smoothing->setValue(qRound(std::clamp(weight, 0.0, 0.99) * 100));
+}
+
+double MonitorPage::smoothing() const
+{
+    return m_smoothing->value() / 100.0;
+}
+
+void MonitorPage::setRefreshInterval(int milliseconds)
+{
+    m_refresh.setInterval(std::max(16, milliseconds));
+}
+
+int MonitorPage::replotCount() const
+{
+    int n = 0;
+    for (SeriesPlot* plot : m_plots)
+        n += plot->replotCount();
+    return n;
+}
+
+void MonitorPage::flushReplots()
+{
+    for (SeriesPlot* plot : m_plots)
+        plot->replotIfDirty();
+}
+
+void MonitorPage::tick()
+{
+    // Hidden plots stay dirty and are drawn when the page is shown again.
+    if (!isVisible())
+        return;
+    // Round robin within a time budget, so one tick never holds the event loop for all plots at once
+    // on a slow machine; the plots left dirty are drawn first at the next tick.
+    QElapsedTimer spent;
+    spent.start();
+    const int n = static_cast<int>(m_plotOrder.size());
+    for (int i = 0; i < n; ++i) {
+        const int index = (m_nextPlot + i) % n;
+        if (m_plots.value(m_plotOrder[index])->replotIfDirty() && spent.elapsed() >= kTickBudgetMs && i + 1 < n) {
+            m_nextPlot = (index + 1) % n;
+            return;
+        }
+    }
+}
+
+void MonitorPage::showRun(qint64 runId)
+{
+    refreshRuns();
+    const int index = m_runPicker->findData(QVariant::fromValue<qint64>(runId));
+    if (index >= 0)
+        m_runPicker->setCurrentIndex(index); // loads the run through currentIndexChanged
+    if (index >= 0 && runId != m_runId) {
+        m_runId = runId;
+        loadRun();
+    }
+}
+
+void MonitorPage::refreshRuns()
+{
+    Workspace* ws = m_session->workspace();
+    if (!ws) {
+        m_pageState->showMessage(EmptyState::noWorkspaceText());
+        const QSignalBlocker blocker(m_runPicker);
+        m_runPicker->clear();
+        return;
+    }
+    std::vector<RunRecord> runs;
+    try {
+        runs = RunStore(ws->db()).list();
+    } catch (const std::exception& e) {
+        m_session->reportError(tr("Cannot read the runs: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    if (runs.empty()) {
+        m_pageState->showMessage(tr("<p><b>This workspace has no runs to monitor yet.</b></p>"
+                                    "<p>Start one from Run Setup or with <code>tunebench-cli train</code>; "
+                                    "its curves appear here while it trains.</p>"));
+    } else {
+        m_pageState->showContent();
+    }
+    QStringList labels;
+    QList<qint64> ids;
+    for (const RunRecord& run : runs) {
+        labels.append(runLabel(run));
+        ids.append(run.id);
+    }
+    bool same = m_runPicker->count() == labels.size();
+    for (int i = 0; same && i < labels.size(); ++i)
+        same = m_runPicker->itemText(i) == labels[i] && m_runPicker->itemData(i).value<qint64>() == ids[i];
+    if (!same) {
+        const QSignalBlocker blocker(m_runPicker);
+        m_runPicker->clear();
+        for (int i = 0; i < labels.size(); ++i)
+            m_runPicker->addItem(labels[i], QVariant::fromValue<qint64>(ids[i]));
+        int index = m_runPicker->findData(QVariant::fromValue<qint64>(m_runId));
+        if (index < 0 && !ids.isEmpty()) {
+            index = static_cast<int>(ids.size()) - 1; // the newest run by default
+        }
+        m_runPicker->setCurrentIndex(index);
+        const qint64 picked = index >= 0 ? ids[index] : 0;
+        if (picked != m_runId) {
+            m_runId = picked;
+            loadRun();
+        }
+    }
+    updateWorker();
+}
+
+void MonitorPage::updateWorker()
+{
+    Workspace* ws = m_session->workspace();
+    qint64 pid = 0;
+    QString info;
+    if (ws && m_runId > 0) {
+        try {
+            if (const auto run = RunStore(ws->db()).find(m_runId)) {
+                if (run->status == RunStatus::Running && run->workerPid)
+                    pid = *run->workerPid;
+                info = QString::fromStdString(run->adapter + " \u00b7 " + run->objective);
+                if (!run->error.empty())
+                    info += tr(" \u00b7 error: %1")
+                                .arg(QString::fromStdString(run->error).section(QLatin1Char('\n'), 0, 0));
+            }
+        } catch (const std::exception& e) {
+            m_session->reportError(tr("Cannot read run %1: %2").arg(m_runId).arg(QString::fromUtf8(e.what())));
+        }
+    }
+    m_runInfo->setText(info);
+    if (pid != m_resources->monitor()->pid())
+        m_resources->setWorker(pid);
+}
+
+void MonitorPage::loadRun()
+{
+    for (SeriesPlot* plot : m_plots) {
+        plot->clearData();
+        // Series beyond the fixed loss curves depend on what the run recorded.
+        if (plot != m_plots.value(QString::fromLatin1(kLoss)))
+            plot->clearSeries();
+    }
+    m_followed.clear();
+    m_rawLoss.clear();
+    m_rawLossSteps.clear();
+    m_smoothedCount = 0;
+    m_lastSampleId = 0;
+    m_samples->setRowCount(0);
+    updateWorker();
+    follow();
+    flushReplots(); // the history is drawn at once, not at the next tick
+}
+
+void MonitorPage::follow()
+{
+    Workspace* ws = m_session->workspace();
+    if (!ws || m_runId <= 0 || m_following)
+        return;
+    m_following = true;
+    try {
+        const MetricQuery query(ws->db());
+        for (const std::string& name : query.names(m_runId)) {
+            const QString metric = QString::fromStdString(name);
+            if (!routeMetric(metric))
+                continue;
+            Followed& followed = m_followed[metric];
+            const std::vector<MetricPoint> points = query.series(m_runId, name, followed.lastStep);
+            if (points.empty())
+                continue;
+            std::vector<double> steps;
+            std::vector<double> values;
+            steps.reserve(points.size());
+            values.reserve(points.size());
+            for (const MetricPoint& p : points) {
+                steps.push_back(static_cast<double>(p.step));
+                values.push_back(p.value);
+            }
+            followed.lastStep = points.back().step;
+            m_pointsReceived += static_cast<qint64>(points.size());
+            appendMetric(metric, steps, values);
+        }
+        followSamples();
+    } catch (const std::exception& e) {
+        m_session->reportError(
+            tr("Cannot read the metrics of run %1: %2").arg(m_runId).arg(QString::fromUtf8(e.what())));
+    }
+    m_following = false;
+}
+
+void MonitorPage::appendMetric(const QString& name, const std::vector<double>& steps, const std::vector<double>& values)
+{
+    const auto route = routeMetric(name);
+    SeriesPlot* plot = m_plots.value(route->plot);
+    const int index = ensureSeries(route->plot, route->series);
+    plot->appendToSeries(
+        index, QVector<double>(steps.begin(), steps.end()), QVector<double>(values.begin(), values.end()));
+    if (name == QLatin1String("loss")) {
+        m_rawLossSteps.insert(m_rawLossSteps.end(), steps.begin(), steps.end());
+        m_rawLoss.insert(m_rawLoss.end(), values.begin(), values.end());
+        updateSmoothed(false);
+    }
+}
+
+void MonitorPage::updateSmoothed(bool all)
+{
+    SeriesPlot* plot = m_plots.value(QString::fromLatin1(kLoss));
+    const int index = plot->seriesIndex(kTrainSmoothed);
+    const double weight = smoothing();
+    if (all || m_smoothedCount == 0) {
+        const std::vector<double> smoothed = emaSmooth(m_rawLoss, weight);
+        plot->setSeriesData(index, QVector<double>(m_rawLossSteps.begin(), m_rawLossSteps.end()),
+            QVector<double>(smoothed.begin(), smoothed.end()));
+        m_lastEma = smoothed.empty() ? 0 : smoothed.back();
+    } else {
+        // Only the new points: the EMA continues from the last smoothed value.
+        QVector<double> keys;
+        QVector<double> values;
+        for (std::size_t i = m_smoothedCount; i < m_rawLoss.size(); ++i) {
+            m_lastEma = emaNext(m_lastEma, m_rawLoss[i], weight);
+            keys.append(m_rawLossSteps[i]);
+            values.append(m_lastEma);
+        }
+        plot->appendToSeries(index, keys, values);
+    }
+    m_smoothedCount = m_rawLoss.size();
+    if (all)
+        plot->replotIfDirty(); // the slider answers at once
+}
+
+void MonitorPage::followSamples()
+{
+    Workspace* ws = m_session->workspace();
+    const std::vector<SampleRecord> samples = ArtifactStore(ws->db()).samples(m_runId);
+    for (const SampleRecord& s : samples) {
+        if (s.id <= m_lastSampleId)
+            continue;
+        m_lastSampleId = std::max(m_lastSampleId, s.id);
+        const int row = m_samples->rowCount();
+        m_samples->insertRow(row);
+        auto* step = new QTableWidgetItem;
+        step->setData(Qt::DisplayRole, QVariant::fromValue<qlonglong>(s.step));
+        m_samples->setItem(row, 0, step);
+        auto* prompt = new QTableWidgetItem(QString::fromStdString(s.prompt));
+        prompt->setToolTip(prompt->text());
+        m_samples->setItem(row, 1, prompt);
+        auto* text = new QTableWidgetItem(QString::fromStdString(s.text));
+        text->setToolTip(text->text());
+        m_samples->setItem(row, 2, text);
+    }
+}
+
+} // namespace tunebench::ui

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <QHash>
+#include <QTimer>
+#include <QWidget>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QSlider;
+class QTableWidget;
+
+namespace tunebench::ui {
+
+class EmptyState;
+class ResourcePanel;
+class SeriesPlot;
+class WorkspaceSession;
+
+// Live plots of one run: loss (train with EMA smoothing over the faint raw
+// curve, and eval), learning rate, gradient norm, tokens/s, preference
+// rewards, diversity and forgetting, each with a log-scale toggle and a hover
+// read-out; the samples stored over training in a table; the worker's
+// resources beside the plots.
+//
+// The history comes from the store when a run is shown; afterwards every
+// changed() of the session (a commit by the run's worker, whichever process
+// started it) appends only the points newer than those held. Appends only mark
+// plots dirty; a timer (the plot refresh interval) replots the dirty ones, so a
+// fast stream costs at most one replot per plot and tick.
+class MonitorPage : public QWidget {
+    Q_OBJECT
+
+public:
+    // Plot keys, for plot().
+    static constexpr const char* kLoss = "loss";
+    static constexpr const char* kLearningRate = "lr";
+    static constexpr const char* kGradNorm = "grad_norm";
+    static constexpr const char* kThroughput = "tokens_per_s";
+    static constexpr const char* kRewards = "rewards";
+    static constexpr const char* kDiversity = "diversity";
+    static constexpr const char* kForgetting = "forgetting";
+
+    explicit MonitorPage(WorkspaceSession* session, QWidget* parent = nullptr);
+
+    qint64 currentRun() const { return m_runId; }
+    SeriesPlot* plot(const QString& key) const { return m_plots.value(key); }
+    QStringList plotKeys() const { return m_plotOrder; }
+    QCheckBox* logScaleToggle(const QString& key) const { return m_logToggles.value(key); }
+    QTableWidget* samplesTable() const { return m_samples; }
+    ResourcePanel* resourcePanel() const { return m_resources; }
+    QComboBox* runPicker() const { return m_runPicker; }
+
+    // EMA weight of the train loss, 0 (none) to 0.99.
+    void setSmoothing(double weight);
+    double smoothing() const;
+    void setRefreshInterval(int milliseconds);
+    int refreshInterval() const { return m_refresh.interval(); }
+    // Replots drawn over all plots since the page was made.
+    int replotCount() const;
+    // Metric rows appended to the plots from the store (history and live).
+    qint64 pointsReceived() const { return m_pointsReceived; }
+    // Draws what is dirty now instead of at the next tick.
+    void flushReplots();
+
+    // The plot and series a metric is drawn in; nothing for metrics not shown.
+    struct Route {
+        QString plot;
+        QString series;
+    };
+    static std::optional<Route> routeMetric(const QString& metric);
+
+public Q_SLOTS:
+    // Shows the run (picks it in the run picker) and loads its history.
+    void showRun(qint64 runId);
+
+private:
+    struct Followed {
+        std::optional<std::int64_t> lastStep;
+    };
+
+    void buildPlots(QWidget* container);
+    void refreshRuns();
+    void loadRun();
+    void follow();
+    void appendMetric(const QString& name, const std::vector<double>& steps, const std::vector<double>& values);
+    void updateSmoothed(bool all);
+    void followSamples();
+    void updateWorker();
+    void tick();
+    int ensureSeries(const QString& plotKey, const QString& series);
+
+    WorkspaceSession* m_session;
+    EmptyState* m_pageState;
+    QComboBox* m_runPicker;
+    QLabel* m_runInfo;
+    QSlider* m_smoothing;
+    QLabel* m_smoothingLabel;
+    QHash<QString, SeriesPlot*> m_plots;
+    QHash<QString, QCheckBox*> m_logToggles;
+    QStringList m_plotOrder;
+    QTableWidget* m_samples;
+    ResourcePanel* m_resources;
+    QTimer m_refresh;
+    qint64 m_runId = 0;
+    QHash<QString, Followed> m_followed;
+    std::int64_t m_lastSampleId = 0;
+    int m_nextPlot = 0; // where the next refresh tick starts replotting
+    qint64 m_pointsReceived = 0;
+    bool m_following = false;
+    // The train loss's raw values, whose EMA is drawn; smoothed up to m_smoothedCount.
+    std::vector<double> m_rawLossSteps;
+    std::vector<double> m_rawLoss;
+    std::size_t m_smoothedCount = 0;
+    double m_lastEma = 0;
+};
+
+} // namespace tunebench::ui
