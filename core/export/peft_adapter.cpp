@@ -208,11 +208,11 @@ PeftExportResult exportPeftAdapter(const fs::path& baseModel, const fs::path& ad
         result.peftType = "LORA";
         config = commonConfig(baseModel, "LORA");
         // PEFT takes all-linear as a string only (as a list item it would be a module name).
-        const bool allLinear = f.targetModules.is_array() && f.targetModules.size() == 1
-            && f.targetModules[0] == "all-linear";
+        const bool allLinear
+            = f.targetModules.is_array() && f.targetModules.size() == 1 && f.targetModules[0] == "all-linear";
         config.update({ { "r", f.r }, { "lora_alpha", f.alpha }, { "lora_dropout", f.dropout },
-            { "target_modules", allLinear ? nlohmann::json("all-linear") : f.targetModules }, { "use_rslora", f.rslora }, { "use_dora", f.dora },
-            { "bias", "none" }, { "lora_bias", false },
+            { "target_modules", allLinear ? nlohmann::json("all-linear") : f.targetModules },
+            { "use_rslora", f.rslora }, { "use_dora", f.dora }, { "bias", "none" }, { "lora_bias", false },
             // GPT-2's Conv1D stores [in, out]: PEFT sets this itself for such layers; the factors keep LoRA's shapes.
             { "fan_in_fan_out", gpt2 }, { "init_lora_weights", true }, { "modules_to_save", nullptr },
             { "rank_pattern", nlohmann::json::object() }, { "alpha_pattern", nlohmann::json::object() },

@@ -169,6 +169,9 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         promptsFile = p->get<std::string>();
         rest.erase(p);
     }
+    // init_adapter may name a run by its id, which YAML reads as a number.
+    if (auto ia = rest.find("init_adapter"); ia != rest.end() && ia->is_number_integer())
+        *ia = std::to_string(ia->get<std::int64_t>());
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
