@@ -128,7 +128,9 @@ int exportCommand(const std::vector<std::string>& args)
     if (!fs::exists(adapterDir / "adapter.safetensors"))
         throw InputError("run " + std::to_string(runId) + " has no saved adapter in " + adapterDir.string()
             + " (it has not finished a training)");
-    const fs::path out = cl.required("out");
+    fs::path out = fs::path(cl.required("out")).lexically_normal();
+    if (out.filename().empty()) // "DIR/": the staging folder goes beside DIR, not into it
+        out = out.parent_path();
     const bool folder = format == "merged" || format == "peft";
     checkOut(out, folder, cl.has("force"));
     StagedOut staged(out);

@@ -382,9 +382,12 @@ private Q_SLOTS:
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("not empty") && r.err.contains("--force"), qPrintable(r.err));
         QVERIFY(fs::exists(busy / "keep.txt"));
-        r = runCli(args + QStringList { "--force" });
+        QStringList forced = args;
+        forced.last() += "/"; // a trailing slash names the same folder
+        r = runCli(forced + QStringList { "--force" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY(!fs::exists(busy / "keep.txt"));
+        QVERIFY(!fs::exists(m_root / "busy.partial"));
         QVERIFY(fs::exists(busy / "adapter_config.json"));
 
         // An existing GGUF file likewise.
