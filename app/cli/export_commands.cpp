@@ -1,13 +1,20 @@
 #include "command_line.h"
 #include "commands.h"
 
+#include "core/export/gguf_export.h"
+#include "core/export/peft_adapter.h"
 #include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_loader.h"
+#include "core/store/artifacts.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/train/run_adapter.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
+
+#include <ATen/ATen.h>
 
 #include <filesystem>
 #include <iostream>
@@ -16,50 +23,178 @@ namespace tunebench::cli {
 
 namespace {
 
+namespace fs = std::filesystem;
+
+// Where the artifact row points: relative to the workspace when inside it.
+std::string artifactPath(const Workspace& ws, const fs::path& out)
+{
+    const fs::path abs = fs::absolute(out).lexically_normal();
+    const fs::path rel = abs.lexically_relative(fs::absolute(ws.root()).lexically_normal());
+    if (!rel.empty() && *rel.begin() != "..")
+        return rel.string();
+    return abs.string();
+}
+
+// An export never replaces what is there unless asked: a non-empty folder (folder formats) or an existing file
+// (GGUF) is refused without --force.
+void checkOut(const fs::path& out, bool folder, bool force)
+{
+    if (!fs::exists(out))
+        return;
+    if (folder) {
+        if (!fs::is_directory(out))
+            throw InputError(out.string() + ": exists and is not a folder");
+        if (!fs::is_empty(out) && !force)
+            throw InputError(out.string() + ": exists and is not empty; choose a new folder or pass --force");
+        return;
+    }
+    if (fs::is_directory(out))
+        throw InputError(out.string() + ": is a folder; GGUF export writes one file");
+    if (!force)
+        throw InputError(out.string() + ": exists; choose a new file name or pass --force");
+}
+
+// The export is written beside `out` and moved into place only when complete, so a failed export (or one
+// replacing an old one with --force) never leaves half a result nor loses the old one.
+class StagedOut {
+public:
+    explicit StagedOut(fs::path out)
+        : m_out(std::move(out))
+        , m_stage(m_out.parent_path() / (m_out.filename().string() + ".partial"))
+    {
+        if (!m_out.parent_path().empty())
+            fs::create_directories(m_out.parent_path());
+        fs::remove_all(m_stage);
+    }
+    ~StagedOut()
+    {
+        std::error_code ec;
+        if (!m_done)
+            fs::remove_all(m_stage, ec);
+    }
+    const fs::path& path() const { return m_stage; }
+    void commit()
+    {
+        if (fs::exists(m_out))
+            fs::remove_all(m_out);
+        fs::rename(m_stage, m_out);
+        m_done = true;
+    }
+
+private:
+    fs::path m_out;
+    fs::path m_stage;
+    bool m_done = false;
+};
+
 int exportCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli export --workspace DIR --run ID --format merged --out DIR [--max-shard-mb N]",
-        "Exports a finished run. merged: the base model with the run's adapter folded in, written as a Hugging\n"
-        "Face folder (config.json, safetensors, sharded above --max-shard-mb, the base's tokenizer files) that\n"
-        "Tunebench and transformers load without the adapter. Prompt and prefix tuning cannot be merged.\n"
-        "Prints one JSON object: run, format, adapter, out.",
+    CommandLine cl("tunebench-cli export --workspace DIR --run ID --format peft|merged|gguf|gguf-lora --out PATH "
+                   "[--gguf-type f32|f16|bf16|q8_0] [--max-shard-mb N] [--force]",
+        "Exports a finished run.\n"
+        "  peft       the adapter as a PEFT folder (adapter_config.json, adapter_model.safetensors) that\n"
+        "             PeftModel.from_pretrained loads: LoRA, rsLoRA, DoRA, PiSSA and chain of LoRA (as plain\n"
+        "             LoRA against the original base), IA3, prompt and prefix tuning.\n"
+        "  merged     the base model with the adapter folded in, as a Hugging Face folder (sharded above\n"
+        "             --max-shard-mb). Prompt and prefix tuning cannot be merged.\n"
+        "  gguf       the merged model as one GGUF file for llama.cpp / Ollama (Llama and Mistral models),\n"
+        "             matrices as --gguf-type (default f16; norms stay f32).\n"
+        "  gguf-lora  the LoRA adapter as a llama.cpp GGUF adapter (LoRA, rsLoRA, PiSSA, chain of LoRA).\n"
+        "An existing non-empty folder or file is refused unless --force. The export is recorded as an\n"
+        "artifact of the run. Prints one JSON object: run, format, adapter, out, artifact.",
         {},
         { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
-            { "run", "ID", "the run to export", true }, { "format", "NAME", "merged", true },
-            { "out", "DIR", "the folder to write (created; must be empty or absent)", true },
-            { "max-shard-mb", "N", "split the weights into shards of at most N MB" } });
+            { "run", "ID", "the run to export", true }, { "format", "NAME", "peft, merged, gguf or gguf-lora", true },
+            { "out", "PATH", "the folder (peft, merged) or file (gguf, gguf-lora) to write", true },
+            { "gguf-type", "TYPE", "f32, f16 (default), bf16 or q8_0" },
+            { "max-shard-mb", "N", "merged: split the weights into shards of at most N MB" },
+            { "force", "", "replace an existing non-empty folder or file" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
     }
     const std::string format = cl.required("format");
-    if (format != "merged")
-        throw UsageError("--format: expected merged, got '" + format + "'");
+    if (format != "merged" && format != "peft" && format != "gguf" && format != "gguf-lora")
+        throw UsageError("--format: expected peft, merged, gguf or gguf-lora, got '" + format + "'");
+    if (cl.has("gguf-type") && format != "gguf" && format != "gguf-lora")
+        throw UsageError("--gguf-type applies to --format gguf and gguf-lora only");
+    const gguf::TensorType ggufType = ggufTypeFromString(cl.value("gguf-type").value_or("f16"));
     Workspace ws = Workspace::open(cl.required("workspace"));
     const std::int64_t runId = cl.integer("--run", cl.required("run"));
     const auto run = RunStore(ws.db()).find(runId);
     if (!run)
         throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());
-    const std::filesystem::path adapterDir = ws.runDir(runId) / "adapter";
-    if (!std::filesystem::exists(adapterDir / "adapter.safetensors"))
+    const fs::path adapterDir = ws.runDir(runId) / "adapter";
+    if (!fs::exists(adapterDir / "adapter.safetensors"))
         throw InputError("run " + std::to_string(runId) + " has no saved adapter in " + adapterDir.string()
             + " (it has not finished a training)");
-    const std::filesystem::path out = cl.required("out");
-    if (std::filesystem::exists(out) && !std::filesystem::is_empty(out))
-        throw InputError(out.string() + ": exists and is not empty; choose a new folder");
-    std::optional<std::uint64_t> shard;
-    if (auto mb = cl.value("max-shard-mb"))
-        shard = static_cast<std::uint64_t>(cl.integer("--max-shard-mb", *mb)) * 1024 * 1024;
-    const std::string adapter = exportMergedModel(run->modelPath, adapterDir, out, defaultPluginRegistry(), shard);
+    fs::path out = fs::path(cl.required("out")).lexically_normal();
+    if (out.filename().empty()) // "DIR/": the staging folder goes beside DIR, not into it
+        out = out.parent_path();
+    const bool folder = format == "merged" || format == "peft";
+    checkOut(out, folder, cl.has("force"));
+    StagedOut staged(out);
+    const fs::path& target = staged.path();
+
+    std::string adapter;
+    nlohmann::json meta = { { "format", format } };
+    const std::string name = run->name.empty() ? "run " + std::to_string(runId) : run->name;
+    if (format == "merged") {
+        std::optional<std::uint64_t> shard;
+        if (auto mb = cl.value("max-shard-mb"))
+            shard = static_cast<std::uint64_t>(cl.integer("--max-shard-mb", *mb)) * 1024 * 1024;
+        adapter = exportMergedModel(run->modelPath, adapterDir, target, defaultPluginRegistry(), shard);
+    } else if (format == "peft") {
+        const PeftExportResult r = exportPeftAdapter(run->modelPath, adapterDir, target);
+        adapter = r.adapter;
+        meta["peft_type"] = r.peftType;
+        meta["tensors"] = r.tensors;
+    } else if (format == "gguf") {
+        std::unique_ptr<CausalLM> model = loadCausalLM(run->modelPath);
+        std::unique_ptr<Adapter> attached = loadRunAdapter(adapterDir, *model, defaultPluginRegistry(), run->modelPath);
+        adapter = RunAdapterFiles::read(adapterDir).adapter;
+        if (attached->canMerge()) {
+            at::NoGradGuard noGrad;
+            attached->merge();
+        }
+        if (model->virtualTokenCount() > 0)
+            throw InputError(adapterDir.string()
+                + ": prompt and prefix tuning add inputs, not weights, and cannot "
+                  "be written into a GGUF model; export them with --format peft");
+        for (const Linear* layer : model->linears()) {
+            if (layer->hook() != nullptr)
+                throw InputError(adapterDir.string() + ": this run's adapter cannot be folded into the weights");
+        }
+        writeGgufModel(*model, run->modelPath, name, ggufType, target);
+        meta["gguf_type"] = gguf::tensorTypeName(ggufType);
+    } else {
+        const RunAdapterFiles files = RunAdapterFiles::read(adapterDir);
+        adapter = files.adapter;
+        if (!isLoraFamily(files.adapter))
+            throw InputError("adapter '" + files.adapter
+                + "' is not a LoRA; llama.cpp's GGUF adapters hold LoRA only. Export the merged model with --format "
+                  "gguf");
+        writeGgufLora(
+            loraForm(files), readModelConfig(fs::path(run->modelPath) / "config.json"), name, ggufType, target);
+        meta["gguf_type"] = gguf::tensorTypeName(ggufType);
+    }
+    staged.commit();
+    meta["adapter"] = adapter;
+    const std::int64_t artifact = ArtifactStore(ws.db()).add({ 0, runId,
+        format == "peft"         ? "peft_adapter"
+            : format == "merged" ? "merged"
+            : format == "gguf"   ? "gguf"
+                                 : "gguf_lora",
+        artifactPath(ws, out), meta.dump(), 0 });
     std::cout << nlohmann::json({ { "run", runId }, { "format", format }, { "adapter", adapter },
-                                    { "out", std::filesystem::absolute(out).string() } })
+                                    { "out", fs::absolute(out).string() }, { "artifact", artifact } })
                      .dump()
               << "\n";
     return 0;
 }
 
 const CommandRegistration kRegistration { {
-    { { "export" }, "export a run (merged model folder)", exportCommand },
+    { { "export" }, "export a run (PEFT adapter, merged model folder, GGUF)", exportCommand },
 } };
 
 } // namespace

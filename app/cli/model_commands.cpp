@@ -4,11 +4,14 @@
 #include "command_line.h"
 #include "commands.h"
 
+#include "core/export/peft_adapter.h"
+#include "core/method/plugin_registry.h"
 #include "core/model/generate.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
 #include "core/model/safetensors.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/train/run_adapter.h"
 #include "core/util/error.h"
 
 #include <c10/core/InferenceMode.h>
@@ -227,14 +230,16 @@ int generateCommand(const std::vector<std::string>& args)
 
 int forwardCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli forward --model DIR --input FILE --out FILE.safetensors",
+    CommandLine cl("tunebench-cli forward --model DIR --input FILE --out FILE.safetensors [--adapter DIR]",
         "Runs the model on token ids and writes the logits, for comparisons with other\n"
-        "implementations (tests/reference/compare_transformers.py). FILE has one JSON array of\n"
-        "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].",
+        "implementations (tests/reference/compare_transformers.py, peft_parity.py). FILE has one JSON array of\n"
+        "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].\n"
+        "--adapter attaches a run's adapter folder (runs/<id>/adapter) or a PEFT adapter folder first.",
         {},
         { { "model", "DIR", "a Hugging Face model folder", true },
             { "input", "FILE", "one JSON array of token ids per line", true },
-            { "out", "FILE", "safetensors file to write", true }, kDeviceOption });
+            { "out", "FILE", "safetensors file to write", true },
+            { "adapter", "DIR", "a run's adapter folder or a PEFT adapter folder to attach" }, kDeviceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -271,6 +276,13 @@ int forwardCommand(const std::vector<std::string>& args)
         throw InputError(inputPath.string() + ": no sequences");
 
     const std::unique_ptr<CausalLM> model = loadCausalLM(dir, load);
+    std::unique_ptr<Adapter> adapter;
+    if (auto adapterDir = cl.value("adapter")) {
+        if (isPeftFolder(*adapterDir))
+            adapter = importPeftAdapter(*adapterDir, *model, defaultPluginRegistry()).attached;
+        else
+            adapter = loadRunAdapter(*adapterDir, *model, defaultPluginRegistry(), dir);
+    }
     c10::InferenceMode inference;
     NamedTensors out;
     for (std::size_t i = 0; i < sequences.size(); ++i) {

@@ -24,6 +24,8 @@ const ParameterSchema& trainerSchema()
         { "dataset_format", {}, Type::String, "", {}, {}, {}, "dataset format (default: detected)" },
         { "adapter", { "method", "finetuning_type" }, Type::String, "full", {}, {}, {}, "what is trained" },
         { "objective", { "stage" }, Type::String, "sft", {}, {}, {}, "what is optimised" },
+        { "init_adapter", {}, Type::String, "", {}, {}, {},
+            "start the adapter from a PEFT adapter folder, a run's adapter folder or a run id (same adapter type)" },
         { "learning_rate", { "lr" }, Type::Number, 5e-5, 0.0, 10.0, {}, "peak learning rate" },
         { "num_train_epochs", { "epochs" }, Type::Number, 1.0, 0.0, 1e6, {}, "passes over the data" },
         { "max_steps", {}, Type::Integer, -1, -1, {}, {}, "optimiser steps; overrides epochs when > 0" },
@@ -167,6 +169,9 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         promptsFile = p->get<std::string>();
         rest.erase(p);
     }
+    // init_adapter may name a run by its id, which YAML reads as a number.
+    if (auto ia = rest.find("init_adapter"); ia != rest.end() && ia->is_number_integer())
+        *ia = std::to_string(ia->get<std::int64_t>());
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -182,6 +187,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.datasetFormat = t["dataset_format"];
     c.adapter = t["adapter"];
     c.objective = t["objective"];
+    c.initAdapter = t["init_adapter"];
     c.learningRate = t["learning_rate"];
     c.numTrainEpochs = t["num_train_epochs"];
     c.maxSteps = t["max_steps"];
@@ -271,6 +277,7 @@ nlohmann::json TrainConfig::toJson() const
         { "model", model },
         { "adapter", adapter },
         { "objective", objective },
+        { "init_adapter", initAdapter },
         { "learning_rate", learningRate },
         { "num_train_epochs", numTrainEpochs },
         { "max_steps", maxSteps },

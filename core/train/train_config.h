@@ -34,6 +34,7 @@ struct TrainConfig {
     std::string objective = "sft";
     nlohmann::json adapterParams = nlohmann::json::object(); // resolved by the plugin's schema
     nlohmann::json objectiveParams = nlohmann::json::object();
+    std::string initAdapter; // a PEFT folder, a run adapter folder or a run id the adapter starts from; empty: none
 
     double learningRate = 5e-5;
     double numTrainEpochs = 1.0;

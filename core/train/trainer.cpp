@@ -2,6 +2,7 @@
 
 #include "core/data/dataset_import.h"
 #include "core/data/example_encoder.h"
+#include "core/export/peft_adapter.h"
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
 #include "core/method/plugin_registry.h"
@@ -293,6 +294,16 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     model->setRequiresGrad(false);
     adapter->attach({ *model, c.adapterParams, c.seed,
         [&tokenizer](const std::string& text) { return tokenizer.encode(text, /*addSpecialTokens=*/true); } });
+    if (!c.initAdapter.empty() && !options.resume) {
+        // init_adapter: a run id (its runs/<id>/adapter in this workspace), a PEFT folder or a run adapter folder.
+        std::filesystem::path source = c.initAdapter;
+        if (c.initAdapter.find_first_not_of("0123456789") == std::string::npos) {
+            if (!options.workspace)
+                throw InputError("init_adapter: run id " + c.initAdapter + " needs a workspace (--workspace)");
+            source = options.workspace->runDir(std::stoll(c.initAdapter)) / "adapter";
+        }
+        initAdapterFrom(source, c.adapter, *adapter, *model, plugins);
+    }
     std::vector<ParameterGroup> groups = adapter->parameterGroups(c.weightDecay);
     TrainResult result;
     result.totalParameters = model->parameterCount();

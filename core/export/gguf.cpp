@@ -1,0 +1,543 @@
+#include "core/export/gguf.h"
+
+#include "core/util/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+namespace tunebench::gguf {
+
+namespace {
+
+template <typename T> void put(std::string& out, T v)
+{
+    char bytes[sizeof(T)];
+    std::memcpy(bytes, &v, sizeof(T));
+    out.append(bytes, sizeof(T));
+}
+
+void putString(std::string& out, const std::string& s)
+{
+    put<std::uint64_t>(out, s.size());
+    out += s;
+}
+
+std::uint64_t alignUp(std::uint64_t n)
+{
+    return (n + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+std::uint16_t halfBits(float v)
+{
+    const at::Tensor t = at::full({ 1 }, v, at::kFloat).to(at::kHalf);
+    std::uint16_t bits;
+    std::memcpy(&bits, t.data_ptr(), 2);
+    return bits;
+}
+
+float halfValue(std::uint16_t bits)
+{
+    at::Tensor t = at::empty({ 1 }, at::kHalf);
+    std::memcpy(t.data_ptr(), &bits, 2);
+    return t.to(at::kFloat).item<float>();
+}
+
+} // namespace
+
+std::string tensorTypeName(TensorType type)
+{
+    switch (type) {
+    case TensorType::F32:
+        return "F32";
+    case TensorType::F16:
+        return "F16";
+    case TensorType::Q8_0:
+        return "Q8_0";
+    case TensorType::BF16:
+        return "BF16";
+    }
+    return "?";
+}
+
+std::uint64_t tensorBytes(TensorType type, std::int64_t count)
+{
+    const auto n = static_cast<std::uint64_t>(count);
+    switch (type) {
+    case TensorType::F32:
+        return n * 4;
+    case TensorType::F16:
+    case TensorType::BF16:
+        return n * 2;
+    case TensorType::Q8_0:
+        return n / kQ8BlockSize * kQ8BlockBytes;
+    }
+    return 0;
+}
+
+std::string encodeTensor(const at::Tensor& values, TensorType type)
+{
+    const at::Tensor flat = values.detach().to(at::kCPU).to(at::kFloat).contiguous().view({ -1 });
+    const std::int64_t n = flat.numel();
+    std::string out;
+    switch (type) {
+    case TensorType::F32:
+        out.assign(static_cast<const char*>(flat.data_ptr()), static_cast<std::size_t>(n) * 4);
+        return out;
+    case TensorType::F16: {
+        const at::Tensor h = flat.to(at::kHalf).contiguous();
+        out.assign(static_cast<const char*>(h.data_ptr()), static_cast<std::size_t>(n) * 2);
+        return out;
+    }
+    case TensorType::BF16: {
+        const at::Tensor h = flat.to(at::kBFloat16).contiguous();
+        out.assign(static_cast<const char*>(h.data_ptr()), static_cast<std::size_t>(n) * 2);
+        return out;
+    }
+    case TensorType::Q8_0: {
+        if (n % kQ8BlockSize != 0)
+            throw InputError("Q8_0 needs a multiple of 32 values, got " + std::to_string(n));
+        out.reserve(tensorBytes(type, n));
+        const float* x = flat.data_ptr<float>();
+        for (std::int64_t b = 0; b < n / kQ8BlockSize; ++b) {
+            const float* block = x + b * kQ8BlockSize;
+            float amax = 0;
+            for (std::int64_t i = 0; i < kQ8BlockSize; ++i)
+                amax = std::max(amax, std::fabs(block[i]));
+            const float d = amax / 127.0f;
+            const float id = d != 0 ? 1.0f / d : 0.0f;
+            put<std::uint16_t>(out, halfBits(d));
+            for (std::int64_t i = 0; i < kQ8BlockSize; ++i)
+                put<std::int8_t>(out, static_cast<std::int8_t>(std::lround(block[i] * id)));
+        }
+        return out;
+    }
+    }
+    throw InputError("unknown GGUF tensor type");
+}
+
+at::Tensor decodeTensor(const std::string& bytes, TensorType type, std::int64_t count)
+{
+    if (bytes.size() != tensorBytes(type, count))
+        throw InputError("GGUF tensor data: expected " + std::to_string(tensorBytes(type, count)) + " bytes for "
+            + std::to_string(count) + " " + tensorTypeName(type) + " values, got " + std::to_string(bytes.size()));
+    switch (type) {
+    case TensorType::F32: {
+        at::Tensor t = at::empty({ count }, at::kFloat);
+        std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+        return t;
+    }
+    case TensorType::F16:
+    case TensorType::BF16: {
+        at::Tensor t = at::empty({ count }, type == TensorType::F16 ? at::kHalf : at::kBFloat16);
+        std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+        return t.to(at::kFloat);
+    }
+    case TensorType::Q8_0: {
+        at::Tensor t = at::empty({ count }, at::kFloat);
+        float* y = t.data_ptr<float>();
+        for (std::int64_t b = 0; b < count / kQ8BlockSize; ++b) {
+            const char* block = bytes.data() + b * kQ8BlockBytes;
+            std::uint16_t dBits;
+            std::memcpy(&dBits, block, 2);
+            const float d = halfValue(dBits);
+            for (std::int64_t i = 0; i < kQ8BlockSize; ++i)
+                y[b * kQ8BlockSize + i] = d * static_cast<float>(static_cast<std::int8_t>(block[2 + i]));
+        }
+        return t;
+    }
+    }
+    throw InputError("unknown GGUF tensor type");
+}
+
+// --- Value ---
+
+std::string Value::asString() const
+{
+    if (const auto* s = std::get_if<std::string>(&scalar))
+        return *s;
+    throw InputError("GGUF metadata value is not a string");
+}
+
+std::int64_t Value::asInt() const
+{
+    if (const auto* u = std::get_if<std::uint64_t>(&scalar))
+        return static_cast<std::int64_t>(*u);
+    if (const auto* i = std::get_if<std::int64_t>(&scalar))
+        return *i;
+    throw InputError("GGUF metadata value is not an integer");
+}
+
+double Value::asFloat() const
+{
+    if (const auto* d = std::get_if<double>(&scalar))
+        return *d;
+    throw InputError("GGUF metadata value is not a float");
+}
+
+bool Value::asBool() const
+{
+    if (const auto* b = std::get_if<bool>(&scalar))
+        return *b;
+    throw InputError("GGUF metadata value is not a bool");
+}
+
+// --- Writer ---
+
+void Writer::set(const std::string& key, std::string bytes)
+{
+    for (auto& e : m_entries) {
+        if (e.key == key) {
+            e.bytes = std::move(bytes);
+            return;
+        }
+    }
+    m_entries.push_back({ key, std::move(bytes) });
+}
+
+void Writer::setUint32(const std::string& key, std::uint32_t v)
+{
+    std::string b;
+    put(b, ValueType::Uint32);
+    put(b, v);
+    set(key, b);
+}
+
+void Writer::setInt32(const std::string& key, std::int32_t v)
+{
+    std::string b;
+    put(b, ValueType::Int32);
+    put(b, v);
+    set(key, b);
+}
+
+void Writer::setUint64(const std::string& key, std::uint64_t v)
+{
+    std::string b;
+    put(b, ValueType::Uint64);
+    put(b, v);
+    set(key, b);
+}
+
+void Writer::setFloat32(const std::string& key, float v)
+{
+    std::string b;
+    put(b, ValueType::Float32);
+    put(b, v);
+    set(key, b);
+}
+
+void Writer::setBool(const std::string& key, bool v)
+{
+    std::string b;
+    put(b, ValueType::Bool);
+    put<std::uint8_t>(b, v ? 1 : 0);
+    set(key, b);
+}
+
+void Writer::setString(const std::string& key, const std::string& v)
+{
+    std::string b;
+    put(b, ValueType::String);
+    putString(b, v);
+    set(key, b);
+}
+
+void Writer::setStringArray(const std::string& key, const std::vector<std::string>& v)
+{
+    std::string b;
+    put(b, ValueType::Array);
+    put(b, ValueType::String);
+    put<std::uint64_t>(b, v.size());
+    for (const auto& s : v)
+        putString(b, s);
+    set(key, b);
+}
+
+void Writer::setInt32Array(const std::string& key, const std::vector<std::int32_t>& v)
+{
+    std::string b;
+    put(b, ValueType::Array);
+    put(b, ValueType::Int32);
+    put<std::uint64_t>(b, v.size());
+    for (auto x : v)
+        put(b, x);
+    set(key, b);
+}
+
+void Writer::setFloat32Array(const std::string& key, const std::vector<float>& v)
+{
+    std::string b;
+    put(b, ValueType::Array);
+    put(b, ValueType::Float32);
+    put<std::uint64_t>(b, v.size());
+    for (auto x : v)
+        put(b, x);
+    set(key, b);
+}
+
+void Writer::addTensor(const std::string& name, const at::Tensor& values, TensorType type)
+{
+    for (const auto& t : m_tensors) {
+        if (t.name == name)
+            throw InputError("GGUF: tensor '" + name + "' added twice");
+    }
+    if (type == TensorType::Q8_0 && (values.dim() == 0 || values.size(values.dim() - 1) % kQ8BlockSize != 0))
+        throw InputError("GGUF: tensor '" + name + "' cannot be Q8_0: its rows hold "
+            + std::to_string(values.dim() ? values.size(values.dim() - 1) : 0) + " values, not a multiple of 32");
+    m_tensors.push_back({ name, values, type });
+}
+
+void Writer::write(const std::filesystem::path& path) const
+{
+    std::string head = "GGUF";
+    put<std::uint32_t>(head, 3);
+    put<std::uint64_t>(head, m_tensors.size());
+    put<std::uint64_t>(head, m_entries.size());
+    for (const auto& e : m_entries) {
+        putString(head, e.key);
+        head += e.bytes;
+    }
+    std::uint64_t offset = 0;
+    std::vector<std::uint64_t> offsets;
+    for (const auto& t : m_tensors) {
+        putString(head, t.name);
+        const auto dims = static_cast<std::uint32_t>(std::max<std::int64_t>(1, t.values.dim()));
+        put<std::uint32_t>(head, dims);
+        if (t.values.dim() == 0) {
+            put<std::uint64_t>(head, 1);
+        } else {
+            for (std::int64_t d = t.values.dim() - 1; d >= 0; --d)
+                put<std::uint64_t>(head, static_cast<std::uint64_t>(t.values.size(d)));
+        }
+        put<std::uint32_t>(head, static_cast<std::uint32_t>(t.type));
+        put<std::uint64_t>(head, offset);
+        offsets.push_back(offset);
+        offset = alignUp(offset + tensorBytes(t.type, t.values.numel()));
+    }
+    head.append(alignUp(head.size()) - head.size(), '\0');
+
+    std::filesystem::path tmp = path;
+    tmp += ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out)
+            throw Error(tmp.string() + ": cannot write");
+        out.write(head.data(), static_cast<std::streamsize>(head.size()));
+        std::uint64_t written = 0;
+        for (std::size_t i = 0; i < m_tensors.size(); ++i) {
+            const std::string data = encodeTensor(m_tensors[i].values, m_tensors[i].type);
+            out.write(data.data(), static_cast<std::streamsize>(data.size()));
+            written = offsets[i] + data.size();
+            const std::uint64_t pad = (i + 1 < m_tensors.size() ? offsets[i + 1] : alignUp(written)) - written;
+            out.write(std::string(pad, '\0').data(), static_cast<std::streamsize>(pad));
+        }
+        out.flush();
+        if (!out)
+            throw Error(tmp.string() + ": write failed (disk full?)");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec)
+        throw Error(path.string() + ": cannot move the written file into place: " + ec.message());
+}
+
+// --- Reading ---
+
+std::vector<std::int64_t> TensorInfo::torchShape() const
+{
+    return { ggmlShape.rbegin(), ggmlShape.rend() };
+}
+
+std::int64_t TensorInfo::count() const
+{
+    std::int64_t n = 1;
+    for (auto d : ggmlShape)
+        n *= d;
+    return n;
+}
+
+namespace {
+
+class Reader {
+public:
+    Reader(std::string bytes, std::string label)
+        : m_bytes(std::move(bytes))
+        , m_label(std::move(label))
+    { }
+
+    template <typename T> T get(const std::string& what)
+    {
+        need(sizeof(T), what);
+        T v;
+        std::memcpy(&v, m_bytes.data() + m_pos, sizeof(T));
+        m_pos += sizeof(T);
+        return v;
+    }
+
+    std::string string(const std::string& what)
+    {
+        const auto n = get<std::uint64_t>(what + " (length)");
+        need(n, what);
+        std::string s = m_bytes.substr(m_pos, n);
+        m_pos += n;
+        return s;
+    }
+
+    std::variant<std::uint64_t, std::int64_t, double, bool, std::string> scalar(ValueType t, const std::string& what)
+    {
+        switch (t) {
+        case ValueType::Uint8:
+            return std::uint64_t { get<std::uint8_t>(what) };
+        case ValueType::Int8:
+            return std::int64_t { get<std::int8_t>(what) };
+        case ValueType::Uint16:
+            return std::uint64_t { get<std::uint16_t>(what) };
+        case ValueType::Int16:
+            return std::int64_t { get<std::int16_t>(what) };
+        case ValueType::Uint32:
+            return std::uint64_t { get<std::uint32_t>(what) };
+        case ValueType::Int32:
+            return std::int64_t { get<std::int32_t>(what) };
+        case ValueType::Float32:
+            return double { get<float>(what) };
+        case ValueType::Bool: {
+            const auto b = get<std::uint8_t>(what);
+            if (b > 1)
+                fail(what + ": a bool must be 0 or 1");
+            return b == 1;
+        }
+        case ValueType::String:
+            return string(what);
+        case ValueType::Uint64:
+            return get<std::uint64_t>(what);
+        case ValueType::Int64:
+            return get<std::int64_t>(what);
+        case ValueType::Float64:
+            return get<double>(what);
+        case ValueType::Array:
+            break;
+        }
+        fail(what + ": unknown value type " + std::to_string(static_cast<std::uint32_t>(t)));
+    }
+
+    std::size_t pos() const { return m_pos; }
+    const std::string& bytes() const { return m_bytes; }
+    [[noreturn]] void fail(const std::string& message) const { throw InputError(m_label + ": " + message); }
+
+private:
+    void need(std::uint64_t n, const std::string& what) const
+    {
+        if (n > m_bytes.size() - m_pos)
+            fail("truncated at byte " + std::to_string(m_pos) + " reading " + what);
+    }
+    std::string m_bytes;
+    std::string m_label;
+    std::size_t m_pos = 0;
+};
+
+} // namespace
+
+File File::read(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw InputError(path.string() + ": cannot open");
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Reader r(std::move(bytes), path.string());
+    File f;
+    f.path = path;
+    if (r.bytes().compare(0, 4, "GGUF") != 0)
+        r.fail("not a GGUF file (expected the magic bytes 'GGUF' at the start)");
+    r.get<std::uint32_t>("magic");
+    f.version = r.get<std::uint32_t>("version");
+    if (f.version != 3)
+        r.fail("GGUF version " + std::to_string(f.version) + ", expected 3");
+    const auto tensorCount = r.get<std::uint64_t>("tensor count");
+    const auto kvCount = r.get<std::uint64_t>("metadata count");
+    std::uint64_t alignment = kAlignment;
+    for (std::uint64_t i = 0; i < kvCount; ++i) {
+        const std::string where = "metadata entry " + std::to_string(i);
+        Value v;
+        const std::string key = r.string(where + " key");
+        v.type = static_cast<ValueType>(r.get<std::uint32_t>(key + " type"));
+        if (v.type == ValueType::Array) {
+            v.itemType = static_cast<ValueType>(r.get<std::uint32_t>(key + " item type"));
+            if (v.itemType == ValueType::Array)
+                r.fail(key + ": nested arrays are not read");
+            const auto n = r.get<std::uint64_t>(key + " length");
+            for (std::uint64_t j = 0; j < n; ++j)
+                v.items.push_back(r.scalar(v.itemType, key + "[" + std::to_string(j) + "]"));
+        } else {
+            v.scalar = r.scalar(v.type, key);
+        }
+        if (key == "general.alignment")
+            alignment = static_cast<std::uint64_t>(v.asInt());
+        f.metadata.emplace_back(key, std::move(v));
+    }
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+        r.fail("general.alignment must be a power of two, got " + std::to_string(alignment));
+    std::set<std::string> names;
+    for (std::uint64_t i = 0; i < tensorCount; ++i) {
+        TensorInfo t;
+        t.name = r.string("tensor " + std::to_string(i) + " name");
+        if (!names.insert(t.name).second)
+            r.fail("tensor '" + t.name + "' appears twice");
+        const auto dims = r.get<std::uint32_t>(t.name + " dimension count");
+        if (dims == 0 || dims > 4)
+            r.fail(t.name + ": " + std::to_string(dims) + " dimensions (expected 1 to 4)");
+        for (std::uint32_t d = 0; d < dims; ++d)
+            t.ggmlShape.push_back(static_cast<std::int64_t>(r.get<std::uint64_t>(t.name + " dimension")));
+        const auto type = r.get<std::uint32_t>(t.name + " type");
+        if (type != 0 && type != 1 && type != 8 && type != 30)
+            r.fail(t.name + ": ggml type " + std::to_string(type) + " is not read here (F32, F16, Q8_0, BF16 are)");
+        t.type = static_cast<TensorType>(type);
+        t.offset = r.get<std::uint64_t>(t.name + " offset");
+        if (t.offset % alignment != 0)
+            r.fail(t.name + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment "
+                + std::to_string(alignment));
+        f.tensors.push_back(std::move(t));
+    }
+    f.dataOffset = (r.pos() + alignment - 1) / alignment * alignment;
+    for (const auto& t : f.tensors) {
+        if (f.dataOffset + t.offset + tensorBytes(t.type, t.count()) > r.bytes().size())
+            r.fail(t.name + ": its data runs past the end of the file");
+    }
+    return f;
+}
+
+const Value* File::find(const std::string& key) const
+{
+    for (const auto& [k, v] : metadata) {
+        if (k == key)
+            return &v;
+    }
+    return nullptr;
+}
+
+const TensorInfo* File::tensor(const std::string& name) const
+{
+    for (const auto& t : tensors) {
+        if (t.name == name)
+            return &t;
+    }
+    return nullptr;
+}
+
+at::Tensor File::load(const std::string& name) const
+{
+    const TensorInfo* t = tensor(name);
+    if (!t)
+        throw InputError(path.string() + ": no tensor '" + name + "'");
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(dataOffset + t->offset));
+    std::string bytes(tensorBytes(t->type, t->count()), '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!in)
+        throw InputError(path.string() + ": cannot read the data of tensor '" + name + "'");
+    return decodeTensor(bytes, t->type, t->count()).view(t->torchShape());
+}
+
+} // namespace tunebench::gguf

@@ -1,0 +1,116 @@
+// PEFT adapter folders (adapter_config.json + adapter_model.safetensors, as Hugging Face PEFT's
+// save_pretrained writes them and PeftModel.from_pretrained reads them): export of a run's adapter, and
+// import of such a folder as the matching Tunebench plugin with its state.
+#pragma once
+
+#include "core/method/adapter.h"
+
+#include <nlohmann/json.hpp>
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tunebench {
+
+class CausalLM;
+class PluginRegistry;
+
+// A run's saved adapter as written by the trainer (runs/<id>/adapter): the plugin, its resolved parameters,
+// the seed and the state tensors.
+struct RunAdapterFiles {
+    std::string adapter;
+    nlohmann::json params = nlohmann::json::object();
+    std::uint64_t seed = 0;
+    std::string model; // the base model folder recorded with it (may be empty)
+    AdapterState state;
+
+    // Reads dir/adapter_config.json and dir/adapter.safetensors. Throws InputError naming the file and field.
+    static RunAdapterFiles read(const std::filesystem::path& dir);
+    // Writes them in the same form (the safetensors file with {"format": "pt"}). Creates dir.
+    void write(const std::filesystem::path& dir) const;
+};
+
+// One layer's update as a plain LoRA relative to the original base weight: W' = W + scale * b a.
+struct LoraLayer {
+    std::string module; // "model.layers.0.self_attn.q_proj"
+    at::Tensor a; // [r, in]
+    at::Tensor b; // [out, r]
+    at::Tensor magnitude; // DoRA only: [out]
+};
+
+// The LoRA family's adapters (lora, rslora, dora, pissa, chain_of_lora) as one LoRA: PiSSA as the rank-2r
+// LoRA [B, -B0] [A; A0] against the original base, chain_of_lora as its links side by side (rank r times the
+// links). alpha is chosen so that PEFT's scale (alpha / r, or alpha / sqrt(r) with rslora) equals the plugin's.
+struct LoraForm {
+    std::int64_t r = 0;
+    double alpha = 0;
+    double scale = 0;
+    double dropout = 0;
+    bool rslora = false;
+    bool dora = false;
+    nlohmann::json targetModules; // as the run gave them
+    std::vector<LoraLayer> layers;
+};
+
+// Whether a plugin is of the LoRA family that loraForm() converts.
+bool isLoraFamily(const std::string& adapter);
+// Throws InputError naming the adapter when it is not of the LoRA family, or a state tensor that is missing.
+LoraForm loraForm(const RunAdapterFiles& run);
+
+struct PeftExportResult {
+    std::string adapter; // the run's plugin
+    std::string peftType; // LORA, IA3, PROMPT_TUNING, PREFIX_TUNING
+    std::int64_t tensors = 0;
+};
+
+// Writes `out`/adapter_config.json and `out`/adapter_model.safetensors for the run adapter in adapterDir, whose
+// base model folder is baseModel (its config.json gives the sizes prompt and prefix tuning record). out is
+// created. Adapters without a PEFT form (full, freeze, bitfit, hft, sparse, or a plugin PEFT does not know)
+// throw InputError suggesting --format merged.
+PeftExportResult exportPeftAdapter(
+    const std::filesystem::path& baseModel, const std::filesystem::path& adapterDir, const std::filesystem::path& out);
+
+// A PEFT folder read as a Tunebench plugin, its parameters and state (under the plugin's tensor names).
+struct PeftAdapterData {
+    std::string adapter;
+    std::string peftType;
+    nlohmann::json params = nlohmann::json::object();
+    AdapterState state;
+};
+
+// Reads and maps peftDir as importPeftAdapter does, without attaching anything; model resolves a target_modules
+// regular expression into module names.
+PeftAdapterData readPeftAdapter(
+    const std::filesystem::path& peftDir, const CausalLM& model, const PluginRegistry& plugins);
+
+// A PEFT folder read back as a Tunebench plugin, its parameters and state, checked by attaching it to the model.
+struct ImportedAdapter {
+    std::string adapter;
+    std::string peftType;
+    nlohmann::json params = nlohmann::json::object();
+    AdapterState state;
+    std::unique_ptr<Adapter> attached; // the plugin attached to the model given, with the state restored
+};
+
+// Reads peftDir (adapter_config.json + adapter_model.safetensors; a folder with only adapter_model.bin is
+// refused: pickled weights are never loaded), maps it to the plugin (LORA -> lora or dora, IA3 -> ia3,
+// PROMPT_TUNING -> prompt_tuning, PREFIX_TUNING -> prefix_tuning), attaches it to `model` and restores the
+// tensors. Throws InputError naming the file and field for anything it cannot represent exactly
+// (rank_pattern, layers_to_transform, modules_to_save, bias, another peft_type, a tensor that fits nothing).
+ImportedAdapter importPeftAdapter(const std::filesystem::path& peftDir, CausalLM& model, const PluginRegistry& plugins);
+
+// Whether dir holds a PEFT adapter folder (adapter_config.json with peft_type).
+bool isPeftFolder(const std::filesystem::path& dir);
+
+// The state an adapter named `adapter`, already attached to its model, starts from when a run configuration
+// says init_adapter: `source` (a PEFT folder, or a run adapter folder): restores it into `target`. Throws
+// InputError naming init_adapter when the source holds another kind of adapter or tensors that do not fit.
+void initAdapterFrom(const std::filesystem::path& source, const std::string& adapter, Adapter& target,
+    const CausalLM& model, const PluginRegistry& plugins);
+
+} // namespace tunebench

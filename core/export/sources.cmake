@@ -1,0 +1,4 @@
+list(APPEND torch_sources
+  export/gguf.cpp
+  export/gguf_export.cpp
+  export/peft_adapter.cpp)
