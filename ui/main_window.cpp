@@ -5,8 +5,11 @@
 #include "ui/pages/compare_page.h"
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
+#include "ui/pages/playground_page.h"
+#include "ui/pages/run_setup_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/recent_workspaces.h"
+#include "ui/run_queue.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -36,12 +39,15 @@ constexpr int kStatusMessageMs = 8000;
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent)
     , m_session(new WorkspaceSession(this))
+    , m_runQueue(new RunQueue(m_session, this))
     , m_nav(new QListWidget)
     , m_stack(new QStackedWidget)
     , m_datasetsPage(new DatasetsPage(m_session))
-    , m_runsPage(new RunsPage(m_session))
+    , m_runsPage(new RunsPage(m_session, m_runQueue))
     , m_comparePage(new ComparePage(m_session))
     , m_exportsPage(new ExportsPage(m_session))
+    , m_runSetupPage(new RunSetupPage(m_session, m_runQueue))
+    , m_playgroundPage(new PlaygroundPage(m_session))
 {
     const struct {
         QString label;
@@ -52,6 +58,8 @@ MainWindow::MainWindow(QWidget* parent)
         { tr("Runs"), QStyle::SP_MediaPlay, m_runsPage },
         { tr("Compare"), QStyle::SP_FileDialogContentsView, m_comparePage },
         { tr("Exports"), QStyle::SP_DialogSaveButton, m_exportsPage },
+        { tr("Run Setup"), QStyle::SP_FileDialogNewFolder, m_runSetupPage },
+        { tr("Playground"), QStyle::SP_MessageBoxQuestion, m_playgroundPage },
     };
     for (const auto& page : pages) {
         new QListWidgetItem(style()->standardIcon(page.icon), page.label, m_nav);
@@ -68,6 +76,15 @@ MainWindow::MainWindow(QWidget* parent)
     layout->addWidget(m_nav);
     layout->addWidget(m_stack, 1);
     setCentralWidget(central);
+
+    connect(m_runsPage, &RunsPage::duplicateRequested, this, [this](const QString& config, const QString& name) {
+        m_runSetupPage->loadConfiguration(config.toStdString(), name);
+        showPage(RunSetupPageIndex);
+    });
+    connect(m_runSetupPage, &RunSetupPage::runQueued, this, [this](qint64 runId) {
+        showPage(RunsPageIndex);
+        m_runsPage->selectRun(runId);
+    });
 
     createMenus();
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &MainWindow::updateTitle);

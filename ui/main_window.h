@@ -11,6 +11,9 @@ namespace tunebench::ui {
 class ComparePage;
 class DatasetsPage;
 class ExportsPage;
+class PlaygroundPage;
+class RunQueue;
+class RunSetupPage;
 class RunsPage;
 class WorkspaceSession;
 
@@ -23,7 +26,15 @@ class MainWindow : public QMainWindow {
 
 public:
     // Order of the navigation list and the page stack.
-    enum Page { DatasetsPageIndex, RunsPageIndex, ComparePageIndex, ExportsPageIndex, PageCount };
+    enum Page {
+        DatasetsPageIndex,
+        RunsPageIndex,
+        ComparePageIndex,
+        ExportsPageIndex,
+        RunSetupPageIndex,
+        PlaygroundPageIndex,
+        PageCount
+    };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -46,6 +57,9 @@ public:
     RunsPage* runsPage() const { return m_runsPage; }
     ComparePage* comparePage() const { return m_comparePage; }
     ExportsPage* exportsPage() const { return m_exportsPage; }
+    RunSetupPage* runSetupPage() const { return m_runSetupPage; }
+    PlaygroundPage* playgroundPage() const { return m_playgroundPage; }
+    RunQueue* runQueue() const { return m_runQueue; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -62,6 +76,7 @@ private:
     void saveWindowState();
 
     WorkspaceSession* m_session;
+    RunQueue* m_runQueue;
     QListWidget* m_nav;
     QStackedWidget* m_stack;
     QMenu* m_recentMenu = nullptr;
@@ -69,6 +84,8 @@ private:
     RunsPage* m_runsPage;
     ComparePage* m_comparePage;
     ExportsPage* m_exportsPage;
+    RunSetupPage* m_runSetupPage;
+    PlaygroundPage* m_playgroundPage;
 };
 
 } // namespace tunebench::ui
