@@ -37,16 +37,16 @@ struct RunFixture {
         workspace = root / "ws";
         model = root / "tiny-llama";
         dataFile = root / "data.jsonl";
-        tunebench::model_test::writeTinyTokenizer(model);
+        model_test::writeTinyTokenizer(model);
         tunebench::RandomModelSpec spec;
         spec.architecture = tunebench::Architecture::Llama;
-        spec.vocabSize = tunebench::model_test::kTinyTokenizerVocab;
+        spec.vocabSize = model_test::kTinyTokenizerVocab;
         spec.hiddenSize = 32;
         spec.numLayers = 2;
         spec.numHeads = 4;
         spec.numKvHeads = 2;
         spec.intermediateSize = 64;
-        spec.eosTokenIds = { tunebench::model_test::kTinyTokenizerEos };
+        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
         tunebench::saveModelFolder(*tunebench::createRandomCausalLM(tunebench::randomModelConfig(spec), 3), model);
         {
             std::ofstream out(dataFile);

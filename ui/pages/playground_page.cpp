@@ -248,17 +248,23 @@ void PlaygroundPage::reloadRuns()
             return;
         }
     }
+    QStringList labels { tr("(no run)") };
+    for (const RunRecord& run : runs)
+        labels
+            << tr("#%1 %2 (%3)").arg(run.id).arg(QString::fromStdString(run.name), QString::fromStdString(run.adapter));
+    // The store changes often while runs train: rebuild only when the runs with adapters did.
+    QStringList shown;
+    for (int i = 0; i < m_runCombos[0]->count(); ++i)
+        shown << m_runCombos[0]->itemText(i);
+    if (shown == labels)
+        return;
     for (QComboBox* combo : m_runCombos) {
         const QVariant current = combo->currentData();
         const QSignalBlocker blocker(combo);
         combo->clear();
-        combo->addItem(tr("(no run)"));
-        for (const RunRecord& run : runs) {
-            combo->addItem(tr("#%1 %2 (%3)")
-                               .arg(run.id)
-                               .arg(QString::fromStdString(run.name), QString::fromStdString(run.adapter)),
-                QVariant::fromValue<qint64>(run.id));
-        }
+        combo->addItem(labels.first());
+        for (std::size_t i = 0; i < runs.size(); ++i)
+            combo->addItem(labels[qsizetype(i) + 1], QVariant::fromValue<qint64>(runs[i].id));
         const int index = current.isValid() ? combo->findData(current) : -1;
         combo->setCurrentIndex(std::max(index, 0));
     }
@@ -299,7 +305,7 @@ QString PlaygroundPage::outputText(int column) const
 
 bool PlaygroundPage::generate()
 {
-    if (m_watcher.isRunning())
+    if (m_generating)
         return false;
     auto fail = [this](const QString& message) {
         m_status->setText(message);
@@ -358,6 +364,7 @@ bool PlaygroundPage::generate()
     m_status->setText(tr("Generating with %n model(s)\u2026", nullptr, int(requests.size())));
     m_status->setStyleSheet(QString());
     m_generate->setEnabled(false);
+    m_generating = true;
     m_watcher.setFuture(QtConcurrent::mapped(requests, runRequest));
     return true;
 }
@@ -379,6 +386,7 @@ void PlaygroundPage::showOutput(int index)
 
 void PlaygroundPage::finished()
 {
+    m_generating = false;
     m_generate->setEnabled(true);
     m_status->setText(tr("Done."));
     Q_EMIT generationFinished();

@@ -51,7 +51,8 @@ public:
     bool setRun(int slot, std::int64_t runId);
     // Starts generating; false (with the reason shown) when there is nothing to do.
     bool generate();
-    bool isGenerating() const { return m_watcher.isRunning(); }
+    // From generate() until every column shows its result.
+    bool isGenerating() const { return m_generating; }
     // Column 0 is the base model, 1..3 the runs.
     QString outputText(int column) const;
 
@@ -78,6 +79,7 @@ private:
     std::array<QLabel*, kRunColumns + 1> m_titles {};
     std::array<QPlainTextEdit*, kRunColumns + 1> m_outputs {};
     QFutureWatcher<PlaygroundOutput> m_watcher;
+    bool m_generating = false;
 };
 
 } // namespace tunebench::ui

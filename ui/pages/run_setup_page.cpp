@@ -330,7 +330,9 @@ RunSetupPage::RunSetupPage(WorkspaceSession* session, RunQueue* queue, QWidget* 
     m_status->setObjectName(QStringLiteral("setupStatus"));
     m_status->setWordWrap(true);
     auto* startRow = new QHBoxLayout;
-    startRow->addWidget(new QLabel(tr("Run &name:")));
+    auto* nameLabel = new QLabel(tr("Run &name:"));
+    nameLabel->setBuddy(m_nameEdit);
+    startRow->addWidget(nameLabel);
     startRow->addWidget(m_nameEdit, 1);
     startRow->addWidget(m_startButton);
 
@@ -455,6 +457,15 @@ void RunSetupPage::reloadDatasets()
             return;
         }
     }
+    // The store changes often while runs train: rebuild only when the datasets did.
+    QStringList labels { m_session->isOpen() ? tr("(choose a dataset)") : tr("(open a workspace first)") };
+    for (const DatasetRecord& d : datasets)
+        labels << tr("#%1 %2 (%3, %4 records)").arg(d.id).arg(qs(d.name), qs(d.format)).arg(d.records);
+    QStringList shown;
+    for (int i = 0; i < m_datasetCombo->count() && m_datasetCombo->itemData(i).typeId() != QMetaType::QString; ++i)
+        shown << m_datasetCombo->itemText(i);
+    if (shown == labels)
+        return;
     const bool was = m_updating;
     m_updating = true;
     // Files named in a YAML stay offered beside the workspace's datasets.
@@ -464,11 +475,9 @@ void RunSetupPage::reloadDatasets()
             files.append({ m_datasetCombo->itemText(i), m_datasetCombo->itemData(i) });
     }
     m_datasetCombo->clear();
-    m_datasetCombo->addItem(m_session->isOpen() ? tr("(choose a dataset)") : tr("(open a workspace first)"));
-    for (const DatasetRecord& d : datasets) {
-        m_datasetCombo->addItem(tr("#%1 %2 (%3, %4 records)").arg(d.id).arg(qs(d.name), qs(d.format)).arg(d.records),
-            QVariant::fromValue<qint64>(d.id));
-    }
+    m_datasetCombo->addItem(labels.first());
+    for (std::size_t i = 0; i < datasets.size(); ++i)
+        m_datasetCombo->addItem(labels[qsizetype(i) + 1], QVariant::fromValue<qint64>(datasets[i].id));
     for (const auto& [text, data] : files)
         m_datasetCombo->addItem(text, data);
     const int index = current.isValid() ? m_datasetCombo->findData(current) : -1;
