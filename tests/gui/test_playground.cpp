@@ -121,6 +121,21 @@ private Q_SLOTS:
         QDir().mkpath(folder);
         QVERIFY(window.grab().save(folder + QStringLiteral("playground.png")));
 
+        // With a chat template in the folder the prompt goes in as a user message; the toggle turns it off.
+        QVERIFY(writeTextFile(fixture.modelPath() + QStringLiteral("/chat_template.jinja"),
+            "{% for m in messages %}<|user|>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% "
+            "endif %}"));
+        QVERIFY(page->generate());
+        QTRY_VERIFY_WITH_TIMEOUT(!page->isGenerating(), 60000);
+        auto* output = page->findChild<QPlainTextEdit*>(QStringLiteral("output0"));
+        QVERIFY2(output->toolTip().contains(QStringLiteral("<|user|>say something<|assistant|>")),
+            qPrintable(output->toolTip()));
+        page->findChild<QCheckBox*>(QStringLiteral("useChatTemplate"))->setChecked(false);
+        QVERIFY(page->generate());
+        QTRY_VERIFY_WITH_TIMEOUT(!page->isGenerating(), 60000);
+        QVERIFY(!output->toolTip().contains(QStringLiteral("<|user|>")));
+        QVERIFY(output->toolTip().contains(QStringLiteral("say something")));
+
         // A base model folder that does not load is reported in its column.
         page->setBaseModel(fixture.dir.path() + QStringLiteral("/nowhere"));
         QVERIFY(page->generate());
