@@ -26,6 +26,7 @@
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -170,6 +171,11 @@ private Q_SLOTS:
         auto window = openWindow(fixture);
         QVERIFY(window);
         QVERIFY(window->runsPage()->selectRun(id));
+        // Monitor (the button, or a double-click) asks for the run to be followed live.
+        QSignalSpy monitor(window->runsPage(), &RunsPage::monitorRequested);
+        window->runsPage()->findChild<QPushButton*>(QStringLiteral("runMonitorButton"))->click();
+        QCOMPARE(monitor.count(), 1);
+        QCOMPARE(monitor.first().first().value<qint64>(), qint64(id));
         window->runsPage()->findChild<QPushButton*>(QStringLiteral("runDuplicateButton"))->click();
         QCOMPARE(window->currentPage(), MainWindow::RunSetupPageIndex);
         RunSetupPage* setup = window->runSetupPage();

@@ -167,20 +167,23 @@ PlaygroundPage::PlaygroundPage(WorkspaceSession* session, QWidget* parent)
     m_chatTemplate->setChecked(true);
     m_chatTemplate->setToolTip(
         tr("Wrap the prompt as a user message with the model's chat template, when it has one."));
-    auto* sampling = new QHBoxLayout;
-    auto addSetting = [sampling](const QString& label, QWidget* w) {
+    // Two rows, so the page stays narrow enough for a small window.
+    auto* sampling = new QGridLayout;
+    int setting = 0;
+    auto addSetting = [sampling, &setting](const QString& label, QWidget* w) {
         auto* l = new QLabel(label);
         l->setBuddy(w);
-        sampling->addWidget(l);
-        sampling->addWidget(w);
+        sampling->addWidget(l, setting / 3, 2 * (setting % 3));
+        sampling->addWidget(w, setting / 3, 2 * (setting % 3) + 1);
+        ++setting;
     };
     addSetting(tr("&Temperature:"), m_temperature);
     addSetting(tr("Top-&p:"), m_topP);
     addSetting(tr("Top-&k:"), m_topK);
     addSetting(tr("Max &new tokens:"), m_maxNewTokens);
     addSetting(tr("S&eed:"), m_seed);
-    sampling->addWidget(m_chatTemplate);
-    sampling->addStretch();
+    sampling->addWidget(m_chatTemplate, 1, 4, 1, 2);
+    sampling->setColumnStretch(6, 1);
 
     m_generate = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Generate"));
     m_generate->setObjectName(QStringLiteral("generateButton"));
