@@ -7,8 +7,11 @@
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
 #include "ui/pages/monitor_page.h"
+#include "ui/pages/playground_page.h"
+#include "ui/pages/run_setup_page.h"
 #include "ui/pages/runs_page.h"
 #include "ui/recent_workspaces.h"
+#include "ui/run_queue.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -41,13 +44,16 @@ constexpr int kStatusMessageMs = 8000;
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent)
     , m_session(new WorkspaceSession(this))
+    , m_runQueue(new RunQueue(m_session, this))
     , m_nav(new QListWidget)
     , m_stack(new QStackedWidget)
     , m_datasetsPage(new DatasetsPage(m_session))
-    , m_runsPage(new RunsPage(m_session))
+    , m_runsPage(new RunsPage(m_session, m_runQueue))
     , m_comparePage(new ComparePage(m_session))
     , m_exportsPage(new ExportsPage(m_session))
     , m_monitorPage(new MonitorPage(m_session))
+    , m_runSetupPage(new RunSetupPage(m_session, m_runQueue))
+    , m_playgroundPage(new PlaygroundPage(m_session))
 {
     AppSettings::applyTheme(AppSettings::theme());
     const struct {
@@ -56,9 +62,11 @@ MainWindow::MainWindow(QWidget* parent)
         QWidget* page;
     } pages[PageCount] = {
         { tr("Datasets"), QStyle::SP_FileDialogDetailedView, m_datasetsPage },
+        { tr("Run Setup"), QStyle::SP_FileDialogNewFolder, m_runSetupPage },
         { tr("Runs"), QStyle::SP_MediaPlay, m_runsPage },
         { tr("Monitor"), QStyle::SP_ComputerIcon, m_monitorPage },
         { tr("Compare"), QStyle::SP_FileDialogContentsView, m_comparePage },
+        { tr("Playground"), QStyle::SP_MessageBoxQuestion, m_playgroundPage },
         { tr("Exports"), QStyle::SP_DialogSaveButton, m_exportsPage },
     };
     for (const auto& page : pages) {
@@ -76,6 +84,19 @@ MainWindow::MainWindow(QWidget* parent)
     layout->addWidget(m_nav);
     layout->addWidget(m_stack, 1);
     setCentralWidget(central);
+
+    connect(m_runsPage, &RunsPage::duplicateRequested, this, [this](const QString& config, const QString& name) {
+        m_runSetupPage->loadConfiguration(config.toStdString(), name);
+        showPage(RunSetupPageIndex);
+    });
+    connect(m_runsPage, &RunsPage::monitorRequested, this, [this](qint64 runId) {
+        m_monitorPage->showRun(runId);
+        showPage(MonitorPageIndex);
+    });
+    connect(m_runSetupPage, &RunSetupPage::runQueued, this, [this](qint64 runId) {
+        showPage(RunsPageIndex);
+        m_runsPage->selectRun(runId);
+    });
 
     createMenus();
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &MainWindow::updateTitle);
@@ -250,8 +271,10 @@ void MainWindow::updateTitle()
 void MainWindow::showSettings()
 {
     SettingsDialog dialog(this);
-    if (dialog.exec() == QDialog::Accepted)
+    if (dialog.exec() == QDialog::Accepted) {
         m_monitorPage->setRefreshInterval(AppSettings::plotRefreshMs());
+        m_runQueue->setMaxActive(AppSettings::maxConcurrentRuns());
+    }
 }
 
 void MainWindow::saveWindowState()

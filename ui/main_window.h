@@ -12,6 +12,9 @@ class ComparePage;
 class DatasetsPage;
 class ExportsPage;
 class MonitorPage;
+class PlaygroundPage;
+class RunQueue;
+class RunSetupPage;
 class RunsPage;
 class WorkspaceSession;
 
@@ -24,7 +27,16 @@ class MainWindow : public QMainWindow {
 
 public:
     // Order of the navigation list and the page stack.
-    enum Page { DatasetsPageIndex, RunsPageIndex, MonitorPageIndex, ComparePageIndex, ExportsPageIndex, PageCount };
+    enum Page {
+        DatasetsPageIndex,
+        RunSetupPageIndex,
+        RunsPageIndex,
+        MonitorPageIndex,
+        ComparePageIndex,
+        PlaygroundPageIndex,
+        ExportsPageIndex,
+        PageCount
+    };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -51,6 +63,9 @@ public:
 
     // Opens the settings dialog; OK applies the theme and the plot refresh interval.
     void showSettings();
+    RunSetupPage* runSetupPage() const { return m_runSetupPage; }
+    PlaygroundPage* playgroundPage() const { return m_playgroundPage; }
+    RunQueue* runQueue() const { return m_runQueue; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -68,6 +83,7 @@ private:
     void restoreSplitters();
 
     WorkspaceSession* m_session;
+    RunQueue* m_runQueue;
     QListWidget* m_nav;
     QStackedWidget* m_stack;
     QMenu* m_recentMenu = nullptr;
@@ -76,6 +92,8 @@ private:
     ComparePage* m_comparePage;
     ExportsPage* m_exportsPage;
     MonitorPage* m_monitorPage;
+    RunSetupPage* m_runSetupPage;
+    PlaygroundPage* m_playgroundPage;
 };
 
 } // namespace tunebench::ui

@@ -1,4 +1,5 @@
 #include "core/train/train_config.h"
+#include "core/train/trainer_schema.h"
 
 #include "core/method/parameter_schema.h"
 #include "core/method/plugin_registry.h"
@@ -13,8 +14,10 @@ namespace {
 
 using Type = ParameterSpec::Type;
 
+} // namespace
+
 // The trainer's own keys, checked like a plugin's parameters.
-const ParameterSchema& trainerSchema()
+const ParameterSchema& trainerParameterSchema()
 {
     static const ParameterSchema schema({
         { "name", { "run_name" }, Type::String, "", {}, {}, {}, "run name" },
@@ -80,6 +83,13 @@ const ParameterSchema& trainerSchema()
             "run's end stays within it (those at the start and end always run)" },
     });
     return schema;
+}
+
+namespace {
+
+const ParameterSchema& trainerSchema()
+{
+    return trainerParameterSchema();
 }
 
 std::size_t editDistance(const std::string& a, const std::string& b)

@@ -1,6 +1,8 @@
 #include "ui/models/run_table_model.h"
 
 #include "core/store/database.h"
+#include "core/store/datasets.h"
+#include "core/store/metrics.h"
 #include "ui/models/display_format.h"
 
 #include <QColor>
@@ -51,6 +53,19 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
             if (sort)
                 return run->startedAt ? run->finishedAt.value_or(nowSeconds()) - *run->startedAt : -1.0;
             return formatDuration(run->startedAt, run->finishedAt, nowSeconds());
+        case DatasetColumn:
+            if (!run->datasetId)
+                return orDash({});
+            return m_datasetNames.value(*run->datasetId, QStringLiteral("#%1").arg(*run->datasetId));
+        case FinalLossColumn:
+        case BestEvalColumn: {
+            const auto it = m_metrics.constFind(run->id);
+            const std::optional<double> value
+                = it == m_metrics.cend() ? std::nullopt : (column == FinalLossColumn ? it->finalLoss : it->bestEval);
+            if (sort)
+                return value ? QVariant(*value) : QVariant();
+            return value ? QString::number(*value, 'f', 4) : orDash({});
+        }
         case ColumnCount:
             break;
         }
@@ -73,7 +88,8 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
             return {};
         }
     }
-    if (role == Qt::TextAlignmentRole && (column == IdColumn || column == DurationColumn))
+    if (role == Qt::TextAlignmentRole
+        && (column == IdColumn || column == DurationColumn || column == FinalLossColumn || column == BestEvalColumn))
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     return {};
 }
@@ -99,6 +115,12 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
         return tr("Created");
     case DurationColumn:
         return tr("Duration");
+    case DatasetColumn:
+        return tr("Dataset");
+    case FinalLossColumn:
+        return tr("Final loss");
+    case BestEvalColumn:
+        return tr("Best eval loss");
     case ColumnCount:
         break;
     }
@@ -107,7 +129,51 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
 
 bool RunTableModel::refresh()
 {
-    return reload([](Workspace& ws) { return RunStore(ws.db()).list(); }, "the runs");
+    if (!reload([](Workspace& ws) { return RunStore(ws.db()).list(); }, "the runs"))
+        return false;
+    refreshExtras();
+    return true;
+}
+
+void RunTableModel::refreshExtras()
+{
+    Workspace* ws = m_session->workspace();
+    if (!ws) {
+        m_metrics.clear();
+        m_datasetNames.clear();
+        return;
+    }
+    try {
+        m_datasetNames.clear();
+        for (const DatasetRecord& d : DatasetStore(ws->db()).list())
+            m_datasetNames.insert(d.id, QString::fromStdString(d.name));
+        const MetricQuery query(ws->db());
+        QHash<qint64, RunMetrics> fresh;
+        for (const RunRecord& run : m_records) {
+            const bool settled = run.status == RunStatus::Finished || run.status == RunStatus::Failed
+                || run.status == RunStatus::Cancelled;
+            const auto cached = m_metrics.constFind(run.id);
+            if (settled && cached != m_metrics.cend() && cached->status == run.status) {
+                fresh.insert(run.id, *cached);
+                continue;
+            }
+            RunMetrics m;
+            m.status = run.status;
+            for (const MetricSummary& s : query.summary(run.id)) {
+                if (s.name == "loss")
+                    m.finalLoss = s.last;
+                else if (s.name == "eval_loss")
+                    m.bestEval = s.min;
+            }
+            fresh.insert(run.id, m);
+        }
+        m_metrics = std::move(fresh);
+    } catch (const std::exception& e) {
+        m_session->reportError(tr("Cannot read the runs' metrics: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    if (rowCount() > 0)
+        Q_EMIT dataChanged(index(0, DatasetColumn), index(rowCount() - 1, BestEvalColumn));
 }
 
 } // namespace tunebench::ui

@@ -3,6 +3,10 @@
 #include "core/store/runs.h"
 #include "ui/models/keyed_table_model.h"
 
+#include <QHash>
+
+#include <optional>
+
 namespace tunebench::ui {
 
 // The workspace's runs, one row each, in store order (by id). Sorting and
@@ -21,6 +25,9 @@ public:
         ModelColumn,
         CreatedColumn,
         DurationColumn,
+        DatasetColumn,
+        FinalLossColumn, // last "loss"
+        BestEvalColumn, // lowest "eval_loss"
         ColumnCount
     };
 
@@ -33,6 +40,18 @@ public:
     // Reloads through RunStore::list() (GUI thread, one short query). Rows are
     // matched by id, so selections survive. Returns false when the read failed.
     bool refresh();
+
+private:
+    struct RunMetrics {
+        RunStatus status = RunStatus::Queued;
+        std::optional<double> finalLoss;
+        std::optional<double> bestEval;
+    };
+    // Dataset names and each run's final and best losses; a finished run's are read once.
+    void refreshExtras();
+
+    QHash<qint64, RunMetrics> m_metrics;
+    QHash<qint64, QString> m_datasetNames;
 };
 
 } // namespace tunebench::ui

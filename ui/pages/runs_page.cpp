@@ -4,6 +4,7 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "ui/models/run_table_model.h"
+#include "ui/run_queue.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/metric_plot.h"
 #include "ui/workspace_session.h"
@@ -13,15 +14,21 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStyle>
+#include <QTabWidget>
 #include <QTableView>
+#include <QTextCursor>
 #include <QVBoxLayout>
 
 #include <nlohmann/json.hpp>
 
 #include <exception>
+#include <filesystem>
 
 namespace tunebench::ui {
 
@@ -47,9 +54,10 @@ int preferredMetric(const QStringList& names)
 
 } // namespace
 
-RunsPage::RunsPage(WorkspaceSession* session, QWidget* parent)
+RunsPage::RunsPage(WorkspaceSession* session, RunQueue* queue, QWidget* parent)
     : QWidget(parent)
     , m_session(session)
+    , m_queue(queue)
     , m_model(new RunTableModel(session, this))
     , m_proxy(new QSortFilterProxyModel(this))
 {
@@ -78,6 +86,53 @@ RunsPage::RunsPage(WorkspaceSession* session, QWidget* parent)
     // The free width goes to the column whose text varies most, not to the last one.
     m_table->horizontalHeader()->setSectionResizeMode(RunTableModel::NameColumn, QHeaderView::Stretch);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunsPage::showSelectedRun);
+    connect(m_table, &QTableView::doubleClicked, this,
+        [this](const QModelIndex& index) { Q_EMIT monitorRequested(index.data(kIdRole).value<qint64>()); });
+
+    // Actions on the selected run.
+    auto button = [this](const QString& name, const QString& text, QStyle::StandardPixmap icon, const QString& tip) {
+        auto* b = new QPushButton(style()->standardIcon(icon), text);
+        b->setObjectName(name);
+        b->setToolTip(tip);
+        return b;
+    };
+    m_startButton = button(QStringLiteral("runStartButton"), tr("Start"), QStyle::SP_MediaPlay,
+        tr("Queue the run: it starts when no other run is active"));
+    m_stopButton = button(QStringLiteral("runStopButton"), tr("Stop"), QStyle::SP_MediaStop,
+        tr("Stop after the current step, with a checkpoint (or take a waiting run out of the queue)"));
+    m_resumeButton = button(QStringLiteral("runResumeButton"), tr("Resume"), QStyle::SP_MediaSeekForward,
+        tr("Continue a stopped or failed run from its newest checkpoint"));
+    m_duplicateButton = button(QStringLiteral("runDuplicateButton"), tr("Duplicate\u2026"),
+        QStyle::SP_FileDialogNewFolder, tr("A new run with this configuration, opened in Run Setup"));
+    m_deleteButton = button(QStringLiteral("runDeleteButton"), tr("Delete\u2026"), QStyle::SP_TrashIcon,
+        tr("Delete the run with its metrics and files"));
+    m_monitorButton = button(QStringLiteral("runMonitorButton"), tr("Monitor"), QStyle::SP_ComputerIcon,
+        tr("Follow the run live (also: double-click)"));
+    auto selected = [this](auto action) {
+        return [this, action] {
+            if (const auto id = selectedRunId())
+                (this->*action)(*id, nullptr);
+        };
+    };
+    connect(m_startButton, &QPushButton::clicked, this, selected(&RunsPage::startRun));
+    connect(m_stopButton, &QPushButton::clicked, this, selected(&RunsPage::stopRun));
+    connect(m_resumeButton, &QPushButton::clicked, this, selected(&RunsPage::resumeRun));
+    connect(m_duplicateButton, &QPushButton::clicked, this, selected(&RunsPage::duplicateRun));
+    connect(m_deleteButton, &QPushButton::clicked, this, selected(&RunsPage::deleteRun));
+    connect(m_monitorButton, &QPushButton::clicked, this, [this] {
+        if (const auto id = selectedRunId())
+            Q_EMIT monitorRequested(*id);
+    });
+    m_actionStatus = new QLabel;
+    m_actionStatus->setObjectName(QStringLiteral("runActionStatus"));
+    m_actionStatus->setWordWrap(true);
+    auto* actions = new QHBoxLayout;
+    for (QPushButton* b :
+        { m_startButton, m_stopButton, m_resumeButton, m_duplicateButton, m_deleteButton, m_monitorButton })
+        actions->addWidget(b);
+    actions->addWidget(m_actionStatus, 1);
+    if (m_queue)
+        connect(m_queue, &RunQueue::queueChanged, this, &RunsPage::updateActions);
 
     // Details of the selected run: title, metric plot and configuration.
     auto* details = new QWidget;
@@ -109,11 +164,15 @@ RunsPage::RunsPage(WorkspaceSession* session, QWidget* parent)
     m_config->setReadOnly(true);
     m_config->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_config->setLineWrapMode(QPlainTextEdit::NoWrap);
-    auto* configPanel = new QWidget;
-    auto* configLayout = new QVBoxLayout(configPanel);
-    configLayout->setContentsMargins(0, 0, 0, 0);
-    configLayout->addWidget(new QLabel(tr("Configuration")));
-    configLayout->addWidget(m_config, 1);
+    m_log = new QPlainTextEdit;
+    m_log->setObjectName(QStringLiteral("runLog"));
+    m_log->setReadOnly(true);
+    m_log->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_log->setLineWrapMode(QPlainTextEdit::NoWrap);
+    auto* configPanel = new QTabWidget;
+    configPanel->setObjectName(QStringLiteral("runDetailTabs"));
+    configPanel->addTab(m_config, tr("Configuration"));
+    configPanel->addTab(m_log, tr("Worker log"));
 
     auto* detailSplit = new QSplitter(Qt::Horizontal);
     detailSplit->addWidget(plotPanel);
@@ -134,6 +193,7 @@ RunsPage::RunsPage(WorkspaceSession* session, QWidget* parent)
     auto* contentLayout = new QVBoxLayout(content);
     contentLayout->setContentsMargins(0, 0, 0, 0);
     contentLayout->addWidget(m_filter);
+    contentLayout->addLayout(actions);
     contentLayout->addWidget(split, 1);
 
     m_pageState = new EmptyState(content);
@@ -213,9 +273,11 @@ void RunsPage::showSelectedRun()
 {
     const std::optional<std::int64_t> id = selectedRunId();
     const RunRecord* run = id ? m_model->recordAt(m_model->rowOf(*id)) : nullptr;
+    updateActions();
     if (!run) {
         m_shownRunId.reset();
         m_shownConfig.clear();
+        m_log->clear();
         m_plot->clearSeries();
         m_detailsState->showMessage(tr("Select a run to see its metrics and configuration."));
         return;
@@ -226,9 +288,17 @@ void RunsPage::showSelectedRun()
                         .arg(run->id)
                         .arg(QString::fromStdString(run->name).toHtmlEscaped(),
                             QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
-    if (!run->error.empty())
-        title += QStringLiteral("<br>") + tr("Error: %1").arg(QString::fromStdString(run->error).toHtmlEscaped());
+    if (m_queue && m_queue->isPending(run->id))
+        title += QStringLiteral(" \u00b7 ") + tr("waiting in the queue");
+    if (!run->error.empty()) {
+        title += QStringLiteral("<br>")
+            + tr("Error: %1")
+                  .arg(QString::fromStdString(run->error)
+                           .toHtmlEscaped()
+                           .replace(QLatin1Char('\n'), QStringLiteral("<br>")));
+    }
     m_title->setText(title);
+    showLog();
     if (run->configJson != m_shownConfig) {
         m_shownConfig = run->configJson;
         m_config->setPlainText(prettyJson(run->configJson));
@@ -306,6 +376,131 @@ void RunsPage::appendNewPoints()
         m_session->reportError(
             tr("Cannot read metric %1 of run #%2: %3").arg(metric).arg(*m_shownRunId).arg(QString::fromUtf8(e.what())));
     }
+}
+
+void RunsPage::showLog()
+{
+    if (!m_shownRunId && !selectedRunId())
+        return;
+    const std::int64_t id = m_shownRunId ? *m_shownRunId : *selectedRunId();
+    Workspace* ws = m_session->workspace();
+    if (!ws)
+        return;
+    const QString path = QString::fromStdString((ws->runDir(id) / "worker.log").string());
+    const QString text = RunQueue::tail(path, 200);
+    if (text != m_log->toPlainText()) {
+        m_log->setPlainText(
+            text.isEmpty() ? tr("No worker log: the run was not started from this application.") : text);
+        m_log->moveCursor(QTextCursor::End);
+    }
+}
+
+void RunsPage::updateActions()
+{
+    const std::optional<std::int64_t> id = selectedRunId();
+    const RunRecord* run = id ? m_model->recordAt(m_model->rowOf(*id)) : nullptr;
+    const bool pending = run && m_queue && m_queue->isPending(run->id);
+    const RunStatus status = run ? run->status : RunStatus::Queued;
+    m_startButton->setEnabled(run && m_queue && status == RunStatus::Queued && !pending);
+    m_stopButton->setEnabled(run && m_queue && (status == RunStatus::Running || pending));
+    m_resumeButton->setEnabled(
+        run && m_queue && !pending && (status == RunStatus::Cancelled || status == RunStatus::Failed));
+    m_duplicateButton->setEnabled(run != nullptr);
+    m_deleteButton->setEnabled(run && status != RunStatus::Running && !pending);
+    m_monitorButton->setEnabled(run != nullptr);
+}
+
+bool RunsPage::fail(const QString& message, QString* error)
+{
+    m_actionStatus->setText(message);
+    m_actionStatus->setStyleSheet(QStringLiteral("color: #c62828;"));
+    if (error)
+        *error = message;
+    return false;
+}
+
+bool RunsPage::startRun(std::int64_t runId, QString* error)
+{
+    if (!m_queue)
+        return fail(tr("Runs cannot be started from here."), error);
+    QString message;
+    if (!m_queue->enqueue(runId, false, &message))
+        return fail(message, error);
+    m_actionStatus->setStyleSheet(QString());
+    m_actionStatus->setText(tr("Run #%1 is queued.").arg(runId));
+    refresh();
+    return true;
+}
+
+bool RunsPage::stopRun(std::int64_t runId, QString* error)
+{
+    if (!m_queue)
+        return fail(tr("Runs cannot be stopped from here."), error);
+    QString message;
+    if (!m_queue->stop(runId, &message))
+        return fail(message, error);
+    m_actionStatus->setStyleSheet(QString());
+    m_actionStatus->setText(tr("Run #%1 stops after its current step.").arg(runId));
+    refresh();
+    return true;
+}
+
+bool RunsPage::resumeRun(std::int64_t runId, QString* error)
+{
+    if (!m_queue)
+        return fail(tr("Runs cannot be resumed from here."), error);
+    QString message;
+    if (!m_queue->enqueue(runId, true, &message))
+        return fail(message, error);
+    m_actionStatus->setStyleSheet(QString());
+    m_actionStatus->setText(tr("Run #%1 is queued to resume from its newest checkpoint.").arg(runId));
+    refresh();
+    return true;
+}
+
+bool RunsPage::duplicateRun(std::int64_t runId, QString* error)
+{
+    const RunRecord* run = m_model->recordAt(m_model->rowOf(runId));
+    if (!run)
+        return fail(tr("There is no run #%1.").arg(runId), error);
+    Q_EMIT duplicateRequested(
+        QString::fromStdString(run->configJson), QString::fromStdString(run->name) + tr(" (copy)"));
+    return true;
+}
+
+bool RunsPage::deleteRun(std::int64_t runId, QString* error)
+{
+    Workspace* ws = m_session->workspace();
+    const RunRecord* run = m_model->recordAt(m_model->rowOf(runId));
+    if (!ws || !run)
+        return fail(tr("There is no run #%1.").arg(runId), error);
+    if (run->status == RunStatus::Running || (m_queue && m_queue->isPending(runId)))
+        return fail(tr("Run #%1 is running or waiting: stop it first.").arg(runId), error);
+    const std::filesystem::path folder = ws->runDir(runId);
+    const auto answer = QMessageBox::question(this, tr("Delete Run"),
+        tr("Delete run #%1 \u201c%2\u201d with its metrics, samples and events, and its folder %3 "
+           "(checkpoints, adapter, log)?\n\nThis cannot be undone.")
+            .arg(runId)
+            .arg(QString::fromStdString(run->name), QString::fromStdString(folder.string())),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Yes)
+        return fail(tr("Nothing was deleted."), error);
+    try {
+        RunStore(ws->db()).remove(runId);
+    } catch (const std::exception& e) {
+        return fail(tr("Could not delete run #%1: %2").arg(runId).arg(QString::fromUtf8(e.what())), error);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(folder, ec);
+    m_session->notifyChanged();
+    if (ec)
+        return fail(tr("Run #%1 was deleted, but its folder %2 could not be removed: %3")
+                        .arg(runId)
+                        .arg(QString::fromStdString(folder.string()), QString::fromStdString(ec.message())),
+            error);
+    m_actionStatus->setStyleSheet(QString());
+    m_actionStatus->setText(tr("Run #%1 was deleted.").arg(runId));
+    return true;
 }
 
 } // namespace tunebench::ui
