@@ -43,7 +43,7 @@ private Q_SLOTS:
         BatchWriter w(ws.db());
         w.addMetric(m_runA, 1, "loss", 2.5, 1000.0);
         w.addMetric(m_runA, 2, "loss", 0.1, 1001.5);
-        w.addMetric(m_runA, 2, "eval_loss", std::numeric_limits<double>::quiet_NaN(), 1002.0);
+        w.addMetric(m_runA, 2, "eval_loss", 1.25, 1002.0); // (SQLite keeps no NaN)
         w.addMetric(m_runB, 1, "loss", 1.0 / 3.0, 50.0);
         w.addMetric(m_runB, 1, "lr", 2e-4, 50.0);
         w.flush();
@@ -97,14 +97,14 @@ private Q_SLOTS:
         const QString csv = QString::fromStdString(metricsToCsv(rows));
         const QStringList lines = csv.split("\r\n");
         QCOMPARE(lines[0], QString("run,run_name,metric,step,value,time,elapsed_s"));
-        QCOMPARE(lines[1], QString("%1,\"lora, \"\"quoted\"\"\nname\",eval_loss,2,nan,1002,2").arg(m_runA));
+        QCOMPARE(lines[1], QString("%1,\"lora, \"\"quoted\"\"\nname\",eval_loss,2,1.25,1002,2").arg(m_runA));
         QCOMPARE(lines[2], QString("%1,\"lora, \"\"quoted\"\"\nname\",loss,1,2.5,1000,0").arg(m_runA));
         QCOMPARE(lines[3], QString("%1,\"lora, \"\"quoted\"\"\nname\",loss,2,0.1,1001.5,1.5").arg(m_runA));
         QCOMPARE(lines.size(), 5); // and the final CRLF
 
         const QJsonArray json = QJsonDocument::fromJson(QByteArray::fromStdString(metricsToJson(rows))).array();
         QCOMPARE(json.size(), 3);
-        QVERIFY(json[0].toObject()["value"].isNull()); // NaN
+        QCOMPARE(json[0].toObject()["value"].toDouble(), 1.25);
         const QJsonObject loss = json[2].toObject();
         QCOMPARE(loss["run"].toInteger(), m_runA);
         QCOMPARE(loss["run_name"].toString(), QString("lora, \"quoted\"\nname"));
@@ -113,6 +113,15 @@ private Q_SLOTS:
         QCOMPARE(loss["value"].toDouble(), 0.1);
         QCOMPARE(loss["time"].toDouble(), 1001.5);
         QCOMPARE(loss["elapsed_s"].toDouble(), 1.5);
+    }
+
+    void nonFiniteValuesAreNullInJson()
+    {
+        const MetricRow nan { 1, "r", "loss", 3, std::numeric_limits<double>::quiet_NaN(), 10, 0 };
+        const QJsonArray json = QJsonDocument::fromJson(QByteArray::fromStdString(metricsToJson({ nan }))).array();
+        QVERIFY(json[0].toObject()["value"].isNull());
+        QCOMPARE(json[0].toObject()["step"].toInteger(), 3);
+        QVERIFY(QString::fromStdString(metricsToCsv({ nan })).endsWith("\r\n1,r,loss,3,nan,10,0\r\n"));
     }
 
     void cliWritesCsvAndJson()

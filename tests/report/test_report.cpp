@@ -299,18 +299,34 @@ private Q_SLOTS:
         const QString pdf = m_dir.path() + "/trained/fast.pdf";
         r = runCli({ "report", "--workspace", t.workspace, "--runs", QString::number(a), "--out", pdf });
         QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+        // Kept beside the screenshots for a person to look at.
+        const QString examples = QStringLiteral(TUNEBENCH_BINARY_DIR "/screenshots/");
+        QVERIFY(QDir().mkpath(examples));
+        for (const QString& file : { html, pdf }) {
+            QFile::remove(examples + "report_example." + QFileInfo(file).suffix());
+            QVERIFY(QFile::copy(file, examples + "report_example." + QFileInfo(file).suffix()));
+        }
         QString info;
         QVERIFY2(pdfPages(pdf, &info) >= 4, qPrintable(info));
 
-        // Recorded in the store: the comparison for no run, the single-run report for its run.
+        const QString md = m_dir.path() + "/trained/both.md";
+        r = runCli({ "report", "--workspace", t.workspace, "--runs", ids, "--out", md });
+        QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+        const QJsonArray files = QJsonDocument::fromJson(r.out.toUtf8()).object()["files"].toArray();
+        QCOMPARE(files.size(), printed["plots"].toInt() + 1);
+        for (const auto& f : files)
+            QVERIFY2(QFileInfo(f.toString()).size() > 0, qPrintable(f.toString()));
+
+        // Recorded in the store: the comparisons for no run, the single-run report for its run.
         {
             Workspace ws = Workspace::open(t.workspace.toStdString());
             const auto artifacts = ArtifactStore(ws.db()).list();
-            QCOMPARE(artifacts.size(), 2u);
+            QCOMPARE(artifacts.size(), 3u);
             QCOMPARE(artifacts[0].kind, std::string("report"));
             QVERIFY(!artifacts[0].runId);
             QCOMPARE(*artifacts[1].runId, a);
             QCOMPARE(artifacts[1].path, std::string(QFileInfo(pdf).absoluteFilePath().toStdString()));
+            QVERIFY(!artifacts[2].runId);
         }
 
         // Not again without --force; the renderer's messages and exit codes come through.

@@ -31,6 +31,15 @@ QListWidget* runChecklist(const QList<RunChoice>& runs)
     return list;
 }
 
+// "#3" or "#3, #5" for messages.
+QString runList(const QList<qint64>& ids)
+{
+    QStringList parts;
+    for (qint64 id : ids)
+        parts << QStringLiteral("#%1").arg(id);
+    return parts.join(QStringLiteral(", "));
+}
+
 QString joinIds(const QList<qint64>& ids)
 {
     QStringList parts;
@@ -111,7 +120,9 @@ ExportDialog::ExportDialog(Mode mode, const QList<RunChoice>& runs, const QStrin
         auto* row = new QHBoxLayout;
         row->addWidget(m_out, 1);
         row->addWidget(browseButton);
-        form->addRow(mode == ExportRun ? tr("&Output folder:") : tr("&Output file:"), row);
+        auto* label = new QLabel(mode == ExportRun ? tr("&Output folder:") : tr("&Output file:"));
+        label->setBuddy(m_out);
+        form->addRow(label, row);
     }
 
     m_problem->setObjectName(QStringLiteral("exportProblem"));
@@ -199,14 +210,15 @@ QStringList ExportDialog::arguments() const
 
 QString ExportDialog::description() const
 {
-    const QString ids = joinIds(checkedRuns());
+    const QList<qint64> ids = checkedRuns();
     switch (m_mode) {
     case ExportRun:
-        return tr("Exporting run #%1 as %2").arg(ids, m_format->currentData().toString());
+        return tr("Exporting run %1 as %2").arg(runList(ids), m_format->currentData().toString());
     case MergeRuns:
-        return tr("Merging runs %1 (%2)").arg(ids, m_method->currentData().toString());
+        return tr("Merging runs %1 (%2)").arg(runList(ids), m_method->currentData().toString());
     case ExportMetrics:
-        return tr("Writing the metrics of runs %1 as %2").arg(ids, m_format->currentData().toString());
+        return tr("Writing the metrics of %1 %2 as %3")
+            .arg(ids.size() == 1 ? tr("run") : tr("runs"), runList(ids), m_format->currentData().toString());
     }
     return {};
 }

@@ -50,7 +50,9 @@ ReportDialog::ReportDialog(const QList<RunChoice>& runs, const QString& workspac
     auto* form = new QFormLayout;
     form->addRow(tr("&Runs:"), m_runs);
     form->addRow(tr("&Format:"), m_format);
-    form->addRow(tr("&File:"), fileRow);
+    auto* fileLabel = new QLabel(tr("&File:"));
+    fileLabel->setBuddy(m_out);
+    form->addRow(fileLabel, fileRow);
     form->addRow(QString(), m_force);
     m_problem->setObjectName(QStringLiteral("reportProblem"));
     m_problem->setWordWrap(true);

@@ -46,6 +46,8 @@ QString timeText(double secondsSinceEpoch)
 
 QString durationText(double seconds)
 {
+    if (seconds < 10)
+        return QStringLiteral("%1 s").arg(seconds, 0, 'f', 1);
     const qint64 s = static_cast<qint64>(seconds + 0.5);
     if (s < 60)
         return QStringLiteral("%1 s").arg(s);
@@ -71,6 +73,8 @@ QString jsonText(const nlohmann::json& j, const char* key)
     if (!j.is_object() || !j.contains(key) || j[key].is_null())
         return {};
     const nlohmann::json& v = j[key];
+    if (v.is_number_float())
+        return number(v.get<double>());
     return v.is_string() ? q(v.get<std::string>()) : q(v.dump());
 }
 
@@ -234,6 +238,8 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
         ".note { color: #666; }\n"
         "</style></head><body>\n");
     const QString table = QStringLiteral("<table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">");
+    // Tables whose cells hold long text take the full width.
+    const QString wideTable = QStringLiteral("<table border=\"1\" cellspacing=\"0\" cellpadding=\"4\" width=\"100%\">");
     const QString pageBreak = QStringLiteral(" style=\"page-break-before: always\"");
 
     h += QStringLiteral("<h1>Tunebench report: %1</h1>\n").arg(esc(title(data)));
@@ -262,7 +268,7 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
                  .arg(data.config.size())
                  .arg(differing ? QStringLiteral(" (highlighted).") : QStringLiteral("."));
     }
-    h += table + QStringLiteral("<tr><th>Key</th>");
+    h += wideTable + QStringLiteral("<tr><th>Key</th>");
     for (const ReportRun& r : data.runs)
         h += QStringLiteral("<th>%1</th>").arg(esc(comparison ? runLabel(r) : QStringLiteral("Value")));
     h += QStringLiteral("</tr>\n");
@@ -291,13 +297,13 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
                                               "configuration's <code>dataset</code>)."));
             continue;
         }
-        h += table
+        h += wideTable
             + QStringLiteral("<tr><th>Dataset</th><th>Made by</th><th>Parameters</th><th>Format</th><th>Records</th>"
-                             "<th>Source file</th><th>SHA-256</th></tr>\n");
+                             "<th>Source file</th></tr>\n");
         for (const DatasetRecord& d : r.lineage) {
-            h += QStringLiteral(
-                "<tr><td>#%1 "
-                "%2</td><td>%3%4</td><td>%5</td><td>%6</td><td>%7</td><td>%8</td><td><code>%9</code></td></tr>\n")
+            // The hash on a row of its own: 64 hex digits squeezed into a column wrap into a tower.
+            h += QStringLiteral("<tr><td>#%1 %2</td><td>%3%4</td><td>%5</td><td>%6</td><td>%7</td><td>%8</td></tr>\n"
+                                "<tr><td colspan=\"6\">content SHA-256 <code>%9</code></td></tr>\n")
                      .arg(d.id)
                      .arg(esc(q(d.name)), esc(q(d.operation)),
                          d.parentId ? QStringLiteral(" of #%1").arg(*d.parentId) : QString(), esc(lineageParams(d)),
@@ -320,7 +326,8 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
     if (!anyMetric) {
         h += QStringLiteral("<p class=\"note\">No metrics recorded.</p>\n");
     } else {
-        h += table + QStringLiteral("<tr><th>Metric</th><th>Run</th><th>Points</th><th>Final</th><th>Best</th></tr>\n");
+        h += wideTable
+            + QStringLiteral("<tr><th>Metric</th><th>Run</th><th>Points</th><th>Final</th><th>Best</th></tr>\n");
         for (const std::string& name : data.metricNames()) {
             for (const ReportRun& r : data.runs) {
                 for (const ReportMetric& m : r.metrics) {
@@ -340,9 +347,13 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
         h += QStringLiteral("<h2%1>Plots</h2>\n").arg(forPrint ? pageBreak : QString());
         const std::vector<std::string> names = data.metricNames();
         for (std::size_t i = 0; i < plots.size(); ++i) {
-            h += QStringLiteral("<h3>%1</h3>\n<p><img src=\"%2\" width=\"%3\" alt=\"%1\"></p>\n")
-                     .arg(esc(q(names[i])), imageSource(static_cast<int>(i)))
-                     .arg(forPrint ? kPrintPlotWidth : kPlotWidth);
+            // On paper a heading could end a page apart from its plot; the plot's axis names the metric.
+            if (!forPrint)
+                h += QStringLiteral("<h3>%1</h3>\n").arg(esc(q(names[i])));
+            h += QStringLiteral("<p align=\"center\"><img src=\"%1\" width=\"%2\" alt=\"%3\"></p>\n")
+                     .arg(imageSource(static_cast<int>(i)))
+                     .arg(forPrint ? kPrintPlotWidth : kPlotWidth)
+                     .arg(esc(q(names[i])));
         }
     }
 
@@ -355,7 +366,7 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
         for (const ReportRun& r : data.runs) {
             if (r.samples.empty())
                 continue;
-            h += QStringLiteral("<h3>%1</h3>\n").arg(esc(runLabel(r))) + table
+            h += QStringLiteral("<h3>%1</h3>\n").arg(esc(runLabel(r))) + wideTable
                 + QStringLiteral("<tr><th>Step</th><th>Seed</th><th>Prompt</th><th>Output</th></tr>\n");
             for (const SampleRecord& s : r.samples) {
                 h += QStringLiteral("<tr><td>%1</td><td>%2</td><td><pre>%3</pre></td><td><pre>%4</pre></td></tr>\n")
@@ -554,7 +565,8 @@ WrittenReport writeReport(const ReportData& data, const QString& path, bool forc
         {
             QPdfWriter pdf(&file);
             pdf.setPageSize(QPageSize(QPageSize::A4));
-            pdf.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
+            // QTextDocument::print() puts its own 2 cm margin around an unpaginated document.
+            pdf.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout::Millimeter);
             pdf.setTitle(QStringLiteral("Tunebench report: %1").arg(title(data)));
             pdf.setCreator(QStringLiteral("Tunebench"));
             doc.print(&pdf);
