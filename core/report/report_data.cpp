@@ -117,7 +117,15 @@ std::vector<std::string> ReportData::metricNames() const
         for (const ReportMetric& m : r.metrics)
             names.insert(m.name);
     }
-    return { names.begin(), names.end() };
+    // What a reader looks at first leads; the rest (diversity/*, forgetting/*, ...) by name.
+    static const char* const kLeading[] = { "loss", "eval_loss", "lr", "grad_norm", "tokens_per_s" };
+    std::vector<std::string> out;
+    for (const char* name : kLeading) {
+        if (names.erase(name))
+            out.emplace_back(name);
+    }
+    out.insert(out.end(), names.begin(), names.end());
+    return out;
 }
 
 ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_t>& runIds)

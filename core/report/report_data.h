@@ -65,7 +65,8 @@ struct ReportData {
     double createdAt = 0;
 
     std::size_t differenceCount() const;
-    // Every metric name recorded by any of the runs, sorted.
+    // Every metric name recorded by any of the runs: loss, eval_loss, lr, grad_norm, tokens_per_s first, the rest
+    // sorted.
     std::vector<std::string> metricNames() const;
 };
 

@@ -172,7 +172,7 @@ private Q_SLOTS:
         const QString out = m_dir.path() + "/compare.html";
         const WrittenReport w = writeReport(data({ m_runA, m_runB }), out, false);
         QCOMPARE(w.files, QStringList { QFileInfo(out).absoluteFilePath() });
-        QCOMPARE(w.plots, 3); // eval_loss, loss, lr
+        QCOMPARE(w.plots, 3); // loss, eval_loss, lr
         const QString html = QString::fromUtf8(readAll(out));
         QVERIFY(!html.contains("<link") && !html.contains("src=\"http")); // nothing outside the file
 
@@ -196,6 +196,10 @@ private Q_SLOTS:
             lr.startsWith("<tr class=\"differs\">") && lr.contains("0.0002") && lr.contains("0.0001"), qPrintable(lr));
         QVERIFY(configRow(html, "adapter.r").startsWith("<tr>"));
         QVERIFY(html.contains("1 of 4 keys differ"));
+        // The differing keys first, on their own, then every key.
+        const QString differing = html.section("<h3>Keys that differ</h3>", 1).section("<h3>All keys</h3>", 0, 0);
+        QVERIFY(differing.contains("training.learning_rate"));
+        QVERIFY(!differing.contains("adapter.r") && !differing.contains("training.seed"));
         QVERIFY(html.contains("#1 lora-fast") && html.contains("#2 lora-slow"));
         // Lineage, environment, metric table, samples (escaped).
         QVERIFY(html.contains("9f2c1e0d8b7a") && html.contains("/data/alpaca_mini.jsonl"));
@@ -241,7 +245,7 @@ private Q_SLOTS:
             QVERIFY2(m.captured(2).startsWith("report_files/"), qPrintable(m.captured(2)));
             QVERIFY2(!QImage(file, "PNG").isNull(), qPrintable(file));
         }
-        QCOMPARE(names, (QStringList { "eval_loss", "loss", "lr" }));
+        QCOMPARE(names, (QStringList { "loss", "eval_loss", "lr" })); // the leading metrics first
         QVERIFY(md.contains("| \u2260 **training.learning_rate** | **0.0002** | **0.0001** |"));
         QVERIFY(md.contains("| adapter.r | 8 | 8 |"));
         QVERIFY(md.contains("```text\na hill | far away\n```"));

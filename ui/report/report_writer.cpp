@@ -268,21 +268,31 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
                  .arg(data.config.size())
                  .arg(differing ? QStringLiteral(" (highlighted).") : QStringLiteral("."));
     }
-    h += wideTable + QStringLiteral("<tr><th>Key</th>");
-    for (const ReportRun& r : data.runs)
-        h += QStringLiteral("<th>%1</th>").arg(esc(comparison ? runLabel(r) : QStringLiteral("Value")));
-    h += QStringLiteral("</tr>\n");
-    for (const ConfigRow& row : data.config) {
-        const QString cell = row.differs
-            ? QStringLiteral("<td bgcolor=\"%1\"><b>%2</b></td>").arg(QLatin1String(kDiffersColor))
-            : QStringLiteral("<td>%2</td>");
-        h += row.differs ? QStringLiteral("<tr class=\"differs\">") : QStringLiteral("<tr>");
-        h += cell.arg(esc(q(row.key)));
-        for (const auto& v : row.values)
-            h += cell.arg(v ? esc(q(*v)) : QStringLiteral("<i>(not set)</i>"));
+    auto configTable = [&](bool onlyDiffering) {
+        h += wideTable + QStringLiteral("<tr><th>Key</th>");
+        for (const ReportRun& r : data.runs)
+            h += QStringLiteral("<th>%1</th>").arg(esc(comparison ? runLabel(r) : QStringLiteral("Value")));
         h += QStringLiteral("</tr>\n");
+        for (const ConfigRow& row : data.config) {
+            if (onlyDiffering && !row.differs)
+                continue;
+            const QString cell = row.differs
+                ? QStringLiteral("<td bgcolor=\"%1\"><b>%2</b></td>").arg(QLatin1String(kDiffersColor))
+                : QStringLiteral("<td>%2</td>");
+            h += row.differs ? QStringLiteral("<tr class=\"differs\">") : QStringLiteral("<tr>");
+            h += cell.arg(esc(q(row.key)));
+            for (const auto& v : row.values)
+                h += cell.arg(v ? esc(q(*v)) : QStringLiteral("<i>(not set)</i>"));
+            h += QStringLiteral("</tr>\n");
+        }
+        h += QStringLiteral("</table>\n");
+    };
+    if (comparison && data.differenceCount() > 0) {
+        h += QStringLiteral("<h3>Keys that differ</h3>\n");
+        configTable(true);
+        h += QStringLiteral("<h3>All keys</h3>\n");
     }
-    h += QStringLiteral("</table>\n");
+    configTable(false);
 
     // Data lineage
     h += QStringLiteral("<h2%1>Data lineage</h2>\n").arg(forPrint ? pageBreak : QString());
@@ -446,15 +456,24 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
     QStringList configHeader { QStringLiteral("Key") };
     for (const ReportRun& r : data.runs)
         configHeader << (comparison ? runLabel(r) : QStringLiteral("Value"));
-    m += mdHeader(configHeader);
-    for (const ConfigRow& row : data.config) {
-        auto mark = [&row](const QString& s) { return row.differs ? QStringLiteral("**%1**").arg(s) : s; };
-        QStringList cells { row.differs ? QStringLiteral("\u2260 **%1**").arg(q(row.key)) : q(row.key) };
-        for (const auto& v : row.values)
-            cells << (v ? mark(q(*v)) : QStringLiteral("*(not set)*"));
-        m += mdRow(cells);
+    auto configTable = [&](bool onlyDiffering) {
+        m += mdHeader(configHeader);
+        for (const ConfigRow& row : data.config) {
+            if (onlyDiffering && !row.differs)
+                continue;
+            auto mark = [&row](const QString& s) { return row.differs ? QStringLiteral("**%1**").arg(s) : s; };
+            QStringList cells { row.differs ? QStringLiteral("\u2260 **%1**").arg(q(row.key)) : q(row.key) };
+            for (const auto& v : row.values)
+                cells << (v ? mark(q(*v)) : QStringLiteral("*(not set)*"));
+            m += mdRow(cells);
+        }
+    };
+    if (comparison && data.differenceCount() > 0) {
+        m += QStringLiteral("### Keys that differ\n\n");
+        configTable(true);
+        m += QStringLiteral("\n### All keys\n\n");
     }
-
+    configTable(false);
     m += QStringLiteral("\n## Data lineage\n\n");
     for (const ReportRun& r : data.runs) {
         if (comparison)
