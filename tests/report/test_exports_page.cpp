@@ -82,6 +82,48 @@ private Q_SLOTS:
         QVERIFY2(m_run > 0, qPrintable(error));
     }
 
+    void dialogsBuildTheCliCalls()
+    {
+        const QList<RunChoice> runs { { 3, "#3 a (finished)" }, { 5, "#5 b (finished)" } };
+        ExportDialog gguf(ExportDialog::ExportRun, runs, "/ws");
+        gguf.setRunsChecked({ 5 });
+        selectData(gguf.findChild<QComboBox*>("exportFormat"), "gguf");
+        selectData(gguf.findChild<QComboBox*>("exportGgufType"), "q8_0");
+        QCOMPARE(gguf.arguments(),
+            (QStringList { "export", "--run", "5", "--format", "gguf", "--gguf-type", "q8_0", "--out",
+                "/ws/exports/run-5-gguf-q8_0" }));
+        gguf.findChild<QLineEdit*>("exportOut")->clear();
+        QVERIFY(gguf.arguments().isEmpty());
+        QCOMPARE(gguf.problem(), QString("Choose an output folder."));
+
+        ExportDialog merge(ExportDialog::MergeRuns, runs, "/ws");
+        merge.setRunsChecked({ 3 });
+        QCOMPARE(merge.problem(), QString("Check at least two runs to merge."));
+        merge.setRunsChecked({ 3, 5 });
+        selectData(merge.findChild<QComboBox*>("exportMergeMethod"), "ties");
+        merge.findChild<QLineEdit*>("exportMergeParameters")->setText("--density 0.2 --name \"my merge\"");
+        QCOMPARE(merge.arguments(),
+            (QStringList { "merge", "--runs", "3,5", "--method", "ties", "--density", "0.2", "--name", "my merge" }));
+        QCOMPARE(merge.description(), QString("Merging runs #3, #5 (ties)"));
+
+        ExportDialog metrics(ExportDialog::ExportMetrics, runs, "/ws");
+        metrics.setRunsChecked({ 3, 5 });
+        selectData(metrics.findChild<QComboBox*>("exportFormat"), "json");
+        QCOMPARE(metrics.arguments(),
+            (QStringList { "metrics", "--run", "3,5", "--format", "json", "--out", "/ws/exports/metrics-3-5.json" }));
+
+        ReportDialog report(runs, "/ws");
+        report.setRunsChecked({ 3, 5 });
+        report.setFormat("md");
+        QCOMPARE(report.output(), QString("/ws/exports/report-runs-3-5.md"));
+        QCOMPARE(
+            report.arguments(), (QStringList { "report", "--runs", "3,5", "--out", "/ws/exports/report-runs-3-5.md" }));
+        report.setOutput("/tmp/mine.pdf"); // the format follows the file's suffix
+        QCOMPARE(report.format(), QString("pdf"));
+        report.setFormat("html"); // and the file's suffix follows the format
+        QCOMPARE(report.output(), QString("/tmp/mine.html"));
+    }
+
     void exportsReportsAndMetricsThroughTheDialogs()
     {
         WorkspaceSession session;

@@ -198,7 +198,7 @@ private Q_SLOTS:
         QVERIFY(html.contains("1 of 4 keys differ"));
         // The differing keys first, on their own, then every key.
         const QString differing = html.section("<h3>Keys that differ</h3>", 1).section("<h3>All keys</h3>", 0, 0);
-        QVERIFY(differing.contains("training.learning_rate"));
+        QVERIFY2(differing.contains("training.learning_rate"), qPrintable(differing.left(400)));
         QVERIFY(!differing.contains("adapter.r") && !differing.contains("training.seed"));
         QVERIFY(html.contains("#1 lora-fast") && html.contains("#2 lora-slow"));
         // Lineage, environment, metric table, samples (escaped).
