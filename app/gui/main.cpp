@@ -3,13 +3,24 @@
 #include "core/runtime.h"
 #include "core/version.h"
 #include "ui/main_window.h"
+#include "ui/report/report_command.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
 
+#include <cstring>
+
 int main(int argc, char* argv[])
 {
+    // A report (tunebench --report, run by tunebench-cli report) draws its plots with the GUI's
+    // widgets but never shows a window: it needs no display.
+    bool reportMode = false;
+    for (int i = 1; i < argc; ++i)
+        reportMode = reportMode || std::strcmp(argv[i], "--report") == 0;
+    if (reportMode)
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+
     QApplication app(argc, argv);
     // QSettings (recent workspaces, window geometry) is keyed by these.
     QApplication::setOrganizationName(QStringLiteral("Tunebench"));
@@ -25,9 +36,23 @@ int main(int argc, char* argv[])
     const QCommandLineOption workspaceOption(QStringLiteral("workspace"),
         QStringLiteral("Open the workspace in DIR instead of the last one."), QStringLiteral("DIR"));
     parser.addOption(workspaceOption);
+    const QCommandLineOption reportOption(QStringLiteral("report"),
+        QStringLiteral("Write a report without opening a window (with --workspace, --runs, --out, --force); "
+                       "what `tunebench-cli report` runs."));
+    const QCommandLineOption runsOption(
+        QStringLiteral("runs"), QStringLiteral("--report: the runs, separated by commas."), QStringLiteral("IDS"));
+    const QCommandLineOption outOption(QStringLiteral("out"),
+        QStringLiteral("--report: the report file (.html, .pdf or .md)."), QStringLiteral("FILE"));
+    const QCommandLineOption forceOption(
+        QStringLiteral("force"), QStringLiteral("--report: replace an existing report."));
+    parser.addOptions({ reportOption, runsOption, outOption, forceOption });
     parser.process(app);
 
     tunebench::configureThreads();
+    if (parser.isSet(reportOption)) {
+        return tunebench::ui::runReportCommand(parser.value(workspaceOption), parser.value(runsOption),
+            parser.value(outOption), parser.isSet(forceOption));
+    }
 
     tunebench::ui::MainWindow window;
     window.show();

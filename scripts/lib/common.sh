@@ -9,7 +9,7 @@ TB_APT_PACKAGES=(
   libtorch-dev libopenblas0-openmp
   qt6-base-dev libqt6opengl6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev
-  xvfb xauth python3-jinja2 python3-torch
+  xvfb xauth python3-jinja2 python3-torch poppler-utils
   clang libclang-rt-14-dev
 )
 

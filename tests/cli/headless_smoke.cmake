@@ -38,4 +38,16 @@ endforeach()
 if(OUT MATCHES "broken")
   message(FATAL_ERROR "a built-in plugin could not be loaded:\n${OUT}")
 endif()
+# Metrics export needs no Qt; reports do, and say so.
+run_cli(0 metrics --workspace "${WORK}/ws" --run 1 --format csv)
+if(NOT OUT MATCHES "^run,run_name,metric,step,value,time,elapsed_s\r?\n$")
+  message(FATAL_ERROR "unexpected metrics output for a run without metrics: ${OUT}")
+endif()
+# PATH names only the scratch folder: a desktop Tunebench installed on this machine must not be found.
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=TUNEBENCH_GUI_EXECUTABLE "PATH=${WORK}"
+                        "${CLI}" report --workspace "${WORK}/ws" --runs 1 --out "${WORK}/r.html"
+                RESULT_VARIABLE code ERROR_VARIABLE err)
+if(NOT code EQUAL 1 OR NOT err MATCHES "reports are rendered by the desktop build")
+  message(FATAL_ERROR "report in the Qt-free build: exit ${code}\n${err}")
+endif()
 message(STATUS "headless CLI smoke test passed")
