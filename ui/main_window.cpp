@@ -93,6 +93,10 @@ MainWindow::MainWindow(QWidget* parent)
         m_monitorPage->showRun(runId);
         showPage(MonitorPageIndex);
     });
+    connect(m_comparePage, &ComparePage::reportRequested, this, [this](const QList<qint64>& runIds) {
+        showPage(ExportsPageIndex);
+        m_exportsPage->writeReport(runIds);
+    });
     connect(m_runSetupPage, &RunSetupPage::runQueued, this, [this](qint64 runId) {
         showPage(RunsPageIndex);
         m_runsPage->selectRun(runId);

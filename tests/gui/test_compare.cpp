@@ -17,6 +17,8 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -197,6 +199,14 @@ void TestCompare::diffHighlightsDifferingKeys()
     QVERIFY(!diff->index(r, 1).data(Qt::BackgroundRole).isValid());
     const QString summary = page.findChild<QLabel*>(QStringLiteral("compareSummary"))->text();
     QVERIFY2(summary.contains(QStringLiteral("1 of 4 keys differ")), qPrintable(summary));
+
+    // "Write report..." hands the checked runs on (the main window opens the report dialog with them).
+    QSignalSpy report(&page, &ComparePage::reportRequested);
+    auto* button = page.findChild<QPushButton*>(QStringLiteral("compareReport"));
+    QVERIFY(button);
+    button->click();
+    QCOMPARE(report.count(), 1);
+    QCOMPARE(report.at(0).at(0).value<QList<qint64>>(), (QList<qint64> { fx.a, fx.b }));
 }
 
 void TestCompare::overlayOnePerRun()

@@ -12,6 +12,7 @@
 #include <QComboBox>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPushButton>
 #include <QListWidget>
 #include <QSplitter>
 #include <QTabWidget>
@@ -68,6 +69,16 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
     listLayout->setContentsMargins(0, 0, 0, 0);
     listLayout->addWidget(new QLabel(tr("Check the runs to compare:")));
     listLayout->addWidget(m_runList, 1);
+    auto* report = new QPushButton(tr("Write &report\u2026"));
+    report->setObjectName(QStringLiteral("compareReport"));
+    report->setToolTip(tr("A report (HTML, PDF or Markdown) comparing the checked runs"));
+    connect(report, &QPushButton::clicked, this, [this] {
+        QList<qint64> ids;
+        for (std::int64_t id : checkedRunIds())
+            ids.push_back(id);
+        Q_EMIT reportRequested(ids);
+    });
+    listLayout->addWidget(report);
 
     // Curves.
     m_metricPicker->setObjectName(QStringLiteral("compareMetric"));

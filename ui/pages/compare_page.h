@@ -51,6 +51,12 @@ public:
     XAxis xAxis() const;
     void showTab(Tab tab);
 
+Q_SIGNALS:
+    // "Write report..." under the run list: the checked runs, for the Exports page's report dialog.
+    void reportRequested(const QList<qint64>& runIds);
+
+public:
+
     SeriesPlot* overlayPlot() const { return m_overlay; }
     QComboBox* metricPicker() const { return m_metricPicker; }
     QComboBox* xAxisPicker() const { return m_xAxisPicker; }
