@@ -174,9 +174,9 @@ private Q_SLOTS:
         const CliResult r = runCli(
             QStringList { "merge", "--workspace", m_ws, "--runs", "1,2", "--method", method, "--name", name } + flags);
         QVERIFY2(r.code == 0, qPrintable(r.err));
-        const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
-        QCOMPARE(lines.size(), 1); // one JSON line on stdout
-        const json summary = json::parse(lines.front().toStdString());
+        const QStringList outLines = r.out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(outLines.size(), 1); // one JSON line on stdout
+        const json summary = json::parse(outLines.front().toStdString());
         const std::int64_t id = summary.at("run_id").get<std::int64_t>();
         QCOMPARE(QString::fromStdString(summary.at("method").get<std::string>()), method);
         QVERIFY(summary.at("parents") == json::array({ 1, 2 }));
@@ -226,7 +226,7 @@ private Q_SLOTS:
             expected = breadcrumbs(m_base, m_parents, 0.05, 0.5, 0.8);
         } else {
             QVERIFY(p["weights"] == json::array({ 1.0, 0.5 }));
-            expected = lines(m_base, m_parents, 2, 0.3, 0.6, { 1, 0.5 });
+            expected = tunebench::lines(m_base, m_parents, 2, 0.3, 0.6, { 1, 0.5 });
         }
         checkExport(id, expected, QString::fromUtf8(QTest::currentDataTag()));
     }
