@@ -329,7 +329,8 @@ MergeOutcome mergeRuns(Workspace& ws, const PluginRegistry& plugins, const Merge
     };
 
     // The merge.
-    log("merging " + std::to_string(parents.size()) + " runs with " + request.method);
+    log("merging " + std::to_string(parents.size()) + (parents.size() == 1 ? " run" : " runs") + " with "
+        + request.method);
     StateDict merged;
     nlohmann::json details = nlohmann::json::object();
     const std::string& m = request.method;
