@@ -1,0 +1,4 @@
+list(APPEND torch_sources
+  merge/merge_methods.cpp
+  merge/validation_loss.cpp
+  merge/run_merge.cpp)
