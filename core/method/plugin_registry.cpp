@@ -49,8 +49,12 @@ std::vector<fs::path> PluginRegistry::defaultSearchPath()
     // the configured install folder when the library cannot tell where it is.
     static const char anchor = 0;
     Dl_info info {};
-    if (dladdr(&anchor, &info) && info.dli_fname)
-        out.push_back(fs::path(info.dli_fname).parent_path() / "tunebench/plugins");
+    if (dladdr(&anchor, &info) && info.dli_fname) {
+        // As the loader found it, e.g. /usr/bin/../lib/<multiarch>/libtunebench-core.so.0.1.
+        const fs::path libDir = fs::path(info.dli_fname).parent_path();
+        const fs::path resolved = fs::weakly_canonical(libDir, ec);
+        out.push_back((ec ? libDir.lexically_normal() : resolved) / "tunebench/plugins");
+    }
     out.emplace_back(TUNEBENCH_PLUGIN_INSTALL_DIR);
     // A folder reached twice (the library-relative and the configured one
     // usually coincide) is searched once: its plugins would clash with themselves.

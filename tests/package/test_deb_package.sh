@@ -35,23 +35,31 @@ if ! command -v apt-get > /dev/null || ! command -v dpkg-deb > /dev/null; then
   echo "SKIP: needs apt-get and dpkg-deb (Debian)"
   exit 77
 fi
+apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300)
+# Set while this test's package is installed: a run killed before its trap (a
+# CTest timeout) leaves it, and the next run purges what that one installed.
+marker=/var/tmp/tunebench-deb-test.installed
 if dpkg-query -W -f='${db:Status-Abbrev}' tunebench 2> /dev/null | grep -q '^.i'; then
-  echo "SKIP: a tunebench package is installed on this machine already; this test installs and purges its own"
-  exit 77
+  if [ -f "$marker" ]; then
+    echo "== purging the tunebench package an interrupted run of this test left installed"
+    "${as_root[@]}" "${apt[@]}" remove --purge tunebench > /dev/null
+    "${as_root[@]}" rm -f "$marker"
+  else
+    echo "SKIP: a tunebench package is installed on this machine already; this test installs and purges its own"
+    exit 77
+  fi
 fi
 
 work=$(mktemp -d /tmp/tunebench-deb-test.XXXXXX)
 chmod 755 "$work" # apt reads the .deb as its sandbox user
 installed=0
-# The packages apt installed along with tunebench (none where the build's
-# dependencies are installed already) are removed again too.
-installed_packages() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.i/ { print $2 }' | sort; }
-installed_packages > "$work/packages-before"
+# The packages apt installs along with tunebench (none where the build's
+# dependencies are installed already; taken from apt's own plan) go again too.
+touch "$work/extra-packages"
 purge() {
-  local extra
-  extra=$(installed_packages | comm -13 "$work/packages-before" - | grep -vx tunebench || true)
-  # shellcheck disable=SC2086 # one word a package
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -q tunebench $extra
+  # shellcheck disable=SC2046 # one word a package
+  "${as_root[@]}" "${apt[@]}" remove --purge tunebench $(cat "$work/extra-packages")
+  "${as_root[@]}" rm -f "$marker"
 }
 cleanup() {
   local status=$?
@@ -162,8 +170,12 @@ fi
 grep -q "^Exec=tunebench %f$" "$work/root/usr/share/applications/$app_id.desktop" || fail "Exec is not 'tunebench %f'"
 
 say "install with apt"
+"${as_root[@]}" "${apt[@]}" -s install --no-install-recommends "$deb" 2> /dev/null \
+  | awk '/^Inst / && $2 != "tunebench" { print $2 }' > "$work/extra-packages"
+[ -s "$work/extra-packages" ] && echo "apt installs along with it: $(tr '\n' ' ' < "$work/extra-packages")"
 installed=1
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb" > "$work/install.log" 2>&1 || {
+"${as_root[@]}" touch "$marker"
+"${as_root[@]}" "${apt[@]}" install --no-install-recommends "$deb" > "$work/install.log" 2>&1 || {
   cat "$work/install.log"
   fail "apt-get install $deb failed"
 }
