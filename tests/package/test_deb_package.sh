@@ -39,7 +39,10 @@ apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300
 # Set while this test's package is installed: a run killed before its trap (a
 # CTest timeout) leaves it, and the next run purges what that one installed.
 marker=/var/tmp/tunebench-deb-test.installed
-if dpkg-query -W -f='${db:Status-Abbrev}' tunebench 2> /dev/null | grep -q '^.i'; then
+# Pipelines end in a grep that reads everything (no -q): with pipefail, a writer
+# cut off by an early-exiting grep would fail the test for nothing.
+status() { dpkg-query -W -f='${db:Status-Abbrev}' tunebench 2> /dev/null || true; }
+if [[ "$(status)" == ?i* ]]; then
   if [ -f "$marker" ]; then
     echo "== purging the tunebench package an interrupted run of this test left installed"
     "${as_root[@]}" "${apt[@]}" remove --purge tunebench > /dev/null
@@ -144,10 +147,10 @@ dpkg-deb -x "$deb" "$work/root"
 own=$(find "$work/root" -name '*.so*' -printf '%f\n')
 elves=("$work/root/usr/bin/tunebench" "$work/root/usr/bin/tunebench-cli" "$work/root/usr/$libdir"/libtunebench-core.so.*.* "$work/root/usr/$libdir/tunebench/plugins"/*.so)
 readelf -d "${elves[@]}" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u > "$work/needed"
+ldconfig -p > "$work/ldcache"
 while read -r lib; do
   if grep -qx "$lib" <<< "$own"; then continue; fi
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x32|AArch64|ARM|ppc|s390|riscv/ { print $NF; exit }')
-  [ -z "$path" ] && path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+  path=$(awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }' "$work/ldcache")
   [ -n "$path" ] || fail "$lib (needed by the package) is not on this machine"
   pkg=$(dpkg -S "$(readlink -f "$path")" 2> /dev/null | head -1 | cut -d: -f1) || true
   [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2> /dev/null | head -1 | cut -d: -f1) || true
@@ -158,7 +161,8 @@ done < "$work/needed"
 for pkg in libopenblas0-openmp qt6-qpa-plugins libqcustomplot2.1-qt6 libqt6widgets6 libsqlite3-0; do
   depends_on "$pkg" || fail "Depends does not name $pkg: $depends"
 done
-readelf -d "${elves[@]}" | grep -E 'R(UN)?PATH' | grep -F "$build" && fail "a binary's run path points into the build folder"
+readelf -d "${elves[@]}" > "$work/dynamic"
+grep -E 'R(UN)?PATH' "$work/dynamic" | grep -F "$build" && fail "a binary's run path points into the build folder"
 
 say "desktop entry and AppStream metainfo"
 desktop-file-validate "$work/root/usr/share/applications/$app_id.desktop"
@@ -179,7 +183,7 @@ installed=1
   cat "$work/install.log"
   fail "apt-get install $deb failed"
 }
-dpkg-query -W -f='${db:Status-Abbrev}' tunebench | grep -q '^ii' || fail "tunebench is not installed after apt-get install"
+[[ "$(status)" == ii* ]] || fail "tunebench is not installed after apt-get install"
 
 # From here on only the installed files: no build folder on any path, a fresh HOME.
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
@@ -188,7 +192,12 @@ unset TUNEBENCH_PLUGIN_PATH TUNEBENCH_WORKSPACE LD_LIBRARY_PATH
 cd "$work"
 cli=/usr/bin/tunebench-cli
 [ "$(command -v tunebench-cli)" = "$cli" ] || fail "tunebench-cli on PATH is $(command -v tunebench-cli)"
-ldd "$cli" | grep libtunebench-core | grep -q "/usr/$libdir/libtunebench-core" || fail "tunebench-cli does not load /usr/$libdir/libtunebench-core: $(ldd "$cli" | grep tunebench)"
+ldd "$cli" > "$work/ldd"
+core=$(sed -n 's/.*libtunebench-core[^ ]* => \([^ ]*\) .*/\1/p' "$work/ldd")
+if [ -z "$core" ] || [ "$(dirname "$(realpath "$core")")" != "/usr/$libdir" ]; then
+  fail "tunebench-cli does not load /usr/$libdir/libtunebench-core: $(grep tunebench "$work/ldd")"
+fi
+echo "tunebench-cli loads $core"
 
 say "tunebench-cli --version"
 "$cli" --version | tee "$work/version.txt"
@@ -232,7 +241,8 @@ assert len(steps) == 8, len(steps)
 assert steps[-1]["loss"] < steps[0]["loss"], (steps[0]["loss"], steps[-1]["loss"])
 print(f"lora from the installed plugins: loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f} in {len(steps)} steps")
 PY
-"$cli" runs list --workspace "$work/ws" | grep -q finished || fail "the run is not recorded as finished"
+"$cli" runs list --workspace "$work/ws" > "$work/runs.txt"
+grep finished "$work/runs.txt" || fail "the run is not recorded as finished: $(cat "$work/runs.txt")"
 
 say "the GUI: --help and --version without a display, a workspace database as its argument"
 (
@@ -241,7 +251,8 @@ say "the GUI: --help and --version without a display, a workspace database as it
     cat "$work/gui-help.err"
     fail "tunebench --help without a display failed"
   }
-  /usr/bin/tunebench --version | grep -qx "Tunebench $version" || fail "tunebench --version does not say 'Tunebench $version'"
+  /usr/bin/tunebench --version > "$work/gui-version.txt" 2> /dev/null
+  grep -x "Tunebench $version" "$work/gui-version.txt" || fail "tunebench --version does not say 'Tunebench $version'"
 )
 if ! grep -q -- "--workspace" "$work/gui-help.txt" || ! grep -q "WORKSPACE" "$work/gui-help.txt"; then
   cat "$work/gui-help.txt"
@@ -310,8 +321,8 @@ TUNEBENCH_PLUGIN_PATH="$work/example/plugins" "$cli" plugins list > "$work/plugi
 grep -q "^adapter	ln_tuning	1.0.0	$work/example/plugins/tunebench_ln_tuning.so\$" "$work/plugins-example.txt" \
   || fail "the example plugin is not loaded: $(cat "$work/plugins-example.txt")"
 grep -q '^broken' "$work/plugins-example.txt" && fail "broken plugins beside the example: $(grep '^broken' "$work/plugins-example.txt")"
-TUNEBENCH_PLUGIN_PATH="$work/example/plugins" "$cli" plugins show ln_tuning | grep -q include_final_norm \
-  || fail "plugins show ln_tuning lacks its parameter"
+TUNEBENCH_PLUGIN_PATH="$work/example/plugins" "$cli" plugins show ln_tuning > "$work/ln_tuning.json"
+grep -q include_final_norm "$work/ln_tuning.json" || fail "plugins show ln_tuning lacks its parameter"
 
 say "remove the package with apt and purge"
 purge > "$work/purge.log" 2>&1 || {
@@ -319,7 +330,7 @@ purge > "$work/purge.log" 2>&1 || {
   fail "apt-get remove --purge tunebench failed"
 }
 installed=0
-dpkg-query -W -f='${db:Status-Abbrev}' tunebench 2> /dev/null | grep -q '^.i' && fail "tunebench is still installed"
+[[ "$(status)" == ?i* ]] && fail "tunebench is still installed"
 left=0
 while read -r path; do
   case "$path" in */) continue ;; esac
