@@ -23,6 +23,34 @@ function(tunebench_target_defaults target)
   target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS)
 endfunction()
 
+# Checks the LibTorch found (Debian's, or one from PyTorch via CMAKE_PREFIX_PATH,
+# e.g. a CUDA build) against the rest of the build. Tunebench links Debian's
+# yaml-cpp (and Qt), built with the C++11 std::string ABI; a LibTorch built with
+# the old ABI puts -D_GLIBCXX_USE_CXX11_ABI=0 on everything linking it, and the
+# build would end in undefined std::string symbols, so it stops here instead.
+function(tunebench_check_torch)
+  set(flags "${TORCH_CXX_FLAGS}")
+  if(TARGET torch)
+    get_target_property(options torch INTERFACE_COMPILE_OPTIONS)
+    if(options)
+      string(APPEND flags " ${options}")
+    endif()
+  endif()
+  if(flags MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+    message(FATAL_ERROR
+      "The LibTorch in ${Torch_DIR} was built with the pre-C++11 std::string ABI (_GLIBCXX_USE_CXX11_ABI=0), "
+      "while yaml-cpp and Qt from Debian use the C++11 ABI, so Tunebench cannot link against it. "
+      "Use a LibTorch with the C++11 ABI: PyTorch 2.7 or newer from pip "
+      "(python3 -c 'import torch; print(torch.compiled_with_cxx11_abi())' prints True), "
+      "or the 'cxx11 ABI' LibTorch archive from pytorch.org.")
+  endif()
+  if(TARGET torch_cuda OR TARGET c10_cuda OR TORCH_CUDA_LIBRARIES)
+    message(STATUS "LibTorch ${Torch_VERSION} with CUDA (${Torch_DIR})")
+  else()
+    message(STATUS "LibTorch ${Torch_VERSION}, CPU only (${Torch_DIR})")
+  endif()
+endfunction()
+
 # Reuse the LibTorch precompiled header (tunebench_torch_pch, core/), so the
 # ATen headers are parsed once per build, not once per file.
 function(tunebench_use_torch_pch target)
@@ -43,7 +71,9 @@ function(tunebench_add_plugin name)
     OUTPUT_NAME tunebench_${name}
     PREFIX ""
     LIBRARY_OUTPUT_DIRECTORY ${TUNEBENCH_PLUGIN_BUILD_DIR}
-    CXX_VISIBILITY_PRESET hidden)
+    CXX_VISIBILITY_PRESET hidden
+    # Installed in <libdir>/tunebench/plugins: libtunebench-core is two folders up.
+    INSTALL_RPATH "$ORIGIN/../..")
   tunebench_target_defaults(${target})
   tunebench_use_torch_pch(${target})
   install(TARGETS ${target} LIBRARY DESTINATION ${TUNEBENCH_PLUGIN_INSTALL_DIR})

@@ -7,6 +7,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QTimer>
 
 #include <cstring>
@@ -21,13 +22,21 @@ int main(int argc, char* argv[])
     if (reportMode)
         qputenv("QT_QPA_PLATFORM", "offscreen");
 
+    // --help and --version answer without a display too (ssh, man pages made at build time).
+    for (int i = 1; i < argc; ++i) {
+        for (const char* flag : { "-h", "--help", "--help-all", "-v", "--version" }) {
+            if (std::strcmp(argv[i], flag) == 0 && !qEnvironmentVariableIsSet("QT_QPA_PLATFORM")
+                && !qEnvironmentVariableIsSet("DISPLAY") && !qEnvironmentVariableIsSet("WAYLAND_DISPLAY"))
+                qputenv("QT_QPA_PLATFORM", "offscreen");
+        }
+    }
     QApplication app(argc, argv);
     // QSettings (recent workspaces, window geometry) is keyed by these.
     QApplication::setOrganizationName(QStringLiteral("Tunebench"));
     QApplication::setApplicationName(QStringLiteral("Tunebench"));
     QApplication::setApplicationDisplayName(QStringLiteral("Tunebench"));
     QApplication::setApplicationVersion(QString::fromStdString(tunebench::tunebenchVersion()));
-    QApplication::setDesktopFileName(QStringLiteral("tunebench"));
+    QApplication::setDesktopFileName(QStringLiteral("io.github.tunebench.Tunebench"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("A workbench for fine-tuning experiments on language models."));
@@ -46,20 +55,29 @@ int main(int argc, char* argv[])
     const QCommandLineOption forceOption(
         QStringLiteral("force"), QStringLiteral("--report: replace an existing report."));
     parser.addOptions({ reportOption, runsOption, outOption, forceOption });
+    parser.addPositionalArgument(QStringLiteral("WORKSPACE"),
+        QStringLiteral("A workspace folder or its tunebench.db to open (as --workspace)."),
+        QStringLiteral("[WORKSPACE]"));
     parser.process(app);
+    QString workspace = parser.value(workspaceOption);
+    if (workspace.isEmpty() && !parser.positionalArguments().isEmpty())
+        workspace = parser.positionalArguments().constFirst();
+    // The desktop entry passes a workspace's database file: open its folder.
+    if (const QFileInfo file(workspace); file.isFile() && file.fileName() == QLatin1String("tunebench.db"))
+        workspace = file.absolutePath();
 
     tunebench::configureThreads();
     if (parser.isSet(reportOption)) {
-        return tunebench::ui::runReportCommand(parser.value(workspaceOption), parser.value(runsOption),
+        return tunebench::ui::runReportCommand(workspace, parser.value(runsOption),
             parser.value(outOption), parser.isSet(forceOption));
     }
 
     tunebench::ui::MainWindow window;
     window.show();
     // Opened once the event loop runs, so an error box has a visible window behind it.
-    QTimer::singleShot(0, &window, [&window, &parser, &workspaceOption] {
-        if (parser.isSet(workspaceOption))
-            window.openWorkspace(parser.value(workspaceOption)); // an error is shown; the window stays
+    QTimer::singleShot(0, &window, [&window, workspace] {
+        if (!workspace.isEmpty())
+            window.openWorkspace(workspace); // an error is shown; the window stays
         else
             window.reopenLastWorkspace();
     });

@@ -44,8 +44,31 @@ std::vector<fs::path> PluginRegistry::defaultSearchPath()
     }
     if (const char* home = std::getenv("HOME"); home && *home)
         out.push_back(fs::path(home) / ".local/share/tunebench/plugins");
+    // The install's plugin folder beside the core library, <libdir>/tunebench/plugins,
+    // wherever the install went (a Debian package's /usr/lib/<multiarch>, a moved prefix);
+    // the configured install folder when the library cannot tell where it is.
+    static const char anchor = 0;
+    Dl_info info {};
+    if (dladdr(&anchor, &info) && info.dli_fname) {
+        // As the loader found it, e.g. /usr/bin/../lib/<multiarch>/libtunebench-core.so.0.1.
+        const fs::path libDir = fs::path(info.dli_fname).parent_path();
+        const fs::path resolved = fs::weakly_canonical(libDir, ec);
+        out.push_back((ec ? libDir.lexically_normal() : resolved) / "tunebench/plugins");
+    }
     out.emplace_back(TUNEBENCH_PLUGIN_INSTALL_DIR);
-    return out;
+    // A folder reached twice (the library-relative and the configured one
+    // usually coincide) is searched once: its plugins would clash with themselves.
+    std::vector<fs::path> unique;
+    std::vector<fs::path> seen;
+    for (fs::path& folder : out) {
+        const fs::path key = fs::weakly_canonical(folder, ec);
+        const fs::path& id = ec ? folder : key;
+        if (std::find(seen.begin(), seen.end(), id) != seen.end())
+            continue;
+        seen.push_back(id);
+        unique.push_back(std::move(folder));
+    }
+    return unique;
 }
 
 void PluginRegistry::load(const std::vector<fs::path>& folders)

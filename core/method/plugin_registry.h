@@ -42,7 +42,9 @@ public:
     // (colon-separated), beside the running program (<build>/plugins for a
     // build tree, <prefix>/lib/tunebench/plugins for a moved install), the
     // per-user folder (~/.local/share/tunebench/plugins), the install's plugin
-    // folder. A name found twice is taken from the first.
+    // folder (<libdir>/tunebench/plugins beside libtunebench-core, then the
+    // configured one); a folder reached twice is listed once. A name found
+    // twice is taken from the first.
     static std::vector<std::filesystem::path> defaultSearchPath();
 
     // Loads every *.so in the folders (missing folders are skipped). A library

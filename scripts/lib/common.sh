@@ -11,6 +11,7 @@ TB_APT_PACKAGES=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev
   xvfb xauth python3-jinja2 python3-torch poppler-utils
   clang libclang-rt-14-dev
+  librsvg2-bin desktop-file-utils appstream man-db dpkg-dev file
 )
 
 # The main build's configuration, shared by scripts/demo and scripts/test so that

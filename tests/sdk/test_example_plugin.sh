@@ -14,7 +14,8 @@ trap 'rm -rf "$work"' EXIT
 
 echo "== install the SDK into $work/prefix"
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
-test -f "$work/prefix/lib/cmake/Tunebench/TunebenchConfig.cmake"
+# lib/cmake or, on Debian, lib/<multiarch>/cmake
+find "$work/prefix" -path '*/cmake/Tunebench/TunebenchConfig.cmake' | grep -q .
 test -f "$work/prefix/include/tunebench/core/method/plugin_api.h"
 
 echo "== build the example against it"
