@@ -163,6 +163,9 @@ private Q_SLOTS:
         QVERIFY(message->text().startsWith(QStringLiteral("Done: Exporting run #%1 as merged").arg(m_run)));
         QVERIFY(QFileInfo::exists(merged + "/config.json"));
         QVERIFY(QFileInfo::exists(merged + "/tokenizer.json"));
+        // The export is recorded as an artifact of the run and listed.
+        QTRY_COMPARE(page.model()->rowCount(), 1);
+        QCOMPARE(page.model()->index(0, ArtifactTableModel::KindColumn).data().toString(), QStringLiteral("merged"));
 
         // The same folder again: the CLI refuses, and its message is shown.
         exportButton->click();
@@ -190,8 +193,11 @@ private Q_SLOTS:
         QFile pdfFile(pdf);
         QVERIFY(pdfFile.open(QIODevice::ReadOnly));
         QVERIFY(pdfFile.read(5) == "%PDF-");
-        QTRY_COMPARE(page.model()->rowCount(), 1);
-        QCOMPARE(page.model()->index(0, ArtifactTableModel::KindColumn).data().toString(), QStringLiteral("report"));
+        QTRY_COMPARE(page.model()->rowCount(), 2);
+        QStringList kinds;
+        for (int row = 0; row < 2; ++row)
+            kinds << page.model()->index(row, ArtifactTableModel::KindColumn).data().toString();
+        QVERIFY2(kinds.contains(QStringLiteral("report")), qPrintable(kinds.join(',')));
 
         // The report dialog refuses an existing file until "Replace" is checked.
         page.writeReport({ m_run });
@@ -220,7 +226,7 @@ private Q_SLOTS:
         QFile file(csv);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QVERIFY(file.readLine().startsWith("run,run_name,metric,step,value,time,elapsed_s"));
-        QTRY_COMPARE(page.model()->rowCount(), 2);
+        QTRY_COMPARE(page.model()->rowCount(), 3);
         saveScreenshot(&page, "exports");
 
         // A missing tunebench-cli is reported, not a hang.
