@@ -272,6 +272,18 @@ void MainWindow::updateTitle()
         setWindowTitle(tr("Tunebench"));
 }
 
+int MainWindow::showComparison(const QList<qint64>& runIds)
+{
+    showPage(ComparePageIndex);
+    QList<std::int64_t> ids = m_comparePage->listedRunIds();
+    if (!runIds.isEmpty())
+        ids = QList<std::int64_t>(runIds.begin(), runIds.end());
+    int found = 0;
+    for (std::int64_t id : ids)
+        found += m_comparePage->setRunChecked(id, true) ? 1 : 0;
+    return found;
+}
+
 void MainWindow::showSettings()
 {
     SettingsDialog dialog(this);

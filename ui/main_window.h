@@ -50,6 +50,8 @@ public:
     bool createWorkspace(const QString& dir, QString* error = nullptr);
     // Reopens the default workspace from the settings, else the last one, if it still is one. Returns whether it did.
     bool reopenLastWorkspace();
+    // Shows the Compare page with these runs checked (every listed run when empty); returns how many were found.
+    int showComparison(const QList<qint64>& runIds = {});
 
     WorkspaceSession* session() const { return m_session; }
     void showPage(Page page);

@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include <cstdio>
 #include <cstring>
 
 int main(int argc, char* argv[])
@@ -55,6 +56,10 @@ int main(int argc, char* argv[])
     const QCommandLineOption forceOption(
         QStringLiteral("force"), QStringLiteral("--report: replace an existing report."));
     parser.addOptions({ reportOption, runsOption, outOption, forceOption });
+    const QCommandLineOption compareOption(QStringLiteral("compare"),
+        QStringLiteral("Open on the Compare page with these runs checked (ids separated by commas, or all)."),
+        QStringLiteral("IDS"));
+    parser.addOption(compareOption);
     parser.addPositionalArgument(QStringLiteral("WORKSPACE"),
         QStringLiteral("A workspace folder or its tunebench.db to open (as --workspace)."),
         QStringLiteral("[WORKSPACE]"));
@@ -68,18 +73,34 @@ int main(int argc, char* argv[])
 
     tunebench::configureThreads();
     if (parser.isSet(reportOption)) {
-        return tunebench::ui::runReportCommand(workspace, parser.value(runsOption),
-            parser.value(outOption), parser.isSet(forceOption));
+        return tunebench::ui::runReportCommand(
+            workspace, parser.value(runsOption), parser.value(outOption), parser.isSet(forceOption));
     }
 
     tunebench::ui::MainWindow window;
     window.show();
     // Opened once the event loop runs, so an error box has a visible window behind it.
-    QTimer::singleShot(0, &window, [&window, workspace] {
-        if (!workspace.isEmpty())
-            window.openWorkspace(workspace); // an error is shown; the window stays
-        else
-            window.reopenLastWorkspace();
+    QList<qint64> compareRuns;
+    const QString compare = parser.value(compareOption);
+    if (!compare.isEmpty() && compare != QLatin1String("all")) {
+        for (const QString& part : compare.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            bool ok = false;
+            compareRuns.push_back(part.trimmed().toLongLong(&ok));
+            if (!ok) {
+                std::fprintf(stderr,
+                    "tunebench: --compare: '%s' is not a run id (expected ids separated by commas, "
+                    "or all)\n",
+                    qPrintable(part));
+                return 2;
+            }
+        }
+    }
+    QTimer::singleShot(0, &window, [&window, workspace, compare, compareRuns] {
+        const bool opened = !workspace.isEmpty()
+            ? window.openWorkspace(workspace) // an error is shown; the window stays
+            : window.reopenLastWorkspace();
+        if (opened && !compare.isEmpty())
+            window.showComparison(compareRuns);
     });
     return QApplication::exec();
 }

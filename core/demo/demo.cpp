@@ -9,6 +9,7 @@
 #include "core/model/generate.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
+#include "core/store/batch_writer.h"
 #include "core/store/datasets.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
@@ -737,7 +738,29 @@ private:
             line << p.name << ": measured in " << std::fixed << std::setprecision(1) << since(start) << " s";
             say(line.str());
         }
+        recordMeasures(runId, r);
         m_result.runs.push_back(std::move(r));
+    }
+
+    // The demo's measures also go into the run's metrics, at its last step, under the names training measures use,
+    // so the GUI's Compare page (summary, learning-versus-forgetting scatter) and reports show them. Once per run.
+    void recordMeasures(std::int64_t runId, const DemoRun& r)
+    {
+        const MetricQuery query(m_workspace.db());
+        const std::vector<std::string> names = query.names(runId);
+        if (std::find(names.begin(), names.end(), "demo/target_loss") != names.end())
+            return;
+        std::int64_t step = 0;
+        for (const MetricSummary& m : query.summary(runId))
+            step = std::max(step, m.lastStep);
+        BatchWriter writer(m_workspace.db());
+        writer.addMetric(runId, step, "demo/target_loss", r.targetLoss);
+        writer.addMetric(runId, step, "demo/target_accuracy", r.targetAccuracy);
+        writer.addMetric(runId, step, "forgetting/delta_loss", r.referenceDeltaLoss);
+        writer.addMetric(runId, step, "forgetting/kl", r.referenceKl);
+        writer.addMetric(runId, step, "diversity/distinct_2", r.distinct2);
+        writer.addMetric(runId, step, "demo/trainable_share", r.trainableShare);
+        writer.flush();
     }
 
     const DemoOptions& m_options;

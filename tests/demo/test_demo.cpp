@@ -4,6 +4,10 @@
 // The merge presets need `tunebench-cli merge`; without it they are skipped
 // (mergePresets says so) and the rest is checked as usual.
 
+#include "core/store/metrics.h"
+#include "core/store/runs.h"
+#include "core/store/workspace.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -15,6 +19,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <optional>
 
 namespace {
 
@@ -118,6 +123,28 @@ private Q_SLOTS:
         QVERIFY(m_first.out.contains("target_loss"));
         QVERIFY(m_first.out.contains("prefix_tuning"));
         QVERIFY(m_first.err.contains("pretraining a Llama"));
+    }
+
+    // The demo's measures are also metrics of each run (what the Compare page's scatter and reports read).
+    void measuresAreRunMetrics()
+    {
+        const QJsonObject full = rowNamed(runsOf(m_first), "full");
+        QVERIFY(!full.isEmpty());
+        tunebench::Workspace ws = tunebench::Workspace::open(m_ws.toStdString());
+        std::optional<std::int64_t> id;
+        for (const tunebench::RunRecord& r : tunebench::RunStore(ws.db()).list()) {
+            if (r.name == "demo-full")
+                id = r.id;
+        }
+        QVERIFY(id);
+        const tunebench::MetricQuery query(ws.db());
+        const auto delta = query.series(*id, "forgetting/delta_loss");
+        QVERIFY(!delta.empty());
+        QCOMPARE(delta.back().value, full.value("reference_delta_loss").toDouble());
+        const auto target = query.series(*id, "demo/target_loss");
+        QVERIFY(!target.empty());
+        QCOMPARE(target.back().value, full.value("target_loss").toDouble());
+        QCOMPARE(query.series(*id, "diversity/distinct_2").back().value, full.value("distinct_2").toDouble());
     }
 
     void mergePresets()

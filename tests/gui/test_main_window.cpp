@@ -277,6 +277,19 @@ void TestMainWindow::compareHighlightsDifferingKey()
     QCOMPARE(diff->keyCount(), 5); // learning_rate, lora.alpha, lora.r, num_train_epochs, target_modules
     QCOMPARE(diff->differenceCount(), 1);
 
+    // What `tunebench --compare IDS|all` opens with: the Compare page with those runs (or every listed run) checked.
+    {
+        MainWindow fresh;
+        QVERIFY(fresh.openWorkspace(fx.path()));
+        QCOMPARE(fresh.showComparison({ fx.runB, 999999 }), 1); // an unknown id is not counted
+        QVERIFY(fresh.currentPage() == MainWindow::ComparePageIndex);
+        QCOMPARE(fresh.comparePage()->checkedRunIds(), QList<std::int64_t> { fx.runB });
+        const int listed = static_cast<int>(fresh.comparePage()->listedRunIds().size());
+        QVERIFY(listed >= 2);
+        QCOMPARE(fresh.showComparison(), listed);
+        QCOMPARE(fresh.comparePage()->checkedRunIds().size(), listed);
+    }
+
     const int lr = diffRowOf(diff, QStringLiteral("learning_rate"));
     QVERIFY(lr >= 0);
     QVERIFY(diff->rowDiffers(lr));

@@ -144,7 +144,8 @@ void TestMonitorSettings::pageShortcutsAndMonitorPage()
         QTest::keyClick(&window, static_cast<Qt::Key>(Qt::Key_1 + page), Qt::ControlModifier);
         QCOMPARE(int(window.currentPage()), page);
     }
-    QTest::keyClick(&window, static_cast<Qt::Key>(int(Qt::Key_1) + int(MainWindow::MonitorPageIndex)), Qt::ControlModifier);
+    QTest::keyClick(
+        &window, static_cast<Qt::Key>(int(Qt::Key_1) + int(MainWindow::MonitorPageIndex)), Qt::ControlModifier);
     QVERIFY(window.currentPage() == MainWindow::MonitorPageIndex);
 }
 

@@ -12,8 +12,8 @@
 #include <QComboBox>
 #include <QHeaderView>
 #include <QLabel>
-#include <QPushButton>
 #include <QListWidget>
+#include <QPushButton>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableView>
@@ -202,6 +202,14 @@ bool ComparePage::setRunChecked(std::int64_t runId, bool checked)
         }
     }
     return false;
+}
+
+QList<std::int64_t> ComparePage::listedRunIds() const
+{
+    QList<std::int64_t> ids;
+    for (int i = 0; i < m_runList->count(); ++i)
+        ids.push_back(m_runList->item(i)->data(kRunIdRole).value<qint64>());
+    return ids;
 }
 
 QList<std::int64_t> ComparePage::checkedRunIds() const

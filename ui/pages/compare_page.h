@@ -43,6 +43,8 @@ public:
     // Checks or unchecks a run in the list; false when the run is not listed.
     bool setRunChecked(std::int64_t runId, bool checked);
     QList<std::int64_t> checkedRunIds() const;
+    // Every run the list offers, in its order.
+    QList<std::int64_t> listedRunIds() const;
 
     // The overlay's metric; false when no checked run recorded it.
     bool setMetric(const QString& metric);
@@ -56,7 +58,6 @@ Q_SIGNALS:
     void reportRequested(const QList<qint64>& runIds);
 
 public:
-
     SeriesPlot* overlayPlot() const { return m_overlay; }
     QComboBox* metricPicker() const { return m_metricPicker; }
     QComboBox* xAxisPicker() const { return m_xAxisPicker; }
