@@ -149,17 +149,7 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         m_root = m_dir.path().toStdString();
         m_model = m_root / "model";
-        model_test::writeTinyTokenizer(m_model);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        model_test::writeTinyModelFolder(m_model, 3);
         m_data = m_root / "data.jsonl";
         std::ofstream out(m_data);
         const char* lines[] = { "the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",

@@ -8,9 +8,15 @@
 #include "core/model/model_writer.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "ui/main_window.h"
+#include "ui/run_queue.h"
+#include "ui/workspace_session.h"
 
 #include "../model/model_test_support.h"
 
+#include <QCoreApplication>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QString>
 #include <QTemporaryDir>
 
@@ -18,6 +24,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -37,17 +44,7 @@ struct RunFixture {
         workspace = root / "ws";
         model = root / "tiny-llama";
         dataFile = root / "data.jsonl";
-        model_test::writeTinyTokenizer(model);
-        tunebench::RandomModelSpec spec;
-        spec.architecture = tunebench::Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        tunebench::saveModelFolder(*tunebench::createRandomCausalLM(tunebench::randomModelConfig(spec), 3), model);
+        model_test::writeTinyModelFolder(model, 3);
         {
             std::ofstream out(dataFile);
             const char* lines[] = { "the cat sat on the mat", "the dog ran in the park", "a bird sang on the tree",
@@ -95,5 +92,30 @@ struct RunFixture {
         return tunebench::RunStore(ws.db()).find(id);
     }
 };
+
+// Keeps a GUI test's QSettings in an INI file under dir (cleared first), never the user's.
+inline void isolateSettings(const QString& dir, const QString& application)
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("Tunebench"));
+    QCoreApplication::setApplicationName(application);
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir);
+    QSettings().clear();
+}
+
+// A main window on the fixture's workspace showing the Runs page, polling the store and the workers every 100 ms
+// and starting this build's tunebench-cli; null when the workspace does not open.
+inline std::unique_ptr<tunebench::ui::MainWindow> openRunsWindow(const RunFixture& fixture)
+{
+    auto window = std::make_unique<tunebench::ui::MainWindow>();
+    if (!window->openWorkspace(fixture.workspacePath()))
+        return nullptr;
+    window->session()->setPollInterval(100);
+    window->runQueue()->setCliPath(QStringLiteral(TUNEBENCH_CLI));
+    window->runQueue()->setCheckInterval(100);
+    window->showPage(tunebench::ui::MainWindow::RunsPageIndex);
+    return window;
+}
 
 } // namespace gui_test

@@ -55,15 +55,7 @@ class TestPlayground : public QObject {
     QTemporaryDir m_settingsDir;
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("Tunebench"));
-        QCoreApplication::setApplicationName(QStringLiteral("TunebenchPlaygroundTest"));
-        QSettings::setDefaultFormat(QSettings::IniFormat);
-        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
-        QSettings().clear();
-    }
+    void initTestCase() { gui_test::isolateSettings(m_settingsDir.path(), QStringLiteral("TunebenchPlaygroundTest")); }
 
     void baseAndTunedRunSideBySide()
     {

@@ -44,18 +44,6 @@ using namespace tunebench::ui;
 
 namespace {
 
-std::unique_ptr<MainWindow> openWindow(const gui_test::RunFixture& fixture)
-{
-    auto window = std::make_unique<MainWindow>();
-    if (!window->openWorkspace(fixture.workspacePath()))
-        return nullptr;
-    window->session()->setPollInterval(100);
-    window->runQueue()->setCliPath(QStringLiteral(TUNEBENCH_CLI));
-    window->runQueue()->setCheckInterval(100);
-    window->showPage(MainWindow::RunsPageIndex);
-    return window;
-}
-
 RunStatus statusOf(const gui_test::RunFixture& fixture, std::int64_t id)
 {
     const auto run = fixture.run(id);
@@ -83,20 +71,12 @@ class TestRunFailures : public QObject {
     QTemporaryDir m_settingsDir;
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("Tunebench"));
-        QCoreApplication::setApplicationName(QStringLiteral("TunebenchRunFailuresTest"));
-        QSettings::setDefaultFormat(QSettings::IniFormat);
-        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
-        QSettings().clear();
-    }
+    void initTestCase() { gui_test::isolateSettings(m_settingsDir.path(), QStringLiteral("TunebenchRunFailuresTest")); }
 
     void crashedWorkersMarkTheRunFailed()
     {
         gui_test::RunFixture fixture;
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         RunsPage* page = window->runsPage();
         window->runQueue()->setMaxActive(2);
@@ -152,7 +132,7 @@ private Q_SLOTS:
             std::filesystem::create_directories(ws.runDir(id));
             std::ofstream(ws.runDir(id) / "worker.log") << "step 1\nstep 2\nSegmentation fault (core dumped)\n";
         }
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         QTRY_VERIFY(statusOf(fixture, id) == RunStatus::Failed);
         const QString error = QString::fromStdString(fixture.run(id)->error);
@@ -168,7 +148,7 @@ private Q_SLOTS:
         nlohmann::json config = fixture.config(17);
         config["r"] = 5;
         const std::int64_t id = fixture.recordRun(config);
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         QVERIFY(window->runsPage()->selectRun(id));
         // Monitor (the button, or a double-click) asks for the run to be followed live.
@@ -202,7 +182,7 @@ private Q_SLOTS:
         const std::filesystem::path folder = fixture.workspace / "runs" / std::to_string(id);
         std::filesystem::create_directories(folder / "checkpoints");
         std::ofstream(folder / "worker.log") << "done\n";
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         RunsPage* page = window->runsPage();
         QVERIFY(page->selectRun(id));

@@ -28,18 +28,6 @@ using namespace tunebench::ui;
 
 namespace {
 
-std::unique_ptr<MainWindow> openWindow(const gui_test::RunFixture& fixture)
-{
-    auto window = std::make_unique<MainWindow>();
-    if (!window->openWorkspace(fixture.workspacePath()))
-        return nullptr;
-    window->session()->setPollInterval(100);
-    window->runQueue()->setCliPath(QStringLiteral(TUNEBENCH_CLI));
-    window->runQueue()->setCheckInterval(100);
-    window->showPage(MainWindow::RunsPageIndex);
-    return window;
-}
-
 RunStatus statusOf(const gui_test::RunFixture& fixture, std::int64_t id)
 {
     const auto run = fixture.run(id);
@@ -61,21 +49,13 @@ class TestRunQueue : public QObject {
     QTemporaryDir m_settingsDir;
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("Tunebench"));
-        QCoreApplication::setApplicationName(QStringLiteral("TunebenchRunQueueTest"));
-        QSettings::setDefaultFormat(QSettings::IniFormat);
-        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
-        QSettings().clear();
-    }
+    void initTestCase() { gui_test::isolateSettings(m_settingsDir.path(), QStringLiteral("TunebenchRunQueueTest")); }
 
     // One active run at a time; stop and resume a run; the next queued run starts when the first stops.
     void stopResumeAndQueueOrder()
     {
         gui_test::RunFixture fixture;
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         RunsPage* page = window->runsPage();
         QCOMPARE(window->runQueue()->maxActive(), 1);
@@ -135,7 +115,7 @@ private Q_SLOTS:
         const std::int64_t id = fixture.recordRun(fixture.config(40));
         qint64 pid = 0;
         {
-            auto window = openWindow(fixture);
+            auto window = gui_test::openRunsWindow(fixture);
             QVERIFY(window);
             QVERIFY(window->runsPage()->startRun(id));
             QTRY_VERIFY_WITH_TIMEOUT(statusOf(fixture, id) == RunStatus::Running, 30000);
@@ -149,7 +129,7 @@ private Q_SLOTS:
         QTRY_VERIFY(!RunQueue::processAlive(pid));
 
         // A new window follows the finished run through the store.
-        auto window = openWindow(fixture);
+        auto window = gui_test::openRunsWindow(fixture);
         QVERIFY(window);
         const int row = window->runsPage()->model()->rowOf(id);
         QCOMPARE(window->runsPage()->model()->index(row, RunTableModel::StatusColumn).data().toString(),

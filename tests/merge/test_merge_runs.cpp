@@ -116,17 +116,7 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         const fs::path root = m_dir.path().toStdString();
         m_model = root / "model";
-        model_test::writeTinyTokenizer(m_model);
-        RandomModelSpec spec;
-        spec.architecture = Architecture::Llama;
-        spec.vocabSize = model_test::kTinyTokenizerVocab;
-        spec.hiddenSize = 32;
-        spec.numLayers = 2;
-        spec.numHeads = 4;
-        spec.numKvHeads = 2;
-        spec.intermediateSize = 64;
-        spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-        saveModelFolder(*createRandomCausalLM(randomModelConfig(spec), 3), m_model);
+        model_test::writeTinyModelFolder(m_model, 3);
         m_otherModel = root / "other-model";
         fs::copy(m_model, m_otherModel, fs::copy_options::recursive);
         m_data = root / "data.jsonl";

@@ -32,17 +32,7 @@ inline TinyWorkspace makeTinyWorkspace(const QString& dir)
     t.workspace = dir + QStringLiteral("/ws");
     t.model = dir + QStringLiteral("/model");
     const fs::path model = t.model.toStdString();
-    model_test::writeTinyTokenizer(model);
-    tunebench::RandomModelSpec spec;
-    spec.architecture = tunebench::Architecture::Llama;
-    spec.vocabSize = model_test::kTinyTokenizerVocab;
-    spec.hiddenSize = 32;
-    spec.numLayers = 2;
-    spec.numHeads = 4;
-    spec.numKvHeads = 2;
-    spec.intermediateSize = 64;
-    spec.eosTokenIds = { model_test::kTinyTokenizerEos };
-    tunebench::saveModelFolder(*tunebench::createRandomCausalLM(tunebench::randomModelConfig(spec), 3), model);
+    model_test::writeTinyModelFolder(model, 3);
 
     const QString data = dir + QStringLiteral("/data.jsonl");
     {
