@@ -132,8 +132,13 @@ StateDict uniformSoup(const std::vector<StateDict>& models, const std::vector<do
     return out;
 }
 
-StateDict taskArithmetic(
-    const StateDict& base, const std::vector<StateDict>& tuned, double lambda, const std::vector<double>& weights)
+namespace {
+
+// theta_base + lambda * sum_i keep(w_i tau_i), tensor by tensor: what task arithmetic (keep everything) and
+// Breadcrumbs (keep the middle of each tensor's magnitudes) share.
+template <class Keep>
+StateDict addKeptTaskVectors(const StateDict& base, const std::vector<StateDict>& tuned, double lambda,
+    const std::vector<double>& weights, Keep keep)
 {
     checkBaseAndTuned(base, tuned);
     const std::vector<double> w = weightsOrOnes(weights, tuned.size());
@@ -142,10 +147,18 @@ StateDict taskArithmetic(
     for (const auto& [name, b] : base) {
         at::Tensor sum = at::zeros_like(b);
         for (const at::Tensor& t : weightedTaskTensors(base, tuned, w, name))
-            sum.add_(t);
+            sum.add_(keep(t));
         out[name] = b + lambda * sum;
     }
     return out;
+}
+
+} // namespace
+
+StateDict taskArithmetic(
+    const StateDict& base, const std::vector<StateDict>& tuned, double lambda, const std::vector<double>& weights)
+{
+    return addKeptTaskVectors(base, tuned, lambda, weights, [](const at::Tensor& t) { return t; });
 }
 
 at::Tensor tiesTrim(const at::Tensor& tau, double density)
@@ -213,17 +226,9 @@ at::Tensor breadcrumbsMask(const at::Tensor& tau, double beta, double gamma)
 StateDict breadcrumbs(const StateDict& base, const std::vector<StateDict>& tuned, double beta, double gamma,
     double lambda, const std::vector<double>& weights)
 {
-    checkBaseAndTuned(base, tuned);
-    const std::vector<double> w = weightsOrOnes(weights, tuned.size());
-    at::NoGradGuard noGrad;
-    StateDict out;
-    for (const auto& [name, b] : base) {
-        at::Tensor sum = at::zeros_like(b);
-        for (const at::Tensor& t : weightedTaskTensors(base, tuned, w, name))
-            sum.add_(at::where(breadcrumbsMask(t, beta, gamma), t, at::zeros_like(t)));
-        out[name] = b + lambda * sum;
-    }
-    return out;
+    return addKeptTaskVectors(base, tuned, lambda, weights, [beta, gamma](const at::Tensor& t) {
+        return at::where(breadcrumbsMask(t, beta, gamma), t, at::zeros_like(t));
+    });
 }
 
 LayerPosition layerPosition(const std::string& name)
