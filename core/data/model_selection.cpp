@@ -22,19 +22,6 @@ namespace tunebench {
 
 namespace {
 
-std::optional<ChatTemplate> chatTemplateOf(const fs::path& modelDir)
-{
-    std::ifstream in(modelDir / "tokenizer_config.json", std::ios::binary);
-    bool has = fs::exists(modelDir / "chat_template.jinja");
-    if (in) {
-        const auto config = nlohmann::json::parse(in, nullptr, false);
-        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
-    }
-    if (!has)
-        return std::nullopt;
-    return ChatTemplate::fromFolder(modelDir);
-}
-
 at::Tensor idsTensor(const std::vector<std::int32_t>& ids, at::Device device)
 {
     std::vector<std::int64_t> wide(ids.begin(), ids.end());
@@ -188,7 +175,7 @@ LearnabilitySelection selectByLearnability(
     if (options.steps < 1 || options.batchSize < 1 || !(options.lr > 0))
         throw InputError("learnability: steps and batch size must be at least 1 and lr positive");
     const Tokenizer tokenizer = Tokenizer::fromFolder(options.modelDir);
-    const std::optional<ChatTemplate> chatTemplate = chatTemplateOf(options.modelDir);
+    const std::optional<ChatTemplate> chatTemplate = ChatTemplate::fromFolderIfPresent(options.modelDir);
     EncoderOptions encoderOptions;
     encoderOptions.cutoffLen = options.cutoffLen;
     const ExampleEncoder encoder(tokenizer, chatTemplate ? &*chatTemplate : nullptr, encoderOptions);

@@ -27,19 +27,6 @@ bool isWholeNumber(const std::string& text)
         && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
-std::optional<ChatTemplate> chatTemplateOf(const std::filesystem::path& modelDir)
-{
-    bool has = std::filesystem::exists(modelDir / "chat_template.jinja");
-    std::ifstream in(modelDir / "tokenizer_config.json", std::ios::binary);
-    if (in) {
-        const auto config = nlohmann::json::parse(in, nullptr, false);
-        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
-    }
-    if (!has)
-        return std::nullopt;
-    return ChatTemplate::fromFolder(modelDir);
-}
-
 } // namespace
 
 DatasetRecords loadDatasetRecordsFrom(const std::string& fileOrId, Workspace* workspace)
@@ -92,7 +79,7 @@ ValidationSet encodeValidationSet(
     const DatasetRecords& data, const std::filesystem::path& modelDir, const ValidationOptions& options)
 {
     const Tokenizer tokenizer = Tokenizer::fromFolder(modelDir);
-    const std::optional<ChatTemplate> chatTemplate = chatTemplateOf(modelDir);
+    const std::optional<ChatTemplate> chatTemplate = ChatTemplate::fromFolderIfPresent(modelDir);
     EncoderOptions encoderOptions;
     encoderOptions.cutoffLen = options.cutoffLen;
     encoderOptions.trainOnPrompt = options.trainOnPrompt;

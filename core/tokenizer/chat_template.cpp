@@ -186,6 +186,19 @@ ChatTemplate ChatTemplate::fromConfig(const ordered_json& config, const std::str
     return ChatTemplate(source, origin + " chat_template" + (name == "default" ? "" : " '" + name + "'"), tokens);
 }
 
+std::optional<ChatTemplate> ChatTemplate::fromFolderIfPresent(const std::filesystem::path& dir)
+{
+    bool has = std::filesystem::exists(dir / "chat_template.jinja");
+    std::ifstream in(dir / "tokenizer_config.json", std::ios::binary);
+    if (in) {
+        const auto config = nlohmann::json::parse(in, nullptr, false);
+        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
+    }
+    if (!has)
+        return std::nullopt;
+    return fromFolder(dir);
+}
+
 ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const std::string& name)
 {
     const std::filesystem::path configPath = dir / "tokenizer_config.json";

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ public:
     // does. Throws InputError naming the file and field (no template, unknown name,
     // wrong type) or a jinja::TemplateError for a template that does not parse.
     static ChatTemplate fromFolder(const std::filesystem::path& dir, const std::string& name = "default");
+
+    // fromFolder() when the folder has a template (a non-null `chat_template` in tokenizer_config.json, or
+    // chat_template.jinja), else nothing: what training and evaluation use to format chat records if they can.
+    static std::optional<ChatTemplate> fromFolderIfPresent(const std::filesystem::path& dir);
 
     // The same from tokenizer_config.json's parsed content; origin names it in errors.
     static ChatTemplate fromConfig(

@@ -90,19 +90,6 @@ LoadedData loadData(const TrainConfig& c, Workspace* workspace)
     return d;
 }
 
-std::optional<ChatTemplate> loadChatTemplate(const fs::path& modelDir)
-{
-    std::ifstream in(modelDir / "tokenizer_config.json", std::ios::binary);
-    bool has = fs::exists(modelDir / "chat_template.jinja");
-    if (in) {
-        const auto config = nlohmann::json::parse(in, nullptr, false);
-        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
-    }
-    if (!has)
-        return std::nullopt;
-    return ChatTemplate::fromFolder(modelDir);
-}
-
 // The models an objective runs: the policy (model with adapter) and the
 // reference (the adapter switched off, without gradients).
 // The policy is the model with its adapter; the reference is the base model:
@@ -180,7 +167,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
     load.device = at::Device(c.device);
     std::unique_ptr<CausalLM> model = loadCausalLM(c.model, load);
     const Tokenizer tokenizer = Tokenizer::fromFolder(c.model);
-    const std::optional<ChatTemplate> chatTemplate = loadChatTemplate(c.model);
+    const std::optional<ChatTemplate> chatTemplate = ChatTemplate::fromFolderIfPresent(c.model);
     const std::int32_t padId = tokenizer.padId().value_or(tokenizer.eosId().value_or(0));
 
     // Methods.
