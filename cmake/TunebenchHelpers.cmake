@@ -80,7 +80,7 @@ function(tunebench_add_plugin name)
   set_property(GLOBAL APPEND PROPERTY TUNEBENCH_PLUGIN_TARGETS ${target})
 endfunction()
 
-# tunebench_add_test(NAME SOURCES ... [LABELS unit|integration|gui|slow|bench ...]
+# tunebench_add_test(NAME SOURCES ... [LABELS unit|integration|gui|slow|bench|reference ...]
 #                    [LIBRARIES ...] [TORCH] [TIMEOUT s] [ARGS ...])
 # One Qt Test executable per unit, registered with CTest under its labels.
 # GUI tests run on the offscreen platform.
@@ -90,7 +90,7 @@ function(tunebench_add_test name)
     message(FATAL_ERROR "tunebench_add_test(${name}): give at least one label")
   endif()
   foreach(label IN LISTS ARG_LABELS)
-    if(NOT label MATCHES "^(unit|integration|gui|slow|bench)$")
+    if(NOT label MATCHES "^(unit|integration|gui|slow|bench|reference)$")
       message(FATAL_ERROR "tunebench_add_test(${name}): unknown label '${label}'")
     endif()
   endforeach()

@@ -3,13 +3,14 @@
 
 TB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# Debian 12 packages the build, the tests and the GUI need.
+# Debian 12 packages the build, the tests and the GUI need (the CUDA toolkit, for the
+# CUDA build, is expected in /usr/local/cuda; without it that build is skipped).
 TB_APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp
   qt6-base-dev libqt6opengl6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev
-  xvfb xauth python3-jinja2 python3-torch poppler-utils
+  xvfb xauth python3-jinja2 python3-torch python3-venv poppler-utils
   clang libclang-rt-14-dev
   librsvg2-bin desktop-file-utils appstream man-db dpkg-dev file
 )
@@ -45,25 +46,31 @@ tb_install_deps() {
   tb_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Reference implementations the tests compare against (tokenizers from npm),
-# installed from tests/reference/package-lock.json into tests/reference/node_modules.
-tb_install_npm() {
-  local dir="$TB_ROOT/tests/reference"
-  [ -f "$dir/package.json" ] || return 0
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    tb_log "installing Node.js and npm"
-    tb_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+# The reference environment the parity tests compare against: a Python virtual
+# environment with the pinned packages of tests/reference/requirements.txt (torch,
+# transformers, peft, trl, tokenizers, gguf, ...). Created once and again only when that
+# file changes; pip's own cache (~/.cache/pip) is kept between runs. Sets and exports
+# TUNEBENCH_REFERENCE_PYTHON, which the tests read. The product never uses it.
+TB_REFERENCE_VENV="${TUNEBENCH_REFERENCE_VENV:-$HOME/.cache/tunebench/reference-venv}"
+tb_reference_env() {
+  local requirements="$TB_ROOT/tests/reference/requirements.txt"
+  local stamp="$TB_REFERENCE_VENV/.tunebench-requirements" want
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$TB_REFERENCE_VENV/bin/python" ]; then
+    tb_log "creating the reference environment in $TB_REFERENCE_VENV (pinned: tests/reference/requirements.txt)"
+    rm -rf "$TB_REFERENCE_VENV"
+    mkdir -p "$(dirname "$TB_REFERENCE_VENV")"
+    python3 -m venv "$TB_REFERENCE_VENV"
+    "$TB_REFERENCE_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+    printf '%s' "$want" > "$stamp"
   fi
-  local stamp="$dir/node_modules/.tunebench-installed"
-  if [ ! -f "$stamp" ] || [ "$dir/package.json" -nt "$stamp" ] || { [ -f "$dir/package-lock.json" ] && [ "$dir/package-lock.json" -nt "$stamp" ]; }; then
-    tb_log "installing npm reference packages"
-    if [ -f "$dir/package-lock.json" ]; then
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    else
-      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
-    fi
-    touch "$stamp"
-  fi
+  export TUNEBENCH_REFERENCE_PYTHON="$TB_REFERENCE_VENV/bin/python"
+}
+
+# The folder of the CMake files of the LibTorch inside the reference environment's
+# torch wheel (2.x, CUDA, C++11 ABI): what the CUDA build compiles against.
+tb_reference_torch_cmake() {
+  "$TB_REFERENCE_VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)'
 }
 
 # tb_build BUILD_DIR [TARGET...] -- [CMAKE_ARGS...]
