@@ -122,3 +122,18 @@ function(tunebench_add_test name)
     set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endfunction()
+
+# tunebench_add_reference_test(NAME SCRIPT script.py [ARGS ...] [LABELS ...] [TIMEOUT s])
+# A parity test written in Python against the reference environment (tests/reference/run):
+# label 'reference' (plus LABELS); exit 77 (no reference environment) is reported as skipped.
+# ARGS may hold generator expressions such as $<TARGET_FILE:tunebench-cli>.
+function(tunebench_add_reference_test name)
+  cmake_parse_arguments(ARG "" "SCRIPT;TIMEOUT" "ARGS;LABELS;DEPENDS" ${ARGN})
+  add_test(NAME ${name} COMMAND ${PROJECT_SOURCE_DIR}/tests/reference/run ${ARG_SCRIPT} ${ARG_ARGS})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "reference;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "TUNEBENCH_PLUGIN_PATH=${TUNEBENCH_PLUGIN_BUILD_DIR}")
+endfunction()
