@@ -44,10 +44,17 @@ function(tunebench_check_torch)
       "(python3 -c 'import torch; print(torch.compiled_with_cxx11_abi())' prints True), "
       "or the 'cxx11 ABI' LibTorch archive from pytorch.org.")
   endif()
+  # A CUDA LibTorch: core reads CUDA memory through c10_cuda (core/device_memory.cpp), and
+  # --version names the CUDA it was built with.
   if(TARGET torch_cuda OR TARGET c10_cuda OR TORCH_CUDA_LIBRARIES)
-    message(STATUS "LibTorch ${Torch_VERSION} with CUDA (${Torch_DIR})")
+    set(cuda_version "${CUDAToolkit_VERSION_MAJOR}.${CUDAToolkit_VERSION_MINOR}")
+    message(STATUS "LibTorch ${Torch_VERSION} with CUDA ${cuda_version} (${Torch_DIR})")
+    set(TUNEBENCH_WITH_CUDA 1 PARENT_SCOPE)
+    set(TUNEBENCH_CUDA_VERSION "${cuda_version}" PARENT_SCOPE)
   else()
     message(STATUS "LibTorch ${Torch_VERSION}, CPU only (${Torch_DIR})")
+    set(TUNEBENCH_WITH_CUDA 0 PARENT_SCOPE)
+    set(TUNEBENCH_CUDA_VERSION "" PARENT_SCOPE)
   endif()
 endfunction()
 
@@ -136,4 +143,7 @@ function(tunebench_add_reference_test name)
   set_tests_properties(${name} PROPERTIES LABELS "reference;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     SKIP_RETURN_CODE 77
     ENVIRONMENT "TUNEBENCH_PLUGIN_PATH=${TUNEBENCH_PLUGIN_BUILD_DIR}")
+  if("bench" IN_LIST ARG_LABELS)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
 endfunction()

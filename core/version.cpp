@@ -1,5 +1,6 @@
 #include "core/version.h"
 
+#include "core/device_memory.h"
 #include "core/tunebench_config.h"
 
 #include <ATen/Context.h>
@@ -17,8 +18,10 @@ std::string tunebenchVersion()
 std::string torchVersion()
 {
     std::string v = TORCH_VERSION;
-    if (at::hasCUDA())
-        v += "+cuda";
+    if (builtWithCuda())
+        v += std::string(" with CUDA ") + cudaBuildVersion();
+    else
+        v += ", CPU only";
     return v;
 }
 

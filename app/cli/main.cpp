@@ -6,6 +6,7 @@
 
 #include "core/runtime.h"
 #include "core/util/error.h"
+#include "core/device_memory.h"
 #include "core/version.h"
 
 #include <algorithm>
@@ -71,7 +72,8 @@ int runCli(int argc, char** argv)
     }
     if (args[0] == "--version") {
         std::cout << "Tunebench " << tunebenchVersion() << "\n"
-                  << "LibTorch " << torchVersion() << "\n"
+                  << "LibTorch " << torchVersion()
+                  << (builtWithCuda() ? (cudaAvailable() ? ", a GPU is visible" : ", no GPU visible") : "") << "\n"
                   << "SQLite " << sqliteVersion() << "\n";
         return 0;
     }

@@ -7,6 +7,7 @@
 #include "core/util/sha256.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,7 @@
 #include "core/model/attention.h"
 
+#include "core/torch_compat.h"
+
 #include <limits>
 
 namespace tunebench {
@@ -59,6 +61,17 @@ at::Tensor groupedAttention(
     const std::int64_t kvHeads = k.size(1);
     const std::int64_t group = heads / kvHeads;
     const std::int64_t keys = k.size(2);
+
+    if constexpr (compat::kHasScaledDotProductAttention) {
+        // A query row that may see no key (a left-padding position) gets the eager path's uniform
+        // average over all keys: a zero query scores every key alike, and all keys are allowed.
+        const at::Tensor seesSome = allowed.any(-1, /*keepdim=*/true); // [B, 1, T, 1]
+        const at::Tensor mask = allowed.logical_or(seesSome.logical_not());
+        const at::Tensor query = q.masked_fill(seesSome.logical_not(), 0);
+        return compat::scaledDotProductAttention(query, k, v, mask, scale) // [B, H, T, D]
+            .transpose(1, 2)
+            .reshape({ batch, queries, heads * headDim });
+    }
 
     // Broadcasting over the group instead of copying keys and values per head.
     const at::Tensor qg = q.reshape({ batch, kvHeads, group, queries, headDim }); // [B, Hkv, G, T, D]

@@ -1,6 +1,7 @@
-// Causal self-attention masks and the eager attention computation shared by
-// every architecture (transformers' "eager" implementation, in ATen ops that
-// LibTorch 1.13 has on every device).
+// Causal self-attention masks and the attention computation shared by every
+// architecture: transformers' "eager" implementation in ATen ops on LibTorch 1.13,
+// LibTorch's fused scaled_dot_product_attention on 2.5+ (core/torch_compat.h), with
+// the same results.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,8 +1,10 @@
 #include "core/train/optimizer.h"
 
+#include "core/torch_compat.h"
 #include "core/util/error.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 
@@ -61,6 +63,8 @@ public:
         const double sqrtBc2 = std::sqrt(biasCorrection2);
         for (const auto& g : m_groups) {
             const double groupLr = lr * g.lrScale;
+            if (m_options.fused && fusedStep(g, groupLr, t))
+                continue;
             for (const auto& p : g.parameters) {
                 const at::Tensor& grad = p.tensor.grad();
                 if (!grad.defined())
@@ -105,6 +109,35 @@ public:
     }
 
 private:
+    // One fused kernel for a group whose parameters share a device and floating dtype
+    // (LibTorch 2.4+, core/torch_compat.h); false where that path does not apply.
+    bool fusedStep(const ParameterGroup& g, double groupLr, double t)
+    {
+        std::vector<at::Tensor> params, grads, m, v, steps;
+        for (const auto& p : g.parameters) {
+            const at::Tensor& grad = p.tensor.grad();
+            if (!grad.defined())
+                continue;
+            if (!params.empty()
+                && (p.tensor.device() != params.front().device()
+                    || p.tensor.scalar_type() != params.front().scalar_type()))
+                return false;
+            params.push_back(p.tensor);
+            grads.push_back(grad);
+            m.push_back(m_expAvg[p.name]);
+            v.push_back(m_expAvgSq[p.name]);
+        }
+        if (params.empty())
+            return true;
+        if (!compat::hasFusedAdamW(params.front().device().type()) || !at::isFloatingType(params.front().scalar_type()))
+            return false;
+        for (std::size_t i = 0; i < params.size(); ++i)
+            steps.push_back(at::full({}, t, params.front().options().dtype(at::kFloat)));
+        compat::fusedAdamW(params, grads, m, v, steps, groupLr, m_options.beta1, m_options.beta2, g.weightDecay,
+            m_options.eps);
+        return true;
+    }
+
     AdamWOptions m_options;
     std::map<std::string, at::Tensor> m_expAvg;
     std::map<std::string, at::Tensor> m_expAvgSq;

@@ -63,6 +63,10 @@ struct AdamWOptions {
     double beta1 = 0.9;
     double beta2 = 0.999;
     double eps = 1e-8;
+    // One fused kernel per parameter group where the LibTorch has it (2.4+: CUDA and CPU), as
+    // torch.optim.AdamW(fused=True); the same update up to float rounding. Elsewhere, or off,
+    // an update per parameter.
+    bool fused = true;
 };
 
 // AdamW with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW:

@@ -62,6 +62,9 @@ const ParameterSchema& trainerParameterSchema()
         { "precompute_ref_log_probs", {}, Type::Boolean, false, {}, {}, {},
             "compute the reference model's numbers once before training and cache them in the run folder" },
         { "device", {}, Type::String, "cpu", {}, {}, {}, "cpu, cuda or cuda:N" },
+        { "mixed_precision", {}, Type::Choice, "none", {}, {}, { "none", "bf16" },
+            "bf16: matrix products in bfloat16 under autocast (weights, gradients and optimiser state stay "
+            "float32)" },
         { "threads", {}, Type::Integer, 0, 0, 1024, {}, "CPU threads; 0: one per core" },
         { "sample_prompts", {}, Type::StringList, nlohmann::json::array(), {}, {}, {},
             "prompts sampled at the start, every sample_steps and at the end (a list, or a file with one prompt "
@@ -227,6 +230,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.nanPolicy = t["nan_policy"];
     c.precomputeRefLogProbs = t["precompute_ref_log_probs"];
     c.device = t["device"];
+    c.mixedPrecision = t["mixed_precision"];
     c.threads = t["threads"];
     c.samplePromptsFile = promptsFile;
     c.samplePrompts = t["sample_prompts"].get<std::vector<std::string>>();
@@ -317,6 +321,7 @@ nlohmann::json TrainConfig::toJson() const
         { "nan_policy", nanPolicy },
         { "precompute_ref_log_probs", precomputeRefLogProbs },
         { "device", device },
+        { "mixed_precision", mixedPrecision },
         { "threads", threads },
         { "sample_steps", sampleSteps },
         { "samples_per_prompt", samplesPerPrompt },

@@ -20,7 +20,7 @@ class PluginRegistry;
 //   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, packing, val_size,
 //   eval_steps, logging_steps, save_steps, save_total_limit,
 //   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
-//   device, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
+//   device, mixed_precision, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
 //   sample_steps, samples_per_prompt, sample_max_new_tokens, sample_temperature, sample_top_p,
 //   forgetting_reference, forgetting_steps, weight_analysis, measure_time_budget,
 // plus the chosen adapter's and objective's own parameters (lora_r, beta ...).
@@ -65,6 +65,7 @@ struct TrainConfig {
     std::string nanPolicy = "stop"; // stop or skip
     bool precomputeRefLogProbs = false; // reference numbers computed once and cached in the run folder
     std::string device = "cpu";
+    std::string mixedPrecision = "none"; // none, or bf16: forward and loss under bfloat16 autocast
     std::int64_t threads = 0; // 0: one per core
 
     // Measures while training (core/train/measures.h). Sampling and diversity

@@ -2,6 +2,7 @@
 
 #include "core/data/dataset_import.h"
 #include "core/data/example_encoder.h"
+#include "core/device_memory.h"
 #include "core/export/peft_adapter.h"
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
@@ -15,6 +16,7 @@
 #include "core/store/workspace.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/torch_compat.h"
 #include "core/train/batching.h"
 #include "core/train/checkpoint.h"
 #include "core/train/gradients.h"
@@ -411,6 +413,15 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         emit({ { "event", "reference_cached" }, { "examples", n }, { "loaded", loaded }, { "path", cachePath.string() },
             { "seconds", std::chrono::duration<double>(Clock::now() - started).count() } });
     }
+    // Mixed precision: the objective's forward passes run under autocast; backward follows it.
+    const bool autocast = c.mixedPrecision == "bf16";
+    const c10::DeviceType deviceType = model->device().type();
+    if (autocast && !compat::hasAutocast(deviceType, at::kBFloat16))
+        throw InputError("mixed_precision: bf16 autocast is not available on device " + c.device);
+    auto lossOf = [&](const ObjectiveBatch& b) {
+        compat::AutocastGuard guard(deviceType, at::kBFloat16, autocast);
+        return objective->loss(b, models);
+    };
     auto evaluate = [&]() -> std::optional<double> {
         if (evalIdx.empty())
             return std::nullopt;
@@ -422,7 +433,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
             for (std::size_t i = first; i < std::min(evalIdx.size(), first + static_cast<std::size_t>(c.batchSize));
                  ++i)
                 idx.push_back(static_cast<std::int64_t>(i));
-            const LossOutput out = objective->loss(makeBatch(idx, evalIdx), models);
+            const LossOutput out = lossOf(makeBatch(idx, evalIdx));
             weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
             tokens += out.tokens;
         }
@@ -472,7 +483,7 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
         std::map<std::string, double> stepMetrics;
         std::vector<LossOutput> outputs;
         for (const ObjectiveBatch& b : micro) {
-            outputs.push_back(objective->loss(b, models));
+            outputs.push_back(lossOf(b));
             lossTokens += outputs.back().tokens;
             stepTokens += batchTokens(b);
             for (const auto& [k, v] : outputs.back().metrics)
@@ -528,6 +539,10 @@ TrainResult runTraining(const TrainConfig& c, const PluginRegistry& plugins, con
                 { "tokens_per_s", tokensPerSecond }, { "step_seconds", seconds } };
             for (const auto& [k, v] : stepMetrics)
                 event[k] = v;
+            if (const auto memory = deviceMemory(model->device())) {
+                event["device_memory_mb"] = static_cast<double>(memory->allocated) / (1 << 20);
+                event["device_peak_memory_mb"] = static_cast<double>(memory->peakAllocated) / (1 << 20);
+            }
             record(event);
             metric("loss", stepLoss);
             metric("lr", lr);

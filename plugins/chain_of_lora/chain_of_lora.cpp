@@ -33,6 +33,7 @@
 #include "plugins/lora_common/lora_common.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <map>

@@ -11,6 +11,7 @@
 #include "core/method/preference.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <vector>
 
