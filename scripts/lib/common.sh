@@ -15,6 +15,11 @@ TB_APT_PACKAGES=(
   librsvg2-bin desktop-file-utils appstream man-db dpkg-dev file
 )
 
+# The CUDA build (Qt-free, as on a GPU server) against the reference environment's LibTorch.
+TB_CUDA_ROOT="${CUDA_HOME:-/usr/local/cuda}"
+TB_CUDA_CMAKE_ARGS=(-DTUNEBENCH_WITH_QT=OFF -DTUNEBENCH_WERROR=ON -DCUDAToolkit_ROOT="$TB_CUDA_ROOT"
+  -DCMAKE_CUDA_COMPILER="$TB_CUDA_ROOT/bin/nvcc")
+
 # The main build's configuration, shared by scripts/demo and scripts/test so that
 # running one after the other never reconfigures or rebuilds.
 TB_CMAKE_ARGS=(-DTUNEBENCH_WERROR=ON)
