@@ -38,8 +38,7 @@ public:
                                                                 : Workspace::create(options.workspace))
         , m_runs(m_workspace.db())
         , m_build(m_workspace, plugins, options)
-    {
-    }
+    { }
 
     DemoResult run()
     {
@@ -87,8 +86,8 @@ private:
             say(p.name + ": reusing finished run " + std::to_string(*id));
             return { *id, true, {} };
         }
-        const std::int64_t id
-            = trainDemoRun(m_workspace, m_plugins, p.name, config, p.file.string(), m_options.threads, m_options.progress);
+        const std::int64_t id = trainDemoRun(
+            m_workspace, m_plugins, p.name, config, p.file.string(), m_options.threads, m_options.progress);
         manifest.recordRun(p.name, id, inputs);
         return { id, false, {} };
     }

@@ -76,8 +76,7 @@ DemoBuild::DemoBuild(Workspace& workspace, const PluginRegistry& plugins, const 
     , m_plan(buildPlan(options.quick, options.seed))
     , m_key(buildKey(m_plan, options.seed, options.quick))
     , m_dir(workspace.root() / "demo" / ((options.quick ? "quick-" : "build-") + m_key))
-{
-}
+{ }
 
 void DemoBuild::say(const std::string& line) const
 {
@@ -183,8 +182,8 @@ std::int64_t DemoBuild::pretrain(const fs::path& tokenizerDir, std::size_t texts
     json config = m_plan.pretrain;
     config["model"] = initDir.string();
     config["dataset_id"] = m_datasets.at("corpus");
-    const std::int64_t runId = trainDemoRun(m_workspace, m_plugins, "pretrain", config, "demo pretraining",
-        m_options.threads, m_options.progress);
+    const std::int64_t runId = trainDemoRun(
+        m_workspace, m_plugins, "pretrain", config, "demo pretraining", m_options.threads, m_options.progress);
     exportMergedModel(initDir, m_workspace.runDir(runId) / "adapter", modelDir(), m_plugins);
     fs::remove_all(initDir);
     return runId;
@@ -221,8 +220,8 @@ void DemoBuild::importDatasets()
         if (!r.imported || !r.id)
             throw Error("could not import the demo dataset " + file.string()
                 + (r.errors.empty() ? std::string()
-                                    : ": line " + std::to_string(r.errors.front().line) + ": "
-                            + r.errors.front().field + ": " + r.errors.front().message));
+                                    : ": line " + std::to_string(r.errors.front().line) + ": " + r.errors.front().field
+                            + ": " + r.errors.front().message));
         m_datasets[role] = *r.id;
     }
 }

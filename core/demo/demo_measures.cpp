@@ -37,8 +37,7 @@ DemoMeasures::DemoMeasures(Workspace& workspace, const PluginRegistry& plugins, 
     , m_seed(seed)
     , m_base(loadCausalLM(modelDir))
     , m_tokenizer(std::make_unique<Tokenizer>(Tokenizer::fromFolder(modelDir)))
-{
-}
+{ }
 
 DemoMeasures::~DemoMeasures() = default;
 
@@ -57,7 +56,8 @@ void DemoMeasures::measure(const RunRecord& run, DemoRun& row)
     const std::unique_ptr<CausalLM> tuned = loadCausalLM(modelDir);
     const fs::path adapterDir = m_workspace.runDir(run.id) / "adapter";
     if (!fs::exists(adapterDir / "adapter_config.json"))
-        throw Error("run " + std::to_string(run.id) + " (" + row.name + ") has no adapter folder " + adapterDir.string());
+        throw Error(
+            "run " + std::to_string(run.id) + " (" + row.name + ") has no adapter folder " + adapterDir.string());
     const std::unique_ptr<Adapter> adapter = loadRunAdapter(adapterDir, *tuned, m_plugins, modelDir);
     const ForgettingResult target = score(*tuned, "target_eval_probes.jsonl");
     const ForgettingResult reference = score(*tuned, "reference.jsonl");

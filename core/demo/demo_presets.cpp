@@ -75,8 +75,8 @@ void readMergeArgs(const json& args, Preset& p)
                     list.push_back(argNumber(item, p.file, field));
             }
             if (list.size() != p.parents.size())
-                throw InputError(p.file.string() + ": " + field + ": " + std::to_string(list.size())
-                    + " weights for " + std::to_string(p.parents.size()) + " runs; give one weight per run");
+                throw InputError(p.file.string() + ": " + field + ": " + std::to_string(list.size()) + " weights for "
+                    + std::to_string(p.parents.size()) + " runs; give one weight per run");
             p.mergeParams[flag] = list;
         } else if (flag == "scaling" || flag == "density" || flag == "beta" || flag == "gamma" || flag == "alpha") {
             p.mergeParams[flag] = argNumber(value, p.file, field);

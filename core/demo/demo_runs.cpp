@@ -129,15 +129,15 @@ void tell(const Progress& progress, const std::string& line)
 }
 
 // A line about the run every ten seconds at most.
-EventSink progressLines(
-    const std::string& name, std::int64_t runId, Clock::time_point start, const Progress& progress)
+EventSink progressLines(const std::string& name, std::int64_t runId, Clock::time_point start, const Progress& progress)
 {
     return [=, lastReport = start](const json& e) mutable {
         const std::string kind = e.value("event", "");
         if (kind == "start") {
-            tell(progress, name + ": run " + std::to_string(runId) + ", " + std::to_string(e.value("total_steps", 0))
-                + " steps, " + std::to_string(e.value("trainable_parameters", 0)) + " of "
-                + std::to_string(e.value("total_parameters", 0)) + " parameters train");
+            tell(progress,
+                name + ": run " + std::to_string(runId) + ", " + std::to_string(e.value("total_steps", 0)) + " steps, "
+                    + std::to_string(e.value("trainable_parameters", 0)) + " of "
+                    + std::to_string(e.value("total_parameters", 0)) + " parameters train");
         } else if (kind == "step" && secondsSince(lastReport) > 10) {
             lastReport = Clock::now();
             std::ostringstream line;
@@ -150,12 +150,12 @@ EventSink progressLines(
 
 } // namespace
 
-std::int64_t trainDemoRun(Workspace& workspace, const PluginRegistry& plugins, const std::string& name,
-    json configJson, const std::string& source, std::int64_t threads, const Progress& progress)
+std::int64_t trainDemoRun(Workspace& workspace, const PluginRegistry& plugins, const std::string& name, json configJson,
+    const std::string& source, std::int64_t threads, const Progress& progress)
 {
     if (threads > 0) {
-        json& section
-            = configJson.contains("training") && configJson["training"].is_object() ? configJson["training"] : configJson;
+        json& section = configJson.contains("training") && configJson["training"].is_object() ? configJson["training"]
+                                                                                              : configJson;
         if (!configJson.contains("threads") && !section.contains("threads"))
             section["threads"] = threads;
     }

@@ -43,7 +43,8 @@ public:
     explicit RunManifest(std::filesystem::path file);
 
     // The preset's run when the manifest has it with the same inputs and the workspace has it finished.
-    std::optional<std::int64_t> reusable(const std::string& preset, const std::string& inputs, const RunStore& runs) const;
+    std::optional<std::int64_t> reusable(
+        const std::string& preset, const std::string& inputs, const RunStore& runs) const;
     // The preset's run; Error when it has none (skipped or failed), for a preset that needs it.
     std::int64_t runOf(const std::string& preset) const;
     // Records the preset's new run (its measures are dropped with the old run) and saves the file.

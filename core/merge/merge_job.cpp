@@ -78,7 +78,8 @@ struct SharedSplit {
 };
 
 // Why the parents have no eval split in common; empty when they have one.
-std::string whyNoSharedSplit(const std::vector<RunRecord>& parents, const std::vector<std::optional<TrainConfig>>& configs)
+std::string whyNoSharedSplit(
+    const std::vector<RunRecord>& parents, const std::vector<std::optional<TrainConfig>>& configs)
 {
     const std::optional<TrainConfig>& first = configs.front();
     for (std::size_t i = 0; i < parents.size(); ++i) {
@@ -127,8 +128,7 @@ MergeJob::MergeJob(Workspace& workspace, const PluginRegistry& plugins, const Me
     , m_plugins(plugins)
     , m_request(request)
     , m_runs(workspace.db())
-{
-}
+{ }
 
 MergeJob::~MergeJob() = default;
 
@@ -280,10 +280,9 @@ void MergeJob::recordRun()
     m_run.modelPath = m_parents.front().modelPath;
     m_run.parentRunId = m_parents.front().id;
     m_run.lineageJson = lineage.dump();
-    m_run.configJson = nlohmann::json({ { "name", m_run.name }, { "model", m_run.modelPath }, { "adapter", "full" },
-                                          { "objective", m_run.objective },
-                                          { "merge", { { "method", m }, { "params", m_params },
-                                                         { "parents", m_parentIds } } } })
+    m_run.configJson = nlohmann::json(
+        { { "name", m_run.name }, { "model", m_run.modelPath }, { "adapter", "full" }, { "objective", m_run.objective },
+            { "merge", { { "method", m }, { "params", m_params }, { "parents", m_parentIds } } } })
                            .dump();
     m_outcome.runId = m_runs.create(m_run);
     m_runs.setStatus(m_outcome.runId, RunStatus::Running);
@@ -308,8 +307,8 @@ void MergeJob::writeAdapter()
     }
     fs::remove_all(m_adapterDir);
     fs::rename(temp, m_adapterDir);
-    m_runs.addEvent(m_outcome.runId, "merged",
-        nlohmann::json({ { "event", "merged" }, { "lineage", m_outcome.lineage } }).dump());
+    m_runs.addEvent(
+        m_outcome.runId, "merged", nlohmann::json({ { "event", "merged" }, { "lineage", m_outcome.lineage } }).dump());
 }
 
 nlohmann::json MergeJob::parentLosses()

@@ -17,7 +17,7 @@ class CausalLM;
 // prefix tuning add inputs, not weights): "<subject> cannot be folded into
 // the model's weights (prompt and prefix tuning add inputs, not weights)",
 // then "; <instead>" when given (what the user can do instead).
-void foldAdapterIntoWeights(Adapter& adapter, CausalLM& model, const std::string& subject,
-    const std::string& instead = {});
+void foldAdapterIntoWeights(
+    Adapter& adapter, CausalLM& model, const std::string& subject, const std::string& instead = {});
 
 } // namespace tunebench

@@ -50,7 +50,8 @@ private Q_SLOTS:
     {
         const std::vector<Preset> presets = loadPresets(kPresets);
         QCOMPARE(presets.size(), std::size_t { 10 });
-        const auto soup = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "lora_soup"; });
+        const auto soup
+            = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "lora_soup"; });
         QVERIFY(soup != presets.end());
         QVERIFY(soup->merge);
         QCOMPARE(soup->method, std::string("soup"));
@@ -71,7 +72,8 @@ private Q_SLOTS:
             "name: m\ndemo:\n  kind: merge\n  method: ties\n  runs: [a, b]\n"
             "  args: {weights: '1,0.5', density: 0.4, scaling: '2', eval-dataset: data.jsonl}\n");
         const Preset p = loadPreset(file);
-        QCOMPARE(p.mergeParams.dump(), json({ { "weights", { 1.0, 0.5 } }, { "density", 0.4 }, { "scaling", 2.0 } }).dump());
+        QCOMPARE(
+            p.mergeParams.dump(), json({ { "weights", { 1.0, 0.5 } }, { "density", 0.4 }, { "scaling", 2.0 } }).dump());
         QCOMPARE(p.evalDataset, std::string("data.jsonl"));
     }
 
@@ -101,8 +103,9 @@ private Q_SLOTS:
             << "demo.args.weights: 3 weights for 2 runs";
         QTest::newRow("not a number") << "name: x\ndemo: {kind: merge, method: lines, runs: [a], args: {alpha: high}}\n"
                                       << "demo.args.alpha: expected a number";
-        QTest::newRow("extra keys in a merge") << "name: x\nlearning_rate: 1\ndemo: {kind: merge, method: lines, runs: [a]}\n"
-                                               << "a merge preset has only name and demo";
+        QTest::newRow("extra keys in a merge")
+            << "name: x\nlearning_rate: 1\ndemo: {kind: merge, method: lines, runs: [a]}\n"
+            << "a merge preset has only name and demo";
     }
     void badPresets()
     {
@@ -127,8 +130,8 @@ private Q_SLOTS:
                              << QStringList { "full", "lora", "hft", "full_lines", "dpo", "prompt_tuning",
                                     "prefix_tuning", "lora_seed2", "lora_seed3", "lora_soup" };
         QTest::newRow("one") << QStringList { "lora" } << QStringList { "lora" };
-        QTest::newRow("a merge and its parents") << QStringList { "lora_soup" }
-                                                 << QStringList { "lora", "lora_seed2", "lora_seed3", "lora_soup" };
+        QTest::newRow("a merge and its parents")
+            << QStringList { "lora_soup" } << QStringList { "lora", "lora_seed2", "lora_seed3", "lora_soup" };
         // dpo starts from lora's model (model_from).
         QTest::newRow("model_from") << QStringList { "full_lines", "dpo" }
                                     << QStringList { "full", "lora", "full_lines", "dpo" };
@@ -153,8 +156,8 @@ private Q_SLOTS:
         } catch (const InputError& e) {
             error = e.what();
         }
-        QVERIFY2(error.contains("--only: no preset named 'nosuch'") && error.contains("prefix_tuning"),
-            qPrintable(error));
+        QVERIFY2(
+            error.contains("--only: no preset named 'nosuch'") && error.contains("prefix_tuning"), qPrintable(error));
     }
 
     void manifestReusesFinishedRunsWithTheSameInputs()
@@ -209,8 +212,9 @@ private Q_SLOTS:
             + "lora  3    lora     sft              1.235        0.50          -0.010   0.002       0.750      1.23%  "
               "        2\n";
         QCOMPARE(result.table(), expected);
-        const json row = { { "name", "lora" }, { "adapter", "lora" }, { "objective", "sft" }, { "target_loss", 1.23456 },
-            { "reference_delta_loss", -0.01 }, { "distinct_2", 0.75 }, { "trainable_share", 0.0123 } };
+        const json row
+            = { { "name", "lora" }, { "adapter", "lora" }, { "objective", "sft" }, { "target_loss", 1.23456 },
+                  { "reference_delta_loss", -0.01 }, { "distinct_2", 0.75 }, { "trainable_share", 0.0123 } };
         QCOMPARE(result.toJson().dump(), json({ { "runs", json::array({ row }) } }).dump());
     }
 };

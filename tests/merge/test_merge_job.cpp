@@ -109,10 +109,12 @@ private Q_SLOTS:
                                      << QStringList { "soup needs at least 2 runs, got 1" };
         QTest::newRow("weights per run") << "soup" << QList<qint64> { 1, 2 } << R"({"weights": [1, 2, 3]})"
                                          << QStringList { "3 weights for 2 runs" };
-        QTest::newRow("unknown parameter") << "ties" << QList<qint64> { 1 } << R"({"alpha": 1})"
-                                           << QStringList { "ties takes no parameter 'alpha'" };
-        QTest::newRow("named twice") << "soup" << QList<qint64> { 1, 1 } << "{}" << QStringList { "run 1 is named twice" };
-        QTest::newRow("unknown run") << "soup" << QList<qint64> { 1, 99 } << "{}" << QStringList { "no run with id 99" };
+        QTest::newRow("unknown parameter")
+            << "ties" << QList<qint64> { 1 } << R"({"alpha": 1})" << QStringList { "ties takes no parameter 'alpha'" };
+        QTest::newRow("named twice") << "soup" << QList<qint64> { 1, 1 } << "{}"
+                                     << QStringList { "run 1 is named twice" };
+        QTest::newRow("unknown run") << "soup" << QList<qint64> { 1, 99 } << "{}"
+                                     << QStringList { "no run with id 99" };
         QTest::newRow("still running") << "soup" << QList<qint64> { 1, 3 } << "{}"
                                        << QStringList { "run 3 ('running') is running" };
         QTest::newRow("no adapter") << "soup" << QList<qint64> { 4, 1 } << "{}"
