@@ -10,68 +10,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <spawn.h>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace tunebench::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Runs this same program with args, its stdout and stderr caught in files of a scratch folder.
-demo::CommandOutcome runSelf(const std::vector<std::string>& args, const fs::path& scratch)
-{
-    fs::create_directories(scratch);
-    const fs::path outFile = scratch / "child.out";
-    const fs::path errFile = scratch / "child.err";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, outFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, errFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const std::string self = fs::read_symlink("/proc/self/exe").string();
-    std::vector<std::string> argv { self };
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (std::string& a : argv)
-        raw.push_back(a.data());
-    raw.push_back(nullptr);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, self.c_str(), &actions, nullptr, raw.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0)
-        throw Error("cannot start " + self + ": " + std::strerror(spawned));
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            throw Error("waiting for " + self + " failed: " + std::strerror(errno));
-    }
-    demo::CommandOutcome outcome;
-    outcome.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    outcome.out = slurp(outFile);
-    outcome.err = slurp(errFile);
-    return outcome;
-}
 
 fs::path presetsFolder(const CommandLine& cl)
 {
@@ -138,8 +87,6 @@ int demoCommand(const std::vector<std::string>& args)
             throw UsageError("--only needs preset names, e.g. --only full,lora");
     }
     options.progress = [](const std::string& line) { std::cerr << "demo: " << line << std::endl; };
-    const fs::path scratch = fs::path(options.workspace) / "demo" / "child";
-    options.runCommand = [scratch](const std::vector<std::string>& childArgs) { return runSelf(childArgs, scratch); };
 
     const demo::DemoResult result = demo::runDemo(options, defaultPluginRegistry());
     std::cout << result.toJson().dump() << "\n"

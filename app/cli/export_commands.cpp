@@ -3,6 +3,7 @@
 
 #include "core/export/gguf_export.h"
 #include "core/export/peft_adapter.h"
+#include "core/method/adapter_fold.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
 #include "core/model/model_loader.h"
@@ -13,9 +14,6 @@
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
-
-#include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 #include <iostream>
@@ -154,18 +152,8 @@ int exportCommand(const std::vector<std::string>& args)
         std::unique_ptr<CausalLM> model = loadCausalLM(run->modelPath);
         std::unique_ptr<Adapter> attached = loadRunAdapter(adapterDir, *model, defaultPluginRegistry(), run->modelPath);
         adapter = RunAdapterFiles::read(adapterDir).adapter;
-        if (attached->canMerge()) {
-            at::NoGradGuard noGrad;
-            attached->merge();
-        }
-        if (model->virtualTokenCount() > 0)
-            throw InputError(adapterDir.string()
-                + ": prompt and prefix tuning add inputs, not weights, and cannot "
-                  "be written into a GGUF model; export them with --format peft");
-        for (const Linear* layer : model->linears()) {
-            if (layer->hook() != nullptr)
-                throw InputError(adapterDir.string() + ": this run's adapter cannot be folded into the weights");
-        }
+        foldAdapterIntoWeights(*attached, *model, adapterDir.string() + ": this run's adapter",
+            "a GGUF model holds weights only; export it with --format peft");
         writeGgufModel(*model, run->modelPath, name, ggufType, target);
         meta["gguf_type"] = gguf::tensorTypeName(ggufType);
     } else {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -33,6 +34,10 @@ const std::vector<std::string>& mergeMethods();
 // method and the parameter: an unknown method, a parameter the method does
 // not take, a value out of range.
 nlohmann::json resolveMergeParameters(const std::string& method, const nlohmann::json& given);
+
+// How many runs a method merges at least (soups 2, the others 1: LiNeS and
+// task arithmetic work on one run). Throws InputError for an unknown method.
+std::size_t minimumRunsToMerge(const std::string& method);
 
 struct MergeRequest {
     std::vector<std::int64_t> runIds;
@@ -64,7 +69,7 @@ struct MergeOutcome {
 // unfinished or without a saved adapter, when the runs' base models differ
 // (naming both paths), when an adapter cannot be folded into weights (naming
 // the run), or for bad parameters. A failure while writing marks the new run
-// failed with the error.
+// failed with the error. The stages are MergeJob's (merge_job.h).
 MergeOutcome mergeRuns(Workspace& workspace, const PluginRegistry& plugins, const MergeRequest& request);
 
 } // namespace tunebench

@@ -2,5 +2,6 @@ list(APPEND plain_sources
   method/parameter_schema.cpp
   method/plugin_registry.cpp)
 list(APPEND torch_sources
+  method/adapter_fold.cpp
   method/named_state.cpp
   method/preference.cpp)

@@ -1,8 +1,6 @@
 // tunebench-cli demo in quick mode (a tiny model, corpus and runs): the JSON
 // line's shape, the table, every preset's row, the model cached and finished
 // runs reused on a second call, and bad presets refused with file and field.
-// The merge presets need `tunebench-cli merge`; without it they are skipped
-// (mergePresets says so) and the rest is checked as usual.
 
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
@@ -149,10 +147,6 @@ private Q_SLOTS:
 
     void mergePresets()
     {
-        if (m_first.err.contains("has no `merge` command")) {
-            QVERIFY(m_first.out.contains("full_lines: skipped"));
-            QSKIP("tunebench-cli has no merge command in this build: full_lines and lora_soup were skipped");
-        }
         const QJsonArray runs = runsOf(m_first);
         const QJsonObject lines = rowNamed(runs, "full_lines");
         const QJsonObject soup = rowNamed(runs, "lora_soup");

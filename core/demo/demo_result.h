@@ -1,0 +1,54 @@
+#pragma once
+
+// What the demo gives back: a row per preset run with its measures, and the
+// JSON line and table `tunebench-cli demo` prints from them.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tunebench::demo {
+
+// One row of the demo's result.
+struct DemoRun {
+    std::string name; // the preset's name
+    std::string adapter; // the adapter, or the merge method for a merged run
+    std::string objective;
+    std::int64_t runId = 0;
+    std::string finding; // the finding the preset illustrates (its `demo.finding`)
+    double targetLoss = 0; // mean loss per answer token on the target task's evaluation set
+    double targetAccuracy = 0; // share of evaluation cards produced exactly (greedy)
+    double referenceDeltaLoss = 0; // reference-set loss after minus before
+    double referenceKl = 0; // KL(base || tuned) per reference token
+    double distinct2 = 0; // distinct-2 of sampled answers to the probe prompts
+    double trainableShare = 0; // trainable / total parameters (a merged run: its parents')
+    std::optional<double> intruderDimensions; // from the run's weight analysis, when it has one
+    bool reused = false; // finished in an earlier demo and measured then
+};
+
+struct DemoStage {
+    std::string name;
+    double seconds = 0;
+    bool cached = false;
+};
+
+struct DemoResult {
+    std::filesystem::path modelDir;
+    std::filesystem::path dataDir;
+    bool modelCached = false;
+    std::int64_t modelParameters = 0;
+    std::vector<DemoRun> runs;
+    std::vector<DemoStage> stages;
+
+    // {"runs": [{"name", "adapter", "objective", "target_loss", "reference_delta_loss", "distinct_2",
+    // "trainable_share"}, ...]}
+    nlohmann::json toJson() const;
+    // The same as a readable table, with the extra columns (accuracy, KL, intruder dimensions).
+    std::string table() const;
+};
+
+} // namespace tunebench::demo
