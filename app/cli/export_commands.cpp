@@ -124,7 +124,7 @@ int exportCommand(const std::vector<std::string>& args)
     if (!run)
         throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());
     const fs::path adapterDir = ws.runDir(runId) / "adapter";
-    if (!fs::exists(adapterDir / "adapter.safetensors"))
+    if (!RunAdapterFiles::exists(adapterDir))
         throw InputError("run " + std::to_string(runId) + " has no saved adapter in " + adapterDir.string()
             + " (it has not finished a training)");
     fs::path out = fs::path(cl.required("out")).lexically_normal();

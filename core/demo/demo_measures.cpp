@@ -55,7 +55,7 @@ void DemoMeasures::measure(const RunRecord& run, DemoRun& row)
         modelDir = config["model"].get<std::string>();
     const std::unique_ptr<CausalLM> tuned = loadCausalLM(modelDir);
     const fs::path adapterDir = m_workspace.runDir(run.id) / "adapter";
-    if (!fs::exists(adapterDir / "adapter_config.json"))
+    if (!RunAdapterFiles::exists(adapterDir))
         throw Error(
             "run " + std::to_string(run.id) + " (" + row.name + ") has no adapter folder " + adapterDir.string());
     const std::unique_ptr<Adapter> adapter = loadRunAdapter(adapterDir, *tuned, m_plugins, modelDir);

@@ -95,34 +95,6 @@ nlohmann::json commonConfig(const fs::path& baseModel, const std::string& peftTy
 
 } // namespace
 
-// --- Run adapter folders ---
-
-RunAdapterFiles RunAdapterFiles::read(const fs::path& dir)
-{
-    const fs::path configPath = dir / "adapter_config.json";
-    const auto config = readJsonFile(configPath, "a run's adapter folder (runs/<id>/adapter)");
-    if (!config.contains("adapter") || !config["adapter"].is_string())
-        throw InputError(configPath.string() + ": field 'adapter' must name the adapter plugin"
-            + (config.contains("peft_type") ? " (this is a PEFT folder: import it with tunebench-cli import-adapter)"
-                                            : ""));
-    RunAdapterFiles r;
-    r.adapter = config["adapter"].get<std::string>();
-    r.params = config.value("params", nlohmann::json::object());
-    r.seed = config.value("seed", std::uint64_t { 0 });
-    r.model = config.value("model", std::string());
-    const auto tensors = SafetensorsFile::open(dir / "adapter.safetensors").tensors();
-    r.state.assign(tensors.begin(), tensors.end());
-    return r;
-}
-
-void RunAdapterFiles::write(const fs::path& dir) const
-{
-    fs::create_directories(dir);
-    writeSafetensors(dir / "adapter.safetensors", NamedTensors(state.begin(), state.end()), { { "format", "pt" } });
-    writeJsonFile(dir / "adapter_config.json",
-        { { "adapter", adapter }, { "params", params }, { "model", model }, { "seed", seed } });
-}
-
 // --- The LoRA family as one LoRA ---
 
 bool isLoraFamily(const std::string& adapter)

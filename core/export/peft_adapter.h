@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/method/adapter.h"
+#include "core/train/run_adapter.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,21 +20,6 @@ namespace tunebench {
 
 class CausalLM;
 class PluginRegistry;
-
-// A run's saved adapter as written by the trainer (runs/<id>/adapter): the plugin, its resolved parameters,
-// the seed and the state tensors.
-struct RunAdapterFiles {
-    std::string adapter;
-    nlohmann::json params = nlohmann::json::object();
-    std::uint64_t seed = 0;
-    std::string model; // the base model folder recorded with it (may be empty)
-    AdapterState state;
-
-    // Reads dir/adapter_config.json and dir/adapter.safetensors. Throws InputError naming the file and field.
-    static RunAdapterFiles read(const std::filesystem::path& dir);
-    // Writes them in the same form (the safetensors file with {"format": "pt"}). Creates dir.
-    void write(const std::filesystem::path& dir) const;
-};
 
 // One layer's update as a plain LoRA relative to the original base weight: W' = W + scale * b a.
 struct LoraLayer {

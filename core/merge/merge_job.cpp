@@ -166,7 +166,7 @@ void MergeJob::checkParents()
             throw InputError(runLabel(*run) + " is " + std::string(toString(run->status))
                 + "; only runs that finished training (or were stopped) can be merged");
         const fs::path adapterDir = m_workspace.runDir(id) / "adapter";
-        if (!fs::exists(adapterDir / "adapter.safetensors"))
+        if (!RunAdapterFiles::exists(adapterDir))
             throw InputError(runLabel(*run) + " has no saved adapter in " + adapterDir.string());
         m_parents.push_back(std::move(*run));
     }
@@ -292,21 +292,10 @@ void MergeJob::recordRun()
 
 void MergeJob::writeAdapter()
 {
-    // Written beside the final folder and renamed: a reader sees the whole adapter or none.
-    const fs::path temp = m_workspace.runDir(m_outcome.runId) / "adapter.tmp";
-    fs::remove_all(temp);
-    fs::create_directories(temp);
-    writeSafetensors(temp / "adapter.safetensors", ordered(m_names, m_merged), { { "format", "pt" } });
-    {
-        std::ofstream config(temp / "adapter_config.json", std::ios::binary);
-        config << nlohmann::json({ { "adapter", "full" }, { "params", nlohmann::json::object() },
-                                     { "model", m_run.modelPath }, { "seed", 0 }, { "merge", m_outcome.lineage } })
-                      .dump(2);
-        if (!config)
-            throw Error((temp / "adapter_config.json").string() + ": cannot write");
-    }
-    fs::remove_all(m_adapterDir);
-    fs::rename(temp, m_adapterDir);
+    const NamedTensors tensors = ordered(m_names, m_merged);
+    RunAdapterFiles files { "full", nlohmann::json::object(), 0, m_run.modelPath,
+        AdapterState(tensors.begin(), tensors.end()), { { "merge", m_outcome.lineage } } };
+    files.write(m_adapterDir);
     m_runs.addEvent(
         m_outcome.runId, "merged", nlohmann::json({ { "event", "merged" }, { "lineage", m_outcome.lineage } }).dump());
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/train/optimizer.h"
+#include "core/method/parameter_group.h"
 
 #include <nlohmann/json.hpp>
 

@@ -3,5 +3,6 @@ list(APPEND plain_sources
   method/plugin_registry.cpp)
 list(APPEND torch_sources
   method/adapter_fold.cpp
+  method/parameter_group.cpp
   method/named_state.cpp
   method/preference.cpp)

@@ -1,5 +1,6 @@
 #include "core/train/run_adapter.h"
 
+#include "core/method/adapter_fold.h"
 #include "core/method/parameter_schema.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
@@ -20,30 +21,91 @@
 
 namespace tunebench {
 
+namespace {
+
+nlohmann::json readConfig(const std::filesystem::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw InputError(path.string()
+            + ": cannot open; expected a run's adapter folder (runs/<id>/adapter), which names its adapter there");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw InputError(path.string() + ": not a JSON object; expected a run's adapter folder (runs/<id>/adapter)");
+    return j;
+}
+
+} // namespace
+
+RunAdapterFiles RunAdapterFiles::read(const std::filesystem::path& dir)
+{
+    const std::filesystem::path configPath = dir / "adapter_config.json";
+    nlohmann::json config = readConfig(configPath);
+    if (!config.contains("adapter") || !config["adapter"].is_string())
+        throw InputError(configPath.string() + ": field 'adapter' must name the adapter plugin"
+            + (config.contains("peft_type") ? " (this is a PEFT folder: import it with tunebench-cli import-adapter)"
+                                            : ""));
+    RunAdapterFiles r;
+    try {
+        r.adapter = config["adapter"].get<std::string>();
+        r.params = config.value("params", nlohmann::json::object());
+        r.seed = config.value("seed", std::uint64_t { 0 });
+        r.model = config.value("model", std::string());
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(configPath.string() + ": a field has the wrong type: " + e.what());
+    }
+    for (const char* key : { "adapter", "params", "seed", "model" })
+        config.erase(key);
+    r.extra = std::move(config);
+    const auto tensors = SafetensorsFile::open(dir / "adapter.safetensors").tensors();
+    r.state.assign(tensors.begin(), tensors.end());
+    return r;
+}
+
+void RunAdapterFiles::write(const std::filesystem::path& folder) const
+{
+    std::filesystem::path dir = folder.lexically_normal();
+    if (!dir.has_filename()) // "runs/3/adapter/": the temporary folder goes beside it, not inside
+        dir = dir.parent_path();
+    const std::filesystem::path temp = dir.string() + ".tmp";
+    std::filesystem::remove_all(temp);
+    std::filesystem::create_directories(temp);
+    writeSafetensors(temp / "adapter.safetensors", NamedTensors(state.begin(), state.end()), { { "format", "pt" } });
+    nlohmann::json config = extra;
+    config["adapter"] = adapter;
+    config["params"] = params;
+    config["model"] = model;
+    config["seed"] = seed;
+    {
+        std::ofstream out(temp / "adapter_config.json", std::ios::binary | std::ios::trunc);
+        out << config.dump(2) << "\n";
+        if (!out)
+            throw Error((temp / "adapter_config.json").string() + ": cannot write");
+    }
+    std::filesystem::remove_all(dir);
+    std::filesystem::rename(temp, dir);
+}
+
+bool RunAdapterFiles::exists(const std::filesystem::path& dir)
+{
+    return std::filesystem::exists(dir / "adapter_config.json") && std::filesystem::exists(dir / "adapter.safetensors");
+}
+
 std::unique_ptr<Adapter> loadRunAdapter(const std::filesystem::path& dir, CausalLM& model,
     const PluginRegistry& plugins, const std::filesystem::path& modelDir)
 {
-    const std::filesystem::path configPath = dir / "adapter_config.json";
-    std::ifstream in(configPath, std::ios::binary);
-    if (!in)
-        throw InputError(configPath.string()
-            + ": cannot open; expected a run's adapter folder (runs/<id>/adapter), which names its adapter there");
-    const auto config = nlohmann::json::parse(in, nullptr, false);
-    if (config.is_discarded() || !config.is_object() || !config.contains("adapter") || !config["adapter"].is_string())
-        throw InputError(configPath.string() + ": field 'adapter' must name the adapter plugin");
-    const std::string name = config["adapter"].get<std::string>();
-    nlohmann::json params = config.value("params", nlohmann::json::object());
-    params = plugins.require(PluginKind::Adapter, name).schema.resolve(params, configPath.string());
-    std::unique_ptr<Adapter> adapter = plugins.createAdapter(name);
+    RunAdapterFiles files = RunAdapterFiles::read(dir);
+    const nlohmann::json params = plugins.require(PluginKind::Adapter, files.adapter)
+                                      .schema.resolve(files.params, (dir / "adapter_config.json").string());
+    std::unique_ptr<Adapter> adapter = plugins.createAdapter(files.adapter);
     model.setRequiresGrad(false);
     std::optional<Tokenizer> tokenizer;
-    adapter->attach({ model, params, config.value("seed", std::uint64_t { 0 }), [&](const std::string& text) {
+    adapter->attach({ model, params, files.seed, [&](const std::string& text) {
                          if (!tokenizer)
                              tokenizer = Tokenizer::fromFolder(modelDir);
                          return tokenizer->encode(text, /*addSpecialTokens=*/true);
                      } });
-    const auto state = SafetensorsFile::open(dir / "adapter.safetensors").tensors();
-    adapter->restoreState(AdapterState(state.begin(), state.end()));
+    adapter->restoreState(files.state);
     return adapter;
 }
 
@@ -52,24 +114,12 @@ std::string exportMergedModel(const std::filesystem::path& baseModel, const std:
 {
     std::unique_ptr<CausalLM> model = loadCausalLM(baseModel);
     std::unique_ptr<Adapter> adapter = loadRunAdapter(adapterDir, *model, plugins, baseModel);
-    if (adapter->canMerge()) {
-        at::NoGradGuard noGrad;
-        adapter->merge();
-    }
-    // What is left hooked in computes beside the weights; without hooks, restoreState has put the tuned tensors
-    // into the model itself (full, freeze, BitFit, HFT, sparse).
-    bool hooked = model->virtualTokenCount() > 0;
-    for (const Linear* layer : model->linears())
-        hooked = hooked || layer->hook() != nullptr;
-    if (hooked)
-        throw InputError(adapterDir.string()
-            + ": this run's adapter cannot be folded into the model's weights (prompt and prefix tuning add inputs, "
-              "not weights); export it as an adapter instead");
+    foldAdapterIntoWeights(
+        *adapter, *model, adapterDir.string() + ": this run's adapter", "export it as an adapter instead");
     std::filesystem::create_directories(out);
     saveModelFolder(*model, out, maxShardBytes);
     copyTokenizerFiles(baseModel, out);
-    std::ifstream config(adapterDir / "adapter_config.json", std::ios::binary);
-    return nlohmann::json::parse(config, nullptr, false).value("adapter", std::string());
+    return RunAdapterFiles::read(adapterDir).adapter;
 }
 
 } // namespace tunebench

@@ -4,6 +4,9 @@ list(APPEND torch_sources
   train/batching.cpp
   train/checkpoint.cpp
   train/trainer.cpp
+  train/training_run.cpp
+  train/training_examples.cpp
+  train/trainer_models.cpp
   train/measures.cpp
   train/run_adapter.cpp)
 list(APPEND plain_sources

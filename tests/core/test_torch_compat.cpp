@@ -98,7 +98,7 @@ void fusedAdamWMatchesPerParameter()
         auto optimizer = makeAdamW(groups, options);
         for (int step = 0; step < 5; ++step) {
             optimizer->zeroGrad();
-            at::Tensor loss = (params[0].tensor.sum(1) * params[1].tensor).pow(2).sum();
+            at::Tensor loss = (params[0].tensor.sum(0) * params[1].tensor).pow(2).sum(); // [8] * [8]
             loss.backward();
             optimizer->step(1e-2);
         }
@@ -156,10 +156,16 @@ void deviceReadOuts()
 
 int main()
 {
-    attentionMatchesEager();
-    fusedAdamWMatchesPerParameter();
-    autocastGuard();
-    deviceReadOuts();
+    for (const auto& [name, part] : std::initializer_list<std::pair<const char*, void (*)()>> {
+             { "attention", attentionMatchesEager }, { "AdamW", fusedAdamWMatchesPerParameter },
+             { "autocast", autocastGuard }, { "device read-outs", deviceReadOuts } }) {
+        try {
+            part();
+        } catch (const std::exception& e) {
+            check(std::string(name) + " threw", false, e.what());
+        }
+        std::fflush(stdout);
+    }
     std::printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

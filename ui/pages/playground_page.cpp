@@ -6,6 +6,7 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/tokenizer/chat_template.h"
+#include "core/train/run_adapter.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/run_adapter.h"
 #include "core/util/error.h"
@@ -243,7 +244,7 @@ void PlaygroundPage::reloadRuns()
     if (Workspace* ws = m_session->workspace()) {
         try {
             for (RunRecord& run : RunStore(ws->db()).list()) {
-                if (std::filesystem::exists(ws->runDir(run.id) / "adapter" / "adapter_config.json"))
+                if (RunAdapterFiles::exists(ws->runDir(run.id) / "adapter"))
                     runs.push_back(std::move(run));
             }
         } catch (const std::exception& e) {

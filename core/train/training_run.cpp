@@ -1,0 +1,463 @@
+#include "core/train/training_run.h"
+
+#include "core/device_memory.h"
+#include "core/export/peft_adapter.h"
+#include "core/method/adapter.h"
+#include "core/method/objective.h"
+#include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_loader.h"
+#include "core/model/safetensors.h"
+#include "core/runtime.h"
+#include "core/store/batch_writer.h"
+#include "core/store/workspace.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/torch_compat.h"
+#include "core/train/batching.h"
+#include "core/train/checkpoint.h"
+#include "core/train/gradients.h"
+#include "core/train/measures.h"
+#include "core/train/optimizer.h"
+#include "core/train/trainer_models.h"
+#include "core/train/training_examples.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <numeric>
+
+namespace fs = std::filesystem;
+
+namespace tunebench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+at::Tensor cpuRngState()
+{
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return gen.get_state();
+}
+
+void setCpuRngState(const at::Tensor& state)
+{
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+}
+
+double finiteOr(double x, double fallback)
+{
+    return std::isfinite(x) ? x : fallback;
+}
+
+std::vector<std::int64_t> range(std::int64_t first, std::int64_t end)
+{
+    std::vector<std::int64_t> r(static_cast<std::size_t>(std::max<std::int64_t>(0, end - first)));
+    std::iota(r.begin(), r.end(), first);
+    return r;
+}
+
+// init_adapter: a run id (its runs/<id>/adapter in this workspace), a PEFT folder or a run adapter folder.
+fs::path initAdapterSource(const TrainConfig& c, const TrainerOptions& options)
+{
+    if (c.initAdapter.find_first_not_of("0123456789") != std::string::npos)
+        return c.initAdapter;
+    if (!options.workspace)
+        throw InputError("init_adapter: run id " + c.initAdapter + " needs a workspace (--workspace)");
+    return options.workspace->runDir(std::stoll(c.initAdapter)) / "adapter";
+}
+
+} // namespace
+
+struct TrainingRun::Accumulated {
+    double loss = 0; // token-weighted over the step's micro-batches
+    std::int64_t tokens = 0; // all tokens the step read (throughput)
+    std::int64_t lossTokens = 0; // tokens its loss was taken over
+    std::map<std::string, double> metrics; // the objective's, averaged over micro-batches
+};
+
+TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, const TrainerOptions& options)
+    : m_config(c)
+    , m_options(options)
+    , m_lastLoss(NAN)
+{
+    configureThreads(static_cast<int>(c.threads));
+    at::manual_seed(c.seed);
+
+    LoadOptions load;
+    load.device = at::Device(c.device);
+    m_model = loadCausalLM(c.model, load);
+    m_deviceType = m_model->device().type();
+    m_tokenizer = std::make_unique<Tokenizer>(Tokenizer::fromFolder(c.model));
+    if (auto t = ChatTemplate::fromFolderIfPresent(c.model))
+        m_chatTemplate = std::make_unique<ChatTemplate>(std::move(*t));
+    m_objective = plugins.createObjective(c.objective);
+    m_objective->configure(c.objectiveParams);
+    m_adapter = plugins.createAdapter(c.adapter);
+    m_examples = std::make_unique<TrainingExamples>(
+        c, options.workspace, *m_tokenizer, m_chatTemplate.get(), m_objective->data());
+
+    m_model->setRequiresGrad(false);
+    m_adapter->attach({ *m_model, c.adapterParams, c.seed,
+        [this](const std::string& text) { return m_tokenizer->encode(text, /*addSpecialTokens=*/true); } });
+    if (!c.initAdapter.empty() && !options.resume)
+        initAdapterFrom(initAdapterSource(c, options), c.adapter, *m_adapter, *m_model, plugins);
+    m_result.totalParameters = m_model->parameterCount();
+    rebuildOptimizer();
+    for (const auto& g : m_groups) {
+        for (const auto& p : g.parameters)
+            m_result.trainableParameters += p.tensor.numel();
+    }
+    if (m_result.trainableParameters == 0)
+        throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
+
+    m_order = std::make_unique<DataOrder>(static_cast<std::int64_t>(m_examples->train().size()), c.batchSize, c.seed);
+    const std::int64_t accum = c.gradientAccumulationSteps;
+    m_stepsPerEpoch = std::max<std::int64_t>(1, (m_order->batchesPerEpoch() + accum - 1) / accum);
+    m_totalSteps = c.maxSteps > 0 ? c.maxSteps
+                                  : std::max<std::int64_t>(1,
+                                      static_cast<std::int64_t>(
+                                          std::ceil(c.numTrainEpochs * static_cast<double>(m_stepsPerEpoch))));
+    m_schedule = { scheduleTypeFromString(c.lrSchedulerType), c.learningRate,
+        c.warmupSteps > 0 ? c.warmupSteps : warmupStepsFromRatio(c.warmupRatio, m_totalSteps), m_totalSteps, 0.0 };
+
+    // Mixed precision: the objective's forward passes run under autocast; backward follows it.
+    m_autocast = c.mixedPrecision == "bf16";
+    if (m_autocast && !compat::hasAutocast(m_deviceType, at::kBFloat16))
+        throw InputError("mixed_precision: bf16 autocast is not available on device " + c.device);
+
+    if (options.workspace && options.runId)
+        m_writer = std::make_unique<BatchWriter>(options.workspace->db());
+    m_checkpoints = std::make_unique<CheckpointStore>(options.runDir, c.saveTotalLimit);
+    auto loadBase = [&c, load]() { return loadCausalLM(c.model, load); };
+    m_models = std::make_unique<TrainerModels>(*m_model, *m_adapter, loadBase);
+    // Samples, diversity, forgetting and weight space while training (measures.h).
+    m_measures = std::make_unique<TrainingMeasures>(TrainingMeasures::Context { c, *m_model, *m_adapter,
+        *m_tokenizer, m_chatTemplate.get(), options.workspace, options.runId, m_writer.get(),
+        [this](const nlohmann::json& e) { record(e); }, [this](const nlohmann::json& e) { emit(e); }, loadBase });
+}
+
+TrainingRun::~TrainingRun() = default;
+
+void TrainingRun::rebuildOptimizer()
+{
+    m_groups = m_adapter->parameterGroups(m_config.weightDecay);
+    m_optimizer = m_config.optim == "sgd"
+        ? makeSgd(m_groups, { m_config.sgdMomentum, false })
+        : makeAdamW(m_groups, { m_config.adamBeta1, m_config.adamBeta2, m_config.adamEpsilon });
+}
+
+void TrainingRun::resume()
+{
+    const auto latest = m_checkpoints->latest();
+    if (!latest)
+        throw InputError(
+            "cannot resume: the run has no checkpoint in " + (m_options.runDir / "checkpoints").string());
+    CheckpointData d = CheckpointStore::load(*latest);
+    m_adapter->restoreState(d.adapter);
+    // The restored state may change what trains (sparse fine-tuning past its dense phase).
+    rebuildOptimizer();
+    auto rng = d.optimizer.find("rng.cpu");
+    if (rng != d.optimizer.end()) {
+        setCpuRngState(rng->second);
+        d.optimizer.erase(rng);
+    }
+    m_optimizer->restoreState(d.optimizer);
+    m_step = d.trainer.at("step").get<std::int64_t>();
+    if (!d.trainer["best_eval_loss"].is_null())
+        m_bestEval = d.trainer["best_eval_loss"].get<double>();
+    m_evalsWithoutImprovement = d.trainer.value("evals_without_improvement", std::int64_t { 0 });
+    m_skippedSteps = d.trainer.value("skipped_steps", std::int64_t { 0 });
+}
+
+void TrainingRun::cacheReference()
+{
+    if (!m_objective->needsReference() || !m_objective->canCacheReference())
+        throw InputError("precompute_ref_log_probs: objective '" + m_config.objective
+            + (m_objective->needsReference() ? "' cannot precompute its reference numbers"
+                                             : "' uses no reference model"));
+    const fs::path cachePath = m_options.runDir / "reference_logps.safetensors";
+    const auto started = Clock::now();
+    const std::int64_t n = m_examples->size();
+    bool loaded = false;
+    if (fs::exists(cachePath)) {
+        const at::Tensor cached = SafetensorsFile::open(cachePath).tensor("reference_logps");
+        if (cached.size(0) == n) {
+            m_examples->setReferenceCache(cached.clone());
+            loaded = true;
+        }
+    }
+    if (!loaded) {
+        at::NoGradGuard noGrad;
+        const std::vector<std::int64_t> all = range(0, n);
+        std::vector<at::Tensor> parts;
+        for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
+            const auto batch = m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), all,
+                m_model->device());
+            parts.push_back(m_objective->referenceLogProbs(batch, *m_models).to(at::kCPU));
+        }
+        const at::Tensor cache = at::cat(parts).to(at::kFloat).contiguous();
+        fs::create_directories(m_options.runDir);
+        const fs::path temp = cachePath.string() + ".tmp";
+        writeSafetensors(temp, { { "reference_logps", cache } }, { { "objective", m_config.objective } });
+        fs::rename(temp, cachePath);
+        m_examples->setReferenceCache(cache);
+    }
+    m_models->dropReference();
+    emit({ { "event", "reference_cached" }, { "examples", n }, { "loaded", loaded }, { "path", cachePath.string() },
+        { "seconds", std::chrono::duration<double>(Clock::now() - started).count() } });
+}
+
+void TrainingRun::begin()
+{
+    record({ { "event", "start" },
+        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) },
+        { "step", m_step }, { "total_steps", m_totalSteps }, { "train_examples", m_examples->train().size() },
+        { "eval_examples", m_examples->eval().size() }, { "truncated_examples", m_examples->truncated() },
+        { "examples_without_response", m_examples->withoutTarget() }, { "packed_rows", m_examples->packedRows() },
+        { "trainable_parameters", m_result.trainableParameters },
+        { "total_parameters", m_result.totalParameters }, { "adapter", m_config.adapter },
+        { "objective", m_config.objective } });
+    m_measures->atStart(m_step);
+}
+
+bool TrainingRun::done() const
+{
+    return m_stoppedEarly || m_step >= m_totalSteps;
+}
+
+LossOutput TrainingRun::lossOf(const ObjectiveBatch& batch)
+{
+    compat::AutocastGuard guard(m_deviceType, at::kBFloat16, m_autocast);
+    return m_objective->loss(batch, *m_models);
+}
+
+// Backward right after each micro-batch frees its activations; the gradients are then divided
+// by the step's loss tokens, so accumulation equals one big token-weighted batch.
+TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicro)
+{
+    const std::int64_t accum = m_config.gradientAccumulationSteps;
+    std::vector<ObjectiveBatch> micro;
+    for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m)
+        micro.push_back(m_examples->batch(m_order->batch(m), m_examples->train(), m_model->device()));
+    m_optimizer->zeroGrad();
+    Accumulated a;
+    for (const ObjectiveBatch& b : micro) {
+        LossOutput out = lossOf(b);
+        a.lossTokens += out.tokens;
+        a.tokens += TrainingExamples::tokens(b);
+        for (const auto& [k, v] : out.metrics)
+            a.metrics[k] += v / static_cast<double>(micro.size());
+        const double share = static_cast<double>(out.tokens);
+        const at::Tensor scaled = out.loss * (share > 0 ? share : 1.0);
+        a.loss += scaled.item<double>();
+        if (out.loss.requires_grad())
+            scaled.backward();
+    }
+    const double denominator = static_cast<double>(std::max<std::int64_t>(1, a.lossTokens));
+    for (auto& g : m_groups) {
+        for (auto& p : g.parameters) {
+            if (p.tensor.grad().defined())
+                p.tensor.mutable_grad().div_(denominator);
+        }
+    }
+    a.loss /= denominator;
+    return a;
+}
+
+void TrainingRun::skipOrStop(const std::string& what)
+{
+    if (m_config.nanPolicy == "skip") {
+        ++m_skippedSteps;
+        m_optimizer->zeroGrad();
+        record({ { "event", "skipped" }, { "step", m_step + 1 }, { "reason", what } });
+        ++m_step;
+        return;
+    }
+    saveCheckpoint(); // the weights are still those of the last good step
+    if (m_writer)
+        m_writer->flush();
+    throw TrainingError(what
+        + "; the run stopped (nan_policy: stop). The last good state is in the newest "
+          "checkpoint; lower the learning rate or set nan_policy: skip");
+}
+
+void TrainingRun::step()
+{
+    const auto started = Clock::now();
+    const std::int64_t firstMicro = m_step * m_config.gradientAccumulationSteps;
+    const std::int64_t stage = m_order->epochOf(firstMicro);
+    if (stage != m_lastStage) {
+        m_adapter->beginStage(stage);
+        m_lastStage = stage;
+    }
+    const Accumulated a = accumulateGradients(firstMicro);
+    const GradNorm norm = clipGradNorm(m_groups, m_config.maxGradNorm);
+    if (!std::isfinite(a.loss) || !norm.finite) {
+        skipOrStop(std::string(!std::isfinite(a.loss) ? "the loss" : "the gradient norm") + " is not finite at step "
+            + std::to_string(m_step + 1));
+        return;
+    }
+    const double lr = m_schedule.lr(m_step);
+    m_optimizer->step(lr);
+    ++m_step;
+    if (m_adapter->afterStep(m_step))
+        rebuildOptimizer();
+    m_lastLoss = a.loss;
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    if (m_step % m_config.loggingSteps == 0 || m_step == m_totalSteps)
+        logStep(a, lr, firstMicro, seconds, norm.norm);
+    evaluateIfDue();
+    if (m_stoppedEarly)
+        return;
+    const bool checkpointNow = m_config.saveSteps > 0 && m_step % m_config.saveSteps == 0 && m_step < m_totalSteps;
+    if (checkpointNow)
+        saveCheckpoint();
+    m_measures->afterStep(m_step, m_totalSteps, checkpointNow);
+}
+
+void TrainingRun::logStep(const Accumulated& a, double lr, std::int64_t firstMicro, double seconds, double gradNorm)
+{
+    const double tokensPerSecond = seconds > 0 ? static_cast<double>(a.tokens) / seconds : 0.0;
+    const double epoch = static_cast<double>(firstMicro + m_config.gradientAccumulationSteps)
+        / static_cast<double>(m_order->batchesPerEpoch());
+    nlohmann::json event = { { "event", "step" }, { "step", m_step }, { "epoch", epoch }, { "loss", a.loss },
+        { "lr", lr }, { "grad_norm", finiteOr(gradNorm, -1) }, { "tokens_per_s", tokensPerSecond },
+        { "step_seconds", seconds } };
+    for (const auto& [k, v] : a.metrics)
+        event[k] = v;
+    if (const auto memory = deviceMemory(m_model->device())) {
+        event["device_memory_mb"] = static_cast<double>(memory->allocated) / (1 << 20);
+        event["device_peak_memory_mb"] = static_cast<double>(memory->peakAllocated) / (1 << 20);
+    }
+    record(event);
+    metric("loss", a.loss);
+    metric("lr", lr);
+    metric("grad_norm", gradNorm);
+    metric("tokens_per_s", tokensPerSecond);
+    for (const auto& [k, v] : a.metrics)
+        metric(k, v);
+}
+
+std::optional<double> TrainingRun::evaluate()
+{
+    const std::vector<std::int64_t>& evalIdx = m_examples->eval();
+    if (evalIdx.empty())
+        return std::nullopt;
+    at::NoGradGuard noGrad;
+    double weighted = 0;
+    std::int64_t tokens = 0;
+    const auto n = static_cast<std::int64_t>(evalIdx.size());
+    for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
+        const LossOutput out
+            = lossOf(m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx,
+                m_model->device()));
+        weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
+        tokens += out.tokens;
+    }
+    return tokens > 0 ? weighted / static_cast<double>(tokens) : 0.0;
+}
+
+// At the last step, and every eval_steps (or at each epoch's end); the best state is kept, and
+// early stopping counts evaluations without improvement.
+void TrainingRun::evaluateIfDue()
+{
+    if (m_examples->eval().empty())
+        return;
+    const bool epochEnd = (m_step % m_stepsPerEpoch) == 0;
+    if (m_step != m_totalSteps && !(m_config.evalSteps > 0 ? m_step % m_config.evalSteps == 0 : epochEnd))
+        return;
+    const double evalLoss = *evaluate();
+    metric("eval_loss", evalLoss);
+    if (!m_bestEval || evalLoss < *m_bestEval - m_config.earlyStoppingThreshold) {
+        m_bestEval = evalLoss;
+        m_evalsWithoutImprovement = 0;
+        m_checkpoints->saveBest(m_step, snapshot());
+    } else {
+        ++m_evalsWithoutImprovement;
+    }
+    record({ { "event", "eval" }, { "step", m_step }, { "eval_loss", evalLoss }, { "best_eval_loss", *m_bestEval } });
+    if (m_config.earlyStoppingPatience > 0 && m_evalsWithoutImprovement >= m_config.earlyStoppingPatience)
+        m_stoppedEarly = true;
+}
+
+CheckpointData TrainingRun::snapshot() const
+{
+    CheckpointData d;
+    d.adapter = m_adapter->state();
+    d.optimizer = m_optimizer->state();
+    d.optimizer["rng.cpu"] = cpuRngState();
+    d.trainer = { { "best_eval_loss", m_bestEval ? nlohmann::json(*m_bestEval) : nlohmann::json(nullptr) },
+        { "evals_without_improvement", m_evalsWithoutImprovement }, { "skipped_steps", m_skippedSteps },
+        { "total_steps", m_totalSteps } };
+    return d;
+}
+
+void TrainingRun::saveCheckpoint()
+{
+    const fs::path dir = m_checkpoints->save(m_step, snapshot());
+    record({ { "event", "checkpoint" }, { "step", m_step }, { "path", dir.string() } });
+}
+
+// What loads the adapter again (measure forgetting --adapter, export, init_adapter).
+void TrainingRun::writeAdapter() const
+{
+    RunAdapterFiles { m_config.adapter, m_config.adapterParams, m_config.seed, m_config.model, m_adapter->state() }
+        .write(m_options.runDir / "adapter");
+}
+
+TrainResult TrainingRun::finish(TrainResult::Status status)
+{
+    if (m_stoppedEarly)
+        status = TrainResult::Status::EarlyStopped;
+    saveCheckpoint();
+    writeAdapter();
+    if (status != TrainResult::Status::Cancelled)
+        m_measures->atEnd(m_step);
+    m_result.status = status;
+    m_result.steps = m_step;
+    m_result.lastLoss = m_lastLoss;
+    m_result.bestEvalLoss = m_bestEval;
+    const char* name = status == TrainResult::Status::Cancelled ? "cancelled"
+        : status == TrainResult::Status::EarlyStopped             ? "early_stopped"
+                                                                  : "finished";
+    record({ { "event", "finished" },
+        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) },
+        { "status", name }, { "steps", m_step }, { "loss", finiteOr(m_lastLoss, -1) },
+        { "best_eval_loss", m_bestEval ? nlohmann::json(*m_bestEval) : nlohmann::json(nullptr) },
+        { "skipped_steps", m_skippedSteps } });
+    if (m_writer)
+        m_writer->flush();
+    return m_result;
+}
+
+void TrainingRun::emit(const nlohmann::json& event) const
+{
+    if (m_options.events)
+        m_options.events(event);
+}
+
+// Sent to the sink, and stored as an event unless it is a step (steps are stored as metrics).
+void TrainingRun::record(const nlohmann::json& event)
+{
+    emit(event);
+    if (m_writer) {
+        const std::string kind = event.value("event", "");
+        if (kind != "step")
+            m_writer->addEvent(*m_options.runId, kind, event.dump());
+    }
+}
+
+void TrainingRun::metric(const std::string& name, double value)
+{
+    if (m_writer)
+        m_writer->addMetric(*m_options.runId, m_step, name, value);
+}
+
+} // namespace tunebench
