@@ -23,7 +23,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include <random>
 
 using tunebench::Tokenizer;
 using nlohmann::json;
@@ -98,24 +97,27 @@ class TestTokenizerParity : public QObject {
 
     QTemporaryDir m_work;
     std::vector<std::string> m_texts;
+    QString m_notes; // the reference's stderr: where the `tokenizers` library alone differs
 
     QString trained(const QString& name) const { return m_work.filePath("trained/" + name); }
-
-    // Runs the reference script; its stdout lines, or a failure with its stderr.
-    QStringList reference(const QStringList& args, QString* notes = nullptr)
+    // The reference's output for a folder (written by initTestCase's one batch).
+    QString referenceOutput(const QString& folder) const
     {
-        const reference::Result r = reference::run("tokenize_reference.py", args);
-        if (r.code != 0) {
-            qWarning().noquote() << "tokenize_reference.py" << args.join(' ') << "failed:" << r.err;
-            return {};
-        }
-        if (notes)
-            *notes = r.err.trimmed();
-        return splitLines(r.out);
+        return m_work.filePath("reference/" + QString::number(qHash(folder)) + ".jsonl");
+    }
+    QStringList referenceLines(const QString& file) const
+    {
+        QFile f(file);
+        return f.open(QIODevice::ReadOnly) ? splitLines(f.readAll()) : QStringList();
     }
 
     // The folder of a row: ../shared/fixtures/tokenizers/NAME or a trained one.
     static QString shared(const QString& name) { return reference::sharedFixture("tokenizers/" + name); }
+    static QStringList trainedNames()
+    {
+        return { "bytelevel-gpt2", "bytelevel-llama3", "bytelevel-qwen2", "sp-legacy", "sp-llama", "metaspace",
+            "added-tokens", "model-qwen2", "model-gpt2", "gpt2-files", "gpt2-files-config" };
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -129,6 +131,35 @@ private Q_SLOTS:
             "train_tokenizers.py", { "--corpus", kCorpus, "--out", m_work.filePath("trained") });
         QVERIFY2(r.code == 0, qPrintable("train_tokenizers.py failed: " + r.err));
         qInfo().noquote() << "trained:" << r.out.trimmed().replace('\n', "; ");
+
+        // Every reference output in one process (importing transformers costs seconds):
+        // each folder's ids and decodings, and what the CLI checks compare with.
+        QStringList folders;
+        for (const char* name : { "llama2", "llama3", "qwen3", "gpt2" })
+            if (!shared(name).isEmpty())
+                folders << shared(name);
+        for (const QString& name : trainedNames())
+            folders << trained(name);
+        QVERIFY(QDir().mkpath(m_work.filePath("reference")));
+        QByteArray jobs;
+        const auto job = [&](const QStringList& args) {
+            json line = json::array();
+            for (const QString& a : args)
+                line.push_back(a.toStdString());
+            jobs += QByteArray::fromStdString(line.dump()) + '\n';
+        };
+        for (const QString& folder : folders)
+            job({ "--tokenizer", folder, "--input", kCorpus, "--all", "--random-ids", QString::number(kRandomIdLines),
+                "--output", referenceOutput(folder) });
+        const QString cliFolder = trained("added-tokens");
+        job({ "--tokenizer", cliFolder, "--input", kCorpus, "--add-special-tokens", "--output",
+            m_work.filePath("reference/cli_ids.jsonl") });
+        job({ "--tokenizer", cliFolder, "--input", m_work.filePath("reference/cli_ids.jsonl"), "--decode",
+            "--skip-special-tokens", "--output", m_work.filePath("reference/cli_text.jsonl") });
+        QVERIFY(writeTextFile(m_work.filePath("jobs.jsonl"), jobs));
+        const reference::Result batch = reference::run("tokenize_reference.py", { "--batch", m_work.filePath("jobs.jsonl") });
+        QVERIFY2(batch.code == 0, qPrintable("tokenize_reference.py --batch failed: " + batch.err));
+        m_notes = batch.err;
     }
 
     void parity_data()
@@ -140,9 +171,8 @@ private Q_SLOTS:
                                       << QString("../shared/fixtures/tokenizers/%1 is not beside this checkout (a "
                                                  "fresh clone has none)")
                                              .arg(name);
-        for (const char* name : { "bytelevel-gpt2", "bytelevel-llama3", "bytelevel-qwen2", "sp-legacy", "sp-llama",
-                 "metaspace", "added-tokens", "model-qwen2", "model-gpt2", "gpt2-files", "gpt2-files-config" })
-            QTest::addRow("trained %s", name) << trained(name) << QString();
+        for (const QString& name : trainedNames())
+            QTest::addRow("trained %s", qPrintable(name)) << trained(name) << QString();
     }
 
     void parity()
@@ -152,45 +182,28 @@ private Q_SLOTS:
         if (folder.isEmpty())
             QSKIP(qPrintable(missing));
         const Tokenizer tokenizer = Tokenizer::fromFolder(folder.toStdString());
-
-        // The corpus, then random id sequences (a few ids past the vocabulary too).
-        std::vector<json> inputs(m_texts.begin(), m_texts.end());
-        std::mt19937 rng(17);
-        const auto top = static_cast<std::int32_t>(tokenizer.vocabSize());
-        for (int i = 0; i < kRandomIdLines; ++i) {
-            std::vector<std::int32_t> ids(1 + rng() % 12);
-            for (std::int32_t& id : ids)
-                id = i % 10 == 9 ? static_cast<std::int32_t>(rng() % (top + 5)) : static_cast<std::int32_t>(rng() % top);
-            inputs.emplace_back(ids);
-        }
-        const QString input = m_work.filePath(QString::number(qHash(folder)) + ".jsonl");
-        {
-            QByteArray text;
-            for (const json& j : inputs)
-                text += QByteArray::fromStdString(j.dump()) + '\n';
-            QVERIFY(writeTextFile(input, text));
-        }
-
-        QString notes;
-        const QStringList expected = reference({ "--tokenizer", folder, "--input", input, "--all" }, &notes);
-        QCOMPARE(std::size_t(expected.size()), inputs.size());
+        const QStringList expected = referenceLines(referenceOutput(folder));
+        // The corpus, then the reference's random id sequences.
+        QCOMPARE(std::size_t(expected.size()), m_texts.size() + kRandomIdLines);
         Tally tally;
-        for (std::size_t i = 0; i < inputs.size(); ++i) {
-            const json theirs = json::parse(expected[int(i)].toStdString());
-            const int line = int(i) + 1;
+        for (int i = 0; i < expected.size(); ++i) {
+            const json theirs = json::parse(expected[i].toStdString());
+            const int line = i + 1;
             std::vector<std::int32_t> special;
-            if (inputs[i].is_string()) {
-                const std::string& text = inputs[i].get_ref<const std::string&>();
-                tally.compare("ids", theirs["ids"], json(tokenizer.encode(text)), line, inputs[i]);
-                special = tokenizer.encode(text, true);
-                tally.compare("ids_special", theirs["ids_special"], json(special), line, inputs[i]);
+            json input;
+            if (std::size_t(i) < m_texts.size()) {
+                const std::string& text = m_texts[std::size_t(i)];
+                input = text;
+                tally.compare("ids", theirs["ids"], json(tokenizer.encode(text)), line, input);
+                tally.compare("ids_special", theirs["ids_special"], json(tokenizer.encode(text, true)), line, input);
                 // Decode what the reference encoded, so a difference shows in one field only.
                 special = theirs["ids_special"].get<std::vector<std::int32_t>>();
             } else {
-                special = inputs[i].get<std::vector<std::int32_t>>();
+                input = theirs["input"];
+                special = input.get<std::vector<std::int32_t>>();
             }
-            tally.compare("decoded", theirs["decoded"], json(tokenizer.decode(special)), line, inputs[i]);
-            tally.compare("decoded_skip", theirs["decoded_skip"], json(tokenizer.decode(special, true)), line, inputs[i]);
+            tally.compare("decoded", theirs["decoded"], json(tokenizer.decode(special)), line, input);
+            tally.compare("decoded_skip", theirs["decoded_skip"], json(tokenizer.decode(special, true)), line, input);
             ++tally.lines;
         }
         qInfo().noquote() << QString("%1: %2 lines (%3 texts, %4 id sequences) x 4 fields compared with transformers: %5")
@@ -199,8 +212,14 @@ private Q_SLOTS:
                                  .arg(m_texts.size())
                                  .arg(kRandomIdLines)
                                  .arg(tally.summary());
-        if (!notes.isEmpty())
-            qInfo().noquote() << "  reference:" << notes.left(1200);
+        // The reference's notes on this folder: a line naming it and the indented lines after it.
+        bool ours = false;
+        for (const QString& note : m_notes.split('\n')) {
+            if (!note.startsWith(' '))
+                ours = note.startsWith(folder + ": ");
+            if (ours)
+                qInfo().noquote() << "  reference:" << note.left(300);
+        }
         for (const QString& m : tally.first)
             qInfo().noquote() << m;
         QCOMPARE(tally.total(), 0);
@@ -259,7 +278,7 @@ private Q_SLOTS:
     void cliMatchesReference()
     {
         const QString folder = trained("added-tokens");
-        const QStringList expected = reference({ "--tokenizer", folder, "--input", kCorpus, "--add-special-tokens" });
+        const QStringList expected = referenceLines(m_work.filePath("reference/cli_ids.jsonl"));
         const CliResult r = runCli({ "tokenize", "--tokenizer", folder, "--input", kCorpus, "--add-special-tokens" });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const QStringList lines = splitLines(r.out.toUtf8());
@@ -270,8 +289,7 @@ private Q_SLOTS:
 
         const QString ids = m_work.filePath("cli_ids.jsonl");
         QVERIFY(writeTextFile(ids, r.out.toUtf8()));
-        const QStringList decodedRef
-            = reference({ "--tokenizer", folder, "--input", ids, "--decode", "--skip-special-tokens" });
+        const QStringList decodedRef = referenceLines(m_work.filePath("reference/cli_text.jsonl"));
         const CliResult back
             = runCli({ "tokenize", "--decode", "--skip-special-tokens", "--tokenizer", folder, "--input", ids });
         QVERIFY2(back.code == 0, qPrintable(back.err));
