@@ -9,5 +9,6 @@ tunebench_add_test(test_tokenizer_parity SOURCES tokenizer/test_tokenizer_parity
                    LIBRARIES tunebench_core TIMEOUT 900)
 target_compile_definitions(test_tokenizer_parity PRIVATE TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
 add_dependencies(test_tokenizer_parity tunebench-cli)
-tunebench_add_test(bench_tokenizer SOURCES bench/bench_tokenizer.cpp LABELS bench LIBRARIES tunebench_core
+# Against the `tokenizers` library (tokenize_reference.py --bench) on the shared real tokenizers.
+tunebench_add_test(bench_tokenizer SOURCES bench/bench_tokenizer.cpp LABELS bench reference LIBRARIES tunebench_core
                    TIMEOUT 900)
