@@ -15,9 +15,10 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order.
+// transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order. Since transformers 5 its
+// special_tokens_map (what templates see) leaves additional_special_tokens out.
 constexpr const char* kSpecialTokenKeys[] = { "bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
-    "cls_token", "mask_token", "additional_special_tokens" };
+    "cls_token", "mask_token" };
 
 std::string readText(const std::filesystem::path& path)
 {
@@ -60,22 +61,7 @@ void collectSpecialTokens(const ordered_json& config, const std::string& origin,
     for (const char* key : kSpecialTokenKeys) {
         if (!config.contains(key))
             continue;
-        const ordered_json& value = config[key];
-        const std::string where = origin + ": field '" + key + "'";
-        if (std::string(key) == "additional_special_tokens") {
-            if (value.is_null()) {
-                out.erase(key);
-                continue;
-            }
-            if (!value.is_array())
-                throw InputError(where + ": expected a list of tokens, got " + value.dump());
-            ordered_json list = ordered_json::array();
-            for (const auto& item : value)
-                list.push_back(tokenText(item, where));
-            out[key] = list;
-        } else {
-            out[key] = tokenText(value, where);
-        }
+        out[key] = tokenText(config[key], origin + ": field '" + key + "'");
     }
 }
 
@@ -260,6 +246,8 @@ std::string ChatTemplate::renderRequest(const ordered_json& request, const std::
             where + ": expected a JSON object with a 'messages' list, got " + std::string(request.type_name()));
     if (!request.contains("messages") || !request["messages"].is_array())
         throw InputError(where + ": field 'messages' must be a list of messages");
+    if (request["messages"].empty())
+        throw InputError(where + ": cannot apply a chat template to an empty conversation");
     bool addGenerationPrompt = false;
     ordered_json extra = ordered_json::object();
     for (auto it = request.begin(); it != request.end(); ++it) {

@@ -52,7 +52,8 @@ public:
         const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
 
     // Renders one request object {"messages": [...], "add_generation_prompt": bool,
-    // "tools": [...], ...: other keys become template variables}. Throws InputError
+    // "tools": [...], ...: other keys become template variables}, as apply_chat_template
+    // does (which, unlike render(), refuses an empty conversation). Throws InputError
     // naming `where` (e.g. "chats.jsonl:3") for a request of the wrong shape.
     std::string renderRequest(const nlohmann::ordered_json& request, const std::string& where) const;
 

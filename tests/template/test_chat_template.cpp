@@ -142,17 +142,21 @@ private Q_SLOTS:
         auto run = [&](const char* json) {
             return QString::fromStdString(t.renderRequest(ordered_json::parse(json), "chats.jsonl:7"));
         };
-        QCOMPARE(run(R"({"messages": []})"), QStringLiteral("0|False|no tools|None|unset"));
+        QCOMPARE(run(R"({"messages": [{"role": "user"}]})"), QStringLiteral("1|False|no tools|None|unset"));
+        // As apply_chat_template: an empty conversation is refused (render() itself takes it).
+        QCOMPARE(inputError([&] { run(R"({"messages": []})"); }),
+            QStringLiteral("chats.jsonl:7: cannot apply a chat template to an empty conversation"));
+        QCOMPARE(QString::fromStdString(t.render(ordered_json::array(), false)), QStringLiteral("0|False|no tools|None|unset"));
         QCOMPARE(
             run(R"({"messages": [{}], "add_generation_prompt": true, "tools": [{}, {}], "enable_thinking": false})"),
             QStringLiteral("1|True|2|None|False"));
         QCOMPARE(inputError([&] { run(R"({"add_generation_prompt": true})"); }),
             QStringLiteral("chats.jsonl:7: field 'messages' must be a list of messages"));
-        QCOMPARE(inputError([&] { run(R"({"messages": [], "add_generation_prompt": "yes"})"); }),
+        QCOMPARE(inputError([&] { run(R"({"messages": [{}], "add_generation_prompt": "yes"})"); }),
             QStringLiteral("chats.jsonl:7: field 'add_generation_prompt' must be true or false, got \"yes\""));
         QCOMPARE(inputError([&] { run(R"([1, 2])"); }),
             QStringLiteral("chats.jsonl:7: expected a JSON object with a 'messages' list, got array"));
-        QCOMPARE(inputError([&] { run(R"({"messages": [], "continue_final_message": true})"); }),
+        QCOMPARE(inputError([&] { run(R"({"messages": [{}], "continue_final_message": true})"); }),
             QStringLiteral("chats.jsonl:7: field 'continue_final_message' is not supported"));
     }
 
