@@ -166,10 +166,9 @@ ChatTemplate ChatTemplate::fromConfig(const ordered_json& config, const std::str
         throw InputError(origin + ": expected a JSON object");
     if (!config.contains("chat_template") || config["chat_template"].is_null())
         throw InputError(origin + ": no field 'chat_template' (this tokenizer has no chat template)");
-    const std::string source = selectTemplate(config["chat_template"], origin, name);
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, origin, tokens);
-    return ChatTemplate(source, origin + " chat_template" + (name == "default" ? "" : " '" + name + "'"), tokens);
+    return fromField(config["chat_template"], origin, name, tokens);
 }
 
 std::optional<ChatTemplate> ChatTemplate::fromFolderIfPresent(const std::filesystem::path& dir)
@@ -198,26 +197,37 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
     if (!config.is_object())
         throw InputError(configPath.string() + ": expected a JSON object");
 
-    std::string source;
-    std::string origin;
-    if (config.contains("chat_template") && !config["chat_template"].is_null()) {
-        source = selectTemplate(config["chat_template"], configPath.string(), name);
-        origin = configPath.string() + " chat_template" + (name == "default" ? "" : " '" + name + "'");
-    } else if (std::filesystem::exists(jinjaPath)) {
-        if (name != "default")
-            throw InputError(
-                jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
-        source = readText(jinjaPath);
-        origin = jinjaPath.string();
-    } else {
-        throw InputError(configPath.string()
-            + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
-    }
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, configPath.string(), tokens);
     if (std::filesystem::exists(mapPath))
         collectSpecialTokens(readJson(mapPath), mapPath.string(), tokens);
-    return ChatTemplate(source, origin, tokens);
+    // chat_template.jinja takes priority over the config's field, as in transformers 5.
+    if (std::filesystem::exists(jinjaPath)) {
+        if (name != "default")
+            throw InputError(
+                jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
+        return ChatTemplate(readText(jinjaPath), jinjaPath.string(), tokens);
+    }
+    if (!config.contains("chat_template") || config["chat_template"].is_null())
+        throw InputError(configPath.string()
+            + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
+    return fromField(config["chat_template"], configPath.string(), name, tokens);
+}
+
+ChatTemplate ChatTemplate::fromField(
+    const ordered_json& field, const std::string& file, const std::string& name, const ordered_json& tokens)
+{
+    ChatTemplate chat(selectTemplate(field, file, name),
+        file + " chat_template" + (name == "default" ? "" : " '" + name + "'"), tokens);
+    // apply_chat_template picks the template named tool_use, where there is one, for a
+    // conversation with tools, unless a template was asked for by name.
+    if (name == "default" && field.is_array()) {
+        for (const auto& entry : field)
+            if (entry.value("name", "") == "tool_use")
+                chat.m_toolUse = jinja::Template::parse(
+                    entry["template"].get<std::string>(), file + " chat_template 'tool_use'");
+    }
+    return chat;
 }
 
 std::string ChatTemplate::render(
@@ -236,7 +246,8 @@ std::string ChatTemplate::render(
         throw InputError("chat template variables must be a JSON object");
     for (auto it = extra.begin(); it != extra.end(); ++it)
         vars.emplace_back(it.key(), jinja::Value::fromJson(it.value()));
-    return m_template.render(vars, m_limits);
+    const bool tools = extra.contains("tools") && !extra["tools"].is_null();
+    return (tools && m_toolUse ? *m_toolUse : m_template).render(vars, m_limits);
 }
 
 std::string ChatTemplate::renderRequest(const ordered_json& request, const std::string& where) const

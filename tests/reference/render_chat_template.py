@@ -99,30 +99,35 @@ def collect_special_tokens(config, out):
 
 
 def load_tokenizer_template(folder, name):
+    """(template, tool_use template or None, special tokens). As transformers 5 does,
+    chat_template.jinja takes priority over the config's chat_template; without a
+    name asked for, a conversation with tools gets the template named tool_use."""
     config_path = os.path.join(folder, "tokenizer_config.json")
     config = {}
     if os.path.exists(config_path):
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
     template = config.get("chat_template")
-    if template is None:
-        jinja_path = os.path.join(folder, "chat_template.jinja")
-        if not os.path.exists(jinja_path):
-            sys.exit(f"{folder}: no chat template")
+    tool_use = None
+    jinja_path = os.path.join(folder, "chat_template.jinja")
+    if os.path.exists(jinja_path):
         with open(jinja_path, encoding="utf-8", newline="") as f:
             template = f.read()
+    elif template is None:
+        sys.exit(f"{folder}: no chat template")
     elif isinstance(template, list):
         by_name = {t["name"]: t["template"] for t in template}
-        if name not in by_name:
-            sys.exit(f"{config_path}: no chat template named {name!r}")
-        template = by_name[name]
+        if (name or "default") not in by_name:
+            sys.exit(f"{config_path}: no chat template named {name or 'default'!r}")
+        tool_use = by_name.get("tool_use") if name is None else None
+        template = by_name[name or "default"]
     tokens = {}
     collect_special_tokens(config, tokens)
     map_path = os.path.join(folder, "special_tokens_map.json")
     if os.path.exists(map_path):
         with open(map_path, encoding="utf-8") as f:
             collect_special_tokens(json.load(f), tokens)
-    return template, tokens
+    return template, tool_use, tokens
 
 
 def make_parser():
@@ -133,7 +138,8 @@ def make_parser():
     source.add_argument("--template-list", help="JSONL file of templates, each rendered over every conversation")
     source.add_argument("--batch", metavar="JOBS", help="run the argument lists of JOBS, one per line")
     parser.add_argument("--renderer", choices=["jinja2", "transformers"], default="jinja2")
-    parser.add_argument("--name", help="which of several named templates (default: transformers' choice)")
+    parser.add_argument("--name", help="which of several named templates (default: as transformers picks: "
+                        "tool_use for a conversation with tools where there is one, else default)")
     parser.add_argument("--special-tokens", default="{}", help="JSON object of special tokens (with --template)")
     parser.add_argument("--input", help="JSONL file of requests")
     parser.add_argument("--output", help="write there instead of to stdout")
@@ -151,15 +157,18 @@ def split_request(request):
 
 
 class Jinja2Renderer:
-    def __init__(self, special_tokens_map):
+    def __init__(self, special_tokens_map, tool_use=None):
         self.env = make_environment()
         self.tokens = special_tokens_map
+        self.tool_use = None if tool_use is None else self.env.from_string(tool_use)
 
     def compile(self, text):
         return self.env.from_string(text)
 
     def render(self, compiled, request):
         messages, add_generation_prompt, tools, documents, rest = split_request(request)
+        if tools is not None and self.tool_use is not None:
+            compiled = self.tool_use
         if isinstance(messages, list) and not messages:
             # apply_chat_template's own check, before any template runs.
             raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
@@ -204,9 +213,10 @@ def run(parser, args):
         parser.error("--input is required")
 
     tokens = {}
+    tool_use = None
     if args.tokenizer:
         # transformers picks among named templates itself (tool_use where tools are given).
-        template_text, tokens = load_tokenizer_template(args.tokenizer, args.name or "default")
+        template_text, tool_use, tokens = load_tokenizer_template(args.tokenizer, args.name)
         templates = [args.name if args.renderer == "transformers" else template_text]
     elif args.template:
         with open(args.template, encoding="utf-8", newline="") as f:
@@ -225,7 +235,7 @@ def run(parser, args):
     if args.renderer == "transformers":
         renderer = TransformersRenderer(args.tokenizer, special_tokens_map)
     else:
-        renderer = Jinja2Renderer(special_tokens_map)
+        renderer = Jinja2Renderer(special_tokens_map, tool_use)
     lines = []
     for template_text in templates:
         try:

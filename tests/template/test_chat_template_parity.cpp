@@ -159,6 +159,8 @@ class TestChatTemplateParity : public QObject {
         return m_work.filePath(renderer + "-" + QString::number(qHash(row)) + ".jsonl");
     }
     static QString shared(const QString& name) { return reference::sharedFixture("tokenizers/" + name); }
+    QString namedFolder() const { return m_work.filePath("named"); }
+    QString jinjaFolder() const { return m_work.filePath("jinja-file"); }
     static QStringList features()
     {
         return QDir(kFeatures).entryList({ "*.jinja" }, QDir::Files, QDir::Name);
@@ -207,6 +209,30 @@ private Q_SLOTS:
         QVERIFY2(readLines(kConversations).size() >= 50, "tests/template/conversations.jsonl is missing or short");
         QVERIFY2(features().size() >= 10, "tests/template/features has too few templates");
 
+        // Folders whose template transformers chooses: named templates (tool_use for a
+        // conversation with tools), and chat_template.jinja beside a config template.
+        const auto readFeature = [](const char* name) {
+            QFile f(kFeatures + "/" + name);
+            return f.open(QIODevice::ReadOnly) ? f.readAll().toStdString() : std::string();
+        };
+        const ordered_json tokenizerJson = { { "version", "1.0" }, { "truncation", nullptr }, { "padding", nullptr },
+            { "added_tokens", ordered_json::array() }, { "normalizer", nullptr }, { "pre_tokenizer", nullptr },
+            { "post_processor", nullptr }, { "decoder", nullptr },
+            { "model", { { "type", "BPE" }, { "vocab", { { "a", 0 } } }, { "merges", ordered_json::array() } } } };
+        ordered_json config = ordered_json::parse(kFeatureTokens);
+        config["tokenizer_class"] = "PreTrainedTokenizerFast";
+        for (const QString& folder : { namedFolder(), jinjaFolder() }) {
+            QVERIFY(QDir().mkpath(folder));
+            QVERIFY(writeTextFile(folder + "/tokenizer.json", QByteArray::fromStdString(tokenizerJson.dump())));
+        }
+        config["chat_template"] = ordered_json::array(
+            { ordered_json { { "name", "default" }, { "template", readFeature("chat_style.jinja") } },
+                ordered_json { { "name", "tool_use" }, { "template", readFeature("control_flow.jinja") } } });
+        QVERIFY(writeTextFile(namedFolder() + "/tokenizer_config.json", QByteArray::fromStdString(config.dump())));
+        config["chat_template"] = "config template {{ messages|length }}";
+        QVERIFY(writeTextFile(jinjaFolder() + "/tokenizer_config.json", QByteArray::fromStdString(config.dump())));
+        QVERIFY(writeTextFile(jinjaFolder() + "/chat_template.jinja", QByteArray::fromStdString(readFeature("loops.jinja"))));
+
         QByteArray jobs;
         const auto job = [&](const QStringList& args) {
             ordered_json line = ordered_json::array();
@@ -220,6 +246,8 @@ private Q_SLOTS:
                 rows.append({ shared(name), QString() });
         for (const QString& f : features())
             rows.append({ QString(), kFeatures + "/" + f });
+        rows.append({ namedFolder(), QString() });
+        rows.append({ jinjaFolder(), QString() });
         for (const auto& [tokenizer, templateFile] : rows) {
             for (const char* renderer : { "jinja2", "transformers" })
                 job(source(tokenizer, templateFile)
@@ -241,6 +269,8 @@ private Q_SLOTS:
             QTest::newRow(name) << shared(name) << QString();
         for (const QString& f : features())
             QTest::newRow(qPrintable("feature " + QFileInfo(f).baseName())) << QString() << kFeatures + "/" + f;
+        QTest::newRow("folder with default and tool_use templates") << namedFolder() << QString();
+        QTest::newRow("folder with chat_template.jinja and a config template") << jinjaFolder() << QString();
     }
 
     void parity()
