@@ -16,7 +16,7 @@ GPT-2's vocab.json + merges.txt. FILE holds one JSON string per line.
               as `tunebench-cli tokenize --decode [--skip-special-tokens]` prints.
   --all       one object per line: for a string line {"ids", "ids_special",
               "decoded", "decoded_skip"} (the decodings are of ids_special, with and
-              without skip_special_tokens); for an array line {"decoded",
+              without skip_special_tokens); for an array line {"input", "decoded",
               "decoded_skip"}. Every comparison of one tokenizer in one process.
               --random-ids N then adds N random id sequences (seeded; a few ids past
               the vocabulary), as lines {"input": ids, "decoded", "decoded_skip"}.
@@ -37,8 +37,13 @@ GPT2Tokenizer builds). The two can disagree, and transformers is the one followe
     tokenizer.json (GPT-2's vocab.json + merges.txt): then the post-processor is
     "[BOS] $A [EOS]" as those flags say; with tokenizer.json, its post-processor rules;
   - a model class with its own pipeline (LlamaTokenizer: Metaspace pre-tokenizer,
-    prepend_scheme "always" unless legacy is false, no normalizer) takes only the
-    vocabulary, merges and post-processor from tokenizer.json.
+    prepend_scheme "always" where legacy is true, no normalizer; Qwen2Tokenizer;
+    GPT2Tokenizer) takes only the vocabulary, merges, added tokens and
+    post-processor from tokenizer.json; a model folder's config.json model_type can
+    pick the class (qwen2 overrides the folder's tokenizer_class);
+  - added tokens get the ids the library assigns on loading (a content the
+    vocabulary has keeps its id), and a normalized added token decodes to its
+    normalized form: both are the library's own doing, so both libraries agree.
 With --library transformers the script also runs the `tokenizers` library and
 reports on stderr how many lines the two disagree on, with the first few.
 
