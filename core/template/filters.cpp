@@ -189,7 +189,9 @@ Value filterInt(Evaluator&, const Value& input, const CallArgs& args)
         if (auto i = parsePythonInt(input.str(), v[1].toInt()))
             return Value::integer(*i);
         if (auto d = parsePythonFloat(input.str())) {
-            if (std::isnan(*d))
+            // Jinja2 (3.1.5 on) gives the default where the text's float is no integer,
+            // infinity too; a float value that is infinite still fails (below).
+            if (std::isnan(*d) || std::isinf(*d))
                 return v[0];
             return Value::integer(floatToInt(*d));
         }

@@ -104,10 +104,12 @@ AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens, const Normalize
     // Special tokens are searched before the others, as in the library's matcher.
     std::stable_partition(tokens.begin(), tokens.end(), [](const AddedToken& t) { return t.special; });
     m_tokens = std::move(tokens);
+    m_decoded.reserve(m_tokens.size());
     for (std::size_t i = 0; i < m_tokens.size(); ++i) {
         const AddedToken& t = m_tokens[i];
         m_byId.emplace(t.id, i);
         m_byContent.emplace(t.content, i);
+        m_decoded.push_back(t.content);
         if (t.content.empty())
             continue;
         if (t.normalized) {
@@ -115,6 +117,7 @@ AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens, const Normalize
             if (normalizer)
                 normalizer->normalize(form);
             m_normalized.add(form, static_cast<std::int32_t>(i));
+            m_decoded.back() = std::move(form);
         } else {
             m_raw.add(t.content, static_cast<std::int32_t>(i));
         }
@@ -125,6 +128,11 @@ const AddedToken* AddedVocabulary::byId(std::int32_t id) const
 {
     const auto it = m_byId.find(id);
     return it == m_byId.end() ? nullptr : &m_tokens[it->second];
+}
+
+const std::string& AddedVocabulary::decodedText(const AddedToken& token) const
+{
+    return m_decoded[static_cast<std::size_t>(&token - m_tokens.data())];
 }
 
 const AddedToken* AddedVocabulary::byContent(std::string_view content) const

@@ -45,6 +45,9 @@ public:
     bool empty() const { return m_tokens.empty(); }
     const std::vector<AddedToken>& tokens() const { return m_tokens; }
     const AddedToken* byId(std::int32_t id) const;
+    // The text an added token decodes to: a normalized token's normalized form (the
+    // library stores it so), otherwise its content.
+    const std::string& decodedText(const AddedToken& token) const;
     const AddedToken* byContent(std::string_view content) const;
 
 private:
@@ -62,6 +65,7 @@ private:
     };
 
     std::vector<AddedToken> m_tokens;
+    std::vector<std::string> m_decoded; // per token, see decodedText
     std::unordered_map<std::int32_t, std::size_t> m_byId;
     std::unordered_map<std::string, std::size_t> m_byContent;
     Matcher m_raw;

@@ -49,6 +49,8 @@ public:
     const std::string* idToToken(std::int32_t id) const;
     // Highest id + 1.
     std::size_t vocabSize() const { return m_idToToken.size(); }
+    // Entries in the vocabulary (the library's vocabulary size, which numbers added tokens).
+    std::size_t tokenCount() const { return m_vocab.size(); }
     const BpeOptions& options() const { return m_options; }
 
 private:

@@ -15,9 +15,10 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order.
+// transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order. Since transformers 5 its
+// special_tokens_map (what templates see) leaves additional_special_tokens out.
 constexpr const char* kSpecialTokenKeys[] = { "bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
-    "cls_token", "mask_token", "additional_special_tokens" };
+    "cls_token", "mask_token" };
 
 std::string readText(const std::filesystem::path& path)
 {
@@ -60,22 +61,7 @@ void collectSpecialTokens(const ordered_json& config, const std::string& origin,
     for (const char* key : kSpecialTokenKeys) {
         if (!config.contains(key))
             continue;
-        const ordered_json& value = config[key];
-        const std::string where = origin + ": field '" + key + "'";
-        if (std::string(key) == "additional_special_tokens") {
-            if (value.is_null()) {
-                out.erase(key);
-                continue;
-            }
-            if (!value.is_array())
-                throw InputError(where + ": expected a list of tokens, got " + value.dump());
-            ordered_json list = ordered_json::array();
-            for (const auto& item : value)
-                list.push_back(tokenText(item, where));
-            out[key] = list;
-        } else {
-            out[key] = tokenText(value, where);
-        }
+        out[key] = tokenText(config[key], origin + ": field '" + key + "'");
     }
 }
 
@@ -180,10 +166,9 @@ ChatTemplate ChatTemplate::fromConfig(const ordered_json& config, const std::str
         throw InputError(origin + ": expected a JSON object");
     if (!config.contains("chat_template") || config["chat_template"].is_null())
         throw InputError(origin + ": no field 'chat_template' (this tokenizer has no chat template)");
-    const std::string source = selectTemplate(config["chat_template"], origin, name);
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, origin, tokens);
-    return ChatTemplate(source, origin + " chat_template" + (name == "default" ? "" : " '" + name + "'"), tokens);
+    return fromField(config["chat_template"], origin, name, tokens);
 }
 
 std::optional<ChatTemplate> ChatTemplate::fromFolderIfPresent(const std::filesystem::path& dir)
@@ -212,26 +197,37 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
     if (!config.is_object())
         throw InputError(configPath.string() + ": expected a JSON object");
 
-    std::string source;
-    std::string origin;
-    if (config.contains("chat_template") && !config["chat_template"].is_null()) {
-        source = selectTemplate(config["chat_template"], configPath.string(), name);
-        origin = configPath.string() + " chat_template" + (name == "default" ? "" : " '" + name + "'");
-    } else if (std::filesystem::exists(jinjaPath)) {
-        if (name != "default")
-            throw InputError(
-                jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
-        source = readText(jinjaPath);
-        origin = jinjaPath.string();
-    } else {
-        throw InputError(configPath.string()
-            + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
-    }
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, configPath.string(), tokens);
     if (std::filesystem::exists(mapPath))
         collectSpecialTokens(readJson(mapPath), mapPath.string(), tokens);
-    return ChatTemplate(source, origin, tokens);
+    // chat_template.jinja takes priority over the config's field, as in transformers 5.
+    if (std::filesystem::exists(jinjaPath)) {
+        if (name != "default")
+            throw InputError(
+                jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
+        return ChatTemplate(readText(jinjaPath), jinjaPath.string(), tokens);
+    }
+    if (!config.contains("chat_template") || config["chat_template"].is_null())
+        throw InputError(configPath.string()
+            + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
+    return fromField(config["chat_template"], configPath.string(), name, tokens);
+}
+
+ChatTemplate ChatTemplate::fromField(
+    const ordered_json& field, const std::string& file, const std::string& name, const ordered_json& tokens)
+{
+    ChatTemplate chat(selectTemplate(field, file, name),
+        file + " chat_template" + (name == "default" ? "" : " '" + name + "'"), tokens);
+    // apply_chat_template picks the template named tool_use, where there is one, for a
+    // conversation with tools, unless a template was asked for by name.
+    if (name == "default" && field.is_array()) {
+        for (const auto& entry : field)
+            if (entry.value("name", "") == "tool_use")
+                chat.m_toolUse = jinja::Template::parse(
+                    entry["template"].get<std::string>(), file + " chat_template 'tool_use'");
+    }
+    return chat;
 }
 
 std::string ChatTemplate::render(
@@ -250,7 +246,8 @@ std::string ChatTemplate::render(
         throw InputError("chat template variables must be a JSON object");
     for (auto it = extra.begin(); it != extra.end(); ++it)
         vars.emplace_back(it.key(), jinja::Value::fromJson(it.value()));
-    return m_template.render(vars, m_limits);
+    const bool tools = extra.contains("tools") && !extra["tools"].is_null();
+    return (tools && m_toolUse ? *m_toolUse : m_template).render(vars, m_limits);
 }
 
 std::string ChatTemplate::renderRequest(const ordered_json& request, const std::string& where) const
@@ -260,6 +257,8 @@ std::string ChatTemplate::renderRequest(const ordered_json& request, const std::
             where + ": expected a JSON object with a 'messages' list, got " + std::string(request.type_name()));
     if (!request.contains("messages") || !request["messages"].is_array())
         throw InputError(where + ": field 'messages' must be a list of messages");
+    if (request["messages"].empty())
+        throw InputError(where + ": cannot apply a chat template to an empty conversation");
     bool addGenerationPrompt = false;
     ordered_json extra = ordered_json::object();
     for (auto it = request.begin(); it != request.end(); ++it) {

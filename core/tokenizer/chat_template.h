@@ -19,12 +19,14 @@ namespace tunebench {
 // Immutable after loading; render() is const and safe from several threads at once.
 class ChatTemplate {
 public:
-    // The template of a model or tokenizer folder: `chat_template` in
-    // tokenizer_config.json (a string, or a list of {name, template} objects from
-    // which `name` picks one), else chat_template.jinja. Special tokens come from
-    // tokenizer_config.json, overridden by special_tokens_map.json as transformers
-    // does. Throws InputError naming the file and field (no template, unknown name,
-    // wrong type) or a jinja::TemplateError for a template that does not parse.
+    // The template of a model or tokenizer folder: chat_template.jinja, else
+    // `chat_template` in tokenizer_config.json (a string, or a list of {name, template}
+    // objects from which `name` picks one; with "default", a conversation with tools
+    // gets the one named tool_use where there is one, as apply_chat_template does).
+    // Special tokens come from tokenizer_config.json, overridden by
+    // special_tokens_map.json as transformers does. Throws InputError naming the file
+    // and field (no template, unknown name, wrong type) or a jinja::TemplateError for a
+    // template that does not parse.
     static ChatTemplate fromFolder(const std::filesystem::path& dir, const std::string& name = "default");
 
     // fromFolder() when the folder has a template (a non-null `chat_template` in tokenizer_config.json, or
@@ -52,7 +54,8 @@ public:
         const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
 
     // Renders one request object {"messages": [...], "add_generation_prompt": bool,
-    // "tools": [...], ...: other keys become template variables}. Throws InputError
+    // "tools": [...], ...: other keys become template variables}, as apply_chat_template
+    // does (which, unlike render(), refuses an empty conversation). Throws InputError
     // naming `where` (e.g. "chats.jsonl:3") for a request of the wrong shape.
     std::string renderRequest(const nlohmann::ordered_json& request, const std::string& where) const;
 
@@ -63,8 +66,12 @@ public:
     void setLimits(const jinja::RenderLimits& limits) { m_limits = limits; }
 
 private:
+    static ChatTemplate fromField(const nlohmann::ordered_json& field, const std::string& file, const std::string& name,
+        const nlohmann::ordered_json& tokens);
+
     std::string m_source;
     jinja::Template m_template;
+    std::optional<jinja::Template> m_toolUse; // for conversations with tools (see fromFolder)
     jinja::Variables m_specialTokens;
     jinja::RenderLimits m_limits;
 };

@@ -209,6 +209,11 @@ void PunctuationPreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
     splitEach(pieces, m_behavior, false, [](const std::string& t) { return charMatches(t, isPunctuation); });
 }
 
+bool SequencePreTokenizer::addsSpace() const
+{
+    return std::any_of(m_steps.begin(), m_steps.end(), [](const auto& step) { return step->addsSpace(); });
+}
+
 void SequencePreTokenizer::preTokenize(std::vector<PreToken>& pieces) const
 {
     for (const auto& step : m_steps)

@@ -30,6 +30,9 @@ class PreTokenizer {
 public:
     virtual ~PreTokenizer() = default;
     virtual void preTokenize(std::vector<PreToken>& pieces) const = 0;
+    // Whether it may add a space (or its stand-in) that the text did not have, so
+    // that decoding does not give the text back.
+    virtual bool addsSpace() const { return false; }
 };
 
 // GPT-2's byte-level step: optionally a leading space, optionally the GPT-2
@@ -38,6 +41,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
 public:
     ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex);
     void preTokenize(std::vector<PreToken>& pieces) const override;
+    bool addsSpace() const override { return m_addPrefixSpace; }
 
     // The GPT-2 split expression the ByteLevel pre-tokenizer uses.
     static const char* gpt2Pattern();
@@ -75,6 +79,7 @@ public:
         , m_split(split)
     { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
+    bool addsSpace() const override { return m_scheme != PrependScheme::Never; }
 
 private:
     std::string m_replacement;
@@ -128,6 +133,7 @@ public:
         : m_steps(std::move(steps))
     { }
     void preTokenize(std::vector<PreToken>& pieces) const override;
+    bool addsSpace() const override;
 
 private:
     std::vector<std::unique_ptr<PreTokenizer>> m_steps;

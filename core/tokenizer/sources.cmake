@@ -1,5 +1,5 @@
-# The tokenizer: tokenizer.json / vocab.json + merges.txt, read as the `tokenizers`
-# library reads them. No LibTorch here.
+# The tokenizer: tokenizer.json / vocab.json + merges.txt, read as transformers'
+# AutoTokenizer loads them (the `tokenizers` library, and the class's pipeline). No LibTorch here.
 list(APPEND plain_sources
   tokenizer/unicode.cpp
   tokenizer/pattern.cpp
@@ -12,6 +12,7 @@ list(APPEND plain_sources
   tokenizer/decoder.cpp
   tokenizer/tokenizer_json.cpp
   tokenizer/vocab_merges.cpp
+  tokenizer/transformers_class.cpp
   tokenizer/tokenizer.cpp
   tokenizer/bpe_trainer.cpp
 )

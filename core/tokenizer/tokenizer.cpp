@@ -1,12 +1,14 @@
 #include "tokenizer.h"
 
 #include "core/tokenizer/tokenizer_json.h"
+#include "core/tokenizer/transformers_class.h"
 #include "core/tokenizer/unicode.h"
 #include "core/tokenizer/vocab_merges.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -62,44 +64,42 @@ std::optional<AddedToken> configToken(const nlohmann::json& config, const char* 
     return parseAddedToken(*it, file + ": " + key, false);
 }
 
-// GPT-2 folders without tokenizer.json: byte-level BPE with the GPT-2 regex, and the
-// added tokens that tokenizer_config.json and added_tokens.json name.
-TokenizerComponents loadVocabMerges(const fs::path& dir, const nlohmann::json& config, const std::string& configFile)
+// The special token a role names: tokenizer_config.json's value (null: none), else
+// the class's default.
+std::optional<std::string> roleToken(
+    const nlohmann::json& config, const char* key, const std::string& cls, const std::string& file)
 {
-    TokenizerComponents c;
-    Vocabulary vocab = readVocabJson(dir / "vocab.json");
-    const auto merges = readMergesTxt(dir / "merges.txt");
-    c.model = std::make_unique<Bpe>(std::move(vocab), merges, BpeOptions {}, (dir / "merges.txt").string() + ": merge");
-    bool addPrefixSpace = false;
-    if (const auto it = config.find("add_prefix_space"); it != config.end() && it->is_boolean())
-        addPrefixSpace = it->get<bool>();
-    c.preTokenizer = std::make_unique<ByteLevelPreTokenizer>(addPrefixSpace, true);
-    c.byteLevel = true;
-    c.decoder = std::make_unique<ByteLevelDecoder>();
-    c.postProcessor = std::make_unique<PassThroughPostProcessor>();
-
-    const auto addToken = [&](AddedToken t) {
-        for (const AddedToken& existing : c.addedTokens)
-            if (existing.content == t.content)
-                return;
-        c.addedTokens.push_back(std::move(t));
-    };
-    if (const auto it = config.find("added_tokens_decoder"); it != config.end() && it->is_object()) {
-        for (const auto& [idText, entry] : it->items()) {
-            const std::string path = configFile + ": added_tokens_decoder[\"" + idText + "\"]";
-            AddedToken t = parseAddedToken(entry, path, false);
-            try {
-                std::size_t used = 0;
-                const long long id = std::stoll(idText, &used);
-                if (used != idText.size() || id < 0 || id > INT32_MAX)
-                    throw std::invalid_argument(idText);
-                t.id = static_cast<std::int32_t>(id);
-            } catch (const std::exception&) {
-                throw InputError(path + ": the key must be a token id (a whole number >= 0)");
-            }
-            addToken(std::move(t));
-        }
+    if (config.contains(key)) {
+        const auto t = configToken(config, key, file);
+        return t ? std::optional<std::string>(t->content) : std::nullopt;
     }
+    return transformers_class::defaultToken(cls, key);
+}
+
+// Parses one part of a class pipeline (null stays null).
+template <typename Part, typename Parse>
+std::unique_ptr<Part> pipelinePart(const nlohmann::json& pipe, const char* key, const std::string& file, Parse parse)
+{
+    const nlohmann::json& node = pipe[key];
+    return node.is_null() ? nullptr : parse(node, file + " (as transformers builds it): " + key);
+}
+
+// GPT-2 folders without tokenizer.json: vocab.json and merges.txt with the pipeline
+// of the class `cls` (one that has a pipeline), the tokens of added_tokens.json, and
+// the post-processor that add_bos_token and add_eos_token ask for.
+TokenizerComponents loadVocabMerges(
+    const fs::path& dir, const nlohmann::json& config, const std::string& cls, const std::string& configFile)
+{
+    const nlohmann::json pipe = transformers_class::pipeline(cls, config);
+    TokenizerComponents c;
+    const std::string mergesFile = (dir / "merges.txt").string();
+    c.model = std::make_unique<Bpe>(readVocabJson(dir / "vocab.json"), readMergesTxt(dir / "merges.txt"),
+        parseBpeOptions(pipe["model"], mergesFile), mergesFile + ": merge");
+    c.normalizer = pipelinePart<Normalizer>(pipe, "normalizer", mergesFile, parseNormalizer);
+    c.preTokenizer = pipelinePart<PreTokenizer>(pipe, "pre_tokenizer", mergesFile,
+        [&](const nlohmann::json& node, const std::string& path) { return parsePreTokenizer(node, path, c.byteLevel); });
+    c.decoder = pipelinePart<Decoder>(pipe, "decoder", mergesFile, parseDecoder);
+
     const fs::path addedFile = dir / "added_tokens.json";
     if (fs::exists(addedFile)) {
         const nlohmann::json added = readJsonFile(addedFile);
@@ -108,20 +108,92 @@ TokenizerComponents loadVocabMerges(const fs::path& dir, const nlohmann::json& c
         for (const auto& [content, id] : added.items()) {
             if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX)
                 throw InputError(addedFile.string() + ": token \"" + content + "\": expected an id, got " + id.dump());
-            addToken({ content, static_cast<std::int32_t>(id.get<std::int64_t>()), false, false, false, false, true });
+            c.addedTokens.push_back(
+                { content, static_cast<std::int32_t>(id.get<std::int64_t>()), false, false, false, false, true });
         }
     }
-    // The roles' tokens are special added tokens, as transformers makes them.
-    for (const char* key : { "bos_token", "eos_token", "unk_token", "pad_token" }) {
-        if (auto t = configToken(config, key, configFile)) {
-            if (const auto id = c.model->tokenToId(t->content)) {
-                t->id = *id;
-                t->special = true;
-                addToken(std::move(*t));
-            }
-        }
-    }
+
+    // transformers honours add_bos_token / add_eos_token only without tokenizer.json.
+    std::vector<TemplatePostProcessor::Piece> single;
+    std::vector<TemplatePostProcessor::Piece> pair;
+    const auto edge = [&](const char* flagKey, const char* role, int sequence) {
+        const auto it = config.find(flagKey);
+        if (it == config.end() || !it->is_boolean() || !it->get<bool>())
+            return;
+        const auto token = roleToken(config, role, cls, configFile);
+        const auto id = token ? c.model->tokenToId(*token) : std::nullopt;
+        if (!id)
+            return;
+        TemplatePostProcessor::Piece piece;
+        piece.ids = { *id };
+        (sequence == 0 ? single : pair).push_back(piece);
+    };
+    TemplatePostProcessor::Piece a;
+    a.isSequence = true;
+    TemplatePostProcessor::Piece b = a;
+    b.sequenceB = true;
+    edge("add_bos_token", "bos_token", 0);
+    single.push_back(a);
+    edge("add_eos_token", "eos_token", 0);
+    pair = single;
+    edge("add_bos_token", "bos_token", 1);
+    pair.push_back(b);
+    edge("add_eos_token", "eos_token", 1);
+    c.postProcessor = std::make_unique<TemplatePostProcessor>(std::move(single), std::move(pair));
     return c;
+}
+
+// The added tokens after transformers has loaded the folder: the file's, in the order
+// and with the ids the library gives them; then tokenizer_config.json's
+// added_tokens_decoder (whose flags win); the roles' tokens made special (added where
+// missing); the additional/extra special tokens added where missing.
+std::vector<AddedToken> registerAddedTokens(const TokenizerComponents& parts, const nlohmann::json& config,
+    const std::string& cls, const std::string& configFile)
+{
+    transformers_class::AddedTokenRegistry registry(*parts.model);
+    for (const AddedToken& t : parts.addedTokens)
+        registry.add(t);
+    if (const auto it = config.find("added_tokens_decoder"); it != config.end() && it->is_object()) {
+        std::vector<std::pair<long long, AddedToken>> entries;
+        for (const auto& [idText, entry] : it->items()) {
+            const std::string path = configFile + ": added_tokens_decoder[\"" + idText + "\"]";
+            AddedToken t = parseAddedToken(entry, path, false);
+            std::size_t used = 0;
+            long long id = -1;
+            try {
+                id = std::stoll(idText, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != idText.size() || id < 0 || id > INT32_MAX)
+                throw InputError(path + ": the key must be a token id (a whole number >= 0)");
+            entries.emplace_back(id, std::move(t));
+        }
+        std::stable_sort(entries.begin(), entries.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+        for (auto& [id, t] : entries)
+            registry.add(std::move(t));
+    }
+    for (const char* role :
+        { "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token" }) {
+        if (const auto token = roleToken(config, role, cls, configFile))
+            registry.addSpecial(*token);
+    }
+    for (const char* key : { "additional_special_tokens", "extra_special_tokens" }) {
+        const auto it = config.find(key);
+        if (it == config.end() || !(it->is_array() || it->is_object()))
+            continue;
+        for (const auto& value : *it) {
+            if (!value.is_string() && !value.is_object())
+                continue;
+            AddedToken t = parseAddedToken(value, configFile + ": " + key, false);
+            if (registry.contains(t.content))
+                continue;
+            t.special = true;
+            t.normalized = false;
+            registry.add(std::move(t));
+        }
+    }
+    return registry.tokens();
 }
 
 } // namespace
@@ -143,29 +215,42 @@ Tokenizer Tokenizer::fromFolder(const fs::path& dir)
         if (!config.is_object())
             throw InputError(configPath.string() + ": expected a JSON object at the top level");
     }
+    // A model folder's config.json can decide the class transformers loads it with.
+    nlohmann::json modelConfig;
+    if (const fs::path modelConfigPath = dir / "config.json"; fs::exists(modelConfigPath))
+        modelConfig = readJsonFile(modelConfigPath);
+    std::string cls = transformers_class::resolve(config, modelConfig);
+
     const fs::path jsonPath = dir / "tokenizer.json";
     if (fs::exists(jsonPath)) {
-        impl->parts = parseTokenizerJson(readJsonFile(jsonPath), jsonPath.string());
+        nlohmann::json document = readJsonFile(jsonPath);
+        const nlohmann::json pipe = transformers_class::pipeline(cls, config);
+        if (!pipe.is_null() && document.is_object()) {
+            for (const char* part : { "normalizer", "pre_tokenizer", "decoder" })
+                document[part] = pipe[part];
+            if (document.contains("model") && document["model"].is_object())
+                document["model"].update(pipe["model"]);
+        }
+        impl->parts = parseTokenizerJson(document, jsonPath.string());
     } else if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
-        impl->parts = loadVocabMerges(dir, config, configPath.string());
+        // GPT-2's files: GPT2Tokenizer's pipeline and special tokens unless the class has its own.
+        if (transformers_class::pipeline(cls, config).is_null())
+            cls = "GPT2Tokenizer";
+        impl->parts = loadVocabMerges(dir, config, cls, configPath.string());
     } else {
         throw InputError(
             dir.string() + ": no tokenizer found (expected tokenizer.json, or vocab.json with merges.txt)");
     }
+    impl->parts.addedTokens = registerAddedTokens(impl->parts, config, cls, configPath.string());
     impl->added = AddedVocabulary(impl->parts.addedTokens, impl->parts.normalizer.get());
     impl->vocabSize = impl->parts.model->vocabSize();
     for (const AddedToken& t : impl->added.tokens())
         impl->vocabSize = std::max(impl->vocabSize, static_cast<std::size_t>(t.id) + 1);
 
+    // Every role's token is an added token by now (registerAddedTokens).
     const auto role = [&](const char* key) -> std::optional<std::int32_t> {
-        const auto t = configToken(config, key, configPath.string());
-        if (!t)
-            return std::nullopt;
-        const auto id = impl->tokenToId(t->content);
-        if (!id)
-            throw InputError(configPath.string() + ": " + key + ": token \"" + t->content
-                + "\" is neither in the vocabulary nor an added token");
-        return id;
+        const auto token = roleToken(config, key, cls, configPath.string());
+        return token ? impl->tokenToId(*token) : std::nullopt;
     };
     impl->bos = role("bos_token");
     impl->eos = role("eos_token");
@@ -242,7 +327,7 @@ std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skipSpecia
     for (const std::int32_t id : ids) {
         if (const AddedToken* t = d.added.byId(id)) {
             if (!(skipSpecialTokens && t->special))
-                tokens.push_back(t->content);
+                tokens.push_back(d.added.decodedText(*t));
         } else if (const std::string* s = d.parts.model->idToToken(id)) {
             tokens.push_back(*s);
         }
@@ -276,7 +361,7 @@ std::optional<std::int32_t> Tokenizer::tokenToId(std::string_view token) const
 std::string Tokenizer::idToToken(std::int32_t id) const
 {
     if (const AddedToken* t = m_impl->added.byId(id))
-        return t->content;
+        return m_impl->added.decodedText(*t);
     if (const std::string* s = m_impl->parts.model->idToToken(id))
         return *s;
     return {};
@@ -300,7 +385,8 @@ std::optional<std::int32_t> Tokenizer::padId() const
 bool Tokenizer::isLossless() const
 {
     const auto& p = m_impl->parts;
-    return !p.normalizer && p.byteLevel && p.decoder && p.decoder->isByteLevel();
+    return !p.normalizer && p.byteLevel && p.decoder && p.decoder->isByteLevel()
+        && !(p.preTokenizer && p.preTokenizer->addsSpace());
 }
 
 } // namespace tunebench

@@ -11,11 +11,15 @@
 
 namespace tunebench {
 
-// A Hugging Face tokenizer, read exactly as the `tokenizers` library reads it:
-// tokenizer.json (BPE: byte-level as in GPT-2, Llama-3 and Qwen2/3, or
-// SentencePiece-style with byte fallback as in Llama-2 and Mistral), or the
-// older vocab.json + merges.txt pair of GPT-2 folders; tokenizer_config.json
-// supplies the special tokens' roles (bos/eos/pad/unk).
+// A Hugging Face tokenizer, encoding and decoding exactly as transformers'
+// AutoTokenizer.from_pretrained(folder) does, which is what users run: tokenizer.json
+// as the `tokenizers` library reads it (BPE: byte-level as in GPT-2, Llama-3 and
+// Qwen2/3, or SentencePiece-style with byte fallback as in Llama-2 and Mistral), or
+// the older vocab.json + merges.txt pair of GPT-2 folders; tokenizer_config.json
+// supplies the special tokens (bos/eos/pad/unk and others become special added
+// tokens) and the class, whose own pipeline replaces the file's where transformers
+// does so (LlamaTokenizer, Qwen2Tokenizer, GPT2Tokenizer; a model folder's
+// config.json model_type can pick the class). See transformers_class.h.
 //
 // Immutable after loading; encode/decode are const and safe to call from
 // several threads at once.
@@ -44,7 +48,8 @@ public:
     // Highest token id + 1 (the model's embedding rows must cover it).
     std::size_t vocabSize() const;
     std::optional<std::int32_t> tokenToId(std::string_view token) const;
-    // The token's string as stored in the vocabulary; empty for an unknown id.
+    // The token's string as stored in the vocabulary (a normalized added token's
+    // normalized form, as the library gives it); empty for an unknown id.
     std::string idToToken(std::int32_t id) const;
 
     std::optional<std::int32_t> bosId() const;

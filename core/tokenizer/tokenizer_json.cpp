@@ -352,6 +352,11 @@ std::unique_ptr<Bpe> parseModel(const json& node, const std::string& path)
     for (const auto& [token, id] : vocabNode.items())
         vocab.emplace(token, requireId(id, field(path, "vocab") + "[\"" + token + "\"]"));
     const auto merges = parseMerges(requireArray(node, "merges", path), field(path, "merges"));
+    return std::make_unique<Bpe>(std::move(vocab), merges, parseBpeOptions(node, path), field(path, "merges"));
+}
+
+BpeOptions parseBpeOptions(const json& node, const std::string& path)
+{
     BpeOptions options;
     options.unkToken = optionalString(node, "unk_token", path);
     options.continuingSubwordPrefix = optionalString(node, "continuing_subword_prefix", path).value_or("");
@@ -359,7 +364,7 @@ std::unique_ptr<Bpe> parseModel(const json& node, const std::string& path)
     options.fuseUnk = optionalBool(node, "fuse_unk", path, false);
     options.byteFallback = optionalBool(node, "byte_fallback", path, false);
     options.ignoreMerges = optionalBool(node, "ignore_merges", path, false);
-    return std::make_unique<Bpe>(std::move(vocab), merges, std::move(options), field(path, "merges"));
+    return options;
 }
 
 std::unique_ptr<PostProcessor> parsePostProcessor(const json& node, const std::string& path)

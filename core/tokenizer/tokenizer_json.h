@@ -36,6 +36,8 @@ std::unique_ptr<Normalizer> parseNormalizer(const nlohmann::json& node, const st
 std::unique_ptr<PreTokenizer> parsePreTokenizer(const nlohmann::json& node, const std::string& path, bool& byteLevel);
 std::unique_ptr<Decoder> parseDecoder(const nlohmann::json& node, const std::string& path);
 std::unique_ptr<Bpe> parseModel(const nlohmann::json& node, const std::string& path);
+// A BPE model's options (unk_token, fuse_unk, byte_fallback, ...), without its vocabulary.
+BpeOptions parseBpeOptions(const nlohmann::json& node, const std::string& path);
 std::unique_ptr<PostProcessor> parsePostProcessor(const nlohmann::json& node, const std::string& path);
 // One entry of "added_tokens" (also the AddedToken objects of tokenizer_config.json).
 AddedToken parseAddedToken(const nlohmann::json& node, const std::string& path, bool requireId);

@@ -1,16 +1,15 @@
 // The byte-level BPE trainer: merges of a small example computed by hand,
 // tie-breaking, determinism, round trips of arbitrary UTF-8 through the
-// project's tokenizer, the folder's Hugging Face format (checked against
-// transformers.js), and errors.
+// project's tokenizer, the folder's Hugging Face format (loaded by transformers'
+// AutoTokenizer and the `tokenizers` library, which must encode and decode alike:
+// tests/reference/tokenize_reference.py), and errors.
 
 #include "core/tokenizer/bpe_trainer.h"
 #include "core/tokenizer/byte_level.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
+#include "support/reference.h"
 
-#include <QDir>
-#include <QProcess>
-#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -223,36 +222,35 @@ private Q_SLOTS:
         QCOMPARE(cfg["bos_token"].get<std::string>(), kSot);
         QCOMPARE(cfg["eos_token"].get<std::string>(), kEot);
 
-        // transformers.js loads the folder and encodes as Tunebench does.
-        const QString node = QStandardPaths::findExecutable("node");
-        const QString reference = QStringLiteral(TUNEBENCH_SOURCE_DIR "/tests/reference");
-        if (node.isEmpty() || !QDir(reference + "/node_modules/@lenml/tokenizers").exists())
-            QSKIP("node or tests/reference/node_modules is missing (scripts/test installs them: npm ci)");
+        // The Hugging Face libraries load the folder and encode and decode as Tunebench does:
+        // transformers' AutoTokenizer (what users run) and the `tokenizers` library alone.
+        REQUIRE_REFERENCE_PYTHON(python);
+        Q_UNUSED(python);
         const Tokenizer t = Tokenizer::fromFolder(path("hf"));
         std::mt19937 rng(11);
         std::vector<std::string> texts = sampleTexts();
         for (int i = 0; i < 100; ++i)
             texts.push_back(randomUtf8(rng, 1 + static_cast<int>(rng() % 40)));
+        texts.push_back(kSot + "special tokens " + kEot + " inside");
         {
             std::ofstream in(path("hf_input.jsonl"), std::ios::binary);
             for (const std::string& s : texts)
                 in << json(s).dump() << "\n";
         }
-        for (const bool special : { false, true }) {
-            QProcess p;
-            QStringList args { QStringLiteral(TUNEBENCH_SOURCE_DIR "/tests/demo/tokenize_folder.mjs"), reference,
-                QString::fromStdString(path("hf").string()), QString::fromStdString(path("hf_input.jsonl").string()) };
-            if (special)
-                args << "--add-special-tokens";
-            p.start(node, args);
-            QVERIFY(p.waitForFinished(60000));
-            QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
-            const QList<QByteArray> lines = p.readAllStandardOutput().split('\n');
+        for (const char* library : { "transformers", "tokenizers" }) {
+            const reference::Result r = reference::run("tokenize_reference.py",
+                { "--tokenizer", QString::fromStdString(path("hf").string()), "--input",
+                    QString::fromStdString(path("hf_input.jsonl").string()), "--all", "--library", library });
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            const QList<QByteArray> lines = r.out.split('\n');
+            QVERIFY(std::size_t(lines.size()) > texts.size());
             for (std::size_t i = 0; i < texts.size(); ++i) {
                 const json expected = json::parse(lines[static_cast<qsizetype>(i)].toStdString());
-                const json got = t.encode(texts[i], special);
+                const std::vector<std::int32_t> special = t.encode(texts[i], true);
+                const json got = { { "ids", t.encode(texts[i]) }, { "ids_special", special },
+                    { "decoded", t.decode(special) }, { "decoded_skip", t.decode(special, true) } };
                 QVERIFY2(expected == got,
-                    (json(texts[i]).dump() + ": transformers.js " + expected.dump() + ", Tunebench " + got.dump())
+                    (json(texts[i]).dump() + ": " + library + " " + expected.dump() + ", Tunebench " + got.dump())
                         .c_str());
             }
         }

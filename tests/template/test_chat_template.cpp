@@ -124,9 +124,24 @@ private Q_SLOTS:
         QVERIFY(writeTextFile(dir.path() + "/special_tokens_map.json", R"({"eos_token": {"content": "</map>"}})"));
         const ChatTemplate fromFile = ChatTemplate::fromFolder(dir.path().toStdString());
         QCOMPARE(renderWith(fromFile, true), QStringLiteral("<cfg><user>hi<assistant></map>"));
-        // The config's own template wins over the file.
-        writeConfig(dir.path(), { { "chat_template", "config{{ messages|length }}" } });
+        // The file wins over the config's own template (transformers 5); without it, the config's.
+        writeConfig(dir.path(), { { "chat_template", "config{{ messages|length }}" }, { "bos_token", "<cfg>" } });
+        QCOMPARE(renderWith(ChatTemplate::fromFolder(dir.path().toStdString()), true),
+            QStringLiteral("<cfg><user>hi<assistant></map>"));
+        QVERIFY(QFile::remove(dir.path() + "/chat_template.jinja"));
         QCOMPARE(renderWith(ChatTemplate::fromFolder(dir.path().toStdString()), false), QStringLiteral("config1"));
+        // Named templates: a conversation with tools gets tool_use, as apply_chat_template picks it.
+        ordered_json named = ordered_json::object();
+        named["chat_template"] = ordered_json::array({ ordered_json { { "name", "default" }, { "template", "D" } },
+            ordered_json { { "name", "tool_use" }, { "template", "T" } } });
+        writeConfig(dir.path(), named);
+        const ChatTemplate chosen = ChatTemplate::fromFolder(dir.path().toStdString());
+        QCOMPARE(chosen.renderRequest(ordered_json::parse(R"({"messages": [{}], "tools": [{}]})"), "x"), std::string("T"));
+        QCOMPARE(chosen.renderRequest(ordered_json::parse(R"({"messages": [{}], "tools": null})"), "x"), std::string("D"));
+        QCOMPARE(chosen.renderRequest(ordered_json::parse(R"({"messages": [{}]})"), "x"), std::string("D"));
+        QCOMPARE(ChatTemplate::fromFolder(dir.path().toStdString(), "tool_use")
+                     .renderRequest(ordered_json::parse(R"({"messages": [{}]})"), "x"),
+            std::string("T"));
         QVERIFY(writeTextFile(dir.path() + "/tokenizer_config.json", "{ not json"));
         QVERIFY(inputError([&] {
             ChatTemplate::fromFolder(dir.path().toStdString());
@@ -142,17 +157,21 @@ private Q_SLOTS:
         auto run = [&](const char* json) {
             return QString::fromStdString(t.renderRequest(ordered_json::parse(json), "chats.jsonl:7"));
         };
-        QCOMPARE(run(R"({"messages": []})"), QStringLiteral("0|False|no tools|None|unset"));
+        QCOMPARE(run(R"({"messages": [{"role": "user"}]})"), QStringLiteral("1|False|no tools|None|unset"));
+        // As apply_chat_template: an empty conversation is refused (render() itself takes it).
+        QCOMPARE(inputError([&] { run(R"({"messages": []})"); }),
+            QStringLiteral("chats.jsonl:7: cannot apply a chat template to an empty conversation"));
+        QCOMPARE(QString::fromStdString(t.render(ordered_json::array(), false)), QStringLiteral("0|False|no tools|None|unset"));
         QCOMPARE(
             run(R"({"messages": [{}], "add_generation_prompt": true, "tools": [{}, {}], "enable_thinking": false})"),
             QStringLiteral("1|True|2|None|False"));
         QCOMPARE(inputError([&] { run(R"({"add_generation_prompt": true})"); }),
             QStringLiteral("chats.jsonl:7: field 'messages' must be a list of messages"));
-        QCOMPARE(inputError([&] { run(R"({"messages": [], "add_generation_prompt": "yes"})"); }),
+        QCOMPARE(inputError([&] { run(R"({"messages": [{}], "add_generation_prompt": "yes"})"); }),
             QStringLiteral("chats.jsonl:7: field 'add_generation_prompt' must be true or false, got \"yes\""));
         QCOMPARE(inputError([&] { run(R"([1, 2])"); }),
             QStringLiteral("chats.jsonl:7: expected a JSON object with a 'messages' list, got array"));
-        QCOMPARE(inputError([&] { run(R"({"messages": [], "continue_final_message": true})"); }),
+        QCOMPARE(inputError([&] { run(R"({"messages": [{}], "continue_final_message": true})"); }),
             QStringLiteral("chats.jsonl:7: field 'continue_final_message' is not supported"));
     }
 

@@ -1,6 +1,6 @@
 // The evaluator and values: Python's formatting and equality, Jinja2's undefined
 // values and scoping, errors with positions, and the limits that stop runaway
-// templates. (Parity with python3-jinja2 is test_chat_template_parity's job; these
+// templates. (Parity with Jinja2 and transformers is test_chat_template_parity's job; these
 // pin the pieces with expected values written down.)
 
 #include "core/template/template.h"

@@ -4,12 +4,13 @@ tunebench_add_test(test_template_parser SOURCES template/test_template_parser.cp
 tunebench_add_test(test_template_evaluator SOURCES template/test_template_evaluator.cpp LABELS unit
                    LIBRARIES tunebench_core)
 tunebench_add_test(test_chat_template SOURCES template/test_chat_template.cpp LABELS unit LIBRARIES tunebench_core)
-# Renders with python3-jinja2 (tests/reference/render_chat_template.py) and compares line by line; the
-# real templates come from tests/reference/node_modules (scripts/test installs them); drives the CLI.
-tunebench_add_test(test_chat_template_parity SOURCES template/test_chat_template_parity.cpp LABELS integration
-                   LIBRARIES tunebench_core)
+# Compares with transformers' apply_chat_template and Jinja2 (tests/reference/render_chat_template.py)
+# line by line; the real templates come from ../shared/fixtures/tokenizers; drives the CLI.
+tunebench_add_test(test_chat_template_parity SOURCES template/test_chat_template_parity.cpp
+                   LABELS integration reference LIBRARIES tunebench_core)
 target_compile_definitions(test_chat_template_parity PRIVATE TUNEBENCH_CLI="$<TARGET_FILE:tunebench-cli>")
 add_dependencies(test_chat_template_parity tunebench-cli)
 tunebench_add_test(test_template_robustness SOURCES template/test_template_robustness.cpp LABELS unit
                    LIBRARIES tunebench_core)
-tunebench_add_test(bench_chat_template SOURCES template/bench_chat_template.cpp LABELS bench LIBRARIES tunebench_core)
+tunebench_add_test(bench_chat_template SOURCES template/bench_chat_template.cpp LABELS bench reference
+                   LIBRARIES tunebench_core)

@@ -309,33 +309,60 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         json doc = tiny::document();
-        doc["added_tokens"] = { tiny::addedToken(20, "<s>", true), tiny::addedToken(21, "<s>x", true),
-            tiny::addedToken(22, "[L]", false, false, true, false),
-            tiny::addedToken(23, "[R]", false, false, false, true),
-            tiny::addedToken(24, "cab", false, false, false, false, true), tiny::addedToken(25, "dd", false, true) };
+        doc["added_tokens"] = { tiny::addedToken(13, "<s>", true), tiny::addedToken(14, "<s>x", true),
+            tiny::addedToken(15, "[L]", false, false, true, false),
+            tiny::addedToken(16, "[R]", false, false, false, true),
+            tiny::addedToken(17, "cab", false, false, false, false, true), tiny::addedToken(18, "dd", false, true) };
         // The normalizer lowercases: "DD" matches the normalized token "dd", "<S>" stays text.
         doc["normalizer"] = { { "type", "Lowercase" } };
         doc["pre_tokenizer"] = { { "type", "WhitespaceSplit" } };
         const Tokenizer t = tiny::load(dir.path(), doc);
-        QCOMPARE(toList(t.encode("a<s>xb")), (QList<int> { 0, 21, 1 })); // longest match
-        QCOMPARE(toList(t.encode("a<s>b")), (QList<int> { 0, 20, 1 }));
-        QCOMPARE(toList(t.encode("a  [L]b")), (QList<int> { 0, 22, 1 })); // lstrip takes the spaces
-        QCOMPARE(toList(t.encode("a[R]  b")), (QList<int> { 0, 23, 1 })); // rstrip too
-        QCOMPARE(toList(t.encode("a cab b")), (QList<int> { 0, 24, 1 })); // single word
+        QCOMPARE(toList(t.encode("a<s>xb")), (QList<int> { 0, 14, 1 })); // longest match
+        QCOMPARE(toList(t.encode("a<s>b")), (QList<int> { 0, 13, 1 }));
+        QCOMPARE(toList(t.encode("a  [L]b")), (QList<int> { 0, 15, 1 })); // lstrip takes the spaces
+        QCOMPARE(toList(t.encode("a[R]  b")), (QList<int> { 0, 16, 1 })); // rstrip too
+        QCOMPARE(toList(t.encode("a cab b")), (QList<int> { 0, 17, 1 })); // single word
         QCOMPARE(toList(t.encode("acab")), (QList<int> { 0, 2, 4 })); // not a single word: plain text
-        QCOMPARE(toList(t.encode("aDDb")), (QList<int> { 0, 25, 1 })); // matched after normalization
-        QCOMPARE(t.tokenToId("<s>x"), std::optional<std::int32_t>(21));
-        QCOMPARE(t.idToToken(23), std::string("[R]"));
-        QCOMPARE(t.vocabSize(), std::size_t(26));
-        QCOMPARE(t.decode(std::vector<std::int32_t> { 0, 20, 1 }), std::string("a <s> b"));
-        QCOMPARE(t.decode(std::vector<std::int32_t> { 0, 20, 1, 999 }, true), std::string("a b"));
+        QCOMPARE(toList(t.encode("aDDb")), (QList<int> { 0, 18, 1 })); // matched after normalization
+        QCOMPARE(t.tokenToId("<s>x"), std::optional<std::int32_t>(14));
+        QCOMPARE(t.idToToken(16), std::string("[R]"));
+        QCOMPARE(t.vocabSize(), std::size_t(19));
+        QCOMPARE(t.decode(std::vector<std::int32_t> { 0, 13, 1 }), std::string("a <s> b"));
+        QCOMPARE(t.decode(std::vector<std::int32_t> { 0, 13, 1, 999 }, true), std::string("a b"));
+    }
+
+    void addedTokenIds()
+    {
+        // Ids as the library assigns them on loading, whatever the file says: a content
+        // the model knows keeps the model's id, a new one takes the next id after the
+        // vocabulary (13 entries) and the tokens added before it.
+        QTemporaryDir dir;
+        json doc = tiny::document();
+        doc["added_tokens"] = { tiny::addedToken(50, "<x>", true), tiny::addedToken(99, "ab", false),
+            tiny::addedToken(7, "<y>", false) };
+        const Tokenizer t = tiny::load(dir.path(), doc);
+        QCOMPARE(t.tokenToId("<x>"), std::optional<std::int32_t>(13));
+        QCOMPARE(t.tokenToId("ab"), std::optional<std::int32_t>(4));
+        QCOMPARE(t.tokenToId("<y>"), std::optional<std::int32_t>(14));
+        QCOMPARE(t.vocabSize(), std::size_t(15));
+        QCOMPARE(toList(t.encode("c<y>ab")), (QList<int> { 2, 14, 4 }));
+        // tokenizer_config.json: added_tokens_decoder's flags win over the file's, the roles'
+        // tokens become special (added where missing), extra special tokens are added.
+        const json config = { { "added_tokens_decoder", { { "14", tiny::addedToken(14, "<y>", true) } } },
+            { "pad_token", "ab" }, { "eos_token", "<new>" }, { "additional_special_tokens", { "<x>", "<more>" } } };
+        const Tokenizer c = tiny::load(dir.path(), doc, config);
+        QCOMPARE(c.tokenToId("<new>"), std::optional<std::int32_t>(15));
+        QCOMPARE(c.tokenToId("<more>"), std::optional<std::int32_t>(16));
+        QCOMPARE(c.eosId(), std::optional<std::int32_t>(15));
+        QCOMPARE(c.padId(), std::optional<std::int32_t>(4));
+        QCOMPARE(c.decode(std::vector<std::int32_t> { 2, 14, 4, 15, 16, 0 }, true), std::string("c a"));
     }
 
     void postProcessors()
     {
         QTemporaryDir dir;
         json doc = tiny::document();
-        doc["added_tokens"] = { tiny::addedToken(20, "<s>", true), tiny::addedToken(21, "</s>", true) };
+        doc["added_tokens"] = { tiny::addedToken(13, "<s>", true), tiny::addedToken(14, "</s>", true) };
         doc["post_processor"] = { { "type", "TemplateProcessing" },
             { "single",
                 { { { "SpecialToken", { { "id", "<s>" }, { "type_id", 0 } } } },
@@ -345,31 +372,31 @@ private Q_SLOTS:
                 { { { "Sequence", { { "id", "A" }, { "type_id", 0 } } } },
                     { { "Sequence", { { "id", "B" }, { "type_id", 1 } } } } } },
             { "special_tokens",
-                { { "<s>", { { "id", "<s>" }, { "ids", { 20 } }, { "tokens", { "<s>" } } } },
-                    { "</s>", { { "id", "</s>" }, { "ids", { 21 } }, { "tokens", { "</s>" } } } } } } };
+                { { "<s>", { { "id", "<s>" }, { "ids", { 13 } }, { "tokens", { "<s>" } } } },
+                    { "</s>", { { "id", "</s>" }, { "ids", { 14 } }, { "tokens", { "</s>" } } } } } } };
         const json config = { { "bos_token", "<s>" },
             { "eos_token", { { "__type", "AddedToken" }, { "content", "</s>" } } }, { "pad_token", nullptr } };
         const Tokenizer t = tiny::load(dir.path(), doc, config);
-        QCOMPARE(toList(t.encode("ab", true)), (QList<int> { 20, 4, 21 }));
+        QCOMPARE(toList(t.encode("ab", true)), (QList<int> { 13, 4, 14 }));
         QCOMPARE(toList(t.encode("ab", false)), (QList<int> { 4 }));
-        QCOMPARE(toList(t.encode("", true)), (QList<int> { 20, 21 }));
+        QCOMPARE(toList(t.encode("", true)), (QList<int> { 13, 14 }));
         QCOMPARE(toList(t.encodePair("ab", "d", true)), (QList<int> { 4, 3 }));
         QCOMPARE(toList(t.encodePair("ab", "d", false)), (QList<int> { 4, 3 }));
-        QCOMPARE(t.bosId(), std::optional<std::int32_t>(20));
-        QCOMPARE(t.eosId(), std::optional<std::int32_t>(21));
+        QCOMPARE(t.bosId(), std::optional<std::int32_t>(13));
+        QCOMPARE(t.eosId(), std::optional<std::int32_t>(14));
         QVERIFY(!t.padId());
 
         doc["post_processor"] = { { "type", "Sequence" },
             { "processors",
                 { { { "type", "ByteLevel" }, { "add_prefix_space", false } },
-                    { { "type", "RobertaProcessing" }, { "cls", { "<s>", 20 } }, { "sep", { "</s>", 21 } } } } } };
-        QCOMPARE(toList(tiny::load(dir.path(), doc).encode("ab", true)), (QList<int> { 20, 4, 21 }));
-        doc["post_processor"] = { { "type", "BertProcessing" }, { "cls", { "<s>", 20 } }, { "sep", { "</s>", 21 } } };
-        QCOMPARE(toList(tiny::load(dir.path(), doc).encode("d", true)), (QList<int> { 20, 3, 21 }));
-        QCOMPARE(toList(tiny::load(dir.path(), doc).encodePair("d", "ab", true)), (QList<int> { 20, 3, 21, 4, 21 }));
+                    { { "type", "RobertaProcessing" }, { "cls", { "<s>", 13 } }, { "sep", { "</s>", 14 } } } } } };
+        QCOMPARE(toList(tiny::load(dir.path(), doc).encode("ab", true)), (QList<int> { 13, 4, 14 }));
+        doc["post_processor"] = { { "type", "BertProcessing" }, { "cls", { "<s>", 13 } }, { "sep", { "</s>", 14 } } };
+        QCOMPARE(toList(tiny::load(dir.path(), doc).encode("d", true)), (QList<int> { 13, 3, 14 }));
+        QCOMPARE(toList(tiny::load(dir.path(), doc).encodePair("d", "ab", true)), (QList<int> { 13, 3, 14, 4, 14 }));
         doc["post_processor"]["type"] = "RobertaProcessing";
         QCOMPARE(
-            toList(tiny::load(dir.path(), doc).encodePair("d", "ab", true)), (QList<int> { 20, 3, 21, 21, 4, 21 }));
+            toList(tiny::load(dir.path(), doc).encodePair("d", "ab", true)), (QList<int> { 13, 3, 14, 14, 4, 14 }));
     }
 
     void decoders()
@@ -405,7 +432,7 @@ private Q_SLOTS:
         model["byte_fallback"] = true;
         model["vocab"]["<0x0A>"] = 13;
         json doc = tiny::document(model);
-        doc["added_tokens"] = { tiny::addedToken(20, "<s>", true) };
+        doc["added_tokens"] = { tiny::addedToken(14, "<s>", true) };
         doc["normalizer"] = {
             { "type", "Sequence" },
             { "normalizers",
@@ -422,7 +449,7 @@ private Q_SLOTS:
         QCOMPARE(toList(t.encode("a b\n")), (QList<int> { 12, 11, 1, 13 }));
         QCOMPARE(t.decode(t.encode("a b\n")), std::string("a b\n"));
         // After an added token the normalizer prepends again: the library normalizes each section.
-        QCOMPARE(toList(t.encode("a<s>a")), (QList<int> { 12, 20, 12 }));
+        QCOMPARE(toList(t.encode("a<s>a")), (QList<int> { 12, 14, 12 }));
         QVERIFY(!t.isLossless());
     }
 
