@@ -20,6 +20,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 namespace tunebench::cli {
 
@@ -91,7 +92,8 @@ int makeModel(const std::vector<std::string>& args)
             { "head-dim", "D", "head size (llama, mistral, qwen3; default H/A)" },
             { "sliding-window", "W", "attention window (mistral; qwen2/3: on the upper half of the layers)" },
             { "max-positions", "N", "max_position_embeddings / n_positions" },
-            { "rope-scaling", "TYPE", "llama3 (factor 8, original context 8192), linear or dynamic (factor 2)" },
+            { "rope-scaling", "TYPE",
+                "llama3 (factor 8, original context 8192), linear or dynamic (factor 2), yarn (factor 4)" },
             { "tie-word-embeddings", "true|false", "share the embedding with lm_head (default: gpt2, qwen yes)" },
             { "dtype", "DTYPE", "float32 (default), float16 or bfloat16: the stored weights" },
             { "seed", "S", "random seed (default 0)" }, { "out", "DIR", "folder to write (created)", true } });
@@ -125,8 +127,10 @@ int makeModel(const std::vector<std::string>& args)
             spec.ropeScaling = { RopeScaling::Type::Linear, 2.0 };
         else if (*scaling == "dynamic")
             spec.ropeScaling = { RopeScaling::Type::Dynamic, 2.0 };
+        else if (*scaling == "yarn")
+            spec.ropeScaling = { RopeScaling::Type::Yarn, 4.0 };
         else if (*scaling != "none")
-            throw UsageError("--rope-scaling must be none, llama3, linear or dynamic");
+            throw UsageError("--rope-scaling must be none, llama3, linear, dynamic or yarn");
     }
     if (auto dtype = cl.value("dtype")) {
         if (*dtype == "float16")
@@ -140,7 +144,7 @@ int makeModel(const std::vector<std::string>& args)
     if (seed < 0)
         throw UsageError("--seed must not be negative");
 
-    // The tokenizer files go first, so that npm's encoder.json + vocab.bpe
+    // The tokenizer files go first, so that OpenAI's older encoder.json + vocab.bpe
     // spelling is read under the names the tokenizer (and transformers) know.
     const std::filesystem::path out = cl.required("out");
     copyTokenizerFiles(cl.required("tokenizer"), out);
@@ -170,22 +174,54 @@ int makeModel(const std::vector<std::string>& args)
 int generateCommand(const std::vector<std::string>& args)
 {
     CommandLine cl(
-        "tunebench-cli generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]\n"
-        "                       [--top-k K] [--seed S] [--stop TEXT]",
+        "tunebench-cli generate --model DIR (--prompt TEXT | --prompt-ids JSON) [--max-new-tokens N]\n"
+        "                       [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop TEXT] [--json]",
         "Prints the model's continuation of the prompt (encoded with the model folder's tokenizer, special\n"
-        "tokens added). Greedy unless a temperature above 0, --top-p or --top-k is given; sampling is\n"
-        "reproducible with --seed. Generation ends at max-new-tokens, an EOS token or the stop text.",
+        "tokens added; or given as token ids: one prompt [1, 2, 3], or several [[1, 2], [3, 4, 5]] generated\n"
+        "together, left-padded, one line each). Greedy unless a temperature above 0, --top-p or --top-k is\n"
+        "given; sampling is reproducible with --seed. Generation ends at max-new-tokens, an EOS token or the\n"
+        "stop text. --json prints a JSON object a prompt instead of the text: prompt_ids, ids (the\n"
+        "continuation's token ids, an EOS that ended it included), text and finish_reason (length, eos, stop).",
         {},
         { { "model", "DIR", "a Hugging Face model folder with its tokenizer", true },
-            { "prompt", "TEXT", "the text to continue", true },
+            { "prompt", "TEXT", "the text to continue" },
+            { "prompt-ids", "JSON", "token ids instead of --prompt: [1, 2, 3], or a list of such prompts" },
             { "max-new-tokens", "N", "tokens to generate at most (default 32)" },
             { "temperature", "T", "sampling temperature; 0 means greedy (default)" },
             { "top-p", "P", "nucleus sampling: keep the most likely tokens up to probability P" },
             { "top-k", "K", "sample among the K most likely tokens" }, { "seed", "S", "sampling seed (default 0)" },
-            { "stop", "TEXT", "stop once the continuation contains TEXT" }, kDeviceOption });
+            { "stop", "TEXT", "stop once the continuation contains TEXT" },
+            { "json", "", "print the prompt's and the continuation's token ids as JSON, with the text" },
+            kDeviceOption });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
+    }
+    if (cl.has("prompt") == cl.has("prompt-ids"))
+        throw UsageError("give --prompt TEXT or --prompt-ids JSON (one of them)");
+    std::vector<std::vector<std::int32_t>> prompts;
+    if (auto text = cl.value("prompt-ids")) {
+        const nlohmann::json ids = nlohmann::json::parse(*text, nullptr, false);
+        const auto bad = [&]() {
+            return UsageError("--prompt-ids must be a non-empty JSON array of token ids, or an array of such "
+                              "arrays, got '"
+                + *text + "'");
+        };
+        if (ids.is_discarded() || !ids.is_array() || ids.empty())
+            throw bad();
+        const bool several = ids[0].is_array();
+        for (const auto& prompt : several ? ids : nlohmann::json::array({ ids })) {
+            if (!prompt.is_array() || prompt.empty())
+                throw bad();
+            std::vector<std::int32_t> row;
+            for (const auto& id : prompt) {
+                if (!id.is_number_integer() || id.get<std::int64_t>() < 0
+                    || id.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
+                    throw UsageError("--prompt-ids: " + id.dump() + " is not a token id");
+                row.push_back(id.get<std::int32_t>());
+            }
+            prompts.push_back(std::move(row));
+        }
     }
     const std::filesystem::path dir = cl.required("model");
     const LoadOptions load = loadOptions(cl);
@@ -217,27 +253,136 @@ int generateCommand(const std::vector<std::string>& args)
         o.stopStrings = { *stop };
     o.decoder = [&tokenizer](std::span<const std::int32_t> ids) { return tokenizer.decode(ids, true); };
 
-    std::vector<std::int32_t> ids = tokenizer.encode(cl.required("prompt"), /*addSpecialTokens=*/true);
-    if (ids.empty()) {
-        if (!tokenizer.bosId())
-            throw InputError("the prompt encodes to no tokens and the tokenizer has no BOS token to start from");
-        ids.push_back(*tokenizer.bosId());
+    if (prompts.empty()) {
+        std::vector<std::int32_t> ids = tokenizer.encode(cl.required("prompt"), /*addSpecialTokens=*/true);
+        if (ids.empty()) {
+            if (!tokenizer.bosId())
+                throw InputError("the prompt encodes to no tokens and the tokenizer has no BOS token to start from");
+            ids.push_back(*tokenizer.bosId());
+        }
+        prompts.push_back(std::move(ids));
     }
-    const GeneratedSequence result = generate(*model, { ids }, o)[0];
-    std::cout << tokenizer.decode(result.tokens, /*skipSpecialTokens=*/true) << "\n";
+    const std::vector<GeneratedSequence> results = generate(*model, prompts, o);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const GeneratedSequence& result = results[i];
+        const std::string text = tokenizer.decode(result.tokens, /*skipSpecialTokens=*/true);
+        if (!cl.has("json")) {
+            std::cout << text << "\n";
+            continue;
+        }
+        const char* reason = result.reason == FinishReason::Eos ? "eos"
+            : result.reason == FinishReason::StopString       ? "stop"
+                                                              : "length";
+        const nlohmann::json j = { { "prompt_ids", prompts[i] }, { "ids", result.tokens }, { "text", text },
+            { "finish_reason", reason } };
+        // Invalid UTF-8 (a continuation cut inside a character) is replaced rather than refused.
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
     return 0;
+}
+
+// One line of forward's input: token ids, or a batch with its attention mask.
+struct ForwardLine {
+    std::vector<std::vector<std::int64_t>> ids; // [B][T]
+    std::vector<std::vector<std::int64_t>> mask; // empty or [B][T]
+    std::vector<std::vector<std::int64_t>> positions; // empty or [B][T]
+    bool batch = false; // written as [B, T, ...] rather than [T, ...]
+};
+
+std::vector<std::int64_t> integerRow(const nlohmann::json& row, const std::string& where, const std::string& field)
+{
+    if (!row.is_array() || row.empty())
+        throw InputError(where + ": '" + field + "' must hold non-empty arrays of integers, got " + row.dump());
+    std::vector<std::int64_t> out;
+    for (const auto& v : row) {
+        if (!v.is_number_integer())
+            throw InputError(where + ": expected token ids (integers) in '" + field + "', got " + v.dump());
+        out.push_back(v.get<std::int64_t>());
+    }
+    return out;
+}
+
+// A field of a batch line: [[...], ...] with the rows of input_ids' shape.
+std::vector<std::vector<std::int64_t>> integerMatrix(const nlohmann::json& line, const std::string& where,
+    const std::string& field, const std::vector<std::vector<std::int64_t>>* shapeOf)
+{
+    const nlohmann::json& m = line.at(field);
+    if (!m.is_array() || m.empty())
+        throw InputError(where + ": '" + field + "' must be a non-empty array of rows");
+    std::vector<std::vector<std::int64_t>> rows;
+    for (const auto& row : m)
+        rows.push_back(integerRow(row, where, field));
+    const std::size_t width = shapeOf ? (*shapeOf)[0].size() : rows[0].size();
+    const std::size_t height = shapeOf ? shapeOf->size() : rows.size();
+    if (rows.size() != height)
+        throw InputError(where + ": '" + field + "' has " + std::to_string(rows.size()) + " rows, input_ids "
+            + std::to_string(height));
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].size() != width)
+            throw InputError(where + ": row " + std::to_string(r) + " of '" + field + "' has "
+                + std::to_string(rows[r].size()) + " entries, expected " + std::to_string(width)
+                + " (pad the rows to one length)");
+    }
+    return rows;
+}
+
+ForwardLine parseForwardLine(const nlohmann::json& line, const std::string& where)
+{
+    ForwardLine f;
+    if (line.is_array()) {
+        f.ids.push_back(integerRow(line, where, "ids"));
+        return f;
+    }
+    if (!line.is_object())
+        throw InputError(where + ": expected a JSON array of token ids or an object with input_ids and attention_mask");
+    for (const auto& [key, value] : line.items()) {
+        if (key != "input_ids" && key != "attention_mask" && key != "position_ids")
+            throw InputError(where + ": unknown field '" + key + "' (input_ids, attention_mask, position_ids)");
+    }
+    if (!line.contains("input_ids"))
+        throw InputError(where + ": field 'input_ids' is missing");
+    f.batch = true;
+    f.ids = integerMatrix(line, where, "input_ids", nullptr);
+    if (line.contains("attention_mask")) {
+        f.mask = integerMatrix(line, where, "attention_mask", &f.ids);
+        for (std::size_t r = 0; r < f.mask.size(); ++r) {
+            bool any = false;
+            for (auto v : f.mask[r]) {
+                if (v != 0 && v != 1)
+                    throw InputError(where + ": 'attention_mask' holds " + std::to_string(v) + "; expected 0 or 1");
+                any = any || v == 1;
+            }
+            if (!any)
+                throw InputError(where + ": row " + std::to_string(r) + " of 'attention_mask' has no token (all 0)");
+        }
+    }
+    if (line.contains("position_ids"))
+        f.positions = integerMatrix(line, where, "position_ids", &f.ids);
+    return f;
+}
+
+at::Tensor matrixTensor(const std::vector<std::vector<std::int64_t>>& rows)
+{
+    std::vector<std::int64_t> flat;
+    for (const auto& r : rows)
+        flat.insert(flat.end(), r.begin(), r.end());
+    return at::tensor(flat, at::kLong).view({ static_cast<std::int64_t>(rows.size()), -1 });
 }
 
 int forwardCommand(const std::vector<std::string>& args)
 {
     CommandLine cl("tunebench-cli forward --model DIR --input FILE --out FILE.safetensors [--adapter DIR]",
         "Runs the model on token ids and writes the logits, for comparisons with other\n"
-        "implementations (tests/reference/compare_transformers.py, peft_parity.py). FILE has one JSON array of\n"
-        "token ids per line; sequence i is written as logits.i [T, V] (float32) and input_ids.i [T].\n"
-        "--adapter attaches a run's adapter folder (runs/<id>/adapter) or a PEFT adapter folder first.",
+        "implementations (tests/reference/compare_transformers.py, peft_parity.py). FILE has one input per\n"
+        "line: a JSON array of token ids, written as logits.i [T, V] (float32) and input_ids.i [T]; or a\n"
+        "padded batch {\"input_ids\": [[...], ...], \"attention_mask\": [[...], ...]} (rows of one length,\n"
+        "mask 1 for tokens and 0 for padding, left or right; optional \"position_ids\", else positions count\n"
+        "the tokens of each row from 0), written as logits.i [B, T, V], input_ids.i and attention_mask.i.\n"
+        "Line i is the i-th input, blank lines skipped. --adapter attaches a run's adapter folder\n"
+        "(runs/<id>/adapter) or a PEFT adapter folder first.",
         {},
         { { "model", "DIR", "a Hugging Face model folder", true },
-            { "input", "FILE", "one JSON array of token ids per line", true },
+            { "input", "FILE", "one input per line: token ids, or a padded batch with its attention mask", true },
             { "out", "FILE", "safetensors file to write", true },
             { "adapter", "DIR", "a run's adapter folder or a PEFT adapter folder to attach" }, kDeviceOption });
     if (!cl.parse(args)) {
@@ -250,29 +395,23 @@ int forwardCommand(const std::vector<std::string>& args)
     std::ifstream input(inputPath);
     if (!input)
         throw InputError(inputPath.string() + ": cannot open");
-    std::vector<std::vector<std::int64_t>> sequences;
+    std::vector<ForwardLine> lines;
+    std::vector<int> lineNumbers;
     std::string line;
     for (int lineNumber = 1; std::getline(input, line); ++lineNumber) {
         if (line.find_first_not_of(" \t\r") == std::string::npos)
             continue;
         const std::string where = inputPath.string() + ":" + std::to_string(lineNumber);
-        nlohmann::json ids;
+        nlohmann::json parsed;
         try {
-            ids = nlohmann::json::parse(line);
+            parsed = nlohmann::json::parse(line);
         } catch (const nlohmann::json::exception& e) {
             throw InputError(where + ": not valid JSON: " + e.what());
         }
-        if (!ids.is_array() || ids.empty())
-            throw InputError(where + ": expected a non-empty JSON array of token ids");
-        std::vector<std::int64_t> sequence;
-        for (const auto& id : ids) {
-            if (!id.is_number_integer())
-                throw InputError(where + ": expected token ids (integers), got " + id.dump());
-            sequence.push_back(id.get<std::int64_t>());
-        }
-        sequences.push_back(std::move(sequence));
+        lines.push_back(parseForwardLine(parsed, where));
+        lineNumbers.push_back(lineNumber);
     }
-    if (sequences.empty())
+    if (lines.empty())
         throw InputError(inputPath.string() + ": no sequences");
 
     const std::unique_ptr<CausalLM> model = loadCausalLM(dir, load);
@@ -285,21 +424,31 @@ int forwardCommand(const std::vector<std::string>& args)
     }
     c10::InferenceMode inference;
     NamedTensors out;
-    for (std::size_t i = 0; i < sequences.size(); ++i) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const ForwardLine& l = lines[i];
+        const at::Tensor ids = matrixTensor(l.ids);
         ForwardInput in;
-        in.inputIds = at::tensor(sequences[i], at::kLong).unsqueeze(0).to(model->device());
+        in.inputIds = ids.to(model->device());
+        if (!l.mask.empty())
+            in.attentionMask = matrixTensor(l.mask).to(model->device());
+        if (!l.positions.empty())
+            in.positionIds = matrixTensor(l.positions).to(model->device());
         at::Tensor logits;
         try {
-            logits = model->forward(in).logits[0].to(at::kCPU, at::kFloat);
+            logits = model->forward(in).logits.to(at::kCPU, at::kFloat);
         } catch (const InputError& e) {
-            throw InputError(inputPath.string() + ": sequence " + std::to_string(i + 1) + ": " + e.what());
+            throw InputError(inputPath.string() + ":" + std::to_string(lineNumbers[i]) + ": sequence "
+                + std::to_string(i + 1) + ": " + e.what());
         }
-        out.emplace_back("logits." + std::to_string(i), logits);
-        out.emplace_back("input_ids." + std::to_string(i), at::tensor(sequences[i], at::kLong));
+        const std::string n = std::to_string(i);
+        out.emplace_back("logits." + n, l.batch ? logits : logits[0]);
+        out.emplace_back("input_ids." + n, l.batch ? ids : ids[0]);
+        if (!l.mask.empty())
+            out.emplace_back("attention_mask." + n, matrixTensor(l.mask));
     }
     const std::filesystem::path outPath = cl.required("out");
     writeSafetensors(outPath, out, { { "format", "pt" }, { "model", dir.string() } });
-    std::cout << "Wrote logits of " << sequences.size() << " sequences to " << outPath.string() << "\n";
+    std::cout << "Wrote logits of " << lines.size() << " inputs to " << outPath.string() << "\n";
     return 0;
 }
 

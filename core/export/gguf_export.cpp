@@ -93,17 +93,17 @@ nlohmann::json readJson(const fs::path& path)
     return j;
 }
 
-bool mentionsType(const nlohmann::json& node, const std::string& type)
+bool mentionsType(const nlohmann::json& tree, const std::string& type)
 {
-    if (node.is_object()) {
-        if (node.value("type", std::string()) == type)
+    if (tree.is_object()) {
+        if (tree.value("type", std::string()) == type)
             return true;
-        for (const auto& [k, v] : node.items()) {
+        for (const auto& [k, v] : tree.items()) {
             if (mentionsType(v, type))
                 return true;
         }
-    } else if (node.is_array()) {
-        for (const auto& v : node) {
+    } else if (tree.is_array()) {
+        for (const auto& v : tree) {
             if (mentionsType(v, type))
                 return true;
         }

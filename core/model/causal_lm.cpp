@@ -116,7 +116,7 @@ void CausalLM::to(at::Device device, at::ScalarType dtype)
 {
     for (Slot& s : m_slots) {
         const bool grad = s.tensor->requires_grad();
-        // detach: the moved tensor must be a leaf again, not a copy node in a graph.
+        // detach: the moved tensor must be a leaf again, not the output of a copy in a graph.
         *s.tensor = s.tensor->detach().to(device, dtype);
         if (grad)
             s.tensor->requires_grad_(true);

@@ -169,6 +169,57 @@ void parseTokenIds(const Keys& keys, ModelConfig& c)
     }
 }
 
+// Where transformers finds the pre-training context of llama3 and yarn scaling: a top-level
+// original_max_position_embeddings wins (Phi-3 keeps it there), then the scaling's own, then
+// max_position_embeddings.
+std::int64_t originalContext(const Keys& keys, const Keys& rk, const ModelConfig& c)
+{
+    std::int64_t n = c.maxPositionEmbeddings;
+    const char* key = "original_max_position_embeddings";
+    if (keys.has(key))
+        n = keys.integer(key, keys.at(key));
+    else if (rk.has(key))
+        n = rk.integer(key, rk.at(key));
+    if (n <= 0)
+        rk.fail(key, "must be positive");
+    return n;
+}
+
+void parseYarn(const Keys& keys, const Keys& rk, ModelConfig& c)
+{
+    RopeScaling& s = c.ropeScaling;
+    s.type = RopeScaling::Type::Yarn;
+    s.originalMaxPositionEmbeddings = originalContext(keys, rk, c);
+    // An explicit null factor means the ratio of the two contexts (DeepSeek-V3's convention).
+    if (!rk.present("factor"))
+        rk.fail("factor", "is missing (required for rope type 'yarn'; null: max_position_embeddings / "
+                          "original_max_position_embeddings)");
+    s.factor = rk.has("factor") ? rk.number("factor", 1.0)
+                                : static_cast<double>(c.maxPositionEmbeddings)
+            / static_cast<double>(s.originalMaxPositionEmbeddings);
+    if (!(s.factor > 0.0) || !std::isfinite(s.factor))
+        rk.fail("factor", "must be positive");
+    // transformers reads these with `or`: null and 0 mean the default.
+    s.betaFast = rk.number("beta_fast", 0.0);
+    if (s.betaFast == 0.0)
+        s.betaFast = 32.0;
+    s.betaSlow = rk.number("beta_slow", 0.0);
+    if (s.betaSlow == 0.0)
+        s.betaSlow = 1.0;
+    if (!(s.betaFast > 0.0) || !(s.betaSlow > 0.0) || !std::isfinite(s.betaFast) || !std::isfinite(s.betaSlow))
+        rk.fail("beta_fast", "and beta_slow must be positive numbers");
+    s.truncate = rk.boolean("truncate", true);
+    if (rk.has("attention_factor")) {
+        s.attentionFactor = rk.number("attention_factor", 1.0);
+        if (!(*s.attentionFactor > 0.0) || !std::isfinite(*s.attentionFactor))
+            rk.fail("attention_factor", "must be a positive number");
+    }
+    if (rk.has("mscale"))
+        s.mscale = rk.number("mscale", 1.0);
+    if (rk.has("mscale_all_dim"))
+        s.mscaleAllDim = rk.number("mscale_all_dim", 1.0);
+}
+
 void parseRope(const Keys& keys, ModelConfig& c)
 {
     // transformers 5 folds rope_theta and the scaling into rope_parameters.
@@ -197,19 +248,19 @@ void parseRope(const Keys& keys, ModelConfig& c)
         c.ropeScaling.type = RopeScaling::Type::Dynamic;
     } else if (type == "llama3") {
         c.ropeScaling.type = RopeScaling::Type::Llama3;
-        for (const char* k : { "low_freq_factor", "high_freq_factor", "original_max_position_embeddings" }) {
+        for (const char* k : { "low_freq_factor", "high_freq_factor" }) {
             if (!rk.has(k))
                 rk.fail(k, "is missing (required for rope type 'llama3')");
         }
         c.ropeScaling.lowFreqFactor = rk.number("low_freq_factor", 1.0);
         c.ropeScaling.highFreqFactor = rk.number("high_freq_factor", 4.0);
-        c.ropeScaling.originalMaxPositionEmbeddings = rk.requiredInt("original_max_position_embeddings");
+        c.ropeScaling.originalMaxPositionEmbeddings = originalContext(keys, rk, c);
         if (!(c.ropeScaling.highFreqFactor > c.ropeScaling.lowFreqFactor))
             rk.fail("high_freq_factor", "must be greater than low_freq_factor");
-        if (c.ropeScaling.originalMaxPositionEmbeddings <= 0)
-            rk.fail("original_max_position_embeddings", "must be positive");
+    } else if (type == "yarn") {
+        parseYarn(keys, rk, c);
     } else {
-        rk.fail("rope_type", "is '" + type + "'; supported: default, linear, dynamic, llama3");
+        rk.fail("rope_type", "is '" + type + "'; supported: default, linear, dynamic, llama3, yarn");
     }
     if (rk.number("partial_rotary_factor", 1.0) != 1.0)
         rk.fail("partial_rotary_factor", "other than 1.0 is not supported");
@@ -496,6 +547,19 @@ nlohmann::json modelConfigToJson(const ModelConfig& c)
                 { "low_freq_factor", r.lowFreqFactor }, { "high_freq_factor", r.highFreqFactor },
                 { "original_max_position_embeddings", r.originalMaxPositionEmbeddings } };
             break;
+        case RopeScaling::Type::Yarn: {
+            nlohmann::json y = { { "rope_type", "yarn" }, { "factor", r.factor },
+                { "original_max_position_embeddings", r.originalMaxPositionEmbeddings }, { "beta_fast", r.betaFast },
+                { "beta_slow", r.betaSlow }, { "truncate", r.truncate } };
+            if (r.attentionFactor)
+                y["attention_factor"] = *r.attentionFactor;
+            if (r.mscale)
+                y["mscale"] = *r.mscale;
+            if (r.mscaleAllDim)
+                y["mscale_all_dim"] = *r.mscaleAllDim;
+            j["rope_scaling"] = y;
+            break;
+        }
         }
         j["attention_dropout"] = 0.0;
         switch (c.architecture) {

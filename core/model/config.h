@@ -24,14 +24,32 @@ Architecture architectureFromModelType(std::string_view modelType);
 
 // rope_scaling (transformers 4.x) or rope_parameters (5.x).
 struct RopeScaling {
-    enum class Type { None, Linear, Dynamic, Llama3 };
+    enum class Type { None, Linear, Dynamic, Llama3, Yarn };
     Type type = Type::None;
     double factor = 1.0;
     // Llama-3 only.
     double lowFreqFactor = 1.0;
     double highFreqFactor = 4.0;
+    // Llama-3 and YaRN: the context the model was trained with.
     std::int64_t originalMaxPositionEmbeddings = 0;
+    // YaRN only (transformers' defaults). Dimensions that turn fewer than betaSlow times over the
+    // original context are interpolated (divided by factor), those turning more than betaFast times
+    // kept, the band between blended linearly; truncate rounds the band's ends outwards to whole
+    // dimensions.
+    double betaFast = 32.0;
+    double betaSlow = 1.0;
+    bool truncate = true;
+    // cos and sin are multiplied by attention_factor; when it is not given it is derived from factor
+    // (and mscale / mscale_all_dim when both are given), see ropeAttentionScaling().
+    std::optional<double> attentionFactor;
+    std::optional<double> mscale;
+    std::optional<double> mscaleAllDim;
 };
+
+// The factor YaRN multiplies cos and sin with: attention_factor, else
+// m(factor, mscale) / m(factor, mscale_all_dim) when both are given and non-zero, else m(factor, 1), where
+// m(s, k) = 0.1 k ln(s) + 1 for s > 1 and 1 otherwise. 1 for the other scaling types.
+double ropeAttentionScaling(const RopeScaling& scaling);
 
 // How the weights are stored (`torch_dtype`); computation is in float32 on the
 // CPU unless a caller asks otherwise (see LoadOptions).

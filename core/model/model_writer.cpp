@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -109,6 +110,11 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec)
     c.tieWordEmbeddings = spec.tieWordEmbeddings.value_or(gpt2 || qwen);
     c.torchDtype = spec.torchDtype;
     c.ropeScaling = spec.ropeScaling;
+    // YaRN's pre-training context: the one the factor stretches to max_position_embeddings (transformers
+    // warns when the two disagree).
+    if (c.ropeScaling.type == RopeScaling::Type::Yarn && c.ropeScaling.originalMaxPositionEmbeddings == 0)
+        c.ropeScaling.originalMaxPositionEmbeddings
+            = std::max<std::int64_t>(1, std::llround(static_cast<double>(c.maxPositionEmbeddings) / c.ropeScaling.factor));
     if (gpt2 && spec.ropeScaling.type != RopeScaling::Type::None)
         fail("GPT-2 has learned positions, not rotary embeddings: no rope scaling");
     c.ropeTheta = qwen ? 1000000.0 : spec.ropeScaling.type == RopeScaling::Type::Llama3 ? 500000.0 : 10000.0;

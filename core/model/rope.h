@@ -1,5 +1,5 @@
 // Rotary position embeddings as transformers computes them (rotate_half
-// convention), with the default, linear, dynamic-NTK and Llama-3 frequencies.
+// convention), with the default, linear, dynamic-NTK, Llama-3 and YaRN frequencies.
 #pragma once
 
 #include "core/model/config.h"
@@ -24,12 +24,14 @@ public:
 
     // positionIds [B, T] (int64) -> cos, sin [B, T, headDim] in dtype, on
     // positionIds' device. Positions are multiplied with the frequencies in
-    // float32, as transformers does, before cos/sin are cast.
+    // float32, as transformers does, before cos/sin are cast (and, for YaRN,
+    // scaled by ropeAttentionScaling()).
     std::pair<at::Tensor, at::Tensor> cosSin(const at::Tensor& positionIds, at::ScalarType dtype) const;
 
 private:
     ModelConfig m_config;
     at::Tensor m_invFreq; // [headDim / 2], CPU float32; unused for dynamic scaling
+    double m_attentionScaling = 1.0; // YaRN's factor on cos and sin
 };
 
 // x [B, H, T, D] rotated by cos/sin [B, T, D]: x * cos + rotate_half(x) * sin.

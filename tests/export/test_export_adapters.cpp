@@ -2,8 +2,9 @@
 // with `tunebench-cli train`, exported with `export --format peft` (PEFT's key names, shapes and config fields),
 // imported back with `import-adapter` as a new run, and the imported run computes the trained run's logits
 // (within 1e-5). init_adapter starts a training from a PEFT folder or a run. GGUF: the merged model in F32, F16,
-// BF16 and Q8_0 and LoRA adapters, checked with our reader and the npm reference. Refusals: adapters without a
-// PEFT form, overwriting without --force, pickled weights, configurations that cannot be represented.
+// BF16 and Q8_0 and LoRA adapters, checked with our reader and with llama.cpp's (the `gguf` package, through
+// tests/reference/gguf_reference.py): the same metadata, names, shapes, types and values. Refusals: adapters
+// without a PEFT form, overwriting without --force, pickled weights, configurations that cannot be represented.
 
 #include "core/export/gguf.h"
 #include "core/export/gguf_export.h"
@@ -16,13 +17,12 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/train/run_adapter.h"
+#include "export/gguf_reference_check.h"
 #include "model/model_test_support.h"
 #include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
 
-#include <QProcess>
-#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -35,8 +35,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const QString kReferenceDir = QStringLiteral(TUNEBENCH_SOURCE_DIR "/tests/reference");
 
 // The adapter sections trained here (model: Llama, hidden 32, 4 heads, 2 key/value heads, head_dim 8, MLP 64).
 const std::vector<std::pair<std::string, std::string>> kAdapters = {
@@ -124,23 +122,6 @@ class TestExportAdapters : public QObject {
         if (r.code != 0)
             qWarning() << r.err;
         return r.code == 0 ? out : fs::path();
-    }
-
-    json readerJson(const fs::path& file)
-    {
-        QProcess proc;
-        proc.start(QStandardPaths::findExecutable("node"), { kReferenceDir + "/gguf_reference.mjs", q(file) });
-        if (!proc.waitForFinished(60000) || proc.exitCode() != 0) {
-            qWarning() << proc.readAllStandardError();
-            return json();
-        }
-        return json::parse(proc.readAllStandardOutput().toStdString());
-    }
-
-    bool haveNodeReader() const
-    {
-        return !QStandardPaths::findExecutable("node").isEmpty()
-            && QDir(kReferenceDir + "/node_modules/@huggingface/gguf").exists();
     }
 
 private Q_SLOTS:
@@ -391,6 +372,13 @@ private Q_SLOTS:
         QCOMPARE(fs::file_size(file), std::uintmax_t { 3 });
         QCOMPARE(runCli(gguf + QStringList { "--force" }).code, 0);
         QVERIFY(fs::file_size(file) > 1000);
+        // ... and what replaced it reads back whole with llama.cpp's reader too.
+        if (!reference::python().isEmpty() || reference::required()) {
+            gguf_reference::Reading reading;
+            gguf_reference::readAndCompare(file, m_root / "existing.values.st", &reading);
+            if (QTest::currentTestFailed())
+                return;
+        }
 
         // A failed export leaves nothing behind, not even its staging folder.
         r = runCli({ "export", "--workspace", m_ws, "--run", QString::number(m_runs.at("prompt_tuning")), "--format",
@@ -612,21 +600,27 @@ private Q_SLOTS:
                 QVERIFY(diff > 0);
         }
 
-        if (!haveNodeReader())
-            QSKIP("node or tests/reference/node_modules is missing (scripts/test installs them)");
-        const json j = readerJson(file);
-        QVERIFY(!j.is_null());
+        // llama.cpp's reader: the same entries and tensors; the values the merged model's within the type's rounding.
+        REQUIRE_REFERENCE_PYTHON(py);
+        gguf_reference::Reading reading;
+        gguf_reference::readAndCompare(file, m_root / ("model-" + type.toStdString() + ".values.st"), &reading);
+        if (QTest::currentTestFailed())
+            return;
+        const json& j = reading.info;
         QCOMPARE(j["metadata"]["general.architecture"].get<std::string>(), std::string("llama"));
         QCOMPARE(j["metadata"]["llama.attention.head_count_kv"].get<int>(), 2);
-        QCOMPARE(j["metadata"]["tokenizer.ggml.tokens"]["length"].get<int>(), 264);
-        QCOMPARE(j["metadataTypes"]["llama.rope.freq_base"].get<int>(), 6);
-        QCOMPARE(j["tensors"].size(), f.tensors.size());
-        for (std::size_t i = 0; i < f.tensors.size(); ++i) {
-            QCOMPARE(j["tensors"][i]["name"].get<std::string>(), f.tensors[i].name);
-            QCOMPARE(j["tensors"][i]["shape"].get<std::vector<std::int64_t>>(), f.tensors[i].ggmlShape);
-            QCOMPARE(j["tensors"][i]["dtype"].get<int>(), static_cast<int>(f.tensors[i].type));
+        QCOMPARE(j["metadata"]["tokenizer.ggml.tokens"].size(), std::size_t { 264 });
+        QCOMPARE(j["metadataTypes"]["llama.rope.freq_base"].get<int>(), 6); // FLOAT32
+        QCOMPARE(j["metadataTypes"]["tokenizer.ggml.token_type[]"].get<int>(), 5); // INT32 items
+        for (const auto& [hf, w] : reference->namedParameters()) {
+            const std::string g = ggufTensorName(hf);
+            at::Tensor want = w;
+            if (g.find("attn_q") != std::string::npos)
+                want = permuteForRope(w, 4);
+            else if (g.find("attn_k") != std::string::npos)
+                want = permuteForRope(w, 2);
+            gguf_reference::compareValues(reading, g, want, f.tensor(g)->type);
         }
-        QCOMPARE(j["tensorDataOffset"].get<std::uint64_t>(), f.dataOffset);
     }
 
     void ggufLora_data()
@@ -689,14 +683,23 @@ private Q_SLOTS:
                 - at::matmul(get(base + ".pissa_init.lora_B.weight"), get(base + ".pissa_init.lora_A.weight"));
             QVERIFY(model_test::maxAbsDiff(at::matmul(form.layers[0].b, form.layers[0].a), delta) <= 1e-5);
         }
-        if (!haveNodeReader())
-            QSKIP("node or tests/reference/node_modules is missing (scripts/test installs them)");
-        const json j = readerJson(file);
-        QVERIFY(!j.is_null());
-        QCOMPARE(j["metadata"]["general.type"].get<std::string>(), std::string("adapter"));
-        QCOMPARE(j["metadata"]["adapter.lora.alpha"].get<double>(), alpha);
-        QCOMPARE(j["tensors"].size(), f.tensors.size());
-        QCOMPARE(j["tensors"][0]["shape"].get<std::vector<std::int64_t>>(), f.tensors[0].ggmlShape);
+        REQUIRE_REFERENCE_PYTHON(py);
+        gguf_reference::Reading reading;
+        gguf_reference::readAndCompare(file, m_root / ("lora-" + name + ".values.st"), &reading);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(reading.info["metadata"]["general.type"].get<std::string>(), std::string("adapter"));
+        QCOMPARE(reading.info["metadata"]["adapter.lora.alpha"].get<double>(), alpha);
+        for (const auto& l : form.layers) {
+            const std::string g = ggufTensorName(l.module + ".weight");
+            at::Tensor b = l.b;
+            if (g.find("attn_q") != std::string::npos)
+                b = permuteForRope(b, 4);
+            else if (g.find("attn_k") != std::string::npos)
+                b = permuteForRope(b, 2);
+            gguf_reference::compareValues(reading, g + ".lora_a", l.a, gguf::TensorType::F32);
+            gguf_reference::compareValues(reading, g + ".lora_b", b, gguf::TensorType::F32);
+        }
     }
 };
 

@@ -105,6 +105,61 @@ private Q_SLOTS:
         QCOMPARE(runCli(sampled).out, s1.out);
     }
 
+    // forward's padded batch: the rows' tokens get the logits of each row alone, whichever side the padding is
+    // on (GPT-2's learned positions too: positions count each row's tokens). generate --prompt-ids with several
+    // prompts: each continues as it would alone, and --json gives the ids.
+    void paddedBatchAndTokenIds_data()
+    {
+        QTest::addColumn<QString>("arch");
+        QTest::newRow("mistral") << "mistral"; // a window of 4 inside rows of 6
+        QTest::newRow("gpt2") << "gpt2";
+    }
+
+    void paddedBatchAndTokenIds()
+    {
+        QFETCH(QString, arch);
+        const QString model = path(arch.toStdString());
+        const fs::path dir = QFile::encodeName(model).toStdString();
+        std::ofstream(m_root / "batch.jsonl") << R"({"input_ids": [[5, 6, 7, 8, 9, 10], [11, 12, 13, 0, 0, 0], )"
+                                              << R"([0, 0, 14, 15, 16, 17]], "attention_mask": [[1, 1, 1, 1, 1, 1], )"
+                                              << R"([1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1]]})"
+                                              << "\n[14, 15, 16, 17]\n";
+        CliResult r = runCli({ "forward", "--model", model, "--input", path("batch.jsonl"), "--out", path("b.st") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const SafetensorsFile out = SafetensorsFile::open(m_root / "b.st");
+        const at::Tensor logits = out.tensor("logits.0");
+        QCOMPARE(logits.sizes().vec(), (std::vector<std::int64_t> { 3, 6, model_test::kTinyTokenizerVocab }));
+        QCOMPARE(out.tensor("attention_mask.0").sizes().vec(), (std::vector<std::int64_t> { 3, 6 }));
+        const auto m = loadCausalLM(dir);
+        auto alone = [&](std::vector<std::int64_t> ids) {
+            ForwardInput in;
+            in.inputIds = at::tensor(ids, at::kLong).unsqueeze(0);
+            return m->forward(in).logits[0];
+        };
+        QVERIFY(model_test::maxAbsDiff(logits[0], alone({ 5, 6, 7, 8, 9, 10 })) <= 1e-5);
+        QVERIFY(model_test::maxAbsDiff(logits[1].narrow(0, 0, 3), alone({ 11, 12, 13 })) <= 1e-5);
+        QVERIFY(model_test::maxAbsDiff(logits[2].narrow(0, 2, 4), alone({ 14, 15, 16, 17 })) <= 1e-5);
+        QVERIFY(model_test::maxAbsDiff(logits[2].narrow(0, 2, 4), out.tensor("logits.1")) <= 1e-5);
+
+        r = runCli({ "generate", "--model", model, "--prompt-ids", "[[5, 6, 7, 8, 9, 10], [11]]", "--json",
+            "--max-new-tokens", "6" });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QStringList lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 2);
+        for (int i = 0; i < 2; ++i) {
+            const nlohmann::json together = nlohmann::json::parse(lines[i].toStdString());
+            const std::string prompt = together["prompt_ids"].dump();
+            const CliResult single = runCli({ "generate", "--model", model, "--prompt-ids",
+                QString::fromStdString(prompt), "--json", "--max-new-tokens", "6" });
+            QVERIFY2(single.code == 0, qPrintable(single.err));
+            const nlohmann::json one = nlohmann::json::parse(single.out.toStdString());
+            QCOMPARE(one["prompt_ids"], together["prompt_ids"]);
+            QCOMPARE(one["ids"], together["ids"]);
+            QCOMPARE(one["ids"].size(), std::size_t { 6 });
+            QCOMPARE(one["finish_reason"].get<std::string>(), std::string("length"));
+        }
+    }
+
     void errors()
     {
         CliResult r = runCli({ "make-model", "--arch", "bert", "--tokenizer", path("tok"), "--hidden-size", "32",
@@ -127,6 +182,26 @@ private Q_SLOTS:
             { "forward", "--model", path("llama"), "--input", path("far.jsonl"), "--out", path("x.safetensors") });
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("sequence 1: token id 999 is outside the vocabulary"), qPrintable(r.err));
+        const char* badBatches[][2] = {
+            { R"({"input_ids": [[1, 2], [3]]})", "row 1 of 'input_ids' has 1 entries, expected 2" },
+            { R"({"input_ids": [[1, 2]], "attention_mask": [[1, 2]]})", "'attention_mask' holds 2" },
+            { R"({"input_ids": [[1, 2]], "attention_mask": [[0, 0]]})", "row 0 of 'attention_mask' has no token" },
+            { R"({"input_ids": [[1, 2]], "mask": [[1, 1]]})", "unknown field 'mask'" },
+            { R"({"attention_mask": [[1, 1]]})", "field 'input_ids' is missing" },
+        };
+        for (const auto& [line, message] : badBatches) {
+            std::ofstream(m_root / "bad-batch.jsonl") << "[1]\n" << line << "\n";
+            r = runCli({ "forward", "--model", path("llama"), "--input", path("bad-batch.jsonl"), "--out",
+                path("x.safetensors") });
+            QCOMPARE(r.code, 1);
+            QVERIFY2(r.err.contains("bad-batch.jsonl:2: ") && r.err.contains(message), qPrintable(r.err));
+        }
+        r = runCli({ "generate", "--model", path("llama"), "--prompt", "x", "--prompt-ids", "[1]" });
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("one of them"), qPrintable(r.err));
+        r = runCli({ "generate", "--model", path("llama"), "--prompt-ids", "[1, -2]" });
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("-2 is not a token id"), qPrintable(r.err));
     }
 
     // GPT-2's own vocab.json + merges.txt (a folder without tokenizer.json).

@@ -161,6 +161,52 @@ private Q_SLOTS:
         QCOMPARE(parsed.ropeTheta, 250000.0);
     }
 
+    // YaRN as transformers reads it: every option, defaults for the absent ones, a null factor meaning
+    // max_position_embeddings / original_max_position_embeddings, a top-level original context winning.
+    void yarn()
+    {
+        json c = llama3Config();
+        c["rope_scaling"] = { { "rope_type", "yarn" }, { "factor", 4.0 }, { "original_max_position_embeddings", 4096 },
+            { "beta_fast", 16 }, { "beta_slow", 2.0 }, { "truncate", false }, { "mscale", 0.8 },
+            { "mscale_all_dim", 0.5 }, { "attention_factor", 0.9 } };
+        ModelConfig parsed = parseModelConfig(c, "config.json");
+        RopeScaling s = parsed.ropeScaling;
+        QCOMPARE(s.type, RopeScaling::Type::Yarn);
+        QCOMPARE(s.factor, 4.0);
+        QCOMPARE(s.originalMaxPositionEmbeddings, std::int64_t(4096));
+        QCOMPARE(s.betaFast, 16.0);
+        QCOMPARE(s.betaSlow, 2.0);
+        QVERIFY(!s.truncate);
+        QCOMPARE(s.mscale, std::optional<double>(0.8));
+        QCOMPARE(s.mscaleAllDim, std::optional<double>(0.5));
+        QCOMPARE(s.attentionFactor, std::optional<double>(0.9));
+        // Written back and read again: the same.
+        const RopeScaling back = parseModelConfig(modelConfigToJson(parsed), "again").ropeScaling;
+        QCOMPARE(back.type, s.type);
+        QCOMPARE(back.factor, s.factor);
+        QCOMPARE(back.originalMaxPositionEmbeddings, s.originalMaxPositionEmbeddings);
+        QCOMPARE(back.betaFast, s.betaFast);
+        QCOMPARE(back.betaSlow, s.betaSlow);
+        QCOMPARE(back.truncate, s.truncate);
+        QCOMPARE(back.mscale, s.mscale);
+        QCOMPARE(back.mscaleAllDim, s.mscaleAllDim);
+        QCOMPARE(back.attentionFactor, s.attentionFactor);
+
+        c["rope_scaling"] = { { "rope_type", "yarn" }, { "factor", nullptr }, { "beta_fast", nullptr },
+            { "original_max_position_embeddings", 8192 } };
+        s = parseModelConfig(c, "config.json").ropeScaling;
+        QCOMPARE(s.factor, 16.0); // 131072 / 8192
+        QCOMPARE(s.betaFast, 32.0);
+        QCOMPARE(s.betaSlow, 1.0);
+        QVERIFY(s.truncate);
+        QVERIFY(!s.attentionFactor && !s.mscale && !s.mscaleAllDim);
+        c["original_max_position_embeddings"] = 32768;
+        QCOMPARE(parseModelConfig(c, "config.json").ropeScaling.factor, 4.0);
+        c.erase("original_max_position_embeddings");
+        c["rope_scaling"] = { { "rope_type", "yarn" }, { "factor", 2.0 } };
+        QCOMPARE(parseModelConfig(c, "config.json").ropeScaling.originalMaxPositionEmbeddings, std::int64_t(131072));
+    }
+
     // What make-model writes reads back to the same config, for every architecture.
     void writtenConfigsRoundTrip()
     {
@@ -222,8 +268,19 @@ private Q_SLOTS:
                                       << R"({"head_dim":15})"
                                       << "key 'head_dim' must be even";
         QTest::newRow("unsupported rope") << "llama"
-                                          << R"({"rope_scaling":{"rope_type":"yarn","factor":4.0}})"
-                                          << "key 'rope_type' is 'yarn'";
+                                          << R"({"rope_scaling":{"rope_type":"longrope","factor":4.0}})"
+                                          << "key 'rope_type' is 'longrope'";
+        // merge_patch's null removes the key: a yarn scaling without factor.
+        QTest::newRow("yarn without factor")
+            << "llama"
+            << R"({"rope_scaling":{"rope_type":"yarn","low_freq_factor":null,"factor":null,"high_freq_factor":null}})"
+            << "key 'factor' is missing (required for rope type 'yarn'";
+        QTest::newRow("yarn truncate not a bool")
+            << "llama" << R"({"rope_scaling":{"rope_type":"yarn","factor":2.0,"truncate":"no"}})"
+            << "rope_scaling: key 'truncate' must be true or false";
+        QTest::newRow("yarn negative attention factor")
+            << "llama" << R"({"rope_scaling":{"rope_type":"yarn","factor":2.0,"attention_factor":-1.0}})"
+            << "key 'attention_factor' must be a positive number";
         QTest::newRow("llama3 rope incomplete") << "llama"
                                                 << R"({"rope_scaling":{"low_freq_factor":null}})"
                                                 << "key 'low_freq_factor' is missing";

@@ -1,6 +1,7 @@
 // Rotary embeddings: frequencies for every scaling type against values
-// computed by hand (in double precision, offline), and the rotation's
-// defining properties.
+// computed by hand (in double precision, offline), YaRN's attention factor,
+// and the rotation's defining properties. tests/reference/compare_transformers.py
+// compares whole models with each scaling against transformers.
 
 #include "core/model/rope.h"
 
@@ -89,6 +90,61 @@ private Q_SLOTS:
         const at::Tensor dynamic = ropeInverseFrequencies(c, 256);
         for (std::int64_t i = 0; i < 8; ++i)
             compareRelative(dynamic, i, std::pow(grown, -2.0 * static_cast<double>(i) / 16.0));
+    }
+
+    // YaRN, head_dim 32, theta 10000, factor 4 over an original context of 512: a pair turning more than
+    // beta_fast (32) times over 512 positions keeps its frequency, fewer than beta_slow (1) times is divided
+    // by 4. Unrounded those pairs are 1.62 and 7.65; truncated, the band is [1, 8] and the ramp (i - 1) / 7.
+    void yarnDefaults()
+    {
+        ModelConfig c = ropeConfig(32, 10000.0);
+        c.ropeScaling.type = RopeScaling::Type::Yarn;
+        c.ropeScaling.factor = 4.0;
+        c.ropeScaling.originalMaxPositionEmbeddings = 512;
+        const at::Tensor inv = ropeInverseFrequencies(c);
+        QCOMPARE(inv.size(0), std::int64_t(16));
+        compareRelative(inv, 0, 1.0); // kept
+        compareRelative(inv, 1, 0.5623413251903491); // the band's start: kept
+        compareRelative(inv, 3, 0.1397219536459154); // 2/7 of the way to / 4
+        compareRelative(inv, 5, 0.03213379001087709);
+        compareRelative(inv, 8, 0.0025); // 10000^(-1/2) / 4
+        compareRelative(inv, 15, 4.445698525097307e-05);
+        // cos and sin carry the attention factor 0.1 ln 4 + 1.
+        QCOMPARE(ropeAttentionScaling(c.ropeScaling), 1.138629436111989);
+        RotaryEmbedding rotary(c);
+        const auto [cos, sin] = rotary.cosSin(at::zeros({ 1, 1 }, at::kLong), at::kFloat);
+        QCOMPARE(cos[0][0][0].item<float>(), static_cast<float>(1.138629436111989));
+        QCOMPARE(sin[0][0][0].item<float>(), 0.0f);
+    }
+
+    // The options: betas 16 and 2 without truncation put the band at [2.83, 6.44]; attention_factor wins
+    // over mscale / mscale_all_dim, which win over the factor alone.
+    void yarnOptions()
+    {
+        ModelConfig c = ropeConfig(32, 10000.0);
+        RopeScaling& s = c.ropeScaling;
+        s.type = RopeScaling::Type::Yarn;
+        s.factor = 4.0;
+        s.originalMaxPositionEmbeddings = 512;
+        s.betaFast = 16.0;
+        s.betaSlow = 2.0;
+        s.truncate = false;
+        const at::Tensor inv = ropeInverseFrequencies(c);
+        compareRelative(inv, 2, 0.31622776601683794);
+        compareRelative(inv, 3, 0.1714731616983942);
+        compareRelative(inv, 5, 0.03087385676740207);
+        compareRelative(inv, 6, 0.010796108651350396);
+        compareRelative(inv, 15, 4.445698525097307e-05);
+        s.mscale = 0.8;
+        s.mscaleAllDim = 0.5;
+        QCOMPARE(ropeAttentionScaling(s), 1.0388929752217428); // (0.08 ln 4 + 1) / (0.05 ln 4 + 1)
+        s.mscaleAllDim = 0.0; // transformers tests both for truth: 0 means absent
+        QCOMPARE(ropeAttentionScaling(s), 1.138629436111989);
+        s.attentionFactor = 0.875;
+        QCOMPARE(ropeAttentionScaling(s), 0.875);
+        s.factor = 1.0;
+        s.attentionFactor.reset();
+        QCOMPARE(ropeAttentionScaling(s), 1.0); // no stretch, no scaling
     }
 
     void rotationProperties()
