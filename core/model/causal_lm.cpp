@@ -286,6 +286,13 @@ at::Tensor CausalLM::callerTokens(const Prepared& p, const at::Tensor& x)
     return x.narrow(1, p.virtualTokens, x.size(1) - p.virtualTokens);
 }
 
+at::Tensor CausalLM::lastVirtualToken(const Prepared& p, const at::Tensor& x)
+{
+    if (p.virtualTokens == 0)
+        return {};
+    return x.select(1, p.virtualTokens - 1);
+}
+
 std::pair<at::Tensor, at::Tensor> CausalLM::attentionKeysValues(
     const Prepared& p, std::int64_t layer, const at::Tensor& k, const at::Tensor& v, KvCache* cache)
 {

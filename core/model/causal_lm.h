@@ -35,6 +35,8 @@ struct ForwardInput {
     bool outputHiddenStates = false;
     // Logits for the last position only ([B, 1, V]), as generation needs.
     bool lastPositionOnly = false;
+    // Also ForwardOutput::lastVirtualLogits, for a loss on the caller's first token.
+    bool outputLastVirtualLogits = false;
     // [B, T] int64, for a new sequence only (no cached positions): several
     // sequences in one row. A token attends to earlier tokens of its own
     // segment and of segment 0 (a prefix they share); virtual tokens count as
@@ -50,6 +52,11 @@ struct ForwardOutput {
     // after the final norm, as transformers' output_hidden_states ([B, T, H],
     // the caller's tokens only).
     std::vector<at::Tensor> hiddenStates;
+    // When asked and prompt tuning put virtual tokens in front of this new
+    // sequence: the logits [B, V] at the last of them, i.e. the prediction of
+    // the caller's first token. PEFT's prompt tuning labels only the virtual
+    // positions -100, so its loss counts this prediction. Undefined otherwise.
+    at::Tensor lastVirtualLogits;
 };
 
 // What a ParameterSource is asked for, so a random initialiser can choose a
@@ -152,6 +159,8 @@ protected:
     static at::Tensor withVirtualTokens(const Prepared& p, const at::Tensor& x);
     // [B, N, ...] -> [B, T, ...]: the caller's positions (a view; x itself without virtual tokens).
     static at::Tensor callerTokens(const Prepared& p, const at::Tensor& x);
+    // [B, N, H] -> [B, H]: the last prompt-tuning virtual token's position; undefined without one.
+    static at::Tensor lastVirtualToken(const Prepared& p, const at::Tensor& x);
     // The keys and values a layer attends to, [B, Hkv, S, D]: a new sequence's
     // attention prefix, the cached positions and this forward's k, v
     // [B, Hkv, N, D]; appended to the cache when there is one.

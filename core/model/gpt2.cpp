@@ -82,7 +82,12 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
         if (input.outputHiddenStates && i + 1 < c.numLayers)
             out.hiddenStates.push_back(callerTokens(p, x));
     }
-    x = callerTokens(p, layerNorm(x, m_lnfWeight, m_lnfBias, c.normEps)); // [B, T, H]
+    x = layerNorm(x, m_lnfWeight, m_lnfBias, c.normEps); // [B, N, H]
+    if (input.outputLastVirtualLogits) {
+        if (const at::Tensor last = lastVirtualToken(p, x); last.defined())
+            out.lastVirtualLogits = m_lmHead ? m_lmHead->forward(last) : at::linear(last, m_wte); // [B, V]
+    }
+    x = callerTokens(p, x); // [B, T, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(x);
     if (input.lastPositionOnly)

@@ -102,7 +102,12 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
         if (input.outputHiddenStates && i + 1 < c.numLayers)
             out.hiddenStates.push_back(callerTokens(p, x));
     }
-    x = callerTokens(p, rmsNorm(x, m_norm, c.normEps)); // [B, T, H]
+    x = rmsNorm(x, m_norm, c.normEps); // [B, N, H]
+    if (input.outputLastVirtualLogits) {
+        if (const at::Tensor last = lastVirtualToken(p, x); last.defined())
+            out.lastVirtualLogits = m_lmHead ? m_lmHead->forward(last) : at::linear(last, m_embed); // [B, V]
+    }
+    x = callerTokens(p, x); // [B, T, H]
     if (input.outputHiddenStates)
         out.hiddenStates.push_back(x);
     if (input.lastPositionOnly)

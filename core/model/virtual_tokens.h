@@ -13,7 +13,10 @@
 //     the mask, from the cache length, or given explicitly, are all shifted by
 //     the number of virtual positions in front);
 //   - logits and hidden states cover the caller's tokens only ([B, T, ...]), so
-//     objectives and labels need no change.
+//     objectives and labels need no change. The one prediction that falls
+//     outside them, the last prompt-tuning virtual token's of the caller's
+//     first token, which PEFT's training loss counts, comes on request
+//     (ForwardInput::outputLastVirtualLogits).
 // Without hooks, or with hooks whose length() is 0 (an adapter switched off),
 // the model computes exactly what it computes without them.
 #pragma once

@@ -1,5 +1,9 @@
 // Supervised fine-tuning: token cross-entropy on the trained tokens (the
 // responses, unless train_on_prompt), each position predicting the next.
+// Behind prompt tuning's virtual tokens the last of them predicts the first
+// token, as in PEFT (which labels the virtual positions -100 and keeps every
+// label of the input): a trained first token (text records, train_on_prompt)
+// counts too.
 
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
@@ -23,11 +27,19 @@ public:
         input.attentionMask = b.attentionMask;
         input.segmentIds = b.segmentIds; // packed rows
         input.positionIds = b.positionIds;
-        const at::Tensor logits = models.policy(input).logits; // [B, T, V]
+        input.outputLastVirtualLogits = true;
+        const ForwardOutput output = models.policy(input);
+        const at::Tensor& logits = output.logits; // [B, T, V]
         const std::int64_t vocab = logits.size(-1);
-        // Position t predicts token t + 1.
-        const at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1).reshape({ -1, vocab });
-        const at::Tensor target = b.labels.narrow(1, 1, b.labels.size(1) - 1).reshape({ -1 });
+        // Position t predicts token t + 1; the last virtual token, when there is one, token 0.
+        at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1);
+        at::Tensor target = b.labels.narrow(1, 1, b.labels.size(1) - 1);
+        if (output.lastVirtualLogits.defined()) {
+            predicted = at::cat({ output.lastVirtualLogits.unsqueeze(1), predicted }, 1);
+            target = b.labels;
+        }
+        predicted = predicted.reshape({ -1, vocab });
+        target = target.reshape({ -1 });
         LossOutput out;
         out.tokens = target.ne(-100).sum().item<std::int64_t>();
         if (out.tokens == 0) {

@@ -146,7 +146,8 @@ private Q_SLOTS:
         const at::Tensor virtualIds = model_test::randomIds(1, n, 21);
         const at::Tensor input = model_test::randomIds(3, 9, 22);
         const at::Tensor full = at::cat({ virtualIds.expand({ 3, n }), input }, 1);
-        const at::Tensor expected = logitsOf(*model, full).narrow(1, n, 9);
+        const at::Tensor baseLogits = logitsOf(*model, full);
+        const at::Tensor expected = baseLogits.narrow(1, n, 9);
 
         std::vector<std::int64_t> ids;
         for (std::int64_t i = 0; i < n; ++i)
@@ -177,6 +178,18 @@ private Q_SLOTS:
         for (const auto& h : out.hiddenStates)
             QCOMPARE(h.size(1), std::int64_t(9));
         QVERIFY(model_test::maxAbsDiff(out.logits, got.narrow(1, 8, 1)) < 1e-5);
+        QVERIFY(!out.lastVirtualLogits.defined()); // only on request
+
+        // On request the last virtual token's logits [B, V], the prediction of the input's first token (PEFT's
+        // loss counts it): the base model's at position n - 1.
+        in.outputHiddenStates = false;
+        in.lastPositionOnly = false;
+        in.outputLastVirtualLogits = true;
+        const at::Tensor last = model->forward(in).lastVirtualLogits;
+        QCOMPARE(last.sizes(), baseLogits.select(1, n - 1).sizes());
+        QVERIFY(model_test::maxAbsDiff(last, baseLogits.select(1, n - 1)) < 1e-5);
+        a->setEnabled(false);
+        QVERIFY(!model->forward(in).lastVirtualLogits.defined()); // no virtual tokens, none
     }
 
     // A prefix equal to the base model's KV cache for known ids: the logits
@@ -225,7 +238,10 @@ private Q_SLOTS:
             ForwardInput in;
             in.inputIds = input;
             in.cache = withCache ? &trainingCache : nullptr;
-            model->forward(in).logits.sum().backward();
+            in.outputLastVirtualLogits = true;
+            const ForwardOutput out = model->forward(in);
+            QVERIFY(!out.lastVirtualLogits.defined()); // a prefix is keys and values, it predicts nothing
+            out.logits.sum().backward();
             QVERIFY(t.grad().defined());
             QVERIFY(t.grad().abs().sum().item<double>() > 0);
         }
