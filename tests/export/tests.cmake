@@ -5,3 +5,5 @@ tunebench_add_test(test_gguf SOURCES export/test_gguf.cpp LABELS unit LIBRARIES 
 tunebench_add_test(test_export_adapters SOURCES export/test_export_adapters.cpp LABELS integration
                    LIBRARIES tunebench_core TORCH TIMEOUT 1500)
 add_dependencies(test_export_adapters tunebench-cli) # tunebench-cli builds every plugin
+tunebench_add_test(test_gguf_chat_template SOURCES export/test_gguf_chat_template.cpp LABELS unit
+                   LIBRARIES tunebench_core TORCH)
