@@ -5,7 +5,9 @@ list(APPEND torch_sources
   train/checkpoint.cpp
   train/trainer.cpp
   train/measures.cpp
-  train/run_adapter.cpp)
+  train/run_adapter.cpp
+  train/adapter_attach.cpp
+  train/run_estimate.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
   train/train_config.cpp)
