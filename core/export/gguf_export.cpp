@@ -3,6 +3,7 @@
 #include "core/export/peft_adapter.h"
 #include "core/model/causal_lm.h"
 #include "core/model/config.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
 
@@ -200,29 +201,8 @@ void writeTokenizer(gguf::Writer& w, const fs::path& dir, std::int64_t rows)
     w.setBool("tokenizer.ggml.add_bos_token", addsBos);
     w.setBool("tokenizer.ggml.add_eos_token",
         !withSpecial.empty() && tokenizer.eosId() && withSpecial.back() == *tokenizer.eosId() && !addsBos);
-    const nlohmann::json config = readJson(dir / "tokenizer_config.json");
-    std::string chatTemplate;
-    if (config.is_object() && config.contains("chat_template")) {
-        const auto& t = config["chat_template"];
-        if (t.is_string()) {
-            chatTemplate = t.get<std::string>();
-        } else if (t.is_array()) {
-            for (const auto& entry : t) {
-                if (entry.value("name", std::string()) == "default")
-                    chatTemplate = entry.value("template", std::string());
-                else if (entry.contains("name") && entry.contains("template"))
-                    w.setString("tokenizer.chat_template." + entry["name"].get<std::string>(),
-                        entry["template"].get<std::string>());
-            }
-        }
-    }
-    if (chatTemplate.empty()) {
-        std::ifstream jinja(dir / "chat_template.jinja", std::ios::binary);
-        if (jinja)
-            chatTemplate.assign(std::istreambuf_iterator<char>(jinja), std::istreambuf_iterator<char>());
-    }
-    if (!chatTemplate.empty())
-        w.setString("tokenizer.chat_template", chatTemplate);
+    for (const ChatTemplateText& t : ChatTemplate::textsInFolder(dir))
+        w.setString(t.name == "default" ? "tokenizer.chat_template" : "tokenizer.chat_template." + t.name, t.source);
 }
 
 const std::map<std::string, std::string>& layerNames()

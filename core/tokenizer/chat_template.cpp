@@ -87,30 +87,54 @@ jinja::Variables specialTokenVariables(const ordered_json& tokens, const std::st
     return vars;
 }
 
-std::string selectTemplate(const ordered_json& field, const std::string& origin, const std::string& name)
+// A `chat_template` field's templates: a string is "default"; a list holds {name, template} objects.
+std::vector<ChatTemplateText> templateTexts(const ordered_json& field, const std::string& origin)
 {
-    if (field.is_string()) {
-        if (name != "default")
-            throw InputError(
-                origin + ": field 'chat_template' holds a single template; there is no template named '" + name + "'");
-        return field.get<std::string>();
-    }
+    if (field.is_string())
+        return { { "default", field.get<std::string>() } };
     if (!field.is_array())
         throw InputError(origin + ": field 'chat_template' must be a string or a list of {name, template} objects, got "
             + std::string(field.type_name()));
-    std::string names;
+    std::vector<ChatTemplateText> texts;
     for (std::size_t i = 0; i < field.size(); ++i) {
         const ordered_json& entry = field[i];
-        const std::string where = origin + ": chat_template[" + std::to_string(i) + "]";
         if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() || !entry.contains("template")
             || !entry["template"].is_string())
-            throw InputError(where + ": expected an object with string fields 'name' and 'template'");
-        const std::string entryName = entry["name"].get<std::string>();
-        if (entryName == name)
-            return entry["template"].get<std::string>();
-        names += (names.empty() ? "" : ", ") + entryName;
+            throw InputError(origin + ": chat_template[" + std::to_string(i)
+                + "]: expected an object with string fields 'name' and 'template'");
+        texts.push_back({ entry["name"].get<std::string>(), entry["template"].get<std::string>() });
+    }
+    return texts;
+}
+
+std::string selectTemplate(const ordered_json& field, const std::string& origin, const std::string& name)
+{
+    if (field.is_string() && name != "default")
+        throw InputError(
+            origin + ": field 'chat_template' holds a single template; there is no template named '" + name + "'");
+    std::string names;
+    for (const ChatTemplateText& t : templateTexts(field, origin)) {
+        if (t.name == name)
+            return t.source;
+        names += (names.empty() ? "" : ", ") + t.name;
     }
     throw InputError(origin + ": field 'chat_template' has no template named '" + name + "' (it has: " + names + ")");
+}
+
+// tokenizer_config.json as an object, or an empty one when the folder has none.
+ordered_json readTokenizerConfig(const std::filesystem::path& configPath)
+{
+    if (!std::filesystem::exists(configPath))
+        return ordered_json::object();
+    ordered_json config = readJson(configPath);
+    if (!config.is_object())
+        throw InputError(configPath.string() + ": expected a JSON object");
+    return config;
+}
+
+bool hasTemplateField(const ordered_json& config)
+{
+    return config.contains("chat_template") && !config["chat_template"].is_null();
 }
 
 jinja::Value raiseException()
@@ -171,15 +195,22 @@ ChatTemplate ChatTemplate::fromConfig(const ordered_json& config, const std::str
     return fromField(config["chat_template"], origin, name, tokens);
 }
 
+std::vector<ChatTemplateText> ChatTemplate::textsInFolder(const std::filesystem::path& dir)
+{
+    const std::filesystem::path configPath = dir / "tokenizer_config.json";
+    const std::filesystem::path jinjaPath = dir / "chat_template.jinja";
+    // chat_template.jinja takes priority over the config's field, as in transformers 5 (fromFolder).
+    if (std::filesystem::exists(jinjaPath))
+        return { { "default", readText(jinjaPath) } };
+    const ordered_json config = readTokenizerConfig(configPath);
+    if (hasTemplateField(config))
+        return templateTexts(config["chat_template"], configPath.string());
+    return {};
+}
+
 std::optional<ChatTemplate> ChatTemplate::fromFolderIfPresent(const std::filesystem::path& dir)
 {
-    bool has = std::filesystem::exists(dir / "chat_template.jinja");
-    std::ifstream in(dir / "tokenizer_config.json", std::ios::binary);
-    if (in) {
-        const auto config = nlohmann::json::parse(in, nullptr, false);
-        has = has || (config.is_object() && config.contains("chat_template") && !config["chat_template"].is_null());
-    }
-    if (!has)
+    if (textsInFolder(dir).empty())
         return std::nullopt;
     return fromFolder(dir);
 }
@@ -189,13 +220,9 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
     const std::filesystem::path configPath = dir / "tokenizer_config.json";
     const std::filesystem::path jinjaPath = dir / "chat_template.jinja";
     const std::filesystem::path mapPath = dir / "special_tokens_map.json";
-    ordered_json config = ordered_json::object();
-    if (std::filesystem::exists(configPath))
-        config = readJson(configPath);
-    else if (!std::filesystem::exists(jinjaPath))
+    if (!std::filesystem::exists(configPath) && !std::filesystem::exists(jinjaPath))
         throw InputError(dir.string() + ": no tokenizer_config.json or chat_template.jinja in this folder");
-    if (!config.is_object())
-        throw InputError(configPath.string() + ": expected a JSON object");
+    const ordered_json config = readTokenizerConfig(configPath);
 
     ordered_json tokens = ordered_json::object();
     collectSpecialTokens(config, configPath.string(), tokens);
@@ -208,7 +235,7 @@ ChatTemplate ChatTemplate::fromFolder(const std::filesystem::path& dir, const st
                 jinjaPath.string() + ": holds a single template; there is no template named '" + name + "'");
         return ChatTemplate(readText(jinjaPath), jinjaPath.string(), tokens);
     }
-    if (!config.contains("chat_template") || config["chat_template"].is_null())
+    if (!hasTemplateField(config))
         throw InputError(configPath.string()
             + ": no field 'chat_template' and no chat_template.jinja (this tokenizer has no chat template)");
     return fromField(config["chat_template"], configPath.string(), name, tokens);

@@ -11,6 +11,12 @@
 
 namespace tunebench {
 
+// A template as a folder stores it, not parsed: what a GGUF file carries.
+struct ChatTemplateText {
+    std::string name; // "default" for a single template
+    std::string source;
+};
+
 // A model's chat template, rendered exactly as transformers' apply_chat_template
 // (tokenize=False) renders it: Jinja2's sandbox with trim_blocks and lstrip_blocks,
 // tojson without HTML escaping, raise_exception, strftime_now, and the tokenizer's
@@ -31,7 +37,14 @@ public:
 
     // fromFolder() when the folder has a template (a non-null `chat_template` in tokenizer_config.json, or
     // chat_template.jinja), else nothing: what training and evaluation use to format chat records if they can.
+    // Throws as textsInFolder() and fromFolder() do.
     static std::optional<ChatTemplate> fromFolderIfPresent(const std::filesystem::path& dir);
+
+    // The templates a folder holds as text, in the order written, from the files fromFolder() reads and with its
+    // precedence: tokenizer_config.json's `chat_template` (a string is "default"; a list gives its entries), else
+    // chat_template.jinja as "default". Empty when there is none. Throws InputError naming the file and field when
+    // tokenizer_config.json or its `chat_template` is malformed. The templates are not parsed.
+    static std::vector<ChatTemplateText> textsInFolder(const std::filesystem::path& dir);
 
     // The same from tokenizer_config.json's parsed content; origin names it in errors.
     static ChatTemplate fromConfig(

@@ -8,7 +8,9 @@ list(APPEND torch_sources
   train/training_examples.cpp
   train/trainer_models.cpp
   train/measures.cpp
-  train/run_adapter.cpp)
+  train/run_adapter.cpp
+  train/adapter_attach.cpp
+  train/run_estimate.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
   train/train_config.cpp)

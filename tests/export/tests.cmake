@@ -6,6 +6,8 @@ tunebench_add_test(test_gguf SOURCES export/test_gguf.cpp LABELS unit reference 
 tunebench_add_test(test_export_adapters SOURCES export/test_export_adapters.cpp LABELS integration reference
                    LIBRARIES tunebench_core TORCH TIMEOUT 1500)
 add_dependencies(test_export_adapters tunebench-cli) # tunebench-cli builds every plugin
+tunebench_add_test(test_gguf_chat_template SOURCES export/test_gguf_chat_template.cpp LABELS unit
+                   LIBRARIES tunebench_core TORCH)
 
 # PEFT parity (tests/reference/peft_parity.py, one Python process): exports load in PEFT with Tunebench's logits,
 # PEFT-made adapters import, merged exports equal merge_and_unload(), and 3 training steps match PEFT's.

@@ -148,6 +148,41 @@ private Q_SLOTS:
         }).startsWith(dir.path() + "/tokenizer_config.json: not valid JSON"));
     }
 
+    void textsInFolder()
+    {
+        // What a GGUF export and the model folder check read: the texts, unparsed, with fromFolder's precedence.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = dir.path().toStdString();
+        auto texts = [&] {
+            QStringList out;
+            for (const auto& t : ChatTemplate::textsInFolder(path))
+                out << QString::fromStdString(t.name + "=" + t.source);
+            return out;
+        };
+        QCOMPARE(texts(), QStringList());
+        QVERIFY(writeTextFile(dir.path() + "/chat_template.jinja", "{% if %}")); // not parsed here
+        QCOMPARE(texts(), QStringList { "default={% if %}" });
+        // Loading it is where a template that does not parse is refused.
+        QVERIFY(inputError([&] {
+            ChatTemplate::fromFolderIfPresent(path);
+        }).startsWith(dir.path() + "/chat_template.jinja:1:"));
+        writeConfig(dir.path(), { { "chat_template", nullptr } });
+        QCOMPARE(texts(), QStringList { "default={% if %}" });
+        writeConfig(dir.path(), { { "chat_template", "S" } });
+        QCOMPARE(texts(), QStringList { "default=S" });
+        writeConfig(dir.path(),
+            { { "chat_template",
+                { { { "name", "tool_use" }, { "template", "T" } },
+                    { { "name", "default" }, { "template", "D" } } } } });
+        QCOMPARE(texts(), (QStringList { "tool_use=T", "default=D" }));
+        writeConfig(dir.path(), { { "chat_template", { { { "name", "rag" } } } } });
+        QCOMPARE(inputError([&] { ChatTemplate::textsInFolder(path); }),
+            dir.path()
+                + "/tokenizer_config.json: chat_template[0]: expected an object with string fields 'name' and "
+                  "'template'");
+    }
+
     void requests()
     {
         const ChatTemplate t(

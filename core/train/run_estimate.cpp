@@ -1,0 +1,184 @@
+#include "core/train/run_estimate.h"
+
+#include "core/method/adapter.h"
+#include "core/method/objective.h"
+#include "core/method/parameter_schema.h"
+#include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
+#include "core/model/model_loader.h"
+#include "core/model/model_weights.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/train/adapter_attach.h"
+#include "core/train/train_config.h"
+#include "core/util/error.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+
+namespace tunebench {
+
+namespace fs = std::filesystem;
+
+ModelFolderFacts inspectModelFolder(const fs::path& dir, std::uintmax_t loadLimitBytes)
+{
+    if (!fs::is_directory(dir))
+        throw InputError(dir.string() + ": not a folder (choose a Hugging Face model folder)");
+    ModelFolderFacts out;
+    out.config = readModelConfig(dir / "config.json");
+    validateModelConfig(out.config, (dir / "config.json").string());
+    const ModelWeights weights = ModelWeights::open(dir);
+    for (const fs::path& f : weights.files())
+        out.weightFileBytes += fs::file_size(f);
+    out.loadable = out.weightFileBytes <= loadLimitBytes;
+    if (out.loadable) {
+        out.parameters = loadCausalLM(dir)->parameterCount();
+    } else {
+        // Counted from the headers; a stored copy of tied output weights is not a parameter.
+        for (const std::string& name : weights.names()) {
+            if (out.config.tieWordEmbeddings && name == "lm_head.weight")
+                continue;
+            out.parameters += weights.tensor(name).numel();
+        }
+    }
+    Tokenizer::fromFolder(dir); // a run needs one: refuse the folder now if it has none
+    // A run formats chat records with it, and refuses a template that does not parse.
+    out.chatTemplate = ChatTemplate::fromFolderIfPresent(dir).has_value();
+    return out;
+}
+
+TrainableCount countTrainable(
+    const fs::path& modelDir, const ModelFolderFacts& facts, const MethodChoice& method, const PluginRegistry& plugins)
+{
+    TrainableCount out;
+    nlohmann::json objectiveConfig = method.objectiveParams;
+    const nlohmann::json objectiveParams = plugins.require(PluginKind::Objective, method.objective)
+                                               .schema.resolve(objectiveConfig, "objective " + method.objective);
+    std::unique_ptr<Objective> objective = plugins.createObjective(method.objective);
+    objective->configure(objectiveParams);
+    out.objectiveNeedsReference = objective->needsReference();
+    out.pairwise = objective->data() == ObjectiveData::PreferencePairs;
+    nlohmann::json adapterConfig = method.adapterParams;
+    const nlohmann::json adapterParams = plugins.require(PluginKind::Adapter, method.adapter)
+                                             .schema.resolve(adapterConfig, "adapter " + method.adapter);
+    if (!facts.loadable) {
+        if (method.adapter != "full")
+            throw InputError(modelDir.string() + ": the model's weight files take "
+                + std::to_string(facts.weightFileBytes) + " bytes, more than are loaded for an estimate; the "
+                + "trainable count of adapter '" + method.adapter + "' is reported when the run starts");
+        out.trainable = out.total = facts.parameters;
+        out.adapterCanDisable = false;
+        return out;
+    }
+    std::unique_ptr<CausalLM> model = loadCausalLM(modelDir);
+    std::optional<Tokenizer> tokenizer;
+    const TextEncoder encode = [&](const std::string& text) {
+        if (!tokenizer)
+            tokenizer.emplace(Tokenizer::fromFolder(modelDir));
+        return tokenizer->encode(text, /*addSpecialTokens=*/true);
+    };
+    const std::unique_ptr<Adapter> adapter
+        = attachAdapter(plugins, method.adapter, *model, adapterParams, method.seed, encode);
+    out.trainable = trainableElements(*adapter);
+    out.total = model->parameterCount();
+    out.adapterCanDisable = adapter->canDisable();
+    return out;
+}
+
+MemorySettings MemorySettings::fromConfig(const TrainConfig& config)
+{
+    MemorySettings s;
+    s.batchSize = config.batchSize;
+    s.cutoffLen = config.cutoffLen;
+    s.optim = config.optim;
+    s.sgdMomentum = config.sgdMomentum;
+    s.precomputeRefLogProbs = config.precomputeRefLogProbs;
+    return s;
+}
+
+bool needsReferenceCopy(const TrainableCount& count, const MemorySettings& settings)
+{
+    return count.objectiveNeedsReference && !count.adapterCanDisable && !settings.precomputeRefLogProbs;
+}
+
+MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count, const MemorySettings& settings)
+{
+    MemoryEstimate m;
+    const auto p = static_cast<double>(count.total);
+    const auto t = static_cast<double>(count.trainable);
+    const double f32 = 4.0;
+    m.weights = p * settings.weightBytes;
+    m.gradients = t * f32;
+    if (settings.optim == "sgd")
+        m.optimizer = settings.sgdMomentum > 0 ? t * f32 : 0.0;
+    else
+        m.optimizer = 2.0 * t * f32; // AdamW: first and second moments
+    m.reference = needsReferenceCopy(count, settings) ? p * settings.weightBytes : 0.0;
+    const double sequences = static_cast<double>(settings.batchSize) * (count.pairwise ? 2.0 : 1.0);
+    const auto s = static_cast<double>(settings.cutoffLen);
+    const auto h = static_cast<double>(c.hiddenSize);
+    const auto inter = static_cast<double>(c.intermediateSize);
+    const auto layers = static_cast<double>(c.numLayers);
+    const auto heads = static_cast<double>(c.numHeads);
+    const auto vocab = static_cast<double>(c.vocabSize);
+    // Saved for backward, float32, per token and layer: norm inputs, q/k/v,
+    // attention output and o_proj input (about 8 H), the MLP's gate, up,
+    // activation and down input (about 3 I); per layer the attention scores
+    // and probabilities (2 x heads x S x S); the logits and their gradient (2 V).
+    m.activations = sequences * s * (layers * (8.0 * h + 3.0 * inter) + 2.0 * vocab) * f32
+        + sequences * layers * heads * s * s * 2.0 * f32;
+    return m;
+}
+
+RunEstimate estimateRun(const TrainConfig& config, const PluginRegistry& plugins, std::uintmax_t loadLimitBytes)
+{
+    RunEstimate e;
+    e.model = config.model;
+    e.adapter = config.adapter;
+    e.objective = config.objective;
+    e.facts = inspectModelFolder(e.model, loadLimitBytes);
+    MethodChoice method;
+    method.adapter = config.adapter;
+    method.adapterParams = config.adapterParams;
+    method.objective = config.objective;
+    method.objectiveParams = config.objectiveParams;
+    method.seed = config.seed;
+    e.count = countTrainable(e.model, e.facts, method, plugins);
+    e.settings = MemorySettings::fromConfig(config);
+    e.memory = estimateMemory(e.facts.config, e.count, e.settings);
+    return e;
+}
+
+nlohmann::json toJson(const RunEstimate& e)
+{
+    auto bytes = [](double b) { return static_cast<std::int64_t>(std::llround(b)); };
+    const ModelConfig& c = e.facts.config;
+    return {
+        { "model",
+            { { "path", e.model.string() }, { "architecture", std::string(architectureClassName(c.architecture)) },
+                { "dtype", std::string(storageDtypeName(c.torchDtype)) }, { "parameters", e.facts.parameters },
+                { "vocab_size", c.vocabSize }, { "layers", c.numLayers }, { "hidden_size", c.hiddenSize },
+                { "intermediate_size", c.intermediateSize }, { "heads", c.numHeads },
+                { "key_value_heads", c.numKvHeads }, { "chat_template", e.facts.chatTemplate },
+                { "weight_file_bytes", e.facts.weightFileBytes }, { "loaded", e.facts.loadable } } },
+        { "method",
+            { { "adapter", e.adapter }, { "objective", e.objective },
+                { "adapter_can_disable", e.count.adapterCanDisable },
+                { "objective_needs_reference", e.count.objectiveNeedsReference }, { "pairwise", e.count.pairwise } } },
+        { "parameters", { { "trainable", e.count.trainable }, { "total", e.count.total } } },
+        { "memory",
+            { { "weights", bytes(e.memory.weights) }, { "gradients", bytes(e.memory.gradients) },
+                { "optimizer", bytes(e.memory.optimizer) }, { "reference", bytes(e.memory.reference) },
+                { "activations", bytes(e.memory.activations) }, { "total", bytes(e.memory.total()) } } },
+        { "memory_settings",
+            { { "per_device_train_batch_size", e.settings.batchSize }, { "cutoff_len", e.settings.cutoffLen },
+                { "sequences_per_batch", e.settings.batchSize * (e.count.pairwise ? 2 : 1) },
+                { "optim", e.settings.optim }, { "sgd_momentum", e.settings.sgdMomentum },
+                { "precompute_ref_log_probs", e.settings.precomputeRefLogProbs },
+                { "reference_copy", needsReferenceCopy(e.count, e.settings) },
+                { "weight_bytes", e.settings.weightBytes } } },
+    };
+}
+
+} // namespace tunebench
