@@ -14,6 +14,7 @@
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/torch_compat.h"
+#include "core/train/adapter_attach.h"
 #include "core/train/batching.h"
 #include "core/train/checkpoint.h"
 #include "core/train/gradients.h"
@@ -99,21 +100,16 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
         m_chatTemplate = std::make_unique<ChatTemplate>(std::move(*t));
     m_objective = plugins.createObjective(c.objective);
     m_objective->configure(c.objectiveParams);
-    m_adapter = plugins.createAdapter(c.adapter);
     m_examples = std::make_unique<TrainingExamples>(
         c, options.workspace, *m_tokenizer, m_chatTemplate.get(), m_objective->data());
 
-    m_model->setRequiresGrad(false);
-    m_adapter->attach({ *m_model, c.adapterParams, c.seed,
-        [this](const std::string& text) { return m_tokenizer->encode(text, /*addSpecialTokens=*/true); } });
+    m_adapter = attachAdapter(plugins, c.adapter, *m_model, c.adapterParams, c.seed,
+        [this](const std::string& text) { return m_tokenizer->encode(text, /*addSpecialTokens=*/true); });
     if (!c.initAdapter.empty() && !options.resume)
         initAdapterFrom(initAdapterSource(c, options), c.adapter, *m_adapter, *m_model, plugins);
     m_result.totalParameters = m_model->parameterCount();
+    m_result.trainableParameters = trainableElements(*m_adapter);
     rebuildOptimizer();
-    for (const auto& g : m_groups) {
-        for (const auto& p : g.parameters)
-            m_result.trainableParameters += p.tensor.numel();
-    }
     if (m_result.trainableParameters == 0)
         throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
 

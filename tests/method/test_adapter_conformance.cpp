@@ -16,6 +16,7 @@
 #include "core/model/causal_lm.h"
 #include "core/model/linear.h"
 #include "core/model/model_writer.h"
+#include "core/train/optimizer.h"
 #include "core/util/error.h"
 #include "model/model_test_support.h"
 

@@ -10,6 +10,7 @@
 #include "core/model/linear.h"
 #include "core/model/model_writer.h"
 #include "core/model/safetensors.h"
+#include "core/train/optimizer.h"
 #include "core/train/trainer.h"
 #include "model/model_test_support.h"
 
