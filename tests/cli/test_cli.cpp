@@ -1,5 +1,6 @@
 // tunebench-cli driven as a person or a script would: exit codes, stdout, stderr.
 
+#include "core/device_memory.h"
 #include "core/store/batch_writer.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -30,7 +31,11 @@ private Q_SLOTS:
     {
         const auto r = cli({ "--version" });
         QCOMPARE(r.code, 0);
-        QVERIFY2(QRegularExpression(R"(^Tunebench \d+\.\d+\.\d+\nLibTorch \d+\.\d+\.\d+\S*\nSQLite 3\.\d+\.\d+\n$)")
+        // The LibTorch line says whether it has CUDA, and with CUDA whether a GPU is visible.
+        const QString torchLine = tunebench::builtWithCuda()
+            ? QString(R"(LibTorch \d+\.\d+\.\d+\S* with CUDA \d+\.\d+, (a GPU is|no GPU) visible)")
+            : QString(R"(LibTorch \d+\.\d+\.\d+\S*, CPU only)");
+        QVERIFY2(QRegularExpression(R"(^Tunebench \d+\.\d+\.\d+\n)" + torchLine + R"(\nSQLite 3\.\d+\.\d+\n$)")
                      .match(r.out)
                      .hasMatch(),
             qPrintable(r.out));

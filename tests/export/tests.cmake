@@ -8,8 +8,3 @@ tunebench_add_test(test_export_adapters SOURCES export/test_export_adapters.cpp 
 add_dependencies(test_export_adapters tunebench-cli) # tunebench-cli builds every plugin
 tunebench_add_test(test_gguf_chat_template SOURCES export/test_gguf_chat_template.cpp LABELS unit
                    LIBRARIES tunebench_core TORCH)
-
-# PEFT parity (tests/reference/peft_parity.py, one Python process): exports load in PEFT with Tunebench's logits,
-# PEFT-made adapters import, merged exports equal merge_and_unload(), and 3 training steps match PEFT's.
-tunebench_add_reference_test(test_peft_parity SCRIPT peft_parity.py ARGS --cli $<TARGET_FILE:tunebench-cli>
-                             LABELS integration TIMEOUT 900)

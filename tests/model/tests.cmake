@@ -37,7 +37,3 @@ tunebench_add_test(test_model_folder SOURCES model/test_model_folder.cpp LABELS 
 tunebench_add_test(test_model_cli SOURCES model/test_model_cli.cpp LABELS integration LIBRARIES tunebench_core TORCH)
 add_dependencies(test_model_cli tunebench-cli)
 tunebench_add_test(bench_model SOURCES model/bench_model.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 600)
-# Logits (single sequences and a padded batch) and greedy generation against transformers, for every
-# architecture and rope scaling (tests/reference/compare_transformers.py, one Python process).
-tunebench_add_reference_test(compare_transformers SCRIPT compare_transformers.py
-                             ARGS --cli $<TARGET_FILE:tunebench-cli> LABELS integration TIMEOUT 900)
