@@ -64,6 +64,7 @@ namespace {
 // gather indices that read each response's token log-probs back out of it.
 struct SharedPairs {
     ForwardInput input;
+    at::Tensor promptLabels; // [B, L]: the prompt's ids in segment 0, -100 elsewhere
     at::Tensor chosenFrom; // [B, C]: the row position whose logits predict chosen token k
     at::Tensor chosenTarget; // [B, C]: that token (0 where invalid)
     at::Tensor chosenValid; // [B, C] float
@@ -128,6 +129,7 @@ SharedPairs sharedPairs(const TokenBatch& chosen, const TokenBatch& rejected)
     const auto longs = at::TensorOptions().dtype(at::kLong);
     at::Tensor ids = at::zeros({ n, longest }, longs), mask = at::zeros({ n, longest }, longs);
     at::Tensor segments = at::zeros({ n, longest }, longs), positions = at::zeros({ n, longest }, longs);
+    at::Tensor promptLabels = at::full({ n, longest }, -100, longs);
     SharedPairs out;
     out.chosenFrom = at::zeros({ n, longestChosen }, longs);
     out.chosenTarget = at::zeros({ n, longestChosen }, longs);
@@ -143,6 +145,8 @@ SharedPairs sharedPairs(const TokenBatch& chosen, const TokenBatch& rejected)
             mask[b][i] = 1;
             segments[b][i] = row.segments[t];
             positions[b][i] = row.positions[t];
+            if (row.segments[t] == 0)
+                promptLabels[b][i] = row.ids[t];
         }
         for (std::size_t k = 0; k < row.chosenFrom.size(); ++k) {
             out.chosenFrom[b][static_cast<std::int64_t>(k)] = row.chosenFrom[k];
@@ -160,6 +164,7 @@ SharedPairs sharedPairs(const TokenBatch& chosen, const TokenBatch& rejected)
     out.input.attentionMask = mask.to(device);
     out.input.segmentIds = segments.to(device);
     out.input.positionIds = positions.to(device);
+    out.promptLabels = promptLabels.to(device);
     for (at::Tensor* t : { &out.chosenFrom, &out.chosenTarget, &out.chosenValid, &out.rejectedFrom, &out.rejectedTarget,
              &out.rejectedValid })
         *t = t->to(device);
@@ -179,7 +184,8 @@ SequenceLogProbs gatheredLogProbs(
 
 } // namespace
 
-PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool withReference, bool sharePrefixForward)
+PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool withReference, bool sharePrefixForward,
+    bool withChosenPrompt)
 {
     if (sharePrefixForward) {
         const SharedPairs shared = sharedPairs(batch.chosen, batch.rejected);
@@ -187,6 +193,8 @@ PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool
         const at::Tensor logits = models.policy(shared.input).logits;
         out.policyChosen = gatheredLogProbs(logits, shared.chosenFrom, shared.chosenTarget, shared.chosenValid);
         out.policyRejected = gatheredLogProbs(logits, shared.rejectedFrom, shared.rejectedTarget, shared.rejectedValid);
+        if (withChosenPrompt)
+            out.policyChosenPrompt = sequenceLogProbs(logits, shared.promptLabels);
         if (withReference && batch.referenceLogProbs.defined()) {
             out.referenceChosen = batch.referenceLogProbs.select(1, 0).to(logits.device());
             out.referenceRejected = batch.referenceLogProbs.select(1, 1).to(logits.device());
@@ -203,9 +211,18 @@ PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool
     const std::int64_t n = batch.chosen.inputIds.size(0);
     const TokenBatch both = stack(batch.chosen, batch.rejected);
     PairLogProbs out;
-    const SequenceLogProbs policy = batchLogProbs(both, models, false);
+    const at::Tensor logits = models.policy(inputOf(both)).logits;
+    const SequenceLogProbs policy = sequenceLogProbs(logits, both.labels);
     out.policyChosen = { policy.sum.narrow(0, 0, n), policy.count.narrow(0, 0, n) };
     out.policyRejected = { policy.sum.narrow(0, n, n), policy.count.narrow(0, n, n) };
+    if (withChosenPrompt) {
+        // The chosen rows' real tokens outside the response: the prompt.
+        const at::Tensor chosenIds = both.inputIds.narrow(0, 0, n);
+        const at::Tensor isPrompt
+            = both.attentionMask.narrow(0, 0, n).eq(1).logical_and(both.labels.narrow(0, 0, n).eq(-100));
+        out.policyChosenPrompt
+            = sequenceLogProbs(logits.narrow(0, 0, n), at::where(isPrompt, chosenIds, at::full_like(chosenIds, -100)));
+    }
     if (withReference && batch.referenceLogProbs.defined()) {
         out.referenceChosen = batch.referenceLogProbs.select(1, 0).to(policy.sum.device());
         out.referenceRejected = batch.referenceLogProbs.select(1, 1).to(policy.sum.device());

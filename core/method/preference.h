@@ -32,6 +32,9 @@ struct PairLogProbs {
     SequenceLogProbs policyRejected;
     at::Tensor referenceChosen; // [B] sums; undefined without reference
     at::Tensor referenceRejected;
+    // With withChosenPrompt: the policy's log-probs of the prompt tokens that
+    // follow its first one (ORPO's NLL term covers prompt and chosen response).
+    SequenceLogProbs policyChosenPrompt;
 };
 //
 // With sharePrefixForward (prefix sharing), each pair is one sequence: the
@@ -39,8 +42,8 @@ struct PairLogProbs {
 // rejected one (segment 2), which cannot see each other and both continue the
 // prompt's positions; one forward of B rows instead of 2B. Same numbers as
 // the two-sequence form (up to float rounding), fewer tokens computed.
-PairLogProbs pairLogProbs(
-    const ObjectiveBatch& batch, ModelAccess& models, bool withReference, bool sharePrefixForward = false);
+PairLogProbs pairLogProbs(const ObjectiveBatch& batch, ModelAccess& models, bool withReference,
+    bool sharePrefixForward = false, bool withChosenPrompt = false);
 // The reference log-prob sums of chosen and rejected, [B, 2], for the cache.
 at::Tensor pairReferenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models);
 
@@ -49,8 +52,9 @@ SequenceLogProbs batchLogProbs(const TokenBatch& batch, ModelAccess& models, boo
 
 // The metrics preference runs log: rewards_chosen, rewards_rejected (batch
 // means), reward_accuracy (share of pairs with chosen > rejected),
-// reward_margin (mean chosen - rejected), logps_chosen, logps_rejected (mean
-// policy sums). Rewards are [B] tensors.
+// reward_margin (mean chosen - rejected), logps_chosen, logps_rejected (batch
+// means of the policy log-probs given: sums for dpo and ipo, per-token means
+// for orpo and simpo, as TRL logs them). All are [B] tensors.
 std::map<std::string, double> rewardMetrics(const at::Tensor& rewardsChosen, const at::Tensor& rewardsRejected,
     const at::Tensor& policyChosen, const at::Tensor& policyRejected);
 

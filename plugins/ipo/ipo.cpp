@@ -2,7 +2,8 @@
 // h = (log pi(y_w|x) - log ref(y_w|x)) - (log pi(y_l|x) - log ref(y_l|x))
 // to 1 / (2 beta): loss = (h - 1/(2 beta))^2, so the margin cannot grow
 // without bound as DPO's can. Log-probs are sums over response tokens, as in
-// the formula (TRL's ipo averages them per token; set average_log_prob).
+// the formula; average_log_prob takes per-token means in the loss, as TRL's
+// ipo does (the rewards logged stay beta times the summed log-ratios, as TRL's).
 
 #include "core/method/plugin_api.h"
 #include "core/method/preference.h"
@@ -32,16 +33,17 @@ public:
     LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) override
     {
         const PairLogProbs lp = pairLogProbs(batch, models, true, m_share);
-        at::Tensor chosenRatio = lp.policyChosen.sum - lp.referenceChosen; // [B]
-        at::Tensor rejectedRatio = lp.policyRejected.sum - lp.referenceRejected;
-        if (m_average) {
-            chosenRatio = chosenRatio / lp.policyChosen.count.clamp_min(1.0);
-            rejectedRatio = rejectedRatio / lp.policyRejected.count.clamp_min(1.0);
-        }
-        const at::Tensor h = chosenRatio - rejectedRatio;
+        const at::Tensor chosenRatio = lp.policyChosen.sum - lp.referenceChosen; // [B]
+        const at::Tensor rejectedRatio = lp.policyRejected.sum - lp.referenceRejected;
+        at::Tensor h = chosenRatio - rejectedRatio;
+        if (m_average)
+            h = chosenRatio / lp.policyChosen.count.clamp_min(1.0)
+                - rejectedRatio / lp.policyRejected.count.clamp_min(1.0);
         LossOutput out;
         out.loss = (h - 1.0 / (2.0 * m_beta)).pow(2).mean();
         out.tokens = h.size(0);
+        // The rewards are DPO's (beta times the summed log-ratios) either way, as TRL logs them for ipo, so IPO and
+        // DPO runs plot on one scale.
         out.metrics
             = rewardMetrics(m_beta * chosenRatio, m_beta * rejectedRatio, lp.policyChosen.sum, lp.policyRejected.sum);
         return out;

@@ -1,8 +1,9 @@
 // KTO (Ethayarajh et al.): unpaired desirable / undesirable completions.
 // r = log pi(y|x) - log ref(y|x) (sums over the completion's tokens); z0 is a
 // batch estimate of KL(pi || ref), from mismatched pairs (prompt i with the
-// completion of example i+1, as the paper and TRL do), clamped at 0 and not
-// differentiated. loss = lambda_D (1 - sigma(beta (r - z0))) for desirable
+// completion of example i-1: the batch's completions rotated by one, as TRL's
+// KTOTrainer pairs them), clamped at 0 and not differentiated.
+// loss = lambda_D (1 - sigma(beta (r - z0))) for desirable
 // examples and lambda_U (1 - sigma(beta (z0 - r))) for undesirable ones, i.e.
 // lambda_y - v; the batch mean. With a batch of one, z0 comes from the example
 // itself (no mismatched pair exists).
@@ -19,7 +20,7 @@ namespace {
 
 using namespace tunebench;
 
-// Prompt i joined with the completion of example (i + 1) mod B, right-padded.
+// Prompt i joined with the completion of example (i - 1) mod B, right-padded.
 TokenBatch mismatched(const TokenBatch& b)
 {
     const at::Tensor ids = b.inputIds.to(at::kCPU).contiguous();
@@ -44,12 +45,12 @@ TokenBatch mismatched(const TokenBatch& b)
     for (std::int64_t i = 0; i < n; ++i)
         longest = std::max<std::int64_t>(longest,
             static_cast<std::int64_t>(prompts[static_cast<std::size_t>(i)].size()
-                + completions[static_cast<std::size_t>((i + 1) % n)].size()));
+                + completions[static_cast<std::size_t>((i + n - 1) % n)].size()));
     TokenBatch out { at::zeros({ n, longest }, at::kLong), at::zeros({ n, longest }, at::kLong),
         at::full({ n, longest }, -100, at::kLong) };
     for (std::int64_t i = 0; i < n; ++i) {
         const auto& p = prompts[static_cast<std::size_t>(i)];
-        const auto& c = completions[static_cast<std::size_t>((i + 1) % n)];
+        const auto& c = completions[static_cast<std::size_t>((i + n - 1) % n)];
         std::int64_t t = 0;
         for (auto id : p) {
             out.inputIds[i][t] = id;
@@ -100,16 +101,21 @@ public:
         out.loss = losses.mean();
         out.tokens = r.size(0);
         const at::Tensor rewards = (m_beta * r).detach();
+        const at::Tensor logps = policy.sum.detach();
         const std::int64_t nDesirable = desirable.sum().item<std::int64_t>();
         const std::int64_t nUndesirable = r.size(0) - nDesirable;
-        if (nDesirable > 0)
+        // As TRL logs them: desirable examples are "chosen", undesirable ones "rejected".
+        if (nDesirable > 0) {
             out.metrics["rewards_chosen"] = rewards.masked_select(desirable).mean().item<double>();
-        if (nUndesirable > 0)
+            out.metrics["logps_chosen"] = logps.masked_select(desirable).mean().item<double>();
+        }
+        if (nUndesirable > 0) {
             out.metrics["rewards_rejected"] = rewards.masked_select(~desirable).mean().item<double>();
+            out.metrics["logps_rejected"] = logps.masked_select(~desirable).mean().item<double>();
+        }
         if (nDesirable > 0 && nUndesirable > 0)
             out.metrics["reward_margin"] = out.metrics["rewards_chosen"] - out.metrics["rewards_rejected"];
         out.metrics["kl"] = z0.item<double>();
-        out.metrics["logps"] = policy.sum.detach().mean().item<double>();
         return out;
     }
 

@@ -29,7 +29,8 @@ public:
         LossOutput out;
         out.loss = -at::log_sigmoid(chosen - rejected - m_gamma).mean();
         out.tokens = chosen.size(0);
-        out.metrics = rewardMetrics(chosen, rejected, lp.policyChosen.sum, lp.policyRejected.sum);
+        // logps_*: the per-token means the rewards use, as TRL logs them for SimPO.
+        out.metrics = rewardMetrics(chosen, rejected, lp.policyChosen.mean(), lp.policyRejected.mean());
         return out;
     }
 

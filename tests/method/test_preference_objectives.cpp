@@ -118,9 +118,10 @@ class TestPreferenceObjectives : public QObject {
         return collatePreferences(ex, 0, true);
     }
 
-    // Per pair: policy and reference sums and lengths of chosen and rejected.
+    // Per pair: policy and reference sums and lengths of chosen and rejected; the policy's sum over the prompt
+    // tokens after the first, and their number.
     struct PairNumbers {
-        double pc, pr, rc, rr, lc, lr;
+        double pc, pr, rc, rr, lc, lr, prompt, lp;
     };
     std::vector<PairNumbers> numbers() const
     {
@@ -128,8 +129,9 @@ class TestPreferenceObjectives : public QObject {
         for (const auto& p : kPairs) {
             auto [pc, lc] = sequence(m_wPolicy, p.prompt, p.chosen);
             auto [pr, lr] = sequence(m_wPolicy, p.prompt, p.rejected);
+            auto [prompt, lp] = sequence(m_wPolicy, { p.prompt.front() }, { p.prompt.begin() + 1, p.prompt.end() });
             out.push_back({ pc, pr, sequence(m_wReference, p.prompt, p.chosen).first,
-                sequence(m_wReference, p.prompt, p.rejected).first, lc, lr });
+                sequence(m_wReference, p.prompt, p.rejected).first, lc, lr, prompt, lp });
         }
         return out;
     }
@@ -158,6 +160,8 @@ private Q_SLOTS:
                                       << "{\"beta\": 0.5, \"average_log_prob\": true}";
         QTest::newRow("orpo") << "orpo"
                               << "{\"lambda\": 0.7}";
+        QTest::newRow("orpo without prompt loss") << "orpo"
+                                                  << "{\"lambda\": 0.7, \"prompt_loss\": false}";
         QTest::newRow("simpo") << "simpo"
                                << "{\"beta\": 2.5, \"gamma\": 0.4}";
     }
@@ -186,14 +190,19 @@ private Q_SLOTS:
                 const bool avg = p.value("average_log_prob", false);
                 const double hh = avg ? (n.pc - n.rc) / n.lc - (n.pr - n.rr) / n.lr : h;
                 expected += std::pow(hh - 1 / (2 * beta), 2);
-                rewardsChosen.push_back(beta * (avg ? (n.pc - n.rc) / n.lc : n.pc - n.rc));
-                rewardsRejected.push_back(beta * (avg ? (n.pr - n.rr) / n.lr : n.pr - n.rr));
+                // The rewards are DPO's (summed log-ratios) either way, as TRL logs them for ipo.
+                rewardsChosen.push_back(beta * (n.pc - n.rc));
+                rewardsRejected.push_back(beta * (n.pr - n.rr));
             } else if (name == "orpo") {
                 const double lambda = p.at("lambda");
                 auto logOdds = [](double meanLogp) { return meanLogp - std::log1p(-std::exp(meanLogp)); };
                 expected += -lambda * logSigmoid(logOdds(n.pc / n.lc) - logOdds(n.pr / n.lr));
                 sumChosenLogp += n.pc;
                 sumChosenTokens += n.lc;
+                if (p.value("prompt_loss", true)) {
+                    sumChosenLogp += n.prompt;
+                    sumChosenTokens += n.lp;
+                }
                 rewardsChosen.push_back(lambda * n.pc / n.lc);
                 rewardsRejected.push_back(lambda * n.pr / n.lr);
             } else if (name == "simpo") {
@@ -205,7 +214,7 @@ private Q_SLOTS:
         }
         expected /= 3.0;
         if (name == "orpo")
-            expected += -sumChosenLogp / sumChosenTokens; // the SFT term over every chosen token
+            expected += -sumChosenLogp / sumChosenTokens; // the SFT term over every trained chosen token
         const double got = out.loss.item<double>();
         QVERIFY2(std::abs(got - expected) < 1e-5 * std::max(1.0, std::abs(expected)),
             qPrintable(QString("%1: loss %2, formula %3").arg(name).arg(got, 0, 'g', 10).arg(expected, 0, 'g', 10)));
@@ -307,10 +316,14 @@ private Q_SLOTS:
         }
         QVERIFY2(std::abs(losses[0] - losses[1]) < 1e-5,
             qPrintable(QString("two sequences %1, shared %2").arg(losses[0], 0, 'g', 10).arg(losses[1], 0, 'g', 10)));
-        double worst = 0;
-        for (std::size_t i = 0; i < grads[0].size(); ++i)
+        double worst = 0, largest = 0;
+        for (std::size_t i = 0; i < grads[0].size(); ++i) {
             worst = std::max(worst, (grads[0][i] - grads[1][i]).abs().max().item<double>());
-        QVERIFY2(worst < 1e-5, qPrintable(QString("gradients differ by %1").arg(worst)));
+            largest = std::max(largest, grads[0][i].abs().max().item<double>());
+        }
+        // Float rounding differs between the two layouts; relative to the largest gradient (qwen3 simpo's reach 7).
+        QVERIFY2(worst < 1e-5 * std::max(1.0, largest),
+            qPrintable(QString("gradients differ by %1 (largest %2)").arg(worst).arg(largest)));
     }
 
     void ktoMatchesItsFormula()
@@ -326,11 +339,11 @@ private Q_SLOTS:
         TableModels models(m_wPolicy, m_wReference);
         const LossOutput out = o->loss(collatePreferences(ex, 0, false), models);
 
-        // z0 from mismatched pairs: prompt i with completion i+1.
+        // z0 from mismatched pairs: prompt i with completion i-1.
         double kl = 0;
         for (std::size_t i = 0; i < 3; ++i) {
             const auto& prompt = data[i].prompt;
-            const auto& completion = data[(i + 1) % 3].chosen;
+            const auto& completion = data[(i + 2) % 3].chosen; // the previous example's, as TRL pairs them
             kl += (sequence(m_wPolicy, prompt, completion).first - sequence(m_wReference, prompt, completion).first)
                 / 3;
         }

@@ -15,3 +15,6 @@ add_dependencies(test_prompt_prefix tunebench-cli)
 tunebench_add_test(bench_preference SOURCES bench/bench_preference.cpp LABELS bench LIBRARIES tunebench_core TORCH
                    TIMEOUT 1800)
 add_dependencies(bench_preference tunebench-cli)
+tunebench_add_test(test_objective_parity SOURCES method/test_objective_parity.cpp LABELS integration reference
+                   LIBRARIES tunebench_core TORCH TIMEOUT 300)
+add_dependencies(test_objective_parity tunebench-cli)
