@@ -199,12 +199,13 @@ std::vector<ChatTemplateText> ChatTemplate::textsInFolder(const std::filesystem:
 {
     const std::filesystem::path configPath = dir / "tokenizer_config.json";
     const std::filesystem::path jinjaPath = dir / "chat_template.jinja";
-    // chat_template.jinja takes priority over the config's field, as in transformers 5 (fromFolder).
-    if (std::filesystem::exists(jinjaPath))
-        return { { "default", readText(jinjaPath) } };
+    // The config's field before chat_template.jinja, as llama.cpp's converter (gguf-py's SpecialVocab) takes
+    // them for a GGUF file; loading the template for use (fromFolder) takes the file first, as transformers 5.
     const ordered_json config = readTokenizerConfig(configPath);
     if (hasTemplateField(config))
         return templateTexts(config["chat_template"], configPath.string());
+    if (std::filesystem::exists(jinjaPath))
+        return { { "default", readText(jinjaPath) } };
     return {};
 }
 

@@ -40,9 +40,10 @@ public:
     // Throws as textsInFolder() and fromFolder() do.
     static std::optional<ChatTemplate> fromFolderIfPresent(const std::filesystem::path& dir);
 
-    // The templates a folder holds as text, in the order written, from the files fromFolder() reads and with its
-    // precedence: tokenizer_config.json's `chat_template` (a string is "default"; a list gives its entries), else
-    // chat_template.jinja as "default". Empty when there is none. Throws InputError naming the file and field when
+    // The templates a folder holds as text, in the order written, from the files fromFolder() reads, with the
+    // precedence of llama.cpp's converter (what a GGUF file gets): tokenizer_config.json's `chat_template` (a
+    // string is "default"; a list gives its entries), else chat_template.jinja as "default". (fromFolder() takes
+    // chat_template.jinja first, as transformers 5 does when it loads the tokenizer.) Empty when there is none. Throws InputError naming the file and field when
     // tokenizer_config.json or its `chat_template` is malformed. The templates are not parsed.
     static std::vector<ChatTemplateText> textsInFolder(const std::filesystem::path& dir);
 

@@ -150,7 +150,8 @@ private Q_SLOTS:
 
     void textsInFolder()
     {
-        // What a GGUF export and the model folder check read: the texts, unparsed, with fromFolder's precedence.
+        // What a GGUF export and the model folder check read: the texts, unparsed; the config's field before
+        // chat_template.jinja, as llama.cpp's converter takes them (fromFolder takes the file first, as transformers 5).
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const std::string path = dir.path().toStdString();
@@ -161,8 +162,14 @@ private Q_SLOTS:
             return out;
         };
         QCOMPARE(texts(), QStringList());
+        QVERIFY(writeTextFile(dir.path() + "/chat_template.jinja", "{% if %}")); // not parsed here
+        QCOMPARE(texts(), QStringList { "default={% if %}" });
+        // Loading it is where a template that does not parse is refused.
+        QVERIFY(inputError([&] {
+            ChatTemplate::fromFolderIfPresent(path);
+        }).startsWith(dir.path() + "/chat_template.jinja:1:"));
         writeConfig(dir.path(), { { "chat_template", nullptr } });
-        QCOMPARE(texts(), QStringList());
+        QCOMPARE(texts(), QStringList { "default={% if %}" });
         writeConfig(dir.path(), { { "chat_template", "S" } });
         QCOMPARE(texts(), QStringList { "default=S" });
         writeConfig(dir.path(),
@@ -175,15 +182,6 @@ private Q_SLOTS:
             dir.path()
                 + "/tokenizer_config.json: chat_template[0]: expected an object with string fields 'name' and "
                   "'template'");
-        // chat_template.jinja comes before the config's field, as in transformers 5.
-        QVERIFY(writeTextFile(dir.path() + "/chat_template.jinja", "{% if %}")); // not parsed here
-        QCOMPARE(texts(), QStringList { "default={% if %}" });
-        writeConfig(dir.path(), { { "chat_template", "S" } });
-        QCOMPARE(texts(), QStringList { "default={% if %}" });
-        // Loading it is where a template that does not parse is refused.
-        QVERIFY(inputError([&] {
-            ChatTemplate::fromFolderIfPresent(path);
-        }).startsWith(dir.path() + "/chat_template.jinja:1:"));
     }
 
     void requests()
