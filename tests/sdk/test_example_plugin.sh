@@ -36,32 +36,7 @@ grep -q "^adapter	ln_tuning	1.0.0	$work/example/plugins/tunebench_ln_tuning.so" 
 "$cli" plugins show ln_tuning | grep -q include_final_norm
 
 echo "== train with it"
-# A byte-level BPE tokenizer of the 256 bytes and no merges (GPT-2's byte-to-character map), written here.
-mkdir -p "$work/tokenizer"
-python3 - "$work/tokenizer/tokenizer.json" << 'PY'
-import json, sys
-printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-chars, extra = {}, 0
-for b in range(256):
-    if b in printable:
-        chars[b] = chr(b)
-    else:
-        chars[b] = chr(256 + extra)
-        extra += 1
-vocab = {chars[b]: b for b in range(256)}
-vocab["<|endoftext|>"] = 256
-json.dump({"version": "1.0", "truncation": None, "padding": None,
-           "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
-                             "rstrip": False, "normalized": False, "special": True}],
-           "normalizer": None,
-           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-           "post_processor": None, "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
-                                               "use_regex": True},
-           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                     "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-                     "vocab": vocab, "merges": []}}, open(sys.argv[1], "w"))
-PY
-echo '{"eos_token": "<|endoftext|>"}' > "$work/tokenizer/tokenizer_config.json"
+python3 "$source/tests/support/write_byte_tokenizer.py" "$work/tokenizer"
 "$cli" make-model --arch llama --tokenizer "$work/tokenizer" \
   --hidden-size 32 --num-layers 2 --num-heads 4 --out "$work/model" > /dev/null
 for i in $(seq 16); do echo '{"text": "the cat sat on the mat and the dog ran in the park"}'; done > "$work/data.jsonl"
