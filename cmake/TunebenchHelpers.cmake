@@ -68,7 +68,8 @@ endfunction()
 
 # tunebench_add_plugin(NAME SOURCES ...)
 # A fine-tuning method as a loadable module against the core method API.
-# Built into <build>/plugins and installed into <libdir>/tunebench/plugins.
+# Built into <build>/plugins and installed into <libdir>/tunebench/plugins,
+# with the folder's conformance.yaml (an adapter's conformance rows) beside it.
 function(tunebench_add_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
   set(target tunebench_plugin_${name})
@@ -84,6 +85,13 @@ function(tunebench_add_plugin name)
   tunebench_target_defaults(${target})
   tunebench_use_torch_pch(${target})
   install(TARGETS ${target} LIBRARY DESTINATION ${TUNEBENCH_PLUGIN_INSTALL_DIR})
+  # An adapter's conformance rows (core/conformance/adapter_conformance.h) go beside its library, where
+  # `tunebench-cli plugins check` and the test suite find them.
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/conformance.yaml)
+    set(conformance ${TUNEBENCH_PLUGIN_BUILD_DIR}/tunebench_${name}.conformance.yaml)
+    configure_file(${CMAKE_CURRENT_SOURCE_DIR}/conformance.yaml ${conformance} COPYONLY)
+    install(FILES ${conformance} DESTINATION ${TUNEBENCH_PLUGIN_INSTALL_DIR})
+  endif()
   set_property(GLOBAL APPEND PROPERTY TUNEBENCH_PLUGIN_TARGETS ${target})
 endfunction()
 

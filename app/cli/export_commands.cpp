@@ -144,7 +144,7 @@ int exportCommand(const std::vector<std::string>& args)
             shard = static_cast<std::uint64_t>(cl.integer("--max-shard-mb", *mb)) * 1024 * 1024;
         adapter = exportMergedModel(run->modelPath, adapterDir, target, defaultPluginRegistry(), shard);
     } else if (format == "peft") {
-        const PeftExportResult r = exportPeftAdapter(run->modelPath, adapterDir, target);
+        const PeftExportResult r = exportPeftAdapter(run->modelPath, adapterDir, target, defaultPluginRegistry());
         adapter = r.adapter;
         meta["peft_type"] = r.peftType;
         meta["tensors"] = r.tensors;
@@ -159,12 +159,15 @@ int exportCommand(const std::vector<std::string>& args)
     } else {
         const RunAdapterFiles files = RunAdapterFiles::read(adapterDir);
         adapter = files.adapter;
-        if (!isLoraFamily(files.adapter))
-            throw InputError("adapter '" + files.adapter
-                + "' is not a LoRA; llama.cpp's GGUF adapters hold LoRA only. Export the merged model with --format "
-                  "gguf");
-        writeGgufLora(
-            loraForm(files), readModelConfig(fs::path(run->modelPath) / "config.json"), name, ggufType, target);
+        const ModelConfig config = readModelConfig(fs::path(run->modelPath) / "config.json");
+        LoraForm lora;
+        try {
+            lora = loraForm(files, config, defaultPluginRegistry());
+        } catch (const InputError& e) {
+            throw InputError(std::string(e.what())
+                + "; llama.cpp's GGUF adapters hold LoRA only. Export the merged model with --format gguf");
+        }
+        writeGgufLora(lora, config, name, ggufType, target);
         meta["gguf_type"] = gguf::tensorTypeName(ggufType);
     }
     staged.commit();

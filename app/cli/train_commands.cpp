@@ -1,6 +1,7 @@
 #include "command_line.h"
 #include "commands.h"
 
+#include "core/conformance/adapter_conformance.h"
 #include "core/method/plugin_registry.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <unistd.h>
 
@@ -128,7 +130,9 @@ int pluginsList(const std::vector<std::string>& args)
 
 int pluginsShow(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli plugins show NAME", "Prints a plugin's description and parameter schema as JSON.",
+    CommandLine cl("tunebench-cli plugins show NAME",
+        "Prints a plugin's description, PEFT type (adapters that have a PEFT form), conformance file and\nparameter "
+        "schema as JSON.",
         { { "NAME", "the plugin's name" } }, {});
     if (!cl.parse(args)) {
         std::cout << cl.help();
@@ -143,16 +147,72 @@ int pluginsShow(const std::vector<std::string>& args)
         plugins.require(PluginKind::Adapter, name); // throws, listing what exists
     std::cout << nlohmann::json(
         { { "name", p->name }, { "kind", toString(p->kind) }, { "version", p->version }, { "summary", p->summary },
-            { "path", p->path.string() }, { "parameters", p->schema.toJson() } })
+            { "path", p->path.string() },
+            { "peft_type", p->peftType.empty() ? nlohmann::json() : nlohmann::json(p->peftType) },
+            { "conformance",
+                std::filesystem::exists(p->conformanceFile()) ? p->conformanceFile().string() : std::string() },
+            { "parameters", p->schema.toJson() } })
                      .dump(2)
               << "\n";
     return 0;
+}
+
+int pluginsCheck(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli plugins check NAME [--file CONFORMANCE.yaml] [--json]",
+        "Runs an adapter plugin's conformance rows (the conformance file beside its library, or --file) on tiny\n"
+        "random Llama and GPT-2 models: identity at initialisation, the trainable count the row states, a falling\n"
+        "loss, only the plugin's tensors changing, state round trip, switching off, the PEFT form read back and\n"
+        "merging; then its refusals. Exit status 1 when a check fails.",
+        { { "NAME", "the adapter plugin's name" } },
+        { { "file", "FILE", "a conformance file instead of the one beside the plugin" },
+            { "json", "", "print the results as one JSON object" } });
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    const PluginRegistry& plugins = defaultPluginRegistry();
+    const PluginInfo& plugin = plugins.require(PluginKind::Adapter, cl.positional(0));
+    const auto file = cl.value("file");
+    const ConformanceSpec spec = readConformanceSpec(file ? std::filesystem::path(*file) : plugin.conformanceFile());
+    if (spec.adapter != plugin.name)
+        throw InputError(
+            spec.file.string() + ": adapter: '" + spec.adapter + "', but the plugin checked is '" + plugin.name + "'");
+    bool passed = true;
+    nlohmann::json results = nlohmann::json::array();
+    for (const ConformanceResult& r : checkConformance(spec, plugins)) {
+        passed = passed && r.passed();
+        results.push_back({ { "row", r.row }, { "architecture", r.architecture }, { "passed", r.passed() },
+            { "failures", r.failures }, { "trainable", r.trainable }, { "loss_before", r.lossBefore },
+            { "loss_after", r.lossAfter }, { "peft_type", r.peftType }, { "peft_difference", r.peftDifference },
+            { "merge_difference", r.mergeDifference } });
+        if (cl.has("json"))
+            continue;
+        std::cout << (r.passed() ? "ok  " : "FAIL") << "  " << r.row << " (" << r.architecture << ")";
+        if (r.row.rfind("refusal ", 0) != 0) {
+            std::cout << ": " << r.trainable << " trainable, loss " << r.lossBefore << " -> " << r.lossAfter;
+            if (r.peftDifference >= 0)
+                std::cout << ", PEFT " << r.peftType << " read back within " << r.peftDifference;
+            if (r.mergeDifference >= 0)
+                std::cout << ", merged within " << r.mergeDifference;
+        }
+        std::cout << "\n";
+        for (const std::string& f : r.failures)
+            std::cout << "      " << f << "\n";
+    }
+    if (cl.has("json"))
+        std::cout << nlohmann::json(
+            { { "plugin", plugin.name }, { "file", spec.file.string() }, { "passed", passed }, { "results", results } })
+                         .dump(2)
+                  << "\n";
+    return passed ? 0 : 1;
 }
 
 const CommandRegistration kRegistration { {
     { { "train" }, "train a run (events as JSON lines)", trainCommand },
     { { "plugins", "list" }, "list the method plugins and any broken ones", pluginsList },
     { { "plugins", "show" }, "show a plugin's parameters", pluginsShow },
+    { { "plugins", "check" }, "run an adapter plugin's conformance rows", pluginsCheck },
 } };
 
 } // namespace

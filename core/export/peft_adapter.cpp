@@ -20,8 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kPeftPrefix = "base_model.model.";
-
 nlohmann::json readJsonFile(const fs::path& path, const std::string& expected)
 {
     std::ifstream in(path, std::ios::binary);
@@ -41,220 +39,99 @@ void writeJsonFile(const fs::path& path, const nlohmann::json& j)
         throw Error(path.string() + ": cannot write");
 }
 
-const at::Tensor* findTensor(const AdapterState& state, const std::string& name)
-{
-    for (const auto& [k, t] : state) {
-        if (k == name)
-            return &t;
-    }
-    return nullptr;
-}
-
-const at::Tensor& requireTensor(const AdapterState& state, const std::string& name, const std::string& method)
-{
-    if (const at::Tensor* t = findTensor(state, name))
-        return *t;
-    throw InputError(method + " state: no tensor '" + name + "'");
-}
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Modules that carry lora_A in the state, in state order.
-std::vector<std::string> loraModules(const AdapterState& state)
-{
-    const std::string suffix = ".lora_A.weight";
-    std::vector<std::string> modules;
-    for (const auto& [k, t] : state) {
-        if (k.rfind(kPeftPrefix, 0) == 0 && endsWith(k, suffix) && k.find(".chain.") == std::string::npos
-            && k.find(".pissa_init.") == std::string::npos)
-            modules.push_back(k.substr(kPeftPrefix.size(), k.size() - kPeftPrefix.size() - suffix.size()));
-    }
-    return modules;
-}
-
-double alphaFor(double scale, std::int64_t r, bool rslora)
-{
-    return rslora ? scale * std::sqrt(static_cast<double>(r)) : scale * static_cast<double>(r);
-}
-
-// Adapters that change the model's own tensors: they have no adapter form, only a merged model.
-bool trainsModelTensors(const std::string& adapter)
-{
-    return adapter == "full" || adapter == "freeze" || adapter == "bitfit" || adapter == "hft" || adapter == "sparse";
-}
-
+// The fields every PEFT type has.
 nlohmann::json commonConfig(const fs::path& baseModel, const std::string& peftType)
 {
     return { { "peft_type", peftType }, { "task_type", "CAUSAL_LM" },
         { "base_model_name_or_path", fs::absolute(baseModel).lexically_normal().string() }, { "revision", nullptr },
-        { "inference_mode", true }, { "auto_mapping", nullptr } };
+        { "inference_mode", true }, { "auto_mapping", nullptr }, { "modules_to_save", nullptr } };
+}
+
+// "lora, dora, ia3 (IA3), ...": the plugins with a PEFT form, for messages.
+std::string peftPluginList(const PluginRegistry& plugins)
+{
+    std::string list;
+    for (const PluginInfo* p : plugins.peftAdapters())
+        list += (list.empty() ? "" : ", ") + p->name + " (" + p->peftType + ")";
+    return list.empty() ? "none is loaded" : list;
 }
 
 } // namespace
 
-// --- The LoRA family as one LoRA ---
+// --- A run's adapter in its PEFT form ---
 
-bool isLoraFamily(const std::string& adapter)
+PeftForm runPeftForm(
+    const RunAdapterFiles& run, const ModelConfig& model, const PluginRegistry& plugins, std::string* peftType)
 {
-    return adapter == "lora" || adapter == "rslora" || adapter == "dora" || adapter == "pissa"
-        || adapter == "chain_of_lora";
+    const PluginInfo& plugin = plugins.require(PluginKind::Adapter, run.adapter);
+    if (plugin.peftType.empty())
+        throw InputError("adapter '" + run.adapter
+            + "' has no PEFT adapter form; export it with --format merged (PEFT forms: " + peftPluginList(plugins)
+            + ")");
+    if (peftType)
+        *peftType = plugin.peftType;
+    return plugins.createAdapter(run.adapter)->toPeft(run.params, run.state, model);
 }
 
-LoraForm loraForm(const RunAdapterFiles& run)
+LoraForm loraForm(const RunAdapterFiles& run, const ModelConfig& model, const PluginRegistry& plugins)
 {
-    if (!isLoraFamily(run.adapter))
-        throw InputError("adapter '" + run.adapter
-            + "' is not of the LoRA family (lora, rslora, dora, pissa, "
-              "chain_of_lora)");
-    const auto& p = run.params;
+    const PluginInfo& plugin = plugins.require(PluginKind::Adapter, run.adapter);
+    if (plugin.peftType != "LORA")
+        throw InputError("adapter '" + run.adapter + "' is not a LoRA (its PEFT form is "
+            + (plugin.peftType.empty() ? std::string("none") : plugin.peftType) + ", not LORA)");
+    const PeftForm form = runPeftForm(run, model, plugins, nullptr);
+    const nlohmann::json& c = form.config;
     LoraForm f;
-    const std::int64_t r = p.at("r").get<std::int64_t>();
-    const double alpha = p.at("lora_alpha").get<double>();
-    f.rslora = p.value("use_rslora", run.adapter == "rslora");
-    f.scale = f.rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
-    f.dropout = p.value("lora_dropout", 0.0);
-    f.targetModules = p.value("target_modules", nlohmann::json::array());
-    f.dora = run.adapter == "dora";
-    f.r = r;
-    const std::string method = run.adapter;
-    for (const std::string& module : loraModules(run.state)) {
-        const std::string base = kPeftPrefix + module;
+    f.r = c.at("r").get<std::int64_t>();
+    f.alpha = c.at("lora_alpha").get<double>();
+    f.rslora = c.value("use_rslora", false);
+    f.dora = c.value("use_dora", false);
+    f.dropout = c.value("lora_dropout", 0.0);
+    f.scale = f.rslora ? f.alpha / std::sqrt(static_cast<double>(f.r)) : f.alpha / static_cast<double>(f.r);
+    f.targetModules = c.value("target_modules", nlohmann::json::array());
+    if (f.targetModules.is_string())
+        f.targetModules = nlohmann::json::array({ f.targetModules });
+    const std::string prefix = peftModulePrefix("");
+    for (const auto& [name, a] : form.tensors) {
+        const std::string suffix = ".lora_A.weight";
+        if (!name.starts_with(prefix) || !name.ends_with(suffix))
+            continue;
         LoraLayer l;
-        l.module = module;
-        l.a = requireTensor(run.state, base + ".lora_A.weight", method);
-        l.b = requireTensor(run.state, base + ".lora_B.weight", method);
-        if (run.adapter == "dora")
-            l.magnitude = requireTensor(run.state, base + ".lora_magnitude_vector", method);
-        if (run.adapter == "pissa") {
-            // Against the original W0 the update is s (B A - B0 A0) = s [B, -B0] [A; A0].
-            const at::Tensor& a0 = requireTensor(run.state, base + ".pissa_init.lora_A.weight", method);
-            const at::Tensor& b0 = requireTensor(run.state, base + ".pissa_init.lora_B.weight", method);
-            l.a = at::cat({ l.a, a0 }, 0);
-            l.b = at::cat({ l.b, -b0 }, 1);
-        }
-        if (run.adapter == "chain_of_lora") {
-            // Finished links first, then the one in training: s sum_j B_j A_j = s [B_0 ... B_n] [A_0; ...; A_n].
-            std::vector<at::Tensor> as, bs;
-            for (int j = 0;; ++j) {
-                const std::string link = base + ".chain." + std::to_string(j);
-                const at::Tensor* a = findTensor(run.state, link + ".lora_A.weight");
-                if (!a)
-                    break;
-                as.push_back(*a);
-                bs.push_back(requireTensor(run.state, link + ".lora_B.weight", method));
-            }
-            as.push_back(l.a);
-            bs.push_back(l.b);
-            l.a = at::cat(as, 0);
-            l.b = at::cat(bs, 1);
-        }
+        l.module = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+        const std::string base = peftModulePrefix(l.module);
+        l.a = a;
+        l.b = requireStateTensor(form.tensors, base + ".lora_B.weight", run.adapter);
+        if (f.dora)
+            l.magnitude = requireStateTensor(form.tensors, base + ".lora_magnitude_vector", run.adapter);
         f.layers.push_back(std::move(l));
     }
     if (f.layers.empty())
         throw InputError(run.adapter + " state: no lora_A tensor (base_model.model.<module>.lora_A.weight)");
-    f.r = f.layers.front().a.size(0);
-    f.alpha = (f.r == r) ? alpha : alphaFor(f.scale, f.r, f.rslora);
     return f;
 }
 
 // --- Export ---
 
-PeftExportResult exportPeftAdapter(const fs::path& baseModel, const fs::path& adapterDir, const fs::path& out)
+PeftExportResult exportPeftAdapter(
+    const fs::path& baseModel, const fs::path& adapterDir, const fs::path& out, const PluginRegistry& plugins)
 {
     const RunAdapterFiles run = RunAdapterFiles::read(adapterDir);
-    const ModelConfig model = readModelConfig(baseModel / "config.json");
-    const bool gpt2 = model.architecture == Architecture::Gpt2;
+    const fs::path modelConfig = baseModel / "config.json";
+    const ModelConfig model = readModelConfig(modelConfig);
     PeftExportResult result;
     result.adapter = run.adapter;
-    nlohmann::json config;
-    NamedTensors tensors;
-
-    if (trainsModelTensors(run.adapter)) {
-        throw InputError("adapter '" + run.adapter
-            + "' trains the model's own weights and has no PEFT adapter form; export it with --format merged");
-    } else if (isLoraFamily(run.adapter)) {
-        const LoraForm f = loraForm(run);
-        result.peftType = "LORA";
-        config = commonConfig(baseModel, "LORA");
-        // PEFT takes all-linear as a string only (as a list item it would be a module name).
-        const bool allLinear
-            = f.targetModules.is_array() && f.targetModules.size() == 1 && f.targetModules[0] == "all-linear";
-        config.update({ { "r", f.r }, { "lora_alpha", f.alpha }, { "lora_dropout", f.dropout },
-            { "target_modules", allLinear ? nlohmann::json("all-linear") : f.targetModules },
-            { "use_rslora", f.rslora }, { "use_dora", f.dora }, { "bias", "none" }, { "lora_bias", false },
-            // GPT-2's Conv1D stores [in, out]: PEFT sets this itself for such layers; the factors keep LoRA's shapes.
-            { "fan_in_fan_out", gpt2 }, { "init_lora_weights", true }, { "modules_to_save", nullptr },
-            { "rank_pattern", nlohmann::json::object() }, { "alpha_pattern", nlohmann::json::object() },
-            { "layers_to_transform", nullptr }, { "layers_pattern", nullptr }, { "layer_replication", nullptr },
-            { "exclude_modules", nullptr }, { "megatron_config", nullptr }, { "megatron_core", "megatron.core" },
-            { "loftq_config", nlohmann::json::object() }, { "eva_config", nullptr }, { "corda_config", nullptr },
-            { "trainable_token_indices", nullptr }, { "use_qalora", false } });
-        for (const auto& l : f.layers) {
-            const std::string base = kPeftPrefix + l.module;
-            tensors.emplace_back(base + ".lora_A.weight", l.a.contiguous());
-            tensors.emplace_back(base + ".lora_B.weight", l.b.contiguous());
-            if (f.dora)
-                tensors.emplace_back(base + ".lora_magnitude_vector", l.magnitude.contiguous());
-        }
-    } else if (run.adapter == "ia3") {
-        result.peftType = "IA3";
-        nlohmann::json targets = nlohmann::json::array();
-        nlohmann::json feedforward = nlohmann::json::array();
-        for (const auto& [k, t] : run.state) {
-            if (k.rfind(kPeftPrefix, 0) != 0 || !endsWith(k, ".ia3_l"))
-                throw InputError("ia3 state: unexpected tensor '" + k + "'");
-            const std::string module = k.substr(kPeftPrefix.size(), k.size() - kPeftPrefix.size() - 6);
-            targets.push_back(module);
-            if (t.dim() == 2 && t.size(0) == 1 && t.size(1) != 1)
-                feedforward.push_back(module); // [1, in]: the input is scaled
-            tensors.emplace_back(k, t.contiguous());
-        }
-        config = commonConfig(baseModel, "IA3");
-        // Full module names: PEFT matches a target as the whole name or a dotted suffix, so these select
-        // exactly the layers Tunebench scaled (GPT-2's attn.c_proj and mlp.c_proj share their last name).
-        config.update(
-            { { "target_modules", targets }, { "feedforward_modules", feedforward }, { "exclude_modules", nullptr },
-                { "fan_in_fan_out", gpt2 }, { "modules_to_save", nullptr }, { "init_ia3_weights", true } });
-    } else if (run.adapter == "prompt_tuning") {
-        result.peftType = "PROMPT_TUNING";
-        const at::Tensor& e = requireTensor(run.state, "prompt_embeddings", "prompt_tuning");
-        config = commonConfig(baseModel, "PROMPT_TUNING");
-        // The embeddings are saved, so PEFT must not initialise them from text again: RANDOM, whatever the run
-        // started from (prompt_tuning_init here is how training began, not how to load).
-        config.update({ { "num_virtual_tokens", e.size(0) }, { "token_dim", model.hiddenSize },
-            { "num_transformer_submodules", 1 }, { "num_attention_heads", model.numHeads },
-            { "num_layers", model.numLayers }, { "prompt_tuning_init", "RANDOM" },
-            { "prompt_tuning_init_text", nullptr }, { "tokenizer_name_or_path", nullptr },
-            { "tokenizer_kwargs", nullptr }, { "modules_to_save", nullptr } });
-        tensors.emplace_back("prompt_embeddings", e.contiguous());
-    } else if (run.adapter == "prefix_tuning") {
-        result.peftType = "PREFIX_TUNING";
-        const at::Tensor& e = requireTensor(run.state, "prompt_embeddings", "prefix_tuning");
-        // PEFT's _prepare_prompt_learning_config for grouped-query attention: token_dim = head_dim * kv heads and
-        // num_attention_heads = kv heads; both written so that the computation leaves them as they are.
-        const std::int64_t tokenDim = model.headDim * model.numKvHeads;
-        if (e.dim() != 2 || e.size(1) != model.numLayers * 2 * tokenDim)
-            throw InputError("prefix_tuning state: prompt_embeddings should be [n, " + std::to_string(model.numLayers)
-                + " * 2 * " + std::to_string(tokenDim) + "] for " + (baseModel / "config.json").string());
-        config = commonConfig(baseModel, "PREFIX_TUNING");
-        // The projected prefix is what PEFT saves; without the MLP it loads with prefix_projection false.
-        config.update(
-            { { "num_virtual_tokens", e.size(0) }, { "token_dim", tokenDim }, { "num_transformer_submodules", 1 },
-                { "num_attention_heads", model.numKvHeads }, { "num_layers", model.numLayers },
-                { "encoder_hidden_size", tokenDim }, { "prefix_projection", false }, { "modules_to_save", nullptr } });
-        tensors.emplace_back("prompt_embeddings", e.contiguous());
-    } else {
-        throw InputError("adapter '" + run.adapter
-            + "' has no PEFT form (PEFT folders hold LoRA, rsLoRA, DoRA, PiSSA, chain of LoRA, IA3, prompt and "
-              "prefix tuning); export it with --format merged");
+    PeftForm form;
+    try {
+        form = runPeftForm(run, model, plugins, &result.peftType);
+    } catch (const InputError& e) {
+        throw InputError(adapterDir.string() + ": " + e.what() + " (base model " + modelConfig.string() + ")");
     }
+    nlohmann::json config = commonConfig(baseModel, result.peftType);
+    config.update(form.config);
     fs::create_directories(out);
-    writeSafetensors(out / "adapter_model.safetensors", tensors, { { "format", "pt" } });
+    writeSafetensors(out / "adapter_model.safetensors", form.tensors, { { "format", "pt" } });
     writeJsonFile(out / "adapter_config.json", config);
-    result.tensors = static_cast<std::int64_t>(tensors.size());
+    result.tensors = static_cast<std::int64_t>(form.tensors.size());
     return result;
 }
 
@@ -271,65 +148,18 @@ bool isPeftFolder(const fs::path& dir)
 
 namespace {
 
-// target_modules / feedforward_modules of a PEFT config as Tunebench's list: a list stays (PEFT and Tunebench
-// match names the same way); a string is a regular expression PEFT matches against whole module names,
-// turned into the list of names it matches.
-nlohmann::json moduleList(
-    const nlohmann::json& value, const std::string& field, const CausalLM& model, const std::string& label)
-{
-    if (value.is_array()) {
-        for (const auto& v : value) {
-            if (!v.is_string())
-                throw InputError(label + ": field '" + field + "' must be a list of module names");
-        }
-        return value;
-    }
-    if (!value.is_string())
-        throw InputError(label + ": field '" + field + "' must be a list of module names or a regular expression");
-    const std::string pattern = value.get<std::string>();
-    if (pattern == "all-linear")
-        return nlohmann::json::array({ "all-linear" });
-    std::regex re;
-    try {
-        re = std::regex(pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-        throw InputError(label + ": field '" + field + "': not a regular expression: " + e.what());
-    }
-    nlohmann::json names = nlohmann::json::array();
-    for (const Linear* l : model.linears()) {
-        if (std::regex_match(l->name(), re))
-            names.push_back(l->name());
-    }
-    if (names.empty())
-        throw InputError(
-            label + ": field '" + field + "': the expression '" + pattern + "' matches no linear layer of this model");
-    return names;
-}
-
-void refuseSet(const nlohmann::json& config, const std::string& field, const std::string& label, const std::string& why)
-{
-    auto it = config.find(field);
-    if (it == config.end() || it->is_null())
-        return;
-    if ((it->is_object() || it->is_array()) && it->empty())
-        return;
-    if (it->is_boolean() && !it->get<bool>())
-        return;
-    throw InputError(label + ": field '" + field + "' is " + it->dump() + "; " + why);
-}
+PeftAdapterData readPeftAdapterFields(
+    const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins, const std::string& chosen);
+PeftAdapterData peftAdapterDataOf(const nlohmann::json& config, AdapterState tensors, const CausalLM& model,
+    const PluginRegistry& plugins, const std::string& label, const std::string& chosen);
 
 } // namespace
 
-namespace {
-
-PeftAdapterData readPeftAdapterFields(const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins);
-
-} // namespace
-
-PeftAdapterData readPeftAdapter(const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins)
+PeftAdapterData readPeftAdapter(
+    const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins, const std::string& chosen)
 {
     try {
-        return readPeftAdapterFields(peftDir, model, plugins);
+        return readPeftAdapterFields(peftDir, model, plugins, chosen);
     } catch (const nlohmann::json::exception& e) {
         // A field of the wrong JSON type (null where a bool belongs, ...).
         throw InputError((peftDir / "adapter_config.json").string() + ": a field has the wrong type: " + e.what());
@@ -338,7 +168,8 @@ PeftAdapterData readPeftAdapter(const fs::path& peftDir, const CausalLM& model, 
 
 namespace {
 
-PeftAdapterData readPeftAdapterFields(const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins)
+PeftAdapterData readPeftAdapterFields(
+    const fs::path& peftDir, const CausalLM& model, const PluginRegistry& plugins, const std::string& chosen)
 {
     const fs::path configPath = peftDir / "adapter_config.json";
     const fs::path weightsPath = peftDir / "adapter_model.safetensors";
@@ -355,76 +186,77 @@ PeftAdapterData readPeftAdapterFields(const fs::path& peftDir, const CausalLM& m
                   "(save_pretrained(..., safe_serialization=True)) and import that");
         throw InputError(weightsPath.string() + ": missing; a PEFT folder holds adapter_model.safetensors");
     }
-    if (!config.contains("peft_type") || !config["peft_type"].is_string())
-        throw InputError(label + ": field 'peft_type' is missing; expected LORA, IA3, PROMPT_TUNING or PREFIX_TUNING");
-    PeftAdapterData r;
-    r.peftType = config["peft_type"].get<std::string>();
     if (config.contains("task_type") && !config["task_type"].is_null() && config["task_type"] != "CAUSAL_LM")
         throw InputError(label + ": field 'task_type' is " + config["task_type"].dump()
             + "; only CAUSAL_LM adapters apply to Tunebench's models");
-    refuseSet(config, "modules_to_save", label, "extra trained copies of whole modules are not imported");
+    peftRefuseSet(config, "modules_to_save", label, "extra trained copies of whole modules are not imported");
+    AdapterState tensors;
+    for (auto& [name, tensor] : SafetensorsFile::open(weightsPath).tensors())
+        tensors.emplace_back(name, tensor);
+    return peftAdapterDataOf(config, std::move(tensors), model, plugins, label, chosen);
+}
 
-    nlohmann::json params = nlohmann::json::object();
-    auto number = [&](const char* field) {
-        if (!config.contains(field) || !config[field].is_number())
-            throw InputError(label + ": field '" + std::string(field) + "' must be a number");
-        return config[field];
-    };
-    if (r.peftType == "LORA") {
-        for (const char* f : { "rank_pattern", "alpha_pattern" })
-            refuseSet(config, f, label, "per-layer ranks and alphas are not imported");
-        refuseSet(config, "layers_to_transform", label, "LoRA on a subset of layers is not imported");
-        refuseSet(config, "layer_replication", label, "layer replication is not imported");
-        refuseSet(config, "lora_bias", label, "LoRA biases are not imported");
-        refuseSet(config, "exclude_modules", label, "excluded modules are not imported");
-        refuseSet(config, "target_parameters", label, "LoRA on parameters is not imported");
-        if (config.value("bias", std::string("none")) != "none")
-            throw InputError(label + ": field 'bias' is " + config["bias"].dump() + "; only \"none\" is imported");
-        r.adapter = config.value("use_dora", false) ? "dora" : "lora";
-        params = { { "r", number("r") }, { "lora_alpha", number("lora_alpha") },
-            { "lora_dropout", config.value("lora_dropout", 0.0) },
-            { "target_modules",
-                moduleList(config.value("target_modules", nlohmann::json()), "target_modules", model, label) },
-            { "use_rslora", config.value("use_rslora", false) } };
-    } else if (r.peftType == "IA3") {
-        r.adapter = "ia3";
-        params = { { "target_modules",
-                       moduleList(config.value("target_modules", nlohmann::json()), "target_modules", model, label) },
-            { "feedforward_modules",
-                config.contains("feedforward_modules") && !config["feedforward_modules"].is_null()
-                    ? moduleList(config["feedforward_modules"], "feedforward_modules", model, label)
-                    : nlohmann::json::array() } };
-        refuseSet(config, "exclude_modules", label, "excluded modules are not imported");
-    } else if (r.peftType == "PROMPT_TUNING") {
-        r.adapter = "prompt_tuning";
-        if (config.value("num_transformer_submodules", 1) != 1)
-            throw InputError(label + ": field 'num_transformer_submodules' must be 1 for a causal language model");
-        params = { { "num_virtual_tokens", number("num_virtual_tokens") }, { "prompt_tuning_init", "random" } };
-    } else if (r.peftType == "PREFIX_TUNING") {
-        r.adapter = "prefix_tuning";
-        if (config.value("num_transformer_submodules", 1) != 1)
-            throw InputError(label + ": field 'num_transformer_submodules' must be 1 for a causal language model");
-        // What PEFT saves is the prefix itself (projected when prefix_projection was on), so it loads plain.
-        params = { { "num_virtual_tokens", number("num_virtual_tokens") }, { "prefix_projection", false } };
+} // namespace
+
+PeftAdapterData peftAdapterData(const nlohmann::json& config, AdapterState tensors, const CausalLM& model,
+    const PluginRegistry& plugins, const std::string& label, const std::string& chosen)
+{
+    try {
+        return peftAdapterDataOf(config, std::move(tensors), model, plugins, label, chosen);
+    } catch (const nlohmann::json::exception& e) {
+        // A field of the wrong JSON type (null where a bool belongs, ...).
+        throw InputError(label + ": a field has the wrong type: " + e.what());
+    }
+}
+
+namespace {
+
+PeftAdapterData peftAdapterDataOf(const nlohmann::json& config, AdapterState tensors, const CausalLM& model,
+    const PluginRegistry& plugins, const std::string& label, const std::string& chosen)
+{
+    const auto type = config.find("peft_type");
+    if (type == config.end() || !type->is_string())
+        throw InputError(label + ": field 'peft_type' is missing; expected one of the PEFT types the plugins take: "
+            + peftPluginList(plugins));
+    PeftAdapterData r;
+    r.peftType = type->get<std::string>();
+    const PeftImport folder { r.peftType, config, model, label, !chosen.empty() };
+    std::vector<const PluginInfo*> candidates;
+    if (!chosen.empty()) {
+        const PluginInfo& p = plugins.require(PluginKind::Adapter, chosen);
+        if (p.peftType == r.peftType)
+            candidates.push_back(&p);
     } else {
+        candidates = plugins.peftAdapters(r.peftType);
+    }
+    if (candidates.empty() && chosen.empty())
         throw InputError(label + ": field 'peft_type' is '" + r.peftType
-            + "'; Tunebench imports LORA (also rsLoRA and DoRA), IA3, PROMPT_TUNING and PREFIX_TUNING");
+            + "'; Tunebench imports the PEFT types its plugins take: " + peftPluginList(plugins));
+    nlohmann::json params;
+    for (const PluginInfo* p : candidates) {
+        AdapterState renamed = tensors;
+        std::optional<nlohmann::json> taken = plugins.createAdapter(p->name)->fromPeft(folder, renamed);
+        if (!taken)
+            continue;
+        if (!r.adapter.empty())
+            throw InputError(label + ": both the " + r.adapter + " and the " + p->name + " plugins take this "
+                + r.peftType + " folder; one of them should decline it");
+        r.adapter = p->name;
+        params = std::move(*taken);
+        r.state = std::move(renamed);
+    }
+    if (r.adapter.empty()) {
+        if (!chosen.empty())
+            throw InputError(label + ": a PEFT " + r.peftType + " adapter, which the " + chosen
+                + " adapter does not take; the adapter types must match");
+        throw InputError(
+            label + ": no plugin takes this " + r.peftType + " folder (asked: " + peftPluginList(plugins) + ")");
     }
     try {
         r.params = plugins.require(PluginKind::Adapter, r.adapter).schema.resolve(params, label);
     } catch (const InputError& e) {
         const std::string what = e.what();
         throw InputError(what.rfind(label, 0) == 0 ? what : label + ": " + what);
-    }
-
-    // PEFT's tensors under Tunebench's names (the same, but for DoRA's magnitude in older PEFT files).
-    AdapterState state;
-    for (auto& [name, tensor] : SafetensorsFile::open(weightsPath).tensors()) {
-        std::string key = name;
-        const std::string oldMagnitude = ".lora_magnitude_vector.weight";
-        if (endsWith(key, oldMagnitude))
-            key = key.substr(0, key.size() - 7);
-        r.state.emplace_back(key, tensor);
     }
     return r;
 }
@@ -471,26 +303,38 @@ ImportedAdapter importPeftAdapter(const fs::path& peftDir, CausalLM& model, cons
 void initAdapterFrom(const fs::path& source, const std::string& adapter, Adapter& target, const CausalLM& model,
     const PluginRegistry& plugins)
 {
-    std::string kind;
+    const std::string where = "init_adapter: " + source.string();
     AdapterState state;
-    if (isPeftFolder(source)) {
-        PeftAdapterData data = readPeftAdapter(source, model, plugins);
-        kind = data.adapter;
-        state = std::move(data.state);
-    } else if (fs::exists(source / "adapter_config.json")) {
-        RunAdapterFiles files = RunAdapterFiles::read(source);
-        kind = files.adapter;
-        state = std::move(files.state);
-    } else {
-        throw InputError("init_adapter: " + source.string()
-            + " is neither a PEFT adapter folder nor a run's adapter folder (no adapter_config.json)");
+    try {
+        if (isPeftFolder(source)) {
+            // The run's own plugin is asked (chosen): rslora takes a LORA folder lora would claim.
+            state = readPeftAdapter(source, model, plugins, adapter).state;
+        } else if (fs::exists(source / "adapter_config.json")) {
+            RunAdapterFiles files = RunAdapterFiles::read(source);
+            if (files.adapter == adapter) {
+                state = std::move(files.state);
+            } else {
+                // Another plugin's run goes through its PEFT form, which the run's plugin may take (lora into
+                // rslora: the same LORA tensors).
+                const PluginInfo* from = plugins.find(PluginKind::Adapter, files.adapter);
+                if (!from || from->peftType.empty())
+                    throw InputError("it holds a " + files.adapter + " adapter, but this run's adapter is " + adapter
+                        + "; the adapter types must match");
+                std::string type;
+                PeftForm form = runPeftForm(files, model.config(), plugins, &type);
+                nlohmann::json config = form.config;
+                config["peft_type"] = type;
+                state = peftAdapterData(config, std::move(form.tensors), model, plugins,
+                    "its " + files.adapter + " adapter (as PEFT " + type + ")", adapter)
+                            .state;
+            }
+        } else {
+            throw InputError("is neither a PEFT adapter folder nor a run's adapter folder (no adapter_config.json)");
+        }
+    } catch (const InputError& e) {
+        throw InputError(where + ": " + e.what());
     }
-    // PEFT has one LORA type for LoRA and rsLoRA (use_rslora): both plugins take its tensors.
-    const auto family = [](const std::string& a) { return a == "rslora" ? std::string("lora") : a; };
-    if (family(kind) != family(adapter))
-        throw InputError("init_adapter: " + source.string() + " holds a " + kind
-            + " adapter, but this run's adapter is " + adapter + "; the adapter types must match");
-    restoreChecked(target, state, adapter, "init_adapter: " + source.string());
+    restoreChecked(target, state, adapter, where);
 }
 
 } // namespace tunebench

@@ -12,23 +12,16 @@
 #include "core/train/run_adapter.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
+#include "core/util/text.h"
 
 #include <fstream>
 #include <set>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
 namespace tunebench {
 
 namespace {
-
-std::string num(double v)
-{
-    std::ostringstream out;
-    out << v;
-    return out.str();
-}
 
 std::string runLabel(const RunRecord& r)
 {
@@ -113,7 +106,7 @@ SharedSplit sharedEvalSplit(const std::vector<RunRecord>& parents,
         ValidationOptions o = validationOptionsOf(first);
         o.subset = splitTrainEval(static_cast<std::int64_t>(data.records.size()), first.valSize, first.seed).second;
         ValidationSet set = encodeValidationSet(data, base, o);
-        set.origin = data.origin + " (eval split: val_size " + num(first.valSize) + ", seed "
+        set.origin = data.origin + " (eval split: val_size " + formatNumber(first.valSize) + ", seed "
             + std::to_string(first.seed) + ")";
         return { std::move(set), {} };
     } catch (const InputError& e) {

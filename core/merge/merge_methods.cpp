@@ -1,6 +1,7 @@
 #include "core/merge/merge_methods.h"
 
 #include "core/util/error.h"
+#include "core/util/text.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -8,18 +9,10 @@
 #include <cmath>
 #include <numeric>
 #include <regex>
-#include <sstream>
 
 namespace tunebench {
 
 namespace {
-
-std::string num(double v)
-{
-    std::ostringstream out;
-    out << v;
-    return out.str();
-}
 
 std::string shapeText(const at::Tensor& t)
 {
@@ -74,7 +67,7 @@ std::vector<double> weightsOrOnes(const std::vector<double>& weights, std::size_
 void checkShare(const char* name, double value)
 {
     if (!(value >= 0.0 && value <= 1.0))
-        throw InputError(std::string("merge: ") + name + " must be in [0, 1], got " + num(value));
+        throw InputError(std::string("merge: ") + name + " must be in [0, 1], got " + formatNumber(value));
 }
 
 std::int64_t countOf(double share, std::int64_t n)
@@ -210,8 +203,8 @@ at::Tensor breadcrumbsMask(const at::Tensor& tau, double beta, double gamma)
     checkShare("beta", beta);
     checkShare("gamma", gamma);
     if (beta + gamma > 1.0 + 1e-12)
-        throw InputError("merge: beta + gamma must not exceed 1 (they drop shares of the same tensor), got " + num(beta)
-            + " + " + num(gamma));
+        throw InputError("merge: beta + gamma must not exceed 1 (they drop shares of the same tensor), got "
+            + formatNumber(beta) + " + " + formatNumber(gamma));
     at::NoGradGuard noGrad;
     const at::Tensor flat = tau.reshape({ -1 });
     const std::int64_t n = flat.numel();

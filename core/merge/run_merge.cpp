@@ -2,11 +2,11 @@
 
 #include "core/merge/merge_job.h"
 #include "core/util/error.h"
+#include "core/util/text.h"
 
 #include <cmath>
 #include <limits>
 #include <map>
-#include <sstream>
 
 namespace tunebench {
 
@@ -39,13 +39,6 @@ const std::map<std::string, MethodSpec>& methodSpecs()
         { "lines", { true, { { "alpha", 0.5, -kInf, kInf }, { "beta", 0.5, -kInf, kInf } }, 1 } },
     };
     return specs;
-}
-
-std::string num(double v)
-{
-    std::ostringstream out;
-    out << v;
-    return out.str();
 }
 
 std::string methodList()
@@ -105,8 +98,8 @@ nlohmann::json resolveMergeParameters(const std::string& method, const nlohmann:
             throw InputError("merge parameter '" + key + "' must be a finite number");
         const double v = value.get<double>();
         if (v < p->minimum || v > p->maximum)
-            throw InputError("merge parameter '" + key + "' must be in [" + num(p->minimum) + ", " + num(p->maximum)
-                + "], got " + num(v));
+            throw InputError("merge parameter '" + key + "' must be in [" + formatNumber(p->minimum) + ", "
+                + formatNumber(p->maximum) + "], got " + formatNumber(v));
         out[key] = v;
     }
     for (const MergeParameterSpec& p : spec.parameters) {
@@ -115,7 +108,7 @@ nlohmann::json resolveMergeParameters(const std::string& method, const nlohmann:
     }
     if (method == "breadcrumbs" && out["beta"].get<double>() + out["gamma"].get<double>() > 1.0)
         throw InputError("merge parameters 'beta' + 'gamma' must not exceed 1 (shares of each tensor dropped), got "
-            + num(out["beta"].get<double>()) + " + " + num(out["gamma"].get<double>()));
+            + formatNumber(out["beta"].get<double>()) + " + " + formatNumber(out["gamma"].get<double>()));
     if (spec.weights && !out.contains("weights"))
         out["weights"] = nullptr; // all 1
     return out;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/method/parameter_group.h"
+#include "core/method/peft_form.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,8 +17,7 @@
 namespace tunebench {
 
 class CausalLM;
-
-using AdapterState = std::vector<std::pair<std::string, at::Tensor>>;
+struct ModelConfig;
 
 // Encodes text with the run's tokenizer, special tokens added as
 // transformers' tokenizer(text) adds them.
@@ -79,6 +80,22 @@ public:
     // or a shape that differs.
     virtual AdapterState state() const = 0;
     virtual void restoreState(const AdapterState& state) = 0;
+
+    // The PEFT form (core/method/peft_form.h), for plugins whose descriptor
+    // names a peftType; neither needs attach(). toPeft converts a saved state
+    // (what state() returned, with the parameters it was trained with,
+    // resolved against the schema) for a base model of the given config; it
+    // throws InputError naming a missing tensor. fromPeft answers a folder of
+    // the plugin's peftType: nullopt when it is not this plugin's to take (a
+    // LORA folder with use_dora is DoRA's), else the plugin's parameters (the
+    // caller resolves them against the schema), after renaming in `tensors`
+    // whatever PEFT names differently from state(). It throws InputError
+    // naming the field for a config it takes but cannot represent exactly.
+    virtual PeftForm toPeft(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model) const;
+    virtual std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState& tensors) const
+    {
+        return std::nullopt;
+    }
 };
 
 } // namespace tunebench

@@ -15,7 +15,7 @@
 
 // Bumped whenever Adapter, Objective, this descriptor or anything they expose
 // changes incompatibly.
-#define TUNEBENCH_PLUGIN_API_VERSION 2
+#define TUNEBENCH_PLUGIN_API_VERSION 3
 
 extern "C" {
 
@@ -30,6 +30,10 @@ struct TunebenchPluginDescriptor {
     // to the caller, which deletes through the virtual destructor.
     tunebench::Adapter* (*createAdapter)();
     tunebench::Objective* (*createObjective)();
+    // Adapters with a Hugging Face PEFT form: its peft_type ("LORA", "IA3" ...),
+    // implemented by Adapter::toPeft and Adapter::fromPeft; null otherwise (and
+    // for objectives). Several plugins may share one type (the LoRA family).
+    const char* peftType;
 };
 
 typedef const TunebenchPluginDescriptor* (*TunebenchPluginEntryPoint)();

@@ -134,6 +134,11 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
     } catch (const InputError& e) {
         return fail(e.what());
     }
+    if (d->peftType && *d->peftType) {
+        if (info.kind != PluginKind::Adapter)
+            return fail("'" + info.name + "': an objective has no PEFT form (peftType is for adapters)");
+        info.peftType = d->peftType;
+    }
     if (const PluginInfo* other = find(info.kind, info.name))
         return fail("another " + std::string(toString(info.kind)) + " named '" + info.name + "' was loaded first, from "
             + other->path.string());
@@ -166,6 +171,23 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, std::string_view name
             message += "; " + b.path.string() + " " + b.reason;
     }
     throw InputError(message);
+}
+
+std::vector<const PluginInfo*> PluginRegistry::peftAdapters(std::string_view peftType) const
+{
+    std::vector<const PluginInfo*> out;
+    for (const PluginInfo& p : m_plugins) {
+        if (p.kind == PluginKind::Adapter && !p.peftType.empty() && (peftType.empty() || p.peftType == peftType))
+            out.push_back(&p);
+    }
+    return out;
+}
+
+fs::path PluginInfo::conformanceFile() const
+{
+    fs::path file = path;
+    file.replace_extension(".conformance.yaml");
+    return file;
 }
 
 std::unique_ptr<Adapter> PluginRegistry::createAdapter(std::string_view name) const

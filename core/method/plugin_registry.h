@@ -24,7 +24,12 @@ struct PluginInfo {
     std::string summary;
     ParameterSchema schema;
     std::filesystem::path path;
+    std::string peftType; // adapters with a PEFT form: its peft_type (LORA, IA3 ...); empty otherwise
     const TunebenchPluginDescriptor* descriptor = nullptr;
+
+    // The conformance file a plugin carries beside its library
+    // (<library without .so>.conformance.yaml; core/train/adapter_conformance.h).
+    std::filesystem::path conformanceFile() const;
 };
 
 // A library in the search path that could not be used, and why.
@@ -63,6 +68,10 @@ public:
     const PluginInfo& require(PluginKind kind, std::string_view name) const;
     std::unique_ptr<Adapter> createAdapter(std::string_view name) const;
     std::unique_ptr<Objective> createObjective(std::string_view name) const;
+
+    // The adapters whose descriptor names a PEFT form, in load order; with a
+    // type given, those of that peft_type only.
+    std::vector<const PluginInfo*> peftAdapters(std::string_view peftType = {}) const;
 
 private:
     std::vector<PluginInfo> m_plugins;

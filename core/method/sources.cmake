@@ -5,4 +5,5 @@ list(APPEND torch_sources
   method/adapter_fold.cpp
   method/parameter_group.cpp
   method/named_state.cpp
+  method/peft_form.cpp
   method/preference.cpp)

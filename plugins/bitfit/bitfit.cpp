@@ -69,6 +69,7 @@ const TunebenchPluginDescriptor kDescriptor {
              "help": "what trains on a model without biases: its normalisation gains, or refuse"}])json",
     []() -> Adapter* { return new BitFitAdapter(); },
     nullptr,
+    nullptr,
 };
 
 } // namespace

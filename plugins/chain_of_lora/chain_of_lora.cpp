@@ -33,8 +33,8 @@
 #include "plugins/lora_common/lora_common.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include <map>
 #include <memory>
@@ -101,6 +101,26 @@ public:
     ChainOfLoraAdapter()
         : LowRankAdapter("chain_of_lora")
     { }
+
+    // s sum_j B_j A_j = s [B_0 ... B_n] [A_0; ...; A_n]: the finished links and the one in training side by side,
+    // one LoRA of rank r times the links so far (exported, never imported back: a LORA folder is the lora plugin's).
+    PeftForm toPeft(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model) const override
+    {
+        return peftForm(
+            params, state, model, "chain_of_lora", false, [](const std::string& module, const AdapterState& st) {
+                std::vector<at::Tensor> as, bs;
+                for (std::size_t j = 0;; ++j) {
+                    const at::Tensor* a = findStateTensor(st, frozenName(module, j, 'A'));
+                    if (!a)
+                        break;
+                    as.push_back(*a);
+                    bs.push_back(requireStateTensor(st, frozenName(module, j, 'B'), "chain_of_lora"));
+                }
+                as.push_back(requireStateTensor(st, peftPrefix(module) + ".lora_A.weight", "chain_of_lora"));
+                bs.push_back(requireStateTensor(st, peftPrefix(module) + ".lora_B.weight", "chain_of_lora"));
+                return LayerFactors { at::cat(as, 0), at::cat(bs, 1), {} };
+            });
+    }
 
     void attach(const AdapterSetup& setup) override
     {
@@ -229,6 +249,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new ChainOfLoraAdapter(); },
     nullptr,
+    "LORA",
 };
 
 } // namespace

@@ -18,8 +18,8 @@
 #include "plugins/lora_common/lora_common.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include <memory>
 
@@ -71,6 +71,24 @@ public:
     DoraAdapter()
         : LowRankAdapter("DoRA")
     { }
+
+    // PEFT's LORA with use_dora and each layer's lora_magnitude_vector.
+    PeftForm toPeft(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model) const override
+    {
+        return peftForm(params, state, model, "DoRA", true);
+    }
+
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState& tensors) const override
+    {
+        auto params = paramsFromPeft(folder, true);
+        // PEFT before 0.12 saved the magnitude as a module: <module>.lora_magnitude_vector.weight.
+        const std::string oldName = ".lora_magnitude_vector.weight";
+        for (auto& [name, t] : tensors) {
+            if (params && name.ends_with(oldName))
+                name.resize(name.size() - std::string(".weight").size());
+        }
+        return params;
+    }
 
     void attach(const AdapterSetup& setup) override
     {
@@ -124,6 +142,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new DoraAdapter(); },
     nullptr,
+    "LORA",
 };
 
 } // namespace

@@ -67,6 +67,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     nullptr,
     []() -> Objective* { return new DpoObjective(); },
+    nullptr,
 };
 
 } // namespace

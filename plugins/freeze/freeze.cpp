@@ -108,6 +108,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new FreezeAdapter(); },
     nullptr,
+    nullptr,
 };
 
 } // namespace

@@ -51,6 +51,7 @@ const TunebenchPluginDescriptor kDescriptor {
     "[]",
     []() -> Adapter* { return new FullAdapter(); },
     nullptr,
+    nullptr,
 };
 
 } // namespace

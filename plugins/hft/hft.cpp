@@ -200,6 +200,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new HftAdapter(); },
     nullptr,
+    nullptr,
 };
 
 } // namespace

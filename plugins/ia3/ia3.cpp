@@ -99,6 +99,44 @@ std::vector<std::string> defaultFeedforward(Architecture arch)
 
 class Ia3Adapter final : public Adapter {
 public:
+    // PEFT's IA3: the scales under their own names, target_modules the full names of the layers scaled (PEFT matches
+    // a target as the whole name or a dotted suffix, so these select exactly those layers: GPT-2's attn.c_proj and
+    // mlp.c_proj share their last name), feedforward_modules those scaled on their input ([1, in]).
+    PeftForm toPeft(const nlohmann::json&, const AdapterState& state, const ModelConfig& model) const override
+    {
+        const std::string prefix = peftModulePrefix("");
+        const std::string suffix = ".ia3_l";
+        PeftForm form;
+        nlohmann::json targets = nlohmann::json::array();
+        nlohmann::json feedforward = nlohmann::json::array();
+        for (const auto& [k, t] : state) {
+            if (!k.starts_with(prefix) || !k.ends_with(suffix) || k.size() <= prefix.size() + suffix.size())
+                throw InputError("ia3 state: unexpected tensor '" + k + "'");
+            const std::string module = k.substr(prefix.size(), k.size() - prefix.size() - suffix.size());
+            targets.push_back(module);
+            if (t.dim() == 2 && t.size(0) == 1 && t.size(1) != 1)
+                feedforward.push_back(module); // [1, in]: the input is scaled
+            form.tensors.emplace_back(k, t.contiguous());
+        }
+        form.config
+            = { { "target_modules", targets }, { "feedforward_modules", feedforward }, { "exclude_modules", nullptr },
+                  { "fan_in_fan_out", model.architecture == Architecture::Gpt2 }, { "init_ia3_weights", true } };
+        return form;
+    }
+
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState&) const override
+    {
+        const nlohmann::json& c = folder.config;
+        peftRefuseSet(c, "exclude_modules", folder.label, "excluded modules are not imported");
+        const auto ff = c.find("feedforward_modules");
+        return nlohmann::json { { "target_modules",
+                                    peftModuleList(c.value("target_modules", nlohmann::json()), "target_modules",
+                                        folder.model, folder.label) },
+            { "feedforward_modules",
+                ff != c.end() && !ff->is_null() ? peftModuleList(*ff, "feedforward_modules", folder.model, folder.label)
+                                                : nlohmann::json::array() } };
+    }
+
     void attach(const AdapterSetup& setup) override
     {
         const Architecture arch = setup.model.config().architecture;
@@ -212,6 +250,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new Ia3Adapter(); },
     nullptr,
+    "IA3",
 };
 
 } // namespace

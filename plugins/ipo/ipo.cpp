@@ -71,6 +71,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     nullptr,
     []() -> Objective* { return new IpoObjective(); },
+    nullptr,
 };
 
 } // namespace

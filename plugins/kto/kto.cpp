@@ -141,6 +141,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     nullptr,
     []() -> Objective* { return new KtoObjective(); },
+    nullptr,
 };
 
 } // namespace

@@ -25,8 +25,9 @@ const TunebenchPluginDescriptor kDescriptor {
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
       {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
     ])json",
-    &tunebench::lora::createLoraAdapter,
+    []() -> tunebench::Adapter* { return tunebench::lora::createLoraAdapter(true); },
     nullptr,
+    "LORA",
 };
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "plugins/lora_common/lora_common.h"
 
+#include "core/model/config.h"
 #include "core/util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -79,7 +80,7 @@ at::Tensor lowRank(const at::Tensor& x, const at::Tensor& a, const at::Tensor& b
 
 std::string peftPrefix(const std::string& module)
 {
-    return "base_model.model." + module;
+    return peftModulePrefix(module);
 }
 
 std::pair<at::Tensor, at::Tensor> freshFactors(const Linear& layer, std::int64_t r, at::Generator& gen)
@@ -111,9 +112,22 @@ public:
 // (base_model.model.<module>.lora_A.weight), so export is a copy.
 class LoraAdapter final : public LowRankAdapter<LoraHook> {
 public:
-    LoraAdapter()
+    explicit LoraAdapter(bool claimsPeft)
         : LowRankAdapter("LoRA")
+        , m_claimsPeft(claimsPeft)
     { }
+
+    PeftForm toPeft(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model) const override
+    {
+        return peftForm(params, state, model, "LoRA", false);
+    }
+
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState&) const override
+    {
+        if (!m_claimsPeft && !folder.chosen)
+            return std::nullopt;
+        return paramsFromPeft(folder, false);
+    }
 
     void attach(const AdapterSetup& setup) override
     {
@@ -131,13 +145,99 @@ private:
     {
         layer.weightOutIn().add_(at::matmul(hook.b(), hook.a()) * hook.scale());
     }
+
+    bool m_claimsPeft;
 };
 
 } // namespace
 
-Adapter* createLoraAdapter()
+Adapter* createLoraAdapter(bool claimsPeft)
 {
-    return new LoraAdapter();
+    return new LoraAdapter(claimsPeft);
+}
+
+std::vector<std::string> stateModules(const AdapterState& state)
+{
+    const std::string prefix = peftModulePrefix("");
+    const std::string suffix = ".lora_A.weight";
+    std::vector<std::string> candidates;
+    for (const auto& [k, t] : state) {
+        if (k.size() > prefix.size() + suffix.size() && k.starts_with(prefix) && k.ends_with(suffix))
+            candidates.push_back(k.substr(prefix.size(), k.size() - prefix.size() - suffix.size()));
+    }
+    std::vector<std::string> modules;
+    for (const std::string& m : candidates) {
+        bool below = false; // <module>.<extra>: a plugin's own tensors under a module that has its pair
+        for (const std::string& other : candidates)
+            below = below || (m.size() > other.size() + 1 && m.starts_with(other + "."));
+        if (!below)
+            modules.push_back(m);
+    }
+    return modules;
+}
+
+PeftForm peftForm(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model,
+    const std::string& method, bool dora, const FactorsOf& factors)
+{
+    const LoraParams p = readParams(params);
+    PeftForm form;
+    std::int64_t rank = 0;
+    for (const std::string& module : stateModules(state)) {
+        const std::string base = peftModulePrefix(module);
+        LayerFactors f = factors ? factors(module, state)
+                                 : LayerFactors { requireStateTensor(state, base + ".lora_A.weight", method),
+                                       requireStateTensor(state, base + ".lora_B.weight", method), {} };
+        rank = f.a.size(0);
+        form.tensors.emplace_back(base + ".lora_A.weight", f.a.contiguous());
+        form.tensors.emplace_back(base + ".lora_B.weight", f.b.contiguous());
+        if (dora)
+            form.tensors.emplace_back(base + ".lora_magnitude_vector",
+                (f.magnitude.defined() ? f.magnitude
+                                       : requireStateTensor(state, base + ".lora_magnitude_vector", method))
+                    .contiguous());
+    }
+    if (rank == 0)
+        throw InputError(method + " state: no lora_A tensor (base_model.model.<module>.lora_A.weight)");
+    // PEFT's scale is alpha / r (or / sqrt(r)) of the rank it sees: keep the plugin's scale at another rank.
+    const double alpha = rank == p.r ? p.alpha
+        : p.rslora                   ? p.scale * std::sqrt(static_cast<double>(rank))
+                                     : p.scale * static_cast<double>(rank);
+    // PEFT takes all-linear as a string only (as a list item it would be a module name).
+    const bool allLinear = p.targets.size() == 1 && p.targets[0] == "all-linear";
+    form.config = { { "r", rank }, { "lora_alpha", alpha }, { "lora_dropout", p.dropout },
+        { "target_modules", allLinear ? nlohmann::json("all-linear") : nlohmann::json(p.targets) },
+        { "use_rslora", p.rslora }, { "use_dora", dora }, { "bias", "none" }, { "lora_bias", false },
+        // GPT-2's Conv1D stores [in, out]: PEFT sets this itself for such layers; the factors keep LoRA's shapes.
+        { "fan_in_fan_out", model.architecture == Architecture::Gpt2 }, { "init_lora_weights", true },
+        { "rank_pattern", nlohmann::json::object() }, { "alpha_pattern", nlohmann::json::object() },
+        { "layers_to_transform", nullptr }, { "layers_pattern", nullptr }, { "layer_replication", nullptr },
+        { "exclude_modules", nullptr }, { "megatron_config", nullptr }, { "megatron_core", "megatron.core" },
+        { "loftq_config", nlohmann::json::object() }, { "eva_config", nullptr }, { "corda_config", nullptr },
+        { "trainable_token_indices", nullptr }, { "use_qalora", false } };
+    return form;
+}
+
+std::optional<nlohmann::json> paramsFromPeft(const PeftImport& folder, bool dora)
+{
+    const nlohmann::json& c = folder.config;
+    const std::string& label = folder.label;
+    const auto useDora = c.find("use_dora");
+    if ((useDora != c.end() && useDora->is_boolean() && useDora->get<bool>()) != dora)
+        return std::nullopt;
+    for (const char* f : { "rank_pattern", "alpha_pattern" })
+        peftRefuseSet(c, f, label, "per-layer ranks and alphas are not imported");
+    peftRefuseSet(c, "layers_to_transform", label, "LoRA on a subset of layers is not imported");
+    peftRefuseSet(c, "layer_replication", label, "layer replication is not imported");
+    peftRefuseSet(c, "lora_bias", label, "LoRA biases are not imported");
+    peftRefuseSet(c, "exclude_modules", label, "excluded modules are not imported");
+    peftRefuseSet(c, "target_parameters", label, "LoRA on parameters is not imported");
+    if (c.value("bias", std::string("none")) != "none")
+        throw InputError(label + ": field 'bias' is " + c["bias"].dump() + "; only \"none\" is imported");
+    return nlohmann::json { { "r", peftNumber(c, "r", label) }, { "lora_alpha", peftNumber(c, "lora_alpha", label) },
+        { "lora_dropout", c.value("lora_dropout", 0.0) },
+        { "target_modules",
+            peftModuleList(c.value("target_modules", nlohmann::json()), "target_modules", folder.model, label) },
+        { "use_rslora", c.value("use_rslora", false) } };
 }
 
 } // namespace tunebench::lora

@@ -7,6 +7,7 @@
 
 #include "core/method/adapter.h"
 #include "core/method/named_state.h"
+#include "core/method/peft_form.h"
 #include "core/model/causal_lm.h"
 #include "core/model/linear.h"
 
@@ -16,7 +17,9 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -183,8 +186,39 @@ private:
     std::string m_method;
 };
 
-// The LoRA adapter of the lora and rslora plugins: h = W0 x + s B A dropout(x).
-Adapter* createLoraAdapter();
+// --- The PEFT form (peft_type LORA) every LoRA-family plugin exports ---
+
+// One layer's update as a plain LoRA against the original weight: W' = W + s b a.
+struct LayerFactors {
+    at::Tensor a; // [r', in]
+    at::Tensor b; // [out, r']
+    at::Tensor magnitude; // DoRA only: [out]
+};
+
+// How a plugin's state gives a layer's factors (PiSSA: [B, -B0] [A; A0]; chain of LoRA: its links side by side).
+// Default: the layer's lora_A.weight and lora_B.weight.
+using FactorsOf = std::function<LayerFactors(const std::string& module, const AdapterState& state)>;
+
+// The modules of a LoRA-family state: every <prefix><module>.lora_A.weight, in state order, but for the plugin's
+// own extras below a module (<module>.pissa_init.lora_A.weight, <module>.chain.0.lora_A.weight).
+std::vector<std::string> stateModules(const AdapterState& state);
+
+// The state as PEFT's LORA: LoraConfig's fields (r, lora_alpha chosen so that PEFT's scale alpha / r, or
+// alpha / sqrt(r) with use_rslora, equals the plugin's when the factors' rank differs from r; fan_in_fan_out for
+// GPT-2's Conv1D; use_dora) and lora_A, lora_B (and lora_magnitude_vector with dora) per module. method names the
+// plugin in errors.
+PeftForm peftForm(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model,
+    const std::string& method, bool dora, const FactorsOf& factors = {});
+
+// A LORA folder's parameters for a LoRA-family plugin (r, lora_alpha, lora_dropout, target_modules, use_rslora),
+// after refusing what the plugin cannot represent (rank_pattern, alpha_pattern, layers_to_transform,
+// layer_replication, lora_bias, exclude_modules, target_parameters, a bias other than "none"). nullopt when the
+// folder's use_dora differs from dora (the folder is the other plugin's).
+std::optional<nlohmann::json> paramsFromPeft(const PeftImport& folder, bool dora);
+
+// The LoRA adapter of the lora and rslora plugins: h = W0 x + s B A dropout(x). The lora plugin claims every LORA
+// folder without DoRA; the rslora plugin (claimsPeft false) takes one only where it was chosen (init_adapter).
+Adapter* createLoraAdapter(bool claimsPeft = true);
 
 } // namespace lora
 } // namespace tunebench

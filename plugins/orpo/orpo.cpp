@@ -83,6 +83,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     nullptr,
     []() -> Objective* { return new OrpoObjective(); },
+    nullptr,
 };
 
 } // namespace

@@ -77,6 +77,21 @@ public:
         : LowRankAdapter("PiSSA")
     { }
 
+    // Against the original W0 the update is s (B A - B0 A0) = s [B, -B0] [A; A0]: a rank-2r LoRA of the same
+    // scale, which is what PEFT's conversion of a PiSSA adapter writes. It is exported, never imported back
+    // (a LORA folder is the lora plugin's).
+    PeftForm toPeft(const nlohmann::json& params, const AdapterState& state, const ModelConfig& model) const override
+    {
+        return peftForm(params, state, model, "pissa", false, [](const std::string& module, const AdapterState& st) {
+            const std::string base = peftPrefix(module);
+            const at::Tensor& a = requireStateTensor(st, base + ".lora_A.weight", "pissa");
+            const at::Tensor& b = requireStateTensor(st, base + ".lora_B.weight", "pissa");
+            const at::Tensor& a0 = requireStateTensor(st, base + ".pissa_init.lora_A.weight", "pissa");
+            const at::Tensor& b0 = requireStateTensor(st, base + ".pissa_init.lora_B.weight", "pissa");
+            return LayerFactors { at::cat({ a, a0 }, 0), at::cat({ b, -b0 }, 1), {} };
+        });
+    }
+
     void attach(const AdapterSetup& setup) override
     {
         const LoraParams p = readParams(setup.params);
@@ -136,6 +151,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new PissaAdapter(); },
     nullptr,
+    "LORA",
 };
 
 } // namespace

@@ -25,12 +25,13 @@
 #include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
+#include "core/model/config.h"
 #include "core/model/virtual_tokens.h"
 #include "core/util/error.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <memory>
@@ -113,6 +114,30 @@ const char* const kB2 = "prompt_encoder.transform.2.bias";
 
 class PrefixTuningAdapter final : public Adapter {
 public:
+    // PEFT's PREFIX_TUNING. For grouped-query attention PEFT's _prepare_prompt_learning_config takes token_dim =
+    // head_dim * kv heads and num_attention_heads = kv heads; both are written so that the computation leaves them
+    // as they are. The projected prefix is what PEFT saves; without the MLP it loads with prefix_projection false.
+    PeftForm toPeft(const nlohmann::json&, const AdapterState& state, const ModelConfig& model) const override
+    {
+        const at::Tensor& e = requireStateTensor(state, kPrefix, "prefix_tuning");
+        const std::int64_t tokenDim = model.headDim * model.numKvHeads;
+        if (e.dim() != 2 || e.size(1) != model.numLayers * 2 * tokenDim)
+            throw InputError("prefix_tuning state: prompt_embeddings should be [n, " + std::to_string(model.numLayers)
+                + " * 2 * " + std::to_string(tokenDim) + "] for this base model");
+        PeftForm form;
+        form.config = { { "num_virtual_tokens", e.size(0) }, { "token_dim", tokenDim },
+            { "num_transformer_submodules", 1 }, { "num_attention_heads", model.numKvHeads },
+            { "num_layers", model.numLayers }, { "encoder_hidden_size", tokenDim }, { "prefix_projection", false } };
+        form.tensors.emplace_back(kPrefix, e.contiguous());
+        return form;
+    }
+
+    // What PEFT saves is the prefix itself (projected when prefix_projection was on), so it loads plain.
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState&) const override
+    {
+        return nlohmann::json { { "num_virtual_tokens", peftVirtualTokens(folder) }, { "prefix_projection", false } };
+    }
+
     void attach(const AdapterSetup& setup) override
     {
         const auto& p = setup.params;
@@ -225,6 +250,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new PrefixTuningAdapter(); },
     nullptr,
+    "PREFIX_TUNING",
 };
 
 } // namespace

@@ -16,6 +16,7 @@
 #include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
+#include "core/model/config.h"
 #include "core/model/virtual_tokens.h"
 #include "core/util/error.h"
 
@@ -85,6 +86,26 @@ std::vector<std::int64_t> initialIds(const AdapterSetup& setup)
 
 class PromptTuningAdapter final : public Adapter {
 public:
+    // PEFT's PROMPT_TUNING. The embeddings are saved, so PEFT must not initialise them from text again: RANDOM,
+    // whatever the run started from (prompt_tuning_init here is how training began, not how to load).
+    PeftForm toPeft(const nlohmann::json&, const AdapterState& state, const ModelConfig& model) const override
+    {
+        const at::Tensor& e = requireStateTensor(state, "prompt_embeddings", "prompt_tuning");
+        PeftForm form;
+        form.config = { { "num_virtual_tokens", e.size(0) }, { "token_dim", model.hiddenSize },
+            { "num_transformer_submodules", 1 }, { "num_attention_heads", model.numHeads },
+            { "num_layers", model.numLayers }, { "prompt_tuning_init", "RANDOM" },
+            { "prompt_tuning_init_text", nullptr }, { "tokenizer_name_or_path", nullptr },
+            { "tokenizer_kwargs", nullptr } };
+        form.tensors.emplace_back("prompt_embeddings", e.contiguous());
+        return form;
+    }
+
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState&) const override
+    {
+        return nlohmann::json { { "num_virtual_tokens", peftVirtualTokens(folder) }, { "prompt_tuning_init", "random" } };
+    }
+
     void attach(const AdapterSetup& setup) override
     {
         const auto& p = setup.params;
@@ -163,6 +184,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new PromptTuningAdapter(); },
     nullptr,
+    "PROMPT_TUNING",
 };
 
 } // namespace

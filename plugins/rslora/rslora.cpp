@@ -26,8 +26,9 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "use_rslora", "type": "boolean", "default": true,
        "help": "scale by alpha / sqrt(r); off gives plain LoRA's alpha / r"}
     ])json",
-    &tunebench::lora::createLoraAdapter,
+    []() -> tunebench::Adapter* { return tunebench::lora::createLoraAdapter(false); },
     nullptr,
+    "LORA",
 };
 
 } // namespace

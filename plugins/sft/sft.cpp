@@ -65,6 +65,7 @@ const TunebenchPluginDescriptor kDescriptor {
         "help": "share of probability spread over the vocabulary"}])",
     nullptr,
     []() -> Objective* { return new SftObjective(); },
+    nullptr,
 };
 
 } // namespace

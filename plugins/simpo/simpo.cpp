@@ -56,6 +56,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     nullptr,
     []() -> Objective* { return new SimpoObjective(); },
+    nullptr,
 };
 
 } // namespace

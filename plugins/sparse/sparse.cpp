@@ -284,6 +284,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new SparseAdapter(); },
     nullptr,
+    nullptr,
 };
 
 } // namespace

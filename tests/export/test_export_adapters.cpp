@@ -648,7 +648,8 @@ private Q_SLOTS:
         QCOMPARE(f.find("general.type")->asString(), std::string("adapter"));
         QCOMPARE(f.find("adapter.type")->asString(), std::string("lora"));
         QCOMPARE(f.find("adapter.lora.alpha")->asFloat(), alpha);
-        const LoraForm form = loraForm(RunAdapterFiles::read(runAdapterDir(m_runs.at(name))));
+        const LoraForm form = loraForm(
+            RunAdapterFiles::read(runAdapterDir(m_runs.at(name))), readModelConfig(m_model / "config.json"), m_plugins);
         QCOMPARE(f.tensors.size(), form.layers.size() * 2);
         for (const auto& l : form.layers) {
             const std::string g = ggufTensorName(l.module + ".weight");

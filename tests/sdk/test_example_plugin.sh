@@ -2,7 +2,9 @@
 # The example out-of-tree plugin (examples/plugins/ln_tuning) built against the
 # installed SDK, as a third party would: install this build into a scratch
 # prefix, configure and build the example with find_package(Tunebench), then
-# load it through TUNEBENCH_PLUGIN_PATH and train a tiny model with it.
+# load it through TUNEBENCH_PLUGIN_PATH and treat it as a built-in: its
+# conformance rows (`plugins check`), the suite's run check (train, export
+# merged, stop and resume), training a tiny model, PEFT export and import.
 #
 #   test_example_plugin.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -28,12 +30,21 @@ cmake -S "$source/examples/plugins/ln_tuning" -B "$work/example" -G Ninja -DCMAK
   -DCMAKE_PREFIX_PATH="$work/prefix" -DTorch_DIR="$torch_dir" -DCaffe2_DIR="$caffe2_dir" "${launcher[@]}" > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/example" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 test -f "$work/example/plugins/tunebench_ln_tuning.so"
+test -f "$work/example/plugins/tunebench_ln_tuning.conformance.yaml"
+test -n "$(find "$work/prefix" -name tunebench_lora.conformance.yaml)"
 
 echo "== load it"
 export TUNEBENCH_PLUGIN_PATH="$work/example/plugins"
 "$cli" plugins list | tee "$work/plugins.txt"
 grep -q "^adapter	ln_tuning	1.0.0	$work/example/plugins/tunebench_ln_tuning.so" "$work/plugins.txt"
 "$cli" plugins show ln_tuning | grep -q include_final_norm
+
+echo "== its conformance rows, as a built-in plugin's"
+"$cli" plugins check ln_tuning | tee "$work/check.txt"
+test "$(grep -c '^ok' "$work/check.txt")" -eq 4
+echo "== the suite's run check: trained from YAML, exported merged, stopped and resumed exactly"
+"$build/tests/test_adapter_runs" trainsFromYamlAndResumesExactly:ln_tuning > "$work/runs.txt" 2>&1 || { cat "$work/runs.txt"; exit 1; }
+grep -q "PASS   : TestAdapterRuns::trainsFromYamlAndResumesExactly(ln_tuning)" "$work/runs.txt"
 
 echo "== train with it"
 python3 "$source/tests/support/write_byte_tokenizer.py" "$work/tokenizer"
@@ -65,4 +76,10 @@ assert steps[-1]["loss"] < steps[0]["loss"], (steps[0]["loss"], steps[-1]["loss"
 print(f"ln_tuning: {start['trainable_parameters']} of {start['total_parameters']} parameters trained, "
       f"loss {steps[0]['loss']:.3f} -> {steps[-1]['loss']:.3f}")
 PY
+
+echo "== export its PEFT form (LN_TUNING) and import it back as a run"
+"$cli" export --workspace "$work/ws" --run 1 --format peft --out "$work/peft" > /dev/null
+grep -q '"peft_type": "LN_TUNING"' "$work/peft/adapter_config.json"
+"$cli" import-adapter --workspace "$work/ws" --model "$work/model" --adapter "$work/peft" > "$work/import.json"
+grep -q '"adapter": *"ln_tuning"' "$work/import.json" || { cat "$work/import.json"; exit 1; }
 echo "ok"

@@ -1,12 +1,14 @@
 // Every adapter plugin through the product's real paths: `tunebench-cli train
-// CONFIG.yaml` with the adapter's YAML section trains it (exit 0, the loss
+// CONFIG.yaml` with the adapter's run section (the `run:` of its conformance
+// file, plugins/<name>/conformance.yaml) trains it (exit 0, the loss
 // falls), and a run stopped part-way and resumed gives the same losses, step
 // for step, as the uninterrupted CLI run; `export --format merged` writes a
-// folder that computes what base + adapter computes (prompt and prefix tuning
-// are refused). Steps cross epochs (HFT re-draws its
-// halves), a sparse fine-tuning's dense phase and chain-of-LoRA's links.
-// A loaded adapter without a row here fails the test.
+// folder that computes what base + adapter computes (refused where the file
+// says merged_export: false, as for prompt and prefix tuning). Steps cross
+// epochs (HFT re-draws its halves), a sparse fine-tuning's dense phase and
+// chain-of-LoRA's links. Plugins on TUNEBENCH_PLUGIN_PATH are run too.
 
+#include "core/conformance/adapter_conformance.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
@@ -15,6 +17,7 @@
 #include "core/util/yaml_json.h"
 #include "model/model_test_support.h"
 #include "support/cli_runner.h"
+#include "support/test_plugins.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -29,35 +32,6 @@ using namespace tunebench;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-// The adapter section of the YAML, per adapter (the model: Llama, hidden 32, 2 layers).
-const std::map<std::string, std::string> kAdapterSections = {
-    { "full", "  type: full\n" }, { "freeze", "  type: freeze\n  trainable_layers: 1\n  layerwise_lr_decay: 0.8\n" },
-    { "bitfit", "  type: bitfit\n" },
-    { "lora", "  type: lora\n  r: 4\n  lora_alpha: 8\n  lora_dropout: 0.1\n  target_modules: [q_proj, v_proj]\n" },
-    { "rslora", "  type: rslora\n  r: 4\n  lora_alpha: 8\n  target_modules: all-linear\n" },
-    { "dora",
-        "  type: dora\n  r: 4\n  lora_alpha: 8\n  lora_dropout: 0.1\n  target_modules: [q_proj, v_proj, down_proj]\n" },
-    { "pissa", "  type: pissa\n  r: 4\n  lora_alpha: 4\n  target_modules: [q_proj, v_proj]\n" },
-    // Links of 2 steps: new links start at steps 2 and 4, around the stop after step 3.
-    { "chain_of_lora",
-        "  type: chain_of_lora\n  r: 4\n  lora_alpha: 8\n  chain_links: 3\n  chain_link_steps: 2\n  target_modules: "
-        "all-linear\n" },
-    { "hft", "  type: hft\n  hft_ratio: 0.5\n" }, // two steps an epoch: a new half at steps 3 and 5
-    { "ia3", "  type: ia3\n" },
-    // The dense phase ends after step 2; the stop after step 3 is in the sparse phase.
-    { "sparse", "  type: sparse\n  dense_steps: 2\n  density: 0.05\n" },
-    { "prompt_tuning",
-        "  type: prompt_tuning\n  num_virtual_tokens: 4\n  prompt_tuning_init: text\n  prompt_tuning_init_text: say "
-        "something\n" },
-    { "prefix_tuning",
-        "  type: prefix_tuning\n  num_virtual_tokens: 4\n  prefix_projection: true\n  encoder_hidden_size: 16\n" },
-    // @adapter-rows
-};
-
-} // namespace
-
 class TestAdapterRuns : public QObject {
     Q_OBJECT
 
@@ -65,13 +39,21 @@ class TestAdapterRuns : public QObject {
     fs::path m_model;
     fs::path m_data;
     PluginRegistry m_plugins;
+    std::map<std::string, ConformanceSpec> m_specs;
+
+    json adapterSection(const std::string& adapter) const
+    {
+        json section = m_specs.at(adapter).run;
+        section["type"] = adapter;
+        return section;
+    }
 
     QString writeConfig(const std::string& adapter)
     {
         const QString path = m_dir.path() + "/" + QString::fromStdString(adapter) + ".yaml";
         const std::string yaml = "name: " + adapter + "-run\nmodel: " + m_model.string()
-            + "\ndataset: " + m_data.string() + "\nobjective: sft\nadapter:\n" + kAdapterSections.at(adapter)
-            + "training:\n  learning_rate: 1.0e-2\n  max_steps: 6\n  per_device_train_batch_size: 4\n"
+            + "\ndataset: " + m_data.string() + "\nobjective: sft\nadapter: " + adapterSection(adapter).dump()
+            + "\ntraining:\n  learning_rate: 1.0e-2\n  max_steps: 6\n  per_device_train_batch_size: 4\n"
               "  lr_scheduler_type: cosine\n  warmup_steps: 1\n  weight_decay: 0.01\n  seed: 42\n"
               "  cutoff_len: 96\n  save_steps: 3\n  threads: 1\n";
         writeTextFile(path, QByteArray::fromStdString(yaml));
@@ -90,8 +72,12 @@ private Q_SLOTS:
             "the sun rose over the hill" };
         for (int i = 0; i < 8; ++i)
             out << json({ { "instruction", "say something" }, { "output", lines[i % 4] } }).dump() << "\n";
-        m_plugins.load({ fs::path(TUNEBENCH_BINARY_DIR) / "plugins" });
+        m_plugins.load(test_plugins::folders());
         QVERIFY(m_plugins.broken().empty());
+        for (const PluginInfo& p : m_plugins.plugins()) {
+            if (p.kind == PluginKind::Adapter)
+                m_specs.emplace(p.name, readConformanceSpec(p.conformanceFile()));
+        }
     }
 
     void promptsFillingTheCutoffAreAnError()
@@ -108,21 +94,11 @@ private Q_SLOTS:
         }
     }
 
-    void everyAdapterHasARow()
-    {
-        for (const PluginInfo& p : m_plugins.plugins()) {
-            if (p.kind == PluginKind::Adapter)
-                QVERIFY2(kAdapterSections.count(p.name), ("no run configuration for adapter " + p.name).c_str());
-        }
-    }
-
     void trainsFromYamlAndResumesExactly_data()
     {
         QTest::addColumn<QString>("adapter");
-        for (const auto& [name, section] : kAdapterSections) {
-            if (m_plugins.find(PluginKind::Adapter, name))
-                QTest::newRow(name.c_str()) << QString::fromStdString(name);
-        }
+        for (const auto& [name, spec] : m_specs)
+            QTest::newRow(name.c_str()) << QString::fromStdString(name);
     }
 
     void trainsFromYamlAndResumesExactly()
@@ -150,7 +126,7 @@ private Q_SLOTS:
         const QString merged = m_dir.path() + "/merged-" + adapter;
         const CliResult exported
             = runCli({ "export", "--workspace", ws, "--run", "1", "--format", "merged", "--out", merged });
-        if (name == "prompt_tuning" || name == "prefix_tuning") {
+        if (!m_specs.at(name).mergedExport) {
             QCOMPARE(exported.code, 1);
             QVERIFY2(exported.err.contains("cannot be folded into the model's weights"), qPrintable(exported.err));
         } else {

@@ -29,23 +29,6 @@
 
 namespace tunebench::ui {
 
-namespace {
-
-QString qs(const std::string& s)
-{
-    return QString::fromStdString(s);
-}
-
-QGroupBox* group(const QString& title, QWidget* content)
-{
-    auto* box = new QGroupBox(title);
-    auto* layout = new QVBoxLayout(box);
-    layout->addWidget(content);
-    return box;
-}
-
-} // namespace
-
 RunSetupPage::RunSetupPage(WorkspaceSession* session, RunQueue* queue, QWidget* parent)
     : QWidget(parent)
     , m_session(session)
@@ -93,7 +76,7 @@ RunSetupPage::RunSetupPage(WorkspaceSession* session, RunQueue* queue, QWidget* 
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->addLayout(presetRow);
     rightLayout->addWidget(m_yaml, 1);
-    rightLayout->addWidget(group(tr("Estimate"), m_estimate));
+    rightLayout->addWidget(titledGroup(tr("Estimate"), m_estimate));
     rightLayout->addLayout(startRow);
     rightLayout->addWidget(m_status);
 

@@ -1,13 +1,19 @@
 // LN tuning (Qi et al., 2022): only the gains and biases of the normalisation
 // layers train (RMSNorm / LayerNorm), everything else stays frozen. A complete
 // adapter in one file, built outside Tunebench's tree against its SDK: see
-// CMakeLists.txt beside it and core/method/ADDING_A_METHOD.md.
+// CMakeLists.txt beside it and core/method/ADDING_A_METHOD.md. It has a PEFT
+// form (PEFT's LN_TUNING: each tuned norm saved whole as
+// base_model.model.<module>.ln_tuning_layers.<weight|bias>, target_modules the
+// norms' last names), so `tunebench-cli export --format peft` writes it and
+// `import-adapter` reads it back; conformance.yaml holds its promises, which
+// `tunebench-cli plugins check ln_tuning` checks.
 
 #include "core/method/named_state.h"
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
 #include "core/util/error.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +47,37 @@ public:
     AdapterState state() const override { return namedState(m_params); }
     void restoreState(const AdapterState& state) override { restoreNamedState(m_params, state, "ln_tuning"); }
 
+    PeftForm toPeft(const nlohmann::json&, const AdapterState& state, const ModelConfig&) const override
+    {
+        PeftForm form;
+        std::set<std::string> targets;
+        for (const auto& [name, tensor] : state) {
+            const auto dot = name.rfind('.');
+            const std::string module = name.substr(0, dot);
+            targets.insert(module.substr(module.rfind('.') + 1));
+            form.tensors.emplace_back(
+                peftModulePrefix(module) + ".ln_tuning_layers" + name.substr(dot), tensor.contiguous());
+        }
+        form.config = { { "target_modules", targets }, { "exclude_modules", nullptr } };
+        return form;
+    }
+
+    std::optional<nlohmann::json> fromPeft(const PeftImport& folder, AdapterState& tensors) const override
+    {
+        const std::string prefix = peftModulePrefix("");
+        const std::string marker = ".ln_tuning_layers.";
+        bool finalNorm = false;
+        for (auto& [name, tensor] : tensors) {
+            const auto at = name.find(marker);
+            if (name.rfind(prefix, 0) != 0 || at == std::string::npos)
+                throw InputError(folder.label + ": tensor '" + name + "' is not an LN_TUNING tensor (" + prefix
+                    + "<module>" + marker + "<weight|bias>)");
+            name = name.substr(prefix.size(), at - prefix.size()) + name.substr(at + marker.size() - 1);
+            finalNorm = finalNorm || name.rfind("model.norm.", 0) == 0 || name.rfind("transformer.ln_f.", 0) == 0;
+        }
+        return nlohmann::json { { "include_final_norm", finalNorm } };
+    }
+
 private:
     std::vector<NamedParameter> m_params;
 };
@@ -57,6 +94,7 @@ const TunebenchPluginDescriptor kDescriptor {
     ])json",
     []() -> Adapter* { return new LnTuning; },
     nullptr,
+    "LN_TUNING",
 };
 
 } // namespace

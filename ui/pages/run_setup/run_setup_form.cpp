@@ -44,20 +44,15 @@ std::set<std::string> trainingSkip()
     return skip;
 }
 
-QString qs(const std::string& s)
-{
-    return QString::fromStdString(s);
-}
+} // namespace
 
-QGroupBox* group(const QString& title, QWidget* content)
+QGroupBox* titledGroup(const QString& title, QWidget* content)
 {
     auto* box = new QGroupBox(title);
     auto* layout = new QVBoxLayout(box);
     layout->addWidget(content);
     return box;
 }
-
-} // namespace
 
 RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     : QWidget(parent)
@@ -119,11 +114,11 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     m_measuresForm->setSchema(trainerParameterSchema(), kMeasureKeys);
 
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(group(tr("Model"), m_modelPanel));
-    layout->addWidget(group(tr("Dataset"), dataBox));
-    layout->addWidget(group(tr("Method"), methodBox));
-    layout->addWidget(group(tr("Training"), m_trainingForm));
-    layout->addWidget(group(tr("Measures (samples and diversity, forgetting, weight analysis)"), m_measuresForm));
+    layout->addWidget(titledGroup(tr("Model"), m_modelPanel));
+    layout->addWidget(titledGroup(tr("Dataset"), dataBox));
+    layout->addWidget(titledGroup(tr("Method"), methodBox));
+    layout->addWidget(titledGroup(tr("Training"), m_trainingForm));
+    layout->addWidget(titledGroup(tr("Measures (samples and diversity, forgetting, weight analysis)"), m_measuresForm));
     layout->addStretch();
 
     connect(m_modelPanel, &ModelFolderPanel::pathChanged, this, &RunSetupForm::editedUnlessUpdating);

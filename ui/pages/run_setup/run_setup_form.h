@@ -9,6 +9,7 @@
 #include <cstdint>
 
 class QComboBox;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 
@@ -17,6 +18,13 @@ namespace tunebench::ui {
 class ModelFolderPanel;
 class SchemaForm;
 class WorkspaceSession;
+
+// The Run Setup page's pieces share these: a titled box around a widget, and a UTF-8 string as a QString.
+QGroupBox* titledGroup(const QString& title, QWidget* content);
+inline QString qs(const std::string& s)
+{
+    return QString::fromStdString(s);
+}
 
 // The Run Setup page's form column: the model folder, a workspace dataset (or one imported on the spot), an
 // adapter and an objective from the plugin registry with forms generated from their parameter schemas, and the

@@ -1,0 +1,2 @@
+list(APPEND torch_sources
+  conformance/adapter_conformance.cpp)
