@@ -1,25 +1,24 @@
-// `tunebench-cli report` renders through the desktop executable: reports draw
-// their plots with the GUI's plot code (Qt, QCustomPlot), and tunebench-cli
-// links no Qt. It runs `tunebench --report ...` (beside this executable, then
-// on PATH) and passes on its messages and exit code.
+// `tunebench-cli report` renders with the desktop build's report code: reports
+// draw their plots with the GUI's plot code (Qt, QCustomPlot), and
+// tunebench-cli links no Qt, so it loads the renderer module
+// (tunebench_report.so, ui/report/report_renderer_module.cpp) when a report is
+// asked for and calls it in this process.
 
 #include "command_line.h"
 #include "commands.h"
 
 #include "core/report/report_data.h"
+#include "core/tunebench_config.h"
 #include "core/util/error.h"
+#include "core/version.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
-
-extern char** environ;
+#include <vector>
 
 namespace tunebench::cli {
 
@@ -27,40 +26,47 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool isExecutable(const fs::path& path)
-{
-    std::error_code ec;
-    return fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0;
-}
+using RenderReport = int (*)(const char* workspace, const char* runs, const char* out, int force);
 
-// TUNEBENCH_GUI_EXECUTABLE, else `tunebench` beside this executable, else on PATH.
-std::optional<fs::path> findRenderer(std::string* searched)
+// TUNEBENCH_REPORT_RENDERER, else tunebench_report.so beside this executable (a build tree), in
+// <libdir>/tunebench beside libtunebench-core (an install, wherever it went), or in the configured install folder.
+std::vector<fs::path> rendererCandidates()
 {
-    if (const char* env = std::getenv("TUNEBENCH_GUI_EXECUTABLE"); env && *env) {
-        *searched = std::string(env) + " (TUNEBENCH_GUI_EXECUTABLE)";
-        return isExecutable(env) ? std::optional<fs::path>(env) : std::nullopt;
-    }
+    if (const char* env = std::getenv("TUNEBENCH_REPORT_RENDERER"); env && *env)
+        return { env };
+    std::vector<fs::path> out;
     std::error_code ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path beside = self.parent_path() / "tunebench";
-        *searched = beside.parent_path().string();
-        if (isExecutable(beside))
-            return beside;
-    }
-    if (const char* path = std::getenv("PATH")) {
-        std::string dirs = path;
-        std::size_t begin = 0;
-        while (begin <= dirs.size()) {
-            const std::size_t end = std::min(dirs.find(':', begin), dirs.size());
-            const fs::path candidate = fs::path(dirs.substr(begin, end - begin)) / "tunebench";
-            if (end > begin && isExecutable(candidate))
-                return candidate;
-            begin = end + 1;
+    if (!ec)
+        out.push_back(self.parent_path() / "tunebench_report.so");
+    Dl_info info {}; // libtunebench-core, found through one of its functions
+    if (dladdr(reinterpret_cast<const void*>(&tunebenchVersion), &info) && info.dli_fname)
+        out.push_back(fs::path(info.dli_fname).parent_path() / "tunebench/tunebench_report.so");
+    out.push_back(fs::path(TUNEBENCH_REPORT_RENDERER_INSTALL_DIR) / "tunebench_report.so");
+    return out;
+}
+
+RenderReport loadRenderer()
+{
+    std::string searched;
+    for (const fs::path& candidate : rendererCandidates()) {
+        searched += (searched.empty() ? "" : ", ") + candidate.string();
+        std::error_code ec;
+        if (!fs::is_regular_file(candidate, ec))
+            continue;
+        // Kept loaded until the process ends: Qt does not survive being unloaded.
+        void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!handle) {
+            const char* err = dlerror();
+            throw Error("cannot load the report renderer " + candidate.string() + ": " + (err ? err : "unknown error"));
         }
+        if (auto render = reinterpret_cast<RenderReport>(dlsym(handle, "tunebench_render_report")))
+            return render;
+        throw Error(candidate.string() + " is not Tunebench's report renderer (no tunebench_render_report())");
     }
-    *searched += " or PATH";
-    return std::nullopt;
+    throw Error("reports are rendered by the desktop build's report renderer (tunebench_report.so), which is in "
+                "none of: "
+        + searched + "; build Tunebench with Qt (-DTUNEBENCH_WITH_QT=ON) or install the desktop package");
 }
 
 int reportCommand(const std::vector<std::string>& args)
@@ -70,8 +76,9 @@ int reportCommand(const std::vector<std::string>& args)
         "data lineage, environment, metric plots, final and best metrics, example samples.\n"
         "html: one self-contained file (plots embedded as PNG); pdf: a paged document; md: Markdown with\n"
         "the plots as PNG files in FILE_files/ beside it. The report is recorded as a 'report' artifact.\n"
-        "Rendering needs the desktop build: this runs `tunebench --report` found beside tunebench-cli or\n"
-        "on PATH (or TUNEBENCH_GUI_EXECUTABLE). Prints one JSON object: out, format, runs, files.",
+        "Rendering needs the desktop build: this loads its report renderer, tunebench_report.so (beside\n"
+        "tunebench-cli, in <libdir>/tunebench, or TUNEBENCH_REPORT_RENDERER). Prints one JSON object: out,\n"
+        "format, runs, files.",
         {},
         { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
             { "runs", "ID[,ID...]", "the runs, separated by commas", true },
@@ -92,34 +99,9 @@ int reportCommand(const std::vector<std::string>& args)
     if (suffix != ".html" && suffix != ".pdf" && suffix != ".md")
         throw UsageError("--out: expected a file ending in .html, .pdf or .md, got '" + out.string() + "'");
 
-    std::string searched;
-    const auto renderer = findRenderer(&searched);
-    if (!renderer)
-        throw Error("reports are rendered by the desktop build's `tunebench` executable, which is not in " + searched
-            + "; build Tunebench with Qt (-DTUNEBENCH_WITH_QT=ON) or install the desktop package");
-
-    std::vector<std::string> argv = { renderer->string(), "--report", "--workspace", cl.required("workspace"), "--runs",
-        runs, "--out", out.string() };
-    if (cl.has("force"))
-        argv.push_back("--force");
-    std::vector<char*> cargs;
-    for (std::string& a : argv)
-        cargs.push_back(a.data());
-    cargs.push_back(nullptr);
+    const RenderReport render = loadRenderer();
     std::cout.flush();
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, cargs[0], nullptr, nullptr, cargs.data(), environ);
-    if (spawned != 0)
-        throw Error("cannot start " + renderer->string() + ": " + std::strerror(spawned));
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            throw Error("lost the report renderer " + renderer->string() + ": " + std::strerror(errno));
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    throw Error(
-        "the report renderer " + renderer->string() + " was killed by signal " + std::to_string(WTERMSIG(status)));
+    return render(cl.required("workspace").c_str(), runs.c_str(), out.string().c_str(), cl.has("force") ? 1 : 0);
 }
 
 const CommandRegistration kRegistration { {

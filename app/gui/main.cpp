@@ -15,8 +15,8 @@
 
 int main(int argc, char* argv[])
 {
-    // A report (tunebench --report, run by tunebench-cli report) draws its plots with the GUI's
-    // widgets but never shows a window: it needs no display.
+    // A report (tunebench --report; tunebench-cli report loads the same code as a module) draws its plots with the
+    // GUI's widgets but never shows a window: it needs no display.
     bool reportMode = false;
     for (int i = 1; i < argc; ++i)
         reportMode = reportMode || std::strcmp(argv[i], "--report") == 0;
@@ -47,8 +47,8 @@ int main(int argc, char* argv[])
         QStringLiteral("Open the workspace in DIR instead of the last one."), QStringLiteral("DIR"));
     parser.addOption(workspaceOption);
     const QCommandLineOption reportOption(QStringLiteral("report"),
-        QStringLiteral("Write a report without opening a window (with --workspace, --runs, --out, --force); "
-                       "what `tunebench-cli report` runs."));
+        QStringLiteral("Write a report without opening a window (with --workspace, --runs, --out, --force), as "
+                       "`tunebench-cli report` does."));
     const QCommandLineOption runsOption(
         QStringLiteral("runs"), QStringLiteral("--report: the runs, separated by commas."), QStringLiteral("IDS"));
     const QCommandLineOption outOption(QStringLiteral("out"),

@@ -43,8 +43,8 @@ run_cli(0 metrics --workspace "${WORK}/ws" --run 1 --format csv)
 if(NOT OUT MATCHES "^run,run_name,metric,step,value,time,elapsed_s\r?\n$")
   message(FATAL_ERROR "unexpected metrics output for a run without metrics: ${OUT}")
 endif()
-# PATH names only the scratch folder: a desktop Tunebench installed on this machine must not be found.
-execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=TUNEBENCH_GUI_EXECUTABLE "PATH=${WORK}"
+# No renderer module is beside a Qt-free build's CLI, nor (on a build machine) installed.
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=TUNEBENCH_REPORT_RENDERER
                         "${CLI}" report --workspace "${WORK}/ws" --runs 1 --out "${WORK}/r.html"
                 RESULT_VARIABLE code ERROR_VARIABLE err)
 if(NOT code EQUAL 1 OR NOT err MATCHES "reports are rendered by the desktop build")

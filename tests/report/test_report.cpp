@@ -2,7 +2,7 @@
 // as PNG images, the PDF has pages (pdfinfo), the Markdown's images exist, the
 // keys that differ are marked, lineage/environment/metrics/samples are there,
 // nothing is overwritten without --force, and `tunebench-cli report` renders
-// runs trained by `tunebench-cli train` through the desktop executable.
+// runs trained by `tunebench-cli train` through the renderer module it loads.
 
 #include "core/report/report_data.h"
 #include "core/store/artifacts.h"
@@ -346,13 +346,14 @@ private Q_SLOTS:
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("--out: expected a file ending in .html, .pdf or .md"), qPrintable(r.err));
 
-        // Without the desktop executable it says what is missing.
+        // Without the renderer module it says what is missing, and where it looked.
         QProcessEnvironment env;
-        env.insert("TUNEBENCH_GUI_EXECUTABLE", m_dir.path() + "/no-such-tunebench");
+        env.insert("TUNEBENCH_REPORT_RENDERER", m_dir.path() + "/no-such-renderer.so");
         r = runCli({ "report", "--workspace", t.workspace, "--runs", ids, "--out", m_dir.path() + "/y.html" }, env);
         QCOMPARE(r.code, 1);
-        QVERIFY2(
-            r.err.contains("reports are rendered by the desktop build's `tunebench` executable"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("reports are rendered by the desktop build's report renderer (tunebench_report.so)")
+                && r.err.contains("no-such-renderer.so"),
+            qPrintable(r.err));
     }
 };
 
