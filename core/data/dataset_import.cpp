@@ -73,6 +73,8 @@ std::int64_t commitDatasetFolder(Workspace& workspace, ScratchFolder& scratch, c
 
 } // namespace
 
+// Long for a reason: read, validate, hash and record a dataset in one transaction, with the checks in the order
+// their messages are reported.
 ImportResult importDataset(Workspace& workspace, const fs::path& file, const ImportOptions& options)
 {
     std::error_code ec;

@@ -170,6 +170,8 @@ ClusterSelection selectByClusters(
     return s;
 }
 
+// Long for a reason: the learnability score trains a throwaway copy for a few steps and scores every record
+// before and after; the two passes share the model, batches and generator.
 LearnabilitySelection selectByLearnability(
     const std::vector<nlohmann::json>& records, DatasetFormat format, const LearnabilityOptions& options)
 {
@@ -344,6 +346,8 @@ std::string selectionMethodList()
     return out;
 }
 
+// Long for a reason: one dispatch over the selection methods, each reading its own parameters, then the
+// derived dataset recorded with its lineage.
 DatasetRecord selectDataset(Workspace& workspace, std::int64_t id, const std::string& method,
     const nlohmann::json& params, const std::string& name)
 {

@@ -225,6 +225,8 @@ bool readDelimited(const fs::path& path, char delimiter, const RecordSink& onRec
 // Streams the elements of a top-level JSON array: a scanner tracks strings,
 // escapes and nesting to find each element's text and starting line, and only
 // that text is parsed.
+// Long (about 120 lines) for a reason: one streaming state machine over the bytes of a JSON array; its states
+// share the position, line and depth counters that every error message names, so they stay in one function.
 bool readJsonArray(const fs::path& path, const RecordSink& onRecord, const ErrorSink& onError, const Progress& progress)
 {
     std::ifstream in(path, std::ios::binary);

@@ -114,6 +114,7 @@ bool mentionsType(const nlohmann::json& tree, const std::string& type)
 
 // tokenizer.ggml.*: the vocabulary in id order (padded to the model's rows with [PADi] as convert_hf_to_gguf
 // does), token types, merges (byte-level BPE) or scores (SentencePiece-style BPE), special ids, chat template.
+// Long for a reason: the tokenizer metadata keys in the order llama.cpp's converter writes them.
 void writeTokenizer(gguf::Writer& w, const fs::path& dir, std::int64_t rows)
 {
     const fs::path file = dir / "tokenizer.json";

@@ -53,6 +53,7 @@ std::string joined(const std::vector<std::string>& items)
 }
 
 // Checks and converts one value; returns the canonical value or throws.
+// Long for a reason: one branch per schema type, each with its own message naming the field.
 nlohmann::json checkValue(const ParameterSpec& spec, const nlohmann::json& v, const std::string& where)
 {
     using T = ParameterSpec::Type;

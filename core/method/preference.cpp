@@ -73,6 +73,8 @@ struct SharedPairs {
     at::Tensor rejectedValid;
 };
 
+// Long for a reason: the shared-prefix layout of chosen and rejected sequences is computed in one pass over
+// both batches, whose index tensors depend on each other.
 SharedPairs sharedPairs(const TokenBatch& chosen, const TokenBatch& rejected)
 {
     const at::Tensor cIds = chosen.inputIds.to(at::kCPU).contiguous();

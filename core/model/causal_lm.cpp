@@ -163,6 +163,8 @@ std::int64_t CausalLM::virtualTokenCount() const
         + (m_attentionPrefix ? std::max<std::int64_t>(0, m_attentionPrefix->length()) : 0);
 }
 
+// Long for a reason: positions, padding, masks, rope tables and virtual-token prefixes are derived from the same
+// batch shapes in one pass; apart they would hand a dozen tensors to each other.
 CausalLM::Prepared CausalLM::prepare(const ForwardInput& input) const
 {
     const at::Tensor& ids = input.inputIds;

@@ -498,6 +498,7 @@ void validateModelConfig(const ModelConfig& c, const std::string& fileLabel)
         validId("eos_token_id", id);
 }
 
+// Long for a reason: a table, one line per config.json key transformers reads, per architecture.
 nlohmann::json modelConfigToJson(const ModelConfig& c)
 {
     nlohmann::json j;

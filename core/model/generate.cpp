@@ -20,6 +20,8 @@ bool containsAny(const std::string& text, const std::vector<std::string>& needle
 
 } // namespace
 
+// Long for a reason: the decoding loop (KV cache, per-sequence sampling state, stop strings and tokens, finished
+// rows dropping out of the batch) shares its state step by step.
 std::vector<GeneratedSequence> generate(
     const CausalLM& model, const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options)
 {

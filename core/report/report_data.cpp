@@ -128,6 +128,7 @@ std::vector<std::string> ReportData::metricNames() const
     return out;
 }
 
+// Long for a reason: the report's sections gathered from the store in the order the report shows them.
 ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_t>& runIds)
 {
     if (runIds.empty())

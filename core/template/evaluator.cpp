@@ -405,6 +405,8 @@ Value Evaluator::evalFilter(const Expr& expr, const std::shared_ptr<Scope>& scop
     }
 }
 
+// Long for a reason: one switch over the template's expression kinds, so the evaluation rules read in one place
+// as Jinja's documentation lists them.
 Value Evaluator::evalNode(const Expr& expr, const std::shared_ptr<Scope>& scope)
 {
     switch (expr.kind) {

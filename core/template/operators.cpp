@@ -159,6 +159,7 @@ Value concatStrings(const Value& left, const Value& right)
     return Value::string(left.str() + right.str());
 }
 
+// Long for a reason: one switch over operators and operand types, as Jinja defines them, in one table.
 Value binaryOperation(BinaryOp op, const Value& a, const Value& b, std::size_t maxSize)
 {
     const bool numbers = a.isNumber() && b.isNumber();

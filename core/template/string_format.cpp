@@ -76,6 +76,7 @@ std::int64_t requireInteger(const Value& v, char conversion)
 
 // ---- printf-style -----------------------------------------------------------------
 
+// Long for a reason: one printf conversion (flags, width, precision) per case, as Python formats it.
 std::string percentOne(
     const Value& arg, char conversion, const std::string& flags, std::int64_t width, std::int64_t precision)
 {
@@ -337,6 +338,7 @@ std::string formatValue(const Value& v, const std::string& specText)
 
 } // namespace
 
+// Long for a reason: one pass over Python's printf-style % formatting.
 std::string percentFormat(const std::string& format, const Value& args)
 {
     std::vector<Value> positional;
@@ -422,6 +424,7 @@ std::string percentFormat(const std::string& format, const Value& args)
     return out;
 }
 
+// Long for a reason: one pass over Python's str.format mini-language (fields, conversions, format specs).
 std::string braceFormat(Evaluator& evaluator, const std::string& format, const CallArgs& args)
 {
     std::string out;

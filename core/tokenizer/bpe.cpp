@@ -127,6 +127,8 @@ void Bpe::tokenize(std::string_view word, std::vector<std::int32_t>& out) const
     }
 }
 
+// Long for a reason: the hot loop of BPE (the merge heap over a word's symbols, dropout, byte fallback) kept in
+// one function so its buffers stay local; tokenisation speed is measured in bench_tokenizer.
 void Bpe::mergeWord(std::string_view word, std::vector<std::int32_t>& out) const
 {
     std::vector<Symbol> symbols;

@@ -70,6 +70,7 @@ void BpeTrainer::addText(std::string_view text)
         ++m_words[std::string(text.substr(begin, end - begin))];
 }
 
+// Long for a reason: the merge loop of BPE training with its pair counts and their incremental updates.
 BpeModel BpeTrainer::train() const
 {
     BpeModel model;

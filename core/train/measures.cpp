@@ -217,6 +217,8 @@ void TrainingMeasures::measure(std::int64_t step, int what)
     }
 }
 
+// Long for a reason: sampling, the diversity metrics and their recording share the generated batch and the
+// measure budget's clock, in the order the run's events report them.
 void TrainingMeasures::sampleAndDiversity(std::int64_t step)
 {
     const auto started = Clock::now();

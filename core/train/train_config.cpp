@@ -170,6 +170,8 @@ nlohmann::json flattenSections(
 
 } // namespace
 
+// Long for a reason: the run keys read one after another in the order the documentation lists them, each a few
+// lines with its own message; splitting would scatter the one place a key is read.
 TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegistry& plugins, const std::string& source)
 {
     if (!input.is_object())
