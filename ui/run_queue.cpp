@@ -1,5 +1,6 @@
 #include "ui/run_queue.h"
 
+#include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "ui/workspace_session.h"
@@ -89,19 +90,7 @@ QString RunQueue::tail(const QString& path, int lines)
 
 bool RunQueue::processAlive(qint64 pid)
 {
-    if (pid <= 0)
-        return false;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM)
-        return false;
-    // A zombie has exited: its parent just has not collected it yet.
-    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (stat.open(QIODevice::ReadOnly)) {
-        const QByteArray text = stat.readAll();
-        const int close = text.lastIndexOf(')');
-        if (close >= 0 && close + 2 < text.size() && (text[close + 2] == 'Z' || text[close + 2] == 'X'))
-            return false;
-    }
-    return true;
+    return tunebench::processAlive(pid);
 }
 
 bool RunQueue::isPending(qint64 runId) const
@@ -130,7 +119,7 @@ int RunQueue::activeCount() const
     QSet<qint64> counted;
     try {
         for (const RunRecord& run : RunStore(ws->db()).list()) {
-            if (run.status == RunStatus::Running && run.workerPid && processAlive(*run.workerPid)) {
+            if (checkWorker(run).verdict == WorkerCheck::Verdict::Alive) {
                 ++active;
                 counted.insert(run.id);
             }
@@ -166,7 +155,8 @@ bool RunQueue::enqueue(qint64 runId, bool resume, QString* error)
     if (isPending(runId) || m_launched.contains(runId))
         return fail(tr("Run #%1 is already in the queue.").arg(runId));
     if (run->status == RunStatus::Running)
-        return fail(tr("Run #%1 is already running.").arg(runId));
+        return fail(
+            tr("Run #%1 is already running (worker %2).").arg(runId).arg(QString::fromStdString(describeWorker(*run))));
     if (!resume && run->status != RunStatus::Queued)
         return fail(tr("Run #%1 has already been trained (%2): resume it, or duplicate it to train it again.")
                         .arg(runId)
@@ -193,8 +183,24 @@ bool RunQueue::stop(qint64 runId, QString* error)
     std::optional<qint64> pid;
     if (Workspace* ws = m_session->workspace()) {
         try {
-            if (auto run = RunStore(ws->db()).find(runId); run && run->status == RunStatus::Running && run->workerPid)
-                pid = *run->workerPid;
+            if (auto run = RunStore(ws->db()).find(runId); run && run->status == RunStatus::Running && run->workerPid) {
+                // Only a live worker of this host is signalled: the pid of a gone worker may be another process's now.
+                const WorkerCheck worker = checkWorker(*run);
+                if (worker.verdict == WorkerCheck::Verdict::OtherHost
+                    || worker.verdict == WorkerCheck::Verdict::Stale) {
+                    if (error)
+                        *error = worker.verdict == WorkerCheck::Verdict::OtherHost
+                            ? tr("Run #%1 runs on another host (worker %2): stop it there.")
+                                  .arg(runId)
+                                  .arg(QString::fromStdString(worker.reason))
+                            : tr("The worker of run #%1 is gone: %2.")
+                                  .arg(runId)
+                                  .arg(QString::fromStdString(worker.reason));
+                    return false;
+                }
+                if (worker.verdict == WorkerCheck::Verdict::Alive)
+                    pid = *run->workerPid;
+            }
         } catch (const std::exception& e) {
             if (error)
                 *error = tr("Cannot read run #%1: %2").arg(runId).arg(QString::fromUtf8(e.what()));
@@ -249,15 +255,21 @@ void RunQueue::check()
     bool wrote = false;
     try {
         RunStore store(ws->db());
-        // Runs marked running whose worker is gone: killed, crashed, or the machine restarted.
+        // Runs marked running whose worker is gone: killed, crashed, or the machine restarted
+        // (core/store/run_workers.h judges them, as tunebench-cli does).
         for (const RunRecord& run : store.list()) {
-            if (run.status != RunStatus::Running || !run.workerPid || processAlive(*run.workerPid))
+            if (run.status != RunStatus::Running || checkWorker(run).verdict != WorkerCheck::Verdict::Stale)
                 continue;
             // Read again: the worker may have finished between list() and its exit.
             const auto fresh = store.find(run.id);
-            if (!fresh || fresh->status != RunStatus::Running || fresh->workerPid != run.workerPid)
+            if (!fresh || fresh->workerPid != run.workerPid)
                 continue;
-            QString message = tr("The worker (pid %1) ended without finishing the run.").arg(*run.workerPid);
+            const WorkerCheck worker = checkWorker(*fresh);
+            if (worker.verdict != WorkerCheck::Verdict::Stale)
+                continue;
+            QString message = tr("The worker (pid %1) ended without finishing the run: %2.")
+                                  .arg(*run.workerPid)
+                                  .arg(QString::fromStdString(worker.reason));
             const QString last = tail(logPath(run.id));
             if (!last.isEmpty())
                 message += QStringLiteral("\n") + tr("Last lines of %1:").arg(logPath(run.id)) + QStringLiteral("\n")

@@ -4,15 +4,16 @@
 #include "command_line.h"
 #include "commands.h"
 
+#include "core/device_memory.h"
 #include "core/runtime.h"
 #include "core/util/error.h"
-#include "core/device_memory.h"
 #include "core/version.h"
 
 #include <algorithm>
 #include <ctime>
 #include <exception>
 #include <iostream>
+#include <ostream>
 
 namespace tunebench::cli {
 
@@ -56,6 +57,16 @@ void printHelp(const std::vector<Command>& commands)
                  "  --help                Show this help; 'tunebench-cli COMMAND --help' for a command's\n";
 }
 
+void printGroupHelp(std::ostream& out, const std::string& group, const std::vector<Command>& commands)
+{
+    out << "Usage: tunebench-cli " << group << " COMMAND [ARGS...]\n\nCommands:\n";
+    for (const Command& c : commands) {
+        const std::string words = joinWords(c);
+        out << "  " << words << std::string(words.size() < 22 ? 22 - words.size() : 1, ' ') << c.summary << "\n";
+    }
+    out << "\n'tunebench-cli " << group << " COMMAND --help' for a command's options.\n";
+}
+
 } // namespace
 
 int runCli(int argc, char** argv)
@@ -84,7 +95,25 @@ int runCli(int argc, char** argv)
             match = &c;
     }
     if (!match) {
-        // A known group without a known verb gets the group's verbs listed.
+        std::vector<Command> group;
+        for (const Command& c : commands) {
+            if (c.words.size() > 1 && c.words[0] == args[0])
+                group.push_back(c);
+        }
+        const bool helpAsked = args.size() == 2 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help");
+        if (!group.empty() && helpAsked) {
+            printGroupHelp(std::cout, args[0], group);
+            return 0;
+        }
+        if (!group.empty()) {
+            // A known group without a known verb gets the group's verbs listed.
+            std::cerr << "tunebench-cli: "
+                      << (args.size() > 1 ? "unknown command '" + args[0] + " " + args[1] + "'"
+                                          : "'" + args[0] + "' needs a command")
+                      << ".\n\n";
+            printGroupHelp(std::cerr, args[0], group);
+            return 2;
+        }
         std::cerr << "tunebench-cli: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "")
                   << "'. Commands:\n";
         for (const Command& c : commands)

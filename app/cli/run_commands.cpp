@@ -3,6 +3,7 @@
 
 #include "core/store/artifacts.h"
 #include "core/store/metrics.h"
+#include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/util/error.h"
@@ -10,8 +11,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <thread>
+
+#include <signal.h>
 
 namespace tunebench::cli {
 
@@ -188,7 +196,8 @@ int runsDelete(const std::vector<std::string>& args)
     if (!run)
         throw InputError("no run with id " + std::to_string(id) + " in workspace " + ws.root().string());
     if (run->status == RunStatus::Running)
-        throw InputError("run " + std::to_string(id) + " is running; stop it before deleting it");
+        throw InputError("run " + std::to_string(id) + " is running; stop it before deleting it ('runs stop', or "
+            + "'runs recover' when its worker is gone)");
     runs.remove(id);
     if (!cl.has("keep-files")) {
         std::error_code ec;
@@ -201,7 +210,106 @@ int runsDelete(const std::vector<std::string>& args)
     return 0;
 }
 
+int runsStop(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli runs stop ID --workspace DIR [--wait]",
+        "Stops a running run: its worker gets SIGTERM, finishes the current step, writes a\n"
+        "checkpoint and marks the run cancelled; 'train --resume ID' continues it later.\n"
+        "A run whose worker runs on another host, or is gone, is refused with the reason\n"
+        "('runs recover' marks runs with a gone worker failed).",
+        { { "ID", "the run's id" } },
+        { kWorkspaceOption, { "wait", "", "wait until the worker has stopped and print the run's new status" },
+            { "timeout", "SECONDS", "with --wait, give up after this long (default 600)" } });
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    const std::int64_t id = cl.integer("run ID", cl.positional(0));
+    const std::int64_t timeout = cl.value("timeout") ? cl.integer("--timeout", *cl.value("timeout")) : 600;
+    Workspace ws = Workspace::open(cl.required("workspace"));
+    RunStore runs(ws.db());
+    auto run = runs.find(id);
+    if (!run)
+        throw InputError("no run with id " + std::to_string(id) + " in workspace " + ws.root().string());
+    const std::string name = "run " + std::to_string(id);
+    const WorkerCheck check = checkWorker(*run);
+    switch (check.verdict) {
+    case WorkerCheck::Verdict::NotRunning:
+        throw InputError(name + " is not running (it is " + std::string(toString(run->status)) + ")");
+    case WorkerCheck::Verdict::NoWorker:
+        throw InputError(name + " is marked running without a worker pid; there is no worker to stop");
+    case WorkerCheck::Verdict::OtherHost:
+        throw InputError(name + " runs on another host (worker " + check.reason + "); stop it there, this host is "
+            + thisHostName());
+    case WorkerCheck::Verdict::Stale:
+        throw InputError(name + "'s worker is gone (" + check.reason + "); 'tunebench-cli runs recover' marks it "
+            + "failed, 'tunebench-cli train --resume " + std::to_string(id) + "' continues it");
+    case WorkerCheck::Verdict::Alive:
+        break;
+    }
+    const auto pid = static_cast<pid_t>(*run->workerPid);
+    if (::kill(pid, SIGTERM) != 0)
+        throw Error("cannot signal the worker of " + name + " (" + check.reason + "): " + std::strerror(errno));
+    std::cout << "Sent SIGTERM to the worker of " << name << " (" << check.reason
+              << "); it stops after the current step with a checkpoint.\n";
+    if (!cl.has("wait"))
+        return 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+        run = runs.find(id);
+        if (!run || run->status != RunStatus::Running || run->workerPid != static_cast<std::int64_t>(pid)) {
+            std::cout << name << " is " << (run ? toString(run->status) : std::string_view("deleted"))
+                      << (run && !run->error.empty() ? ": " + run->error : std::string()) << "\n";
+            return 0;
+        }
+        if (!processAlive(pid))
+            throw Error("the worker of " + name + " exited without marking the run; 'tunebench-cli runs recover' "
+                + "marks it failed");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw Error("the worker of " + name + " has not stopped after " + std::to_string(timeout) + " s");
+}
+
+int runsRecover(const std::vector<std::string>& args)
+{
+    CommandLine cl("tunebench-cli runs recover --workspace DIR [--json]",
+        "Marks every run left 'running' by a worker that is gone failed, with the reason: the\n"
+        "worker's pid is not alive, belongs to another process now, or the host has restarted.\n"
+        "Runs of other hosts are left alone and listed. Prints one line a run (or one JSON\n"
+        "object with --json); 'train --resume ID' continues a recovered run from its checkpoint.",
+        {}, { kWorkspaceOption, { "json", "", "print {\"recovered\": [...], \"other_hosts\": [...]}" } });
+    if (!cl.parse(args)) {
+        std::cout << cl.help();
+        return 0;
+    }
+    Workspace ws = Workspace::open(cl.required("workspace"));
+    const std::vector<RecoveredRun> recovered = recoverStaleRuns(ws.db(), "cli");
+    nlohmann::json others = nlohmann::json::array();
+    for (const RunRecord& r : RunStore(ws.db()).list()) {
+        if (checkWorker(r).verdict == WorkerCheck::Verdict::OtherHost)
+            others.push_back({ { "run_id", r.id }, { "host", r.workerHost }, { "pid", r.workerPid.value_or(0) } });
+    }
+    if (cl.has("json")) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const RecoveredRun& r : recovered)
+            list.push_back({ { "run_id", r.runId }, { "pid", r.pid ? nlohmann::json(*r.pid) : nlohmann::json() },
+                { "status", "failed" }, { "reason", r.reason } });
+        std::cout << nlohmann::json({ { "recovered", list }, { "other_hosts", others } }).dump() << "\n";
+        return 0;
+    }
+    for (const RecoveredRun& r : recovered)
+        std::cout << "run " << r.runId << ": marked failed: " << r.reason << "\n";
+    for (const auto& o : others)
+        std::cout << "run " << o["run_id"].get<std::int64_t>() << ": left alone: its worker (pid "
+                  << o["pid"].get<std::int64_t>() << ") runs on host " << o["host"].get<std::string>() << "\n";
+    if (recovered.empty())
+        std::cout << "No stale runs.\n";
+    return 0;
+}
+
 const CommandRegistration kRegistration { {
+    { { "runs", "stop" }, "stop a running run (SIGTERM: checkpoint, then cancelled)", runsStop },
+    { { "runs", "recover" }, "mark runs whose worker is gone failed", runsRecover },
     { { "runs", "list" }, "list the runs of a workspace", runsList },
     { { "runs", "show" }, "show one run with its metrics summary", runsShow },
     { { "runs", "create" }, "record a run configuration as a queued run", runsCreate },

@@ -3,6 +3,8 @@
 
 #include "core/conformance/adapter_conformance.h"
 #include "core/method/plugin_registry.h"
+#include "core/store/database.h"
+#include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/train/trainer.h"
@@ -26,6 +28,53 @@ std::atomic<bool> g_cancel { false };
 extern "C" void onSignal(int)
 {
     g_cancel.store(true);
+}
+
+// Marks the run running with this process as its worker. A run marked running already is
+// taken over only when its worker is gone (run_workers.h); the judgement and the claim
+// are one transaction, so two workers resuming the same run at once cannot both take it.
+void claimRun(Workspace& ws, std::int64_t runId, bool resume)
+{
+    RunStore runs(ws.db());
+    Database::Transaction tx(ws.db());
+    const auto run = runs.find(runId);
+    if (!run)
+        throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());
+    const std::string id = std::to_string(runId);
+    const WorkerCheck check = checkWorker(*run);
+    switch (check.verdict) {
+    case WorkerCheck::Verdict::NotRunning:
+        break;
+    case WorkerCheck::Verdict::Alive:
+        throw InputError("run " + id + " is already running (worker " + check.reason + "); stop it with "
+            + "'tunebench-cli runs stop " + id + "' first");
+    case WorkerCheck::Verdict::OtherHost:
+        throw InputError("run " + id + " is running on another host (worker " + check.reason + "); this host ("
+            + thisHostName() + ") cannot tell whether that worker is alive: stop or recover it " + "on host "
+            + run->workerHost);
+    case WorkerCheck::Verdict::NoWorker:
+        throw InputError("run " + id + " is marked running without a worker pid (another program, such as a "
+            + "merge in the GUI, is working on it)");
+    case WorkerCheck::Verdict::Stale: {
+        const std::string error
+            = "The worker (" + describeWorker(*run) + ") ended without finishing the run: " + check.reason + ".";
+        runs.setStatus(runId, RunStatus::Failed, error);
+        runs.addEvent(runId, "failed",
+            nlohmann::json({ { "event", "failed" }, { "error", error }, { "source", "cli" }, { "stale", true } })
+                .dump());
+        std::cerr << "tunebench-cli train: run " << id << " was left running by a worker that is gone (" << check.reason
+                  << "); " << (resume ? "resuming it" : "training it again") << "\n";
+        break;
+    }
+    }
+    const auto pid = static_cast<std::int64_t>(getpid());
+    runs.setStatus(runId, RunStatus::Running, {}, pid);
+    if (resume)
+        runs.addEvent(runId, "resumed",
+            nlohmann::json({ { "event", "resumed" }, { "pid", pid }, { "host", thisHostName() },
+                               { "previous_status", toString(run->status) } })
+                .dump());
+    tx.commit();
 }
 
 int trainCommand(const std::vector<std::string>& args)
@@ -77,16 +126,13 @@ int trainCommand(const std::vector<std::string>& args)
         auto run = runs.find(runId);
         if (!run)
             throw InputError("no run with id " + std::to_string(runId) + " in workspace " + ws.root().string());
-        if (run->status == RunStatus::Running)
-            throw InputError("run " + std::to_string(runId) + " is already running (worker pid "
-                + std::to_string(run->workerPid.value_or(0)) + ")");
         config = TrainConfig::fromJson(
             nlohmann::json::parse(run->configJson), plugins, "run " + std::to_string(runId) + " configuration");
     }
 
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-    runs.setStatus(runId, RunStatus::Running, {}, static_cast<std::int64_t>(getpid()));
+    claimRun(ws, runId, cl.has("resume"));
     TrainerOptions options;
     options.runDir = ws.runDir(runId);
     options.workspace = &ws;

@@ -1,6 +1,7 @@
 #include "core/store/runs.h"
 
 #include "core/store/database.h"
+#include "core/store/run_workers.h"
 
 #include <array>
 
@@ -18,7 +19,7 @@ constexpr std::array<std::pair<RunStatus, std::string_view>, 5> kStatusNames { {
 
 constexpr std::string_view kRunColumns
     = "id, name, status, config_json, adapter, objective, model_path, dataset_id, parent_run_id, lineage_json, "
-      "created_at, started_at, finished_at, worker_pid, error";
+      "created_at, started_at, finished_at, worker_pid, error, worker_host, worker_boot_id, worker_start";
 
 RunRecord readRun(const Statement& st)
 {
@@ -38,6 +39,9 @@ RunRecord readRun(const Statement& st)
     r.finishedAt = st.optReal(12);
     r.workerPid = st.optInt64(13);
     r.error = st.text(14);
+    r.workerHost = st.text(15);
+    r.workerBootId = st.text(16);
+    r.workerStart = st.optInt64(17);
     return r;
 }
 
@@ -110,9 +114,20 @@ void RunStore::setStatus(
                                 "started_at = CASE WHEN ?1 = 'running' THEN ?3 ELSE started_at END, "
                                 "finished_at = CASE WHEN ?1 IN ('finished', 'failed', 'cancelled') THEN ?3 "
                                 "                   WHEN ?1 = 'running' THEN NULL ELSE finished_at END, "
-                                "worker_pid = CASE WHEN ?1 = 'running' THEN ?4 ELSE worker_pid END "
+                                "worker_pid = CASE WHEN ?1 = 'running' THEN ?4 ELSE worker_pid END, "
+                                "worker_host = CASE WHEN ?1 = 'running' THEN ?6 ELSE worker_host END, "
+                                "worker_boot_id = CASE WHEN ?1 = 'running' THEN ?7 ELSE worker_boot_id END, "
+                                "worker_start = CASE WHEN ?1 = 'running' THEN ?8 ELSE worker_start END "
                                 "WHERE id = ?5");
-    st.bind(1, toString(status)).bind(2, error).bind(3, now).bind(4, workerPid).bind(5, id);
+    const bool running = status == RunStatus::Running && workerPid;
+    st.bind(1, toString(status))
+        .bind(2, error)
+        .bind(3, now)
+        .bind(4, workerPid)
+        .bind(5, id)
+        .bind(6, running ? thisHostName() : std::string())
+        .bind(7, running ? thisBootId() : std::string())
+        .bind(8, running ? processStartTicks(*workerPid) : std::nullopt);
     st.run();
     if (m_db.changes() == 0)
         throw InputError("no run with id " + std::to_string(id) + " in " + m_db.path().string());

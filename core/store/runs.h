@@ -42,6 +42,12 @@ struct RunRecord {
     std::optional<double> startedAt;
     std::optional<double> finishedAt;
     std::optional<std::int64_t> workerPid;
+    // Where the worker runs (see run_workers.h): host name, the host's boot id and the
+    // worker's start time in clock ticks since boot; empty/nullopt for runs recorded
+    // before these were kept.
+    std::string workerHost;
+    std::string workerBootId;
+    std::optional<std::int64_t> workerStart;
     std::string error;
 };
 
@@ -62,7 +68,8 @@ public:
     std::int64_t create(const NewRun& run);
     std::vector<RunRecord> list() const;
     std::optional<RunRecord> find(std::int64_t id) const;
-    // Marks the run's status; Running stamps started_at and the worker pid,
+    // Marks the run's status; Running stamps started_at and the worker pid with this
+    // host's name and boot id and the pid's start time (run_workers.h),
     // Finished/Failed/Cancelled stamp finished_at. Throws InputError for an unknown run.
     void setStatus(std::int64_t id, RunStatus status, std::string_view error = {},
         std::optional<std::int64_t> workerPid = std::nullopt);

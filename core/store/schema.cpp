@@ -88,8 +88,17 @@ CREATE TABLE artifacts (
 CREATE INDEX artifacts_run ON artifacts(run_id);
 )sql";
 
+// Where a run's worker runs, so that a dead worker is told from a live one on another
+// machine sharing the workspace, and from a later process given the same pid (run_workers.h).
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE runs ADD COLUMN worker_host TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN worker_boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN worker_start INTEGER;
+)sql";
+
 constexpr Migration kMigrations[] = {
     { 1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1 },
+    { 2, "runs: worker host, boot id and start time", kSchemaV2 },
 };
 
 } // namespace

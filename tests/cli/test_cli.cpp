@@ -3,6 +3,7 @@
 #include "core/device_memory.h"
 #include "core/store/batch_writer.h"
 #include "core/store/runs.h"
+#include "core/store/schema.h"
 #include "core/store/workspace.h"
 #include "support/cli_runner.h"
 
@@ -153,7 +154,7 @@ private Q_SLOTS:
         const QJsonObject info = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(info["runs"].toInt(), 2);
         QCOMPARE(info["metrics"].toInt(), 5);
-        QCOMPARE(info["schema_version"].toInt(), 1);
+        QCOMPARE(info["schema_version"].toInt(), tunebench::currentSchemaVersion());
 
         QDir().mkpath(ws + "/runs/2/checkpoints");
         r = cli({ "runs", "delete", "2", "--workspace", ws });

@@ -1,6 +1,8 @@
 // Schema creation, upgrades by a newer binary, refusal by an older one.
 
 #include "core/store/database.h"
+#include "core/store/run_workers.h"
+#include "core/store/runs.h"
 #include "core/store/schema.h"
 #include "core/store/workspace.h"
 
@@ -94,6 +96,31 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(st.text(1)), QStringLiteral("x"));
         // Applying the same steps again is a no-op.
         QCOMPARE(migrate(db, future), next);
+    }
+
+    // A version-1 workspace (before runs kept their worker's host) left with a running run:
+    // upgraded on open, the run keeps its pid and has no host, so it is judged on this host.
+    void version1RunsGainWorkerColumns()
+    {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        fs::create_directories(dir);
+        {
+            Database db = Database::open(dir / Workspace::kDatabaseName, Database::Mode::ReadWriteCreate);
+            migrate(db, builtinMigrations().first(1));
+            QCOMPARE(db.userVersion(), 1);
+            db.exec("INSERT INTO runs (name, config_json, created_at, status, worker_pid) "
+                    "VALUES ('old', '{}', 1, 'running', 4242)");
+        }
+        Workspace ws = Workspace::open(dir);
+        QCOMPARE(ws.db().userVersion(), currentSchemaVersion());
+        const auto run = RunStore(ws.db()).find(1);
+        QVERIFY(run);
+        QCOMPARE(run->workerPid.value_or(0), 4242);
+        QVERIFY(run->workerHost.empty() && run->workerBootId.empty() && !run->workerStart);
+        RunStore(ws.db()).setStatus(1, RunStatus::Running, {}, 4243);
+        QCOMPARE(RunStore(ws.db()).find(1)->workerHost, thisHostName());
+        QCOMPARE(RunStore(ws.db()).find(1)->workerBootId, thisBootId());
     }
 
     void failedMigrationLeavesOldVersion()

@@ -2,6 +2,7 @@
 
 #include "core/store/artifacts.h"
 #include "core/store/metrics.h"
+#include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "ui/dialogs/settings_dialog.h"
@@ -375,7 +376,8 @@ void MonitorPage::updateWorker()
     if (ws && m_runId > 0) {
         try {
             if (const auto run = RunStore(ws->db()).find(m_runId)) {
-                if (run->status == RunStatus::Running && run->workerPid)
+                // Only a live worker of this host: a pid of another host's or a gone worker means nothing here.
+                if (checkWorker(*run).verdict == WorkerCheck::Verdict::Alive)
                     pid = *run->workerPid;
                 info = QString::fromStdString(run->adapter + " \u00b7 " + run->objective);
                 if (!run->error.empty())
