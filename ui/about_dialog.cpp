@@ -1,11 +1,14 @@
 #include "ui/about_dialog.h"
 
+#include "core/method/plugin_registry.h"
 #include "core/version.h"
 #include "ui/widgets/qcustomplot_include.h"
 
 #include <QDialogButtonBox>
 #include <QFormLayout>
+#include <QHeaderView>
 #include <QLabel>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace tunebench::ui {
@@ -30,7 +33,7 @@ AboutDialog::AboutDialog(QWidget* parent)
     : QDialog(parent)
 {
     setWindowTitle(tr("About Tunebench"));
-    setMinimumWidth(380);
+    setMinimumWidth(560);
     auto* heading = new QLabel(tr("<h2>Tunebench</h2>"
                                   "<p>A workbench for fine-tuning experiments on language models.</p>"));
     heading->setWordWrap(true);
@@ -43,12 +46,36 @@ AboutDialog::AboutDialog(QWidget* parent)
         form->addRow(component + QLatin1Char(':'), value);
     }
 
+    // The method plugins found, and those that could not be used with the reason (a library that crashed or hung
+    // while loading was kept out of this process by the probe). Plain text items: names come from files.
+    auto* plugins = new QTreeWidget;
+    plugins->setObjectName(QStringLiteral("pluginList"));
+    plugins->setRootIsDecorated(false);
+    plugins->setHeaderLabels({ tr("Kind"), tr("Name"), tr("Version"), tr("PEFT"), tr("File or reason") });
+    const PluginRegistry& registry = defaultPluginRegistry();
+    for (const PluginInfo& p : registry.plugins()) {
+        plugins->addTopLevelItem(new QTreeWidgetItem({ QString::fromUtf8(toString(p.kind).data()),
+            QString::fromStdString(p.name), QString::fromStdString(p.version), QString::fromStdString(p.peftType),
+            QString::fromStdString(p.path.string()) }));
+    }
+    for (const BrokenPlugin& b : registry.broken()) {
+        auto* item = new QTreeWidgetItem({ tr("broken"), QString::fromStdString(b.path.filename().string()), {}, {},
+            QString::fromStdString(b.reason) });
+        item->setToolTip(1, QString::fromStdString(b.path.string()));
+        item->setForeground(0, palette().color(QPalette::Disabled, QPalette::Text));
+        plugins->addTopLevelItem(item);
+    }
+    plugins->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    plugins->setMinimumHeight(160);
+
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(heading);
     layout->addLayout(form);
+    layout->addWidget(new QLabel(tr("Method plugins:")));
+    layout->addWidget(plugins);
     layout->addWidget(buttons);
 }
 

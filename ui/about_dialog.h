@@ -7,7 +7,8 @@
 namespace tunebench::ui {
 
 // Help ▸ About: the versions of Tunebench and of the libraries it runs on,
-// which is what a bug report needs first.
+// which is what a bug report needs first, and the method plugins, broken ones
+// with the reason.
 class AboutDialog : public QDialog {
     Q_OBJECT
 

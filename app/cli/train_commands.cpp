@@ -166,12 +166,30 @@ int pluginsList(const std::vector<std::string>& args)
         std::cout << cl.help();
         return 0;
     }
-    const PluginRegistry& plugins = defaultPluginRegistry();
+    // Each library is loaded in a child first (plugins probe), so one that crashes or hangs while loading is
+    // listed as broken instead of ending this listing.
+    PluginRegistry plugins;
+    std::error_code ec;
+    plugins.setProbe(std::filesystem::read_symlink("/proc/self/exe", ec));
+    plugins.load(PluginRegistry::defaultSearchPath());
     for (const PluginInfo& p : plugins.plugins())
         std::cout << toString(p.kind) << '\t' << p.name << '\t' << p.version << '\t' << p.path.string() << '\n';
     for (const BrokenPlugin& b : plugins.broken())
         std::cout << "broken\t" << b.path.string() << '\t' << b.reason << '\n';
     return 0;
+}
+
+int pluginsProbe(const std::vector<std::string>& args)
+{
+    if (args.empty() || args.front() == "--help" || args.front() == "-h") {
+        std::cout << "Usage: tunebench-cli plugins probe LIBRARY...\n\n"
+                     "Loads each plugin library in turn and calls its entry point, printing \"loading PATH\" before\n"
+                     "and \"loaded PATH\" after each. The GUI and `plugins list` run it in a child process, so a\n"
+                     "library that crashes or hangs while loading is listed as broken instead of taking them down.\n";
+        return 0;
+    }
+    std::vector<std::filesystem::path> libraries(args.begin(), args.end());
+    return loadForProbe(libraries, stdout);
 }
 
 int pluginsShow(const std::vector<std::string>& args)
@@ -259,6 +277,7 @@ const CommandRegistration kRegistration { {
     { { "plugins", "list" }, "list the method plugins and any broken ones", pluginsList },
     { { "plugins", "show" }, "show a plugin's parameters", pluginsShow },
     { { "plugins", "check" }, "run an adapter plugin's conformance rows", pluginsCheck },
+    { { "plugins", "probe" }, "load plugin libraries one by one (how a crashing plugin is kept out)", pluginsProbe },
 } };
 
 } // namespace

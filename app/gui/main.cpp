@@ -1,5 +1,6 @@
 // tunebench: the desktop workbench. Wiring only: the window and its pages live in ui/.
 
+#include "core/method/plugin_registry.h"
 #include "core/runtime.h"
 #include "core/version.h"
 #include "ui/main_window.h"
@@ -72,6 +73,11 @@ int main(int argc, char* argv[])
         workspace = file.absolutePath();
 
     tunebench::configureThreads();
+    // Plugins are loaded in a child process first (tunebench-cli plugins probe, beside this executable): one
+    // that crashes or hangs while loading is listed as broken instead of taking the window down.
+    if (const QString cli = QCoreApplication::applicationDirPath() + QStringLiteral("/tunebench-cli");
+        QFileInfo(cli).isExecutable())
+        tunebench::setDefaultPluginProbe(cli.toStdString());
     if (parser.isSet(reportOption)) {
         return tunebench::ui::runReportCommand(
             workspace, parser.value(runsOption), parser.value(outOption), parser.isSet(forceOption));

@@ -5,10 +5,22 @@
 #include "core/util/error.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <optional>
+
+extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -83,9 +95,161 @@ void PluginRegistry::load(const std::vector<fs::path>& folders)
                 libraries.push_back(entry.path());
         }
         std::sort(libraries.begin(), libraries.end()); // the same order on every machine
-        for (const fs::path& lib : libraries)
-            loadLibrary(lib);
+        const auto failed
+            = m_probe.empty() ? std::map<fs::path, std::string>() : probeLibraries(m_probe, libraries, m_probeTimeout);
+        for (const fs::path& lib : libraries) {
+            if (auto it = failed.find(lib); it != failed.end())
+                m_broken.push_back({ lib, it->second });
+            else
+                loadLibrary(lib);
+        }
     }
+}
+
+void PluginRegistry::setProbe(fs::path program, double timeoutSeconds)
+{
+    m_probe = std::move(program);
+    m_probeTimeout = timeoutSeconds;
+}
+
+namespace {
+
+std::string signalText(int sig)
+{
+    const char* name = strsignal(sig);
+    return "signal " + std::to_string(sig) + (name ? std::string(", ") + name : std::string());
+}
+
+struct ProbeChild {
+    pid_t pid = 0;
+    int out = -1; // the read end of its stdout
+};
+
+std::optional<ProbeChild> startProbe(const fs::path& program, const std::vector<fs::path>& libraries)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return std::nullopt;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    // What a crashing library prints is not ours to show.
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    std::vector<std::string> args = { program.string(), "plugins", "probe" };
+    for (const fs::path& lib : libraries)
+        args.push_back(lib.string());
+    std::vector<char*> argv;
+    for (std::string& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ProbeChild child;
+    const int spawned = posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (spawned != 0) {
+        close(fds[0]);
+        return std::nullopt;
+    }
+    child.out = fds[0];
+    return child;
+}
+
+// One child over libraries: the index it died in and why, or libraries.size() when every one loaded; nullopt
+// when no child could be started or it loaded nothing (not a probe program).
+std::optional<std::pair<std::size_t, std::string>> probeOnce(
+    const fs::path& program, const std::vector<fs::path>& libraries, double timeoutSeconds)
+{
+    const auto child = startProbe(program, libraries);
+    if (!child)
+        return std::nullopt;
+    using Clock = std::chrono::steady_clock;
+    const auto budget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeoutSeconds));
+    std::string buffer;
+    std::size_t started = 0; // "loading" lines seen
+    std::size_t loaded = 0; // "loaded" lines seen
+    auto deadline = Clock::now() + budget;
+    bool hung = false;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        pollfd p { child->out, POLLIN, 0 };
+        const int ready = poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left)));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready == 0) {
+            kill(child->pid, SIGKILL);
+            hung = true;
+            break;
+        }
+        char chunk[4096];
+        const ssize_t n = read(child->out, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; // the child ended
+        buffer.append(chunk, static_cast<std::size_t>(n));
+        for (std::size_t eol; (eol = buffer.find('\n')) != std::string::npos; buffer.erase(0, eol + 1)) {
+            if (buffer.compare(0, 8, "loading ") == 0) {
+                ++started;
+                deadline = Clock::now() + budget; // each library has the whole timeout
+            } else if (buffer.compare(0, 7, "loaded ") == 0) {
+                ++loaded;
+            }
+        }
+    }
+    close(child->out);
+    int status = 0;
+    while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR) { }
+    if (!hung && loaded == libraries.size() && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return std::pair<std::size_t, std::string>(libraries.size(), std::string());
+    if (started == 0 && !hung)
+        return std::nullopt;
+    // The library it was in: the last one started, or, when it died between two, the next one.
+    const std::size_t at = started > loaded ? started - 1 : std::min(started, libraries.size() - 1);
+    std::string why;
+    if (hung)
+        why = "did not finish loading within " + std::to_string(static_cast<long long>(timeoutSeconds)) + " s";
+    else if (WIFSIGNALED(status))
+        why = "crashed while loading (" + signalText(WTERMSIG(status)) + ")";
+    else
+        why = "ended the process while loading (exit status "
+            + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
+    return std::pair<std::size_t, std::string>(at, why + "; not loaded, so it cannot take Tunebench down");
+}
+
+} // namespace
+
+std::map<fs::path, std::string> probeLibraries(
+    const fs::path& program, const std::vector<fs::path>& libraries, double timeoutSeconds)
+{
+    std::map<fs::path, std::string> failed;
+    std::vector<fs::path> rest = libraries;
+    while (!rest.empty()) {
+        const auto result = probeOnce(program, rest, timeoutSeconds);
+        if (!result || result->first >= rest.size())
+            break;
+        failed[rest[result->first]] = result->second;
+        rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(result->first) + 1);
+    }
+    return failed;
+}
+
+int loadForProbe(const std::vector<fs::path>& libraries, std::FILE* out)
+{
+    for (const fs::path& lib : libraries) {
+        std::fprintf(out, "loading %s\n", lib.c_str());
+        std::fflush(out);
+        if (void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+            auto entry = reinterpret_cast<TunebenchPluginEntryPoint>(dlsym(handle, TUNEBENCH_PLUGIN_ENTRY_POINT));
+            // Only the version is read: the rest of another API's descriptor may be laid out otherwise.
+            if (const TunebenchPluginDescriptor* d = entry ? entry() : nullptr) {
+                volatile int version = d->apiVersion;
+                (void)version;
+            }
+        }
+        std::fprintf(out, "loaded %s\n", lib.c_str());
+        std::fflush(out);
+    }
+    return 0;
 }
 
 bool PluginRegistry::loadLibrary(const fs::path& path)
@@ -200,11 +364,29 @@ std::unique_ptr<Objective> PluginRegistry::createObjective(std::string_view name
     return std::unique_ptr<Objective>(require(PluginKind::Objective, name).descriptor->createObjective());
 }
 
+namespace {
+
+fs::path& defaultProbe()
+{
+    static fs::path program;
+    return program;
+}
+
+} // namespace
+
+void setDefaultPluginProbe(fs::path program)
+{
+    defaultProbe() = std::move(program);
+}
+
 const PluginRegistry& defaultPluginRegistry()
 {
     static PluginRegistry registry;
     static std::once_flag once;
-    std::call_once(once, [] { registry.load(PluginRegistry::defaultSearchPath()); });
+    std::call_once(once, [] {
+        registry.setProbe(defaultProbe());
+        registry.load(PluginRegistry::defaultSearchPath());
+    });
     return registry;
 }
 

@@ -2,7 +2,9 @@
 
 #include "core/method/parameter_schema.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,8 +57,15 @@ public:
     // Loads every *.so in the folders (missing folders are skipped). A library
     // that fails (not loadable, no entry point, another API version, a bad
     // schema, a duplicate name) is listed in broken() with the reason; the
-    // others load regardless.
+    // others load regardless. With a probe program set, the libraries are
+    // loaded in a child process first (see probeLibraries): one that crashes
+    // or hangs there is listed as broken and never loaded in this process.
     void load(const std::vector<std::filesystem::path>& folders);
+
+    // A program that answers `PROGRAM plugins probe LIBRARY...` as tunebench-cli
+    // does (loadForProbe on each library in turn); an empty path turns probing
+    // off. timeoutSeconds bounds each library's load in the child.
+    void setProbe(std::filesystem::path program, double timeoutSeconds = 30.0);
     // Loads one library; returns false (and lists it as broken) on failure.
     bool loadLibrary(const std::filesystem::path& path);
 
@@ -76,7 +85,28 @@ public:
 private:
     std::vector<PluginInfo> m_plugins;
     std::vector<BrokenPlugin> m_broken;
+    std::filesystem::path m_probe;
+    double m_probeTimeout = 30.0;
 };
+
+// Loading a plugin runs its code (static initialisers, the entry point) in the
+// loading process. probeLibraries loads the libraries one after another in a
+// child process (`program plugins probe LIB...`) and returns, for each one that
+// killed the child or did not finish loading within timeoutSeconds, why; the
+// child is restarted after it for the rest. When the program cannot be started
+// the result is empty (the libraries are then loaded directly).
+std::map<std::filesystem::path, std::string> probeLibraries(
+    const std::filesystem::path& program, const std::vector<std::filesystem::path>& libraries, double timeoutSeconds);
+
+// The child's side, for `tunebench-cli plugins probe`: loads each library and
+// calls its entry point, writing "loading PATH" before and "loaded PATH" after
+// each to out (flushed), so the parent knows which one it was in when it died.
+// Returns 0.
+int loadForProbe(const std::vector<std::filesystem::path>& libraries, std::FILE* out);
+
+// The program defaultPluginRegistry() probes with (set before its first use:
+// the GUI sets tunebench-cli beside itself); empty by default.
+void setDefaultPluginProbe(std::filesystem::path program);
 
 // The registry of the default search path, loaded on first use.
 const PluginRegistry& defaultPluginRegistry();

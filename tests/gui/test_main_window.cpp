@@ -1,6 +1,7 @@
 // The main window over a real workspace written by core: pages show the
 // store, follow writes from another connection, and refuse broken folders.
 
+#include "core/method/plugin_registry.h"
 #include "core/store/artifacts.h"
 #include "core/store/batch_writer.h"
 #include "core/store/datasets.h"
@@ -46,6 +47,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
+#include <QTreeWidget>
 
 #include <functional>
 
@@ -173,6 +175,12 @@ void TestMainWindow::initTestCase()
     // Never touch the developer's own settings, whatever test mode covers.
     QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
     QVERIFY(QSettings().fileName().startsWith(m_settingsDir.path()));
+    // Misbehaving plugin libraries beside the built-in ones (tests/method/bad_plugins: one crashes while
+    // loading, one ends the process), probed as the desktop executable probes them: this process, like the
+    // GUI, must carry on and list them as broken.
+    qputenv("TUNEBENCH_PLUGIN_PATH",
+        QByteArray(TUNEBENCH_BINARY_DIR "/tests/bad_plugins:") + qgetenv("TUNEBENCH_PLUGIN_PATH"));
+    setDefaultPluginProbe(TUNEBENCH_CLI);
 }
 
 void TestMainWindow::init()
@@ -512,6 +520,24 @@ void TestMainWindow::aboutDialogListsVersions()
     QCOMPARE(text(QStringLiteral("LibTorch")), QString::fromStdString(torchVersion()));
     QCOMPARE(text(QStringLiteral("QCustomPlot")), QStringLiteral(QCUSTOMPLOT_VERSION_STR));
     QCOMPARE(text(QStringLiteral("CUDA available")), cudaAvailable() ? QStringLiteral("yes") : QStringLiteral("no"));
+
+    // The plugins, and the broken ones with the reason, as plain text.
+    auto* plugins = dialog.findChild<QTreeWidget*>(QStringLiteral("pluginList"));
+    QVERIFY(plugins);
+    QStringList rows;
+    for (int i = 0; i < plugins->topLevelItemCount(); ++i) {
+        const QTreeWidgetItem* item = plugins->topLevelItem(i);
+        rows << item->text(0) + QLatin1Char('|') + item->text(1) + QLatin1Char('|') + item->text(3) + QLatin1Char('|')
+                + item->text(4);
+    }
+    const QString all = rows.join(QLatin1Char('\n'));
+    QVERIFY2(all.contains(QStringLiteral("adapter|lora|LORA|")), qPrintable(all));
+    QVERIFY2(
+        all.contains(QStringLiteral("broken|tunebench_crash.so||crashed while loading (signal 11")), qPrintable(all));
+    QVERIFY2(
+        all.contains(QStringLiteral("broken|tunebench_exit.so||ended the process while loading")), qPrintable(all));
+    QVERIFY2(all.contains(QStringLiteral("broken|tunebench_oldapi.so||was built for plugin API version 2")),
+        qPrintable(all));
 }
 
 void TestMainWindow::screenshotsOfEveryPage()

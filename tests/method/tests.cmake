@@ -18,3 +18,20 @@ add_dependencies(bench_preference tunebench-cli)
 tunebench_add_test(test_objective_parity SOURCES method/test_objective_parity.cpp LABELS integration reference
                    LIBRARIES tunebench_core TORCH TIMEOUT 300)
 add_dependencies(test_objective_parity tunebench-cli)
+
+# Plugin libraries that misbehave, for test_plugin_registry: bad_plugins/ holds one that crashes while loading,
+# one that ends the process, and three the loader refuses; bad_plugins_hang/ one whose loading never finishes.
+foreach(bad IN ITEMS crash exit noentry oldapi peftobjective hang)
+  set(folder bad_plugins)
+  if(bad STREQUAL "hang")
+    set(folder bad_plugins_hang)
+  endif()
+  add_library(tunebench_bad_${bad} MODULE method/bad_plugins/${bad}.cpp)
+  target_link_libraries(tunebench_bad_${bad} PRIVATE tunebench_core)
+  set_target_properties(tunebench_bad_${bad} PROPERTIES OUTPUT_NAME tunebench_${bad} PREFIX ""
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/${folder})
+  list(APPEND bad_plugin_targets tunebench_bad_${bad})
+endforeach()
+tunebench_add_test(test_plugin_registry SOURCES method/test_plugin_registry.cpp LABELS integration
+                   LIBRARIES tunebench_core)
+add_dependencies(test_plugin_registry tunebench-cli ${bad_plugin_targets})
