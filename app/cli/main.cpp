@@ -4,15 +4,17 @@
 #include "command_line.h"
 #include "commands.h"
 
-#include "core/runtime.h"
-#include "core/util/error.h"
 #include "core/device_memory.h"
+#include "core/runtime.h"
+#include "core/util/display_text.h"
+#include "core/util/error.h"
 #include "core/version.h"
 
 #include <algorithm>
 #include <ctime>
 #include <exception>
 #include <iostream>
+#include <unistd.h>
 
 namespace tunebench::cli {
 
@@ -24,6 +26,23 @@ std::string formatTime(double secondsSinceEpoch)
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
     return buffer;
+}
+
+std::string cell(const std::string& text)
+{
+    std::string out = escapeControls(text);
+    // escapeControls keeps tabs (they are harmless in prose); in a column they are not.
+    std::string::size_type at = 0;
+    while ((at = out.find('\t', at)) != std::string::npos) {
+        out.replace(at, 1, "\\t");
+        at += 2;
+    }
+    return out;
+}
+
+bool stdoutIsTerminal()
+{
+    return ::isatty(STDOUT_FILENO) == 1;
 }
 
 std::vector<Command>& commandRegistry()
@@ -85,8 +104,8 @@ int runCli(int argc, char** argv)
     }
     if (!match) {
         // A known group without a known verb gets the group's verbs listed.
-        std::cerr << "tunebench-cli: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "")
-                  << "'. Commands:\n";
+        std::cerr << "tunebench-cli: unknown command '"
+                  << escapeControls(args[0] + (args.size() > 1 ? " " + args[1] : "")) << "'. Commands:\n";
         for (const Command& c : commands)
             std::cerr << "  " << joinWords(c) << "\n";
         return 2;
@@ -97,14 +116,15 @@ int runCli(int argc, char** argv)
         configureThreads();
         return match->run(rest);
     } catch (const UsageError& e) {
-        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n"
+        // Messages quote names, records and files: their control characters are escaped.
+        std::cerr << "tunebench-cli " << name << ": " << escapeControls(e.what(), true) << "\n"
                   << "Run 'tunebench-cli " << name << " --help' for usage.\n";
         return 2;
     } catch (const Error& e) {
-        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n";
+        std::cerr << "tunebench-cli " << name << ": " << escapeControls(e.what(), true) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "tunebench-cli " << name << ": unexpected error: " << e.what() << "\n";
+        std::cerr << "tunebench-cli " << name << ": unexpected error: " << escapeControls(e.what(), true) << "\n";
         return 1;
     }
 }
