@@ -17,6 +17,7 @@
 
 #include <QAbstractItemView>
 #include <QLabel>
+#include <QPlainTextEdit>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTableWidget>
@@ -73,8 +74,13 @@ void check(const QString& where, const QString& text, Qt::TextFormat format, Che
         return;
     // Table cells may be cut short; what is shown must be a literal prefix.
     bool all = true;
+    // JSON (the configuration view) escapes controls its own way.
+    QString normal = shown;
+    normal.replace(QStringLiteral("\\u001b"), QStringLiteral("\\x1b"))
+        .replace(QStringLiteral("\\u0007"), QStringLiteral("\\x07"))
+        .replace(QStringLiteral("\\r"), QStringLiteral("\\x0d"));
     for (const QString& part : kVisible.mid(1)) // "<b>x</b>" is checked where the whole text is shown
-        all = all && shown.contains(part);
+        all = all && normal.contains(part);
     // (A model column shows the path's file name: what follows the "/" of "</b>".)
     if (!shown.contains(QStringLiteral("<img src=x onerror=alert(1)>")))
         out.failures << QStringLiteral("%1: the markup is not shown literally: %2").arg(where, shown);
@@ -88,6 +94,10 @@ void checkWindow(QWidget* window, Checked& out)
 {
     for (QLabel* label : window->findChildren<QLabel*>())
         check(QStringLiteral("label %1").arg(label->objectName()), label->text(), label->textFormat(), out);
+    for (QPlainTextEdit* edit : window->findChildren<QPlainTextEdit*>()) {
+        if (edit->isReadOnly()) // the configuration, the worker's log
+            check(QStringLiteral("text of %1").arg(edit->objectName()), edit->toPlainText(), Qt::PlainText, out);
+    }
     for (QWidget* w : window->findChildren<QWidget*>()) {
         if (!w->toolTip().isEmpty())
             check(QStringLiteral("tooltip of %1").arg(w->objectName()), w->toolTip(), Qt::AutoText, out);

@@ -300,7 +300,7 @@ void RunsPage::showSelectedRun()
     showLog();
     if (run->configJson != m_shownConfig) {
         m_shownConfig = run->configJson;
-        m_config->setPlainText(prettyJson(run->configJson));
+        m_config->setPlainText(userText(prettyJson(run->configJson), /*multiLine=*/true));
     }
     if (m_shownRunId != run->id) {
         m_shownRunId = run->id;
