@@ -491,7 +491,7 @@ void MonitorPage::updateSmoothed(bool all)
 void MonitorPage::followSamples()
 {
     Workspace* ws = m_session->workspace();
-    const std::vector<SampleRecord> samples = ArtifactStore(ws->db()).samples(m_runId);
+    const std::vector<SampleRecord> samples = ArtifactStore(ws->db()).samplesAfter(m_runId, m_lastSampleId);
     for (const SampleRecord& s : samples) {
         if (s.id <= m_lastSampleId)
             continue;
