@@ -3,6 +3,7 @@
 #include "core/method/plugin_registry.h"
 #include "core/version.h"
 #include "ui/widgets/qcustomplot_include.h"
+#include "ui/widgets/user_text.h"
 
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -54,14 +55,13 @@ AboutDialog::AboutDialog(QWidget* parent)
     plugins->setHeaderLabels({ tr("Kind"), tr("Name"), tr("Version"), tr("PEFT"), tr("File or reason") });
     const PluginRegistry& registry = defaultPluginRegistry();
     for (const PluginInfo& p : registry.plugins()) {
-        plugins->addTopLevelItem(new QTreeWidgetItem({ QString::fromUtf8(toString(p.kind).data()),
-            QString::fromStdString(p.name), QString::fromStdString(p.version), QString::fromStdString(p.peftType),
-            QString::fromStdString(p.path.string()) }));
+        plugins->addTopLevelItem(new QTreeWidgetItem({ QString::fromUtf8(toString(p.kind).data()), userText(p.name),
+            userText(p.version), userText(p.peftType), userText(p.path.string()) }));
     }
     for (const BrokenPlugin& b : registry.broken()) {
-        auto* item = new QTreeWidgetItem({ tr("broken"), QString::fromStdString(b.path.filename().string()), {}, {},
-            QString::fromStdString(b.reason) });
-        item->setToolTip(1, QString::fromStdString(b.path.string()));
+        auto* item
+            = new QTreeWidgetItem({ tr("broken"), userText(b.path.filename().string()), {}, {}, userText(b.reason) });
+        item->setToolTip(1, userToolTip(b.path.string()));
         item->setForeground(0, palette().color(QPalette::Disabled, QPalette::Text));
         plugins->addTopLevelItem(item);
     }

@@ -12,6 +12,7 @@
 #include "ui/pages/runs_page.h"
 #include "ui/recent_workspaces.h"
 #include "ui/run_queue.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -32,6 +33,14 @@
 namespace tunebench::ui {
 
 namespace {
+
+// A warning whose message quotes a folder name: shown as plain text, never as markup.
+void warnPlain(QWidget* parent, const QString& title, const QString& message)
+{
+    QMessageBox box(QMessageBox::Warning, title, userText(message, /*multiLine=*/true), QMessageBox::Ok, parent);
+    box.setTextFormat(Qt::PlainText);
+    box.exec();
+}
 
 const QString kGeometryKey = QStringLiteral("window/geometry");
 const QString kPageKey = QStringLiteral("window/page");
@@ -105,7 +114,7 @@ MainWindow::MainWindow(QWidget* parent)
     createMenus();
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &MainWindow::updateTitle);
     connect(m_session, &WorkspaceSession::errorOccurred, this,
-        [this](const QString& message) { statusBar()->showMessage(message, kStatusMessageMs); });
+        [this](const QString& message) { statusBar()->showMessage(userText(message), kStatusMessageMs); });
     statusBar()->showMessage(tr("Ready"));
     updateTitle();
 
@@ -201,8 +210,8 @@ bool MainWindow::adopt(const QString& dir, bool create, QString* error)
         if (error)
             *error = message;
         else
-            QMessageBox::warning(this, create ? tr("New Workspace") : tr("Open Workspace"), message);
-        statusBar()->showMessage(message.section(QLatin1Char('\n'), 0, 0), kStatusMessageMs);
+            warnPlain(this, create ? tr("New Workspace") : tr("Open Workspace"), message);
+        statusBar()->showMessage(userText(message.section(QLatin1Char('\n'), 0, 0)), kStatusMessageMs);
         return false;
     }
     RecentWorkspaces::remember(m_session->rootPath());

@@ -30,4 +30,12 @@ struct CommandRegistration {
 // "2026-11-21 09:30:05" in local time.
 std::string formatTime(double secondsSinceEpoch);
 
+// User text for a tab-separated listing: control characters (tabs included),
+// bidirectional overrides and bytes that are not UTF-8 escaped, so a name keeps
+// to its column and never drives the terminal.
+std::string cell(const std::string& text);
+
+// Whether standard output is a terminal (where raw generated text is escaped).
+bool stdoutIsTerminal();
+
 } // namespace tunebench::cli

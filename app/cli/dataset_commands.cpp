@@ -8,6 +8,7 @@
 #include "core/store/datasets.h"
 #include "core/store/workspace.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/util/display_text.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -87,13 +88,15 @@ int datasetImport(const std::vector<std::string>& args)
     out["errors"] = errors;
     std::cout << out.dump() << "\n";
     if (!r.imported) {
-        std::cerr << "tunebench-cli dataset import: " << file << ": nothing imported: ";
+        std::cerr << "tunebench-cli dataset import: " << escapeControls(file) << ": nothing imported: ";
         if (r.invalid > 0)
             std::cerr << r.invalid << " invalid record(s), e.g. line " << r.errors.front().line
-                      << (r.errors.front().field.empty() ? "" : " field '" + r.errors.front().field + "'") << ": "
-                      << r.errors.front().message << " (use --skip-invalid to import the rest)\n";
+                      << (r.errors.front().field.empty() ? ""
+                                                         : " field '" + escapeControls(r.errors.front().field) + "'")
+                      << ": " << escapeControls(r.errors.front().message)
+                      << " (use --skip-invalid to import the rest)\n";
         else if (!r.errors.empty())
-            std::cerr << r.errors.front().message << "\n";
+            std::cerr << escapeControls(r.errors.front().message) << "\n";
         else
             std::cerr << "cancelled\n";
         return 1;
@@ -113,8 +116,9 @@ int datasetList(const std::vector<std::string>& args)
     }
     Workspace ws = Workspace::open(cl.required("workspace"));
     for (const DatasetRecord& d : DatasetStore(ws.db()).list()) {
-        std::cout << d.id << '\t' << d.format << '\t' << d.records << '\t' << d.name << '\t'
-                  << (d.parentId ? std::to_string(*d.parentId) : "-") << '\t' << d.operation << '\n';
+        // Names are the user's: escaped so they keep to their column and never drive the terminal.
+        std::cout << d.id << '\t' << cell(d.format) << '\t' << d.records << '\t' << cell(d.name) << '\t'
+                  << (d.parentId ? std::to_string(*d.parentId) : "-") << '\t' << cell(d.operation) << '\n';
     }
     return 0;
 }

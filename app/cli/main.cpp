@@ -6,6 +6,7 @@
 
 #include "core/device_memory.h"
 #include "core/runtime.h"
+#include "core/util/display_text.h"
 #include "core/util/error.h"
 #include "core/version.h"
 
@@ -14,6 +15,7 @@
 #include <exception>
 #include <iostream>
 #include <ostream>
+#include <unistd.h>
 
 namespace tunebench::cli {
 
@@ -25,6 +27,23 @@ std::string formatTime(double secondsSinceEpoch)
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
     return buffer;
+}
+
+std::string cell(const std::string& text)
+{
+    std::string out = escapeControls(text);
+    // escapeControls keeps tabs (they are harmless in prose); in a column they are not.
+    std::string::size_type at = 0;
+    while ((at = out.find('\t', at)) != std::string::npos) {
+        out.replace(at, 1, "\\t");
+        at += 2;
+    }
+    return out;
+}
+
+bool stdoutIsTerminal()
+{
+    return ::isatty(STDOUT_FILENO) == 1;
 }
 
 std::vector<Command>& commandRegistry()
@@ -108,14 +127,14 @@ int runCli(int argc, char** argv)
         if (!group.empty()) {
             // A known group without a known verb gets the group's verbs listed.
             std::cerr << "tunebench-cli: "
-                      << (args.size() > 1 ? "unknown command '" + args[0] + " " + args[1] + "'"
-                                          : "'" + args[0] + "' needs a command")
+                      << escapeControls(args.size() > 1 ? "unknown command '" + args[0] + " " + args[1] + "'"
+                                                        : "'" + args[0] + "' needs a command")
                       << ".\n\n";
             printGroupHelp(std::cerr, args[0], group);
             return 2;
         }
-        std::cerr << "tunebench-cli: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "")
-                  << "'. Commands:\n";
+        std::cerr << "tunebench-cli: unknown command '"
+                  << escapeControls(args[0] + (args.size() > 1 ? " " + args[1] : "")) << "'. Commands:\n";
         for (const Command& c : commands)
             std::cerr << "  " << joinWords(c) << "\n";
         return 2;
@@ -126,14 +145,15 @@ int runCli(int argc, char** argv)
         configureThreads();
         return match->run(rest);
     } catch (const UsageError& e) {
-        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n"
+        // Messages quote names, records and files: their control characters are escaped.
+        std::cerr << "tunebench-cli " << name << ": " << escapeControls(e.what(), true) << "\n"
                   << "Run 'tunebench-cli " << name << " --help' for usage.\n";
         return 2;
     } catch (const Error& e) {
-        std::cerr << "tunebench-cli " << name << ": " << e.what() << "\n";
+        std::cerr << "tunebench-cli " << name << ": " << escapeControls(e.what(), true) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "tunebench-cli " << name << ": unexpected error: " << e.what() << "\n";
+        std::cerr << "tunebench-cli " << name << ": unexpected error: " << escapeControls(e.what(), true) << "\n";
         return 1;
     }
 }

@@ -12,6 +12,7 @@
 #include "core/model/safetensors.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/run_adapter.h"
+#include "core/util/display_text.h"
 #include "core/util/error.h"
 
 #include <c10/core/InferenceMode.h>
@@ -173,9 +174,8 @@ int makeModel(const std::vector<std::string>& args)
 
 int generateCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl(
-        "tunebench-cli generate --model DIR (--prompt TEXT | --prompt-ids JSON) [--max-new-tokens N]\n"
-        "                       [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop TEXT] [--json]",
+    CommandLine cl("tunebench-cli generate --model DIR (--prompt TEXT | --prompt-ids JSON) [--max-new-tokens N]\n"
+                   "                       [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop TEXT] [--json]",
         "Prints the model's continuation of the prompt (encoded with the model folder's tokenizer, special\n"
         "tokens added; or given as token ids: one prompt [1, 2, 3], or several [[1, 2], [3, 4, 5]] generated\n"
         "together, left-padded, one line each). Greedy unless a temperature above 0, --top-p or --top-k is\n"
@@ -267,14 +267,15 @@ int generateCommand(const std::vector<std::string>& args)
         const GeneratedSequence& result = results[i];
         const std::string text = tokenizer.decode(result.tokens, /*skipSpecialTokens=*/true);
         if (!cl.has("json")) {
-            std::cout << text << "\n";
+            // A terminal would obey escape sequences the model generates; a pipe gets the text as it is.
+            std::cout << (stdoutIsTerminal() ? escapeControls(text, true) : text) << "\n";
             continue;
         }
         const char* reason = result.reason == FinishReason::Eos ? "eos"
-            : result.reason == FinishReason::StopString       ? "stop"
-                                                              : "length";
-        const nlohmann::json j = { { "prompt_ids", prompts[i] }, { "ids", result.tokens }, { "text", text },
-            { "finish_reason", reason } };
+            : result.reason == FinishReason::StopString         ? "stop"
+                                                                : "length";
+        const nlohmann::json j
+            = { { "prompt_ids", prompts[i] }, { "ids", result.tokens }, { "text", text }, { "finish_reason", reason } };
         // Invalid UTF-8 (a continuation cut inside a character) is replaced rather than refused.
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }

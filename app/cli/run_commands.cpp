@@ -6,6 +6,7 @@
 #include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "core/util/display_text.h"
 #include "core/util/error.h"
 #include "core/util/yaml_json.h"
 
@@ -87,8 +88,10 @@ int runsList(const std::vector<std::string>& args)
         if (cl.has("json")) {
             std::cout << runToJson(r).dump() << "\n";
         } else {
-            std::cout << r.id << '\t' << toString(r.status) << '\t' << r.name << '\t' << orDash(r.adapter) << '\t'
-                      << orDash(r.objective) << '\t' << formatTime(r.createdAt) << '\n';
+            // Names are the user's: a tab, newline or escape sequence in one must not break the
+            // columns or drive the terminal (--json has them exactly).
+            std::cout << r.id << '\t' << toString(r.status) << '\t' << cell(r.name) << '\t' << cell(orDash(r.adapter))
+                      << '\t' << cell(orDash(r.objective)) << '\t' << formatTime(r.createdAt) << '\n';
         }
     }
     return 0;

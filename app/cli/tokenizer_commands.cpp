@@ -73,7 +73,18 @@ int tokenize(const std::vector<std::string>& args)
             } catch (const InputError& e) {
                 throw InputError(where + ": " + e.what());
             }
-            out += nlohmann::json(ids).dump();
+            // Written directly: a JSON array value of ten million ids would take 16 bytes an id.
+            out += '[';
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                if (i)
+                    out += ',';
+                out += std::to_string(ids[i]);
+                if (out.size() > (1 << 20)) {
+                    std::cout << out;
+                    out.clear();
+                }
+            }
+            out += ']';
         } else {
             if (!value.is_array())
                 throw InputError(where + ": expected a JSON array of token ids, got "

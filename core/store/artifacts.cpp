@@ -50,4 +50,17 @@ std::vector<SampleRecord> ArtifactStore::samples(std::int64_t runId, std::option
     return out;
 }
 
+std::vector<SampleRecord> ArtifactStore::samplesAfter(std::int64_t runId, std::int64_t afterId) const
+{
+    Statement st = m_db.prepare("SELECT id, run_id, step, prompt_index, sample_index, prompt, text, seed, time FROM "
+                                "samples WHERE run_id = ?1 AND id > ?2 ORDER BY id");
+    st.bind(1, runId).bind(2, afterId);
+    std::vector<SampleRecord> out;
+    while (st.step()) {
+        out.push_back({ st.int64(0), st.int64(1), st.int64(2), static_cast<int>(st.int64(3)),
+            static_cast<int>(st.int64(4)), st.text(5), st.text(6), st.optInt64(7), st.real(8) });
+    }
+    return out;
+}
+
 } // namespace tunebench

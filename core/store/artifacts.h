@@ -43,6 +43,9 @@ public:
 
     // Samples of a run; with step, only that step's.
     std::vector<SampleRecord> samples(std::int64_t runId, std::optional<std::int64_t> step = std::nullopt) const;
+    // Samples of a run recorded after the one with id afterId (in the order they were recorded), for a view
+    // that follows a run: reading them all on every commit would cost more the longer the run.
+    std::vector<SampleRecord> samplesAfter(std::int64_t runId, std::int64_t afterId) const;
 
 private:
     Database& m_db;

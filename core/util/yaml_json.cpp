@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -179,11 +180,24 @@ nlohmann::json yamlToJson(std::string_view text, std::string_view sourceName)
     return toJson(root, sourceName);
 }
 
+namespace {
+
+// A configuration is kilobytes: one beyond this is refused before it is read.
+constexpr std::uintmax_t kMaxConfigBytes = 16u << 20;
+
+} // namespace
+
 nlohmann::json readYamlOrJsonFile(const std::filesystem::path& path)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw InputError(path.string() + ": cannot open for reading");
+    // A configuration is kilobytes; parsing a huge one would take memory many times its size.
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kMaxConfigBytes)
+        throw InputError(path.string() + ": " + std::to_string(size) + " bytes, larger than the "
+            + std::to_string(kMaxConfigBytes >> 20) + " MiB a configuration file may be");
     std::stringstream buffer;
     buffer << in.rdbuf();
     // JSON is a subset of YAML 1.2, so one reader serves both.

@@ -21,3 +21,8 @@ if(TUNEBENCH_FUZZ)
 endif()
 tunebench_add_test(bench_dataset_import SOURCES data/bench_dataset_import.cpp LABELS bench LIBRARIES tunebench_core
                    TIMEOUT 600)
+# A 100 MB JSONL line and config, a 10-million-token text, a tokenizer with a million merges through tunebench-cli,
+# each child's peak RSS against the bounds docs/architecture.md states.
+tunebench_add_test(test_oversized_inputs SOURCES data/test_oversized_inputs.cpp LABELS slow
+                   LIBRARIES tunebench_core TORCH TIMEOUT 900)
+add_dependencies(test_oversized_inputs tunebench-cli)

@@ -25,7 +25,10 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
+#include <QTextDocument>
 #include <QtTest>
+
+#include <nlohmann/json.hpp>
 
 using namespace tunebench;
 using namespace tunebench::ui;
@@ -249,6 +252,78 @@ private Q_SLOTS:
         QVERIFY(md.contains("| \u2260 **training.learning_rate** | **0.0002** | **0.0001** |"));
         QVERIFY(md.contains("| adapter.r | 8 | 8 |"));
         QVERIFY(md.contains("```text\na hill | far away\n```"));
+    }
+
+    // Names, fields, samples and errors holding markup, a Markdown link and terminal escapes are shown as
+    // typed: the HTML holds them escaped and no live tag, the Markdown backslash-escapes them (Qt's own
+    // Markdown reader shows them literally), control characters and the RTL override are visible escapes.
+    void hostileTextIsShownLiterally()
+    {
+        const std::string hostile = "<b>x</b><img src=x onerror=alert(1)>[link](javascript:alert(1))*em* _u_ "
+                                    "`code` ~~s~~ &amp; | \x1b[31mred\x1b]0;title\x07\rCR\u202Eevil";
+        const QString literal = "<b>x</b><img src=x onerror=alert(1)>[link](javascript:alert(1))*em* _u_ `code` "
+                                "~~s~~ &amp; | \\x1b[31mred\\x1b]0;title\\x07\\x0dCR\\u202eevil";
+        const QString wsPath = m_dir.path() + "/hostile-ws";
+        std::int64_t runId = 0;
+        {
+            Workspace ws = Workspace::create(wsPath.toStdString());
+            DatasetRecord d;
+            d.name = hostile;
+            d.format = "instruction";
+            d.sourcePath = "/data/" + hostile;
+            d.records = 1;
+            const std::int64_t dataset = DatasetStore(ws.db()).add(d);
+            RunStore runs(ws.db());
+            NewRun run;
+            run.name = hostile;
+            run.adapter = "lora";
+            run.objective = "sft";
+            run.modelPath = "/models/" + hostile;
+            run.datasetId = dataset;
+            run.configJson = nlohmann::json({ { "note", hostile }, { hostile, 1 } }).dump();
+            runId = runs.create(run);
+            runs.setStatus(runId, RunStatus::Running, {}, 1);
+            runs.setStatus(runId, RunStatus::Failed, "failed on " + hostile);
+            BatchWriter w(ws.db());
+            w.addMetric(runId, 1, "loss", 1.0);
+            w.addSample(runId, 1, 0, 0, hostile, hostile, 7);
+            w.flush();
+        }
+        Workspace ws = Workspace::open(wsPath.toStdString());
+        const ReportData d = collectReportData(ws, { runId });
+
+        const QString htmlFile = m_dir.path() + "/hostile.html";
+        writeReport(d, htmlFile, true);
+        const QString html = QString::fromUtf8(readAll(htmlFile));
+        QVERIFY(!html.contains("<img src=x"));
+        QVERIFY(!html.contains("<b>x</b>"));
+        QVERIFY(!html.contains(QChar(0x1b)));
+        QVERIFY(!html.contains(QChar(0x202E)));
+        QVERIFY(!html.contains(QChar('\r')));
+        QVERIFY(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        QTextDocument htmlDoc;
+        htmlDoc.setHtml(html);
+        const QString htmlText = htmlDoc.toPlainText();
+        // The run's name, dataset, model path, error, configuration key and value, two sample texts.
+        QVERIFY2(htmlText.count(literal) >= 8, qPrintable(QString::number(htmlText.count(literal))));
+
+        const QString mdFile = m_dir.path() + "/hostile.md";
+        writeReport(d, mdFile, true);
+        const QString md = QString::fromUtf8(readAll(mdFile));
+        QVERIFY(!md.contains(QChar(0x1b)));
+        QVERIFY(!md.contains(QChar(0x202E)));
+        QVERIFY(!md.contains(QChar('\r')));
+        // Outside the fenced sample blocks, every < and [ of the text is escaped.
+        const QString outsideFences = md.section("## Samples", 0, 0);
+        QVERIFY(!outsideFences.contains(QRegularExpression("[^\\\\]<img")));
+        QVERIFY(!outsideFences.contains(QRegularExpression("[^\\\\]\\[link")));
+        QVERIFY(outsideFences.contains("\\<img src=x onerror=alert(1)\\>\\[link\\](javascript:alert(1))"));
+        QTextDocument mdDoc;
+        mdDoc.setMarkdown(md);
+        const QString mdText = mdDoc.toPlainText();
+        QVERIFY2(mdText.count(literal) >= 8, qPrintable(mdText));
+        QVERIFY(!mdDoc.toHtml().contains("<img src=\"x\""));
+        QVERIFY(!mdDoc.toHtml().contains("href=\"javascript"));
     }
 
     void refusesToOverwrite()

@@ -197,6 +197,14 @@ private Q_SLOTS:
         QCOMPARE(atStep10.size(), 1u);
         QCOMPARE(QString::fromStdString(atStep10[0].text), QStringLiteral("a cat"));
         QCOMPARE(atStep10[0].seed.value_or(-1), 7);
+        // A view following the run reads only what came after the last it showed.
+        const auto all = arts.samples(id);
+        QCOMPARE(arts.samplesAfter(id, 0).size(), 3u);
+        const auto after = arts.samplesAfter(id, all[0].id);
+        QCOMPARE(after.size(), 2u);
+        QCOMPARE(QString::fromStdString(after[0].text), QStringLiteral("a hill"));
+        QVERIFY(arts.samplesAfter(id, after[1].id).empty());
+        QVERIFY(arts.samplesAfter(id + 1, 0).empty());
         runs.remove(id);
         QCOMPARE(arts.list().size(), 1u); // the run's artifact rows went with it
         QVERIFY(arts.samples(id).empty());

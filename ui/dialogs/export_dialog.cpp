@@ -1,4 +1,5 @@
 #include "ui/dialogs/export_dialog.h"
+#include "ui/widgets/user_text.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -127,6 +128,7 @@ ExportDialog::ExportDialog(Mode mode, const QList<RunChoice>& runs, const QStrin
 
     m_problem->setObjectName(QStringLiteral("exportProblem"));
     m_problem->setWordWrap(true);
+    makePlainLabel(m_problem); // it quotes paths the user typed
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     buttons->button(QDialogButtonBox::Ok)->setText(mode == MergeRuns ? tr("&Merge") : tr("&Export"));
     connect(buttons, &QDialogButtonBox::accepted, this, [this] {

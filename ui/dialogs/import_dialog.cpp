@@ -4,6 +4,7 @@
 #include "core/store/workspace.h"
 #include "core/util/error.h"
 #include "ui/models/record_preview_model.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -82,6 +83,7 @@ ImportDialog::ImportDialog(WorkspaceSession* session, QWidget* parent)
     for (DatasetFormat f : kFormats)
         m_format->addItem(qs(toString(f)), qs(toString(f)));
     m_detected = new QLabel;
+    makePlainLabel(m_detected); // it lists the file's column names
     auto* formatRow = new QHBoxLayout;
     formatRow->addWidget(m_format);
     formatRow->addWidget(m_detected, 1);
@@ -108,6 +110,7 @@ ImportDialog::ImportDialog(WorkspaceSession* session, QWidget* parent)
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("importStatus"));
     m_status->setWordWrap(true);
+    makePlainLabel(m_status); // messages quote the file's records
 
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     m_importButton = buttons->addButton(tr("&Import"), QDialogButtonBox::ActionRole);
@@ -293,9 +296,8 @@ void ImportDialog::showErrors(const std::vector<RecordError>& errors)
         row << new QStandardItem(file);
         auto* line = new QStandardItem;
         line->setData(static_cast<qlonglong>(e.line), Qt::DisplayRole);
-        row << line << new QStandardItem(QString::fromStdString(e.field))
-            << new QStandardItem(QString::fromStdString(e.message));
-        row.back()->setToolTip(QString::fromStdString(e.message));
+        row << line << new QStandardItem(userText(e.field)) << new QStandardItem(userText(e.message));
+        row.back()->setToolTip(userToolTip(e.message));
         m_errors->appendRow(row);
     }
     m_errorView->resizeColumnsToContents();
@@ -303,7 +305,7 @@ void ImportDialog::showErrors(const std::vector<RecordError>& errors)
 
 void ImportDialog::showStatus(const QString& text, bool error)
 {
-    m_status->setText(text);
+    m_status->setText(userText(text, /*multiLine=*/true));
     m_status->setStyleSheet(error ? QStringLiteral("color: #b42318;") : QString());
 }
 

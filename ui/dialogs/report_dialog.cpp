@@ -1,4 +1,5 @@
 #include "ui/dialogs/report_dialog.h"
+#include "ui/widgets/user_text.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -56,6 +57,7 @@ ReportDialog::ReportDialog(const QList<RunChoice>& runs, const QString& workspac
     form->addRow(QString(), m_force);
     m_problem->setObjectName(QStringLiteral("reportProblem"));
     m_problem->setWordWrap(true);
+    makePlainLabel(m_problem); // it quotes paths the user typed
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("&Write"));
     auto* layout = new QVBoxLayout(this);

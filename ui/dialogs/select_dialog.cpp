@@ -3,6 +3,7 @@
 #include "core/data/dataset_select.h"
 #include "core/data/model_selection.h"
 #include "core/store/workspace.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -81,7 +82,7 @@ SelectDialog::SelectDialog(WorkspaceSession* session, const DatasetRecord& paren
     , m_session(session)
     , m_parent(parent)
 {
-    setWindowTitle(tr("Derive a dataset from #%1 %2").arg(parent.id).arg(QString::fromStdString(parent.name)));
+    setWindowTitle(tr("Derive a dataset from #%1 %2").arg(QString::number(parent.id), userText(parent.name)));
     setObjectName(QStringLiteral("selectDialog"));
     m_method = new QComboBox;
     m_method->setObjectName(QStringLiteral("selectMethod"));
@@ -149,6 +150,7 @@ SelectDialog::SelectDialog(WorkspaceSession* session, const DatasetRecord& paren
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("selectStatus"));
     m_status->setWordWrap(true);
+    makePlainLabel(m_status); // messages quote names and records
 
     auto* top = new QFormLayout;
     top->addRow(tr("&Method:"), m_method);
@@ -269,13 +271,13 @@ bool SelectDialog::run()
     } catch (const std::exception& e) {
         QApplication::restoreOverrideCursor();
         m_status->setStyleSheet(QStringLiteral("color: #b42318;"));
-        m_status->setText(QString::fromUtf8(e.what()));
+        m_status->setText(userText(std::string(e.what()), /*multiLine=*/true));
         return false;
     }
     QApplication::restoreOverrideCursor();
     QStringList made;
     for (const DatasetRecord& d : m_created)
-        made << tr("#%1 %2 (%3 records)").arg(d.id).arg(QString::fromStdString(d.name)).arg(d.records);
+        made << tr("#%1 %2 (%3 records)").arg(QString::number(d.id), userText(d.name), QString::number(d.records));
     m_status->setText(tr("Created %1.").arg(made.join(QStringLiteral(", "))));
     m_session->notifyChanged();
     return true;

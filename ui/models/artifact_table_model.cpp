@@ -1,6 +1,7 @@
 #include "ui/models/artifact_table_model.h"
 
 #include "ui/models/display_format.h"
+#include "ui/widgets/user_text.h"
 
 #include <QDir>
 
@@ -46,7 +47,7 @@ QVariant ArtifactTableModel::data(const QModelIndex& index, int role) const
         case KindColumn:
             return orDash(artifact->kind);
         case PathColumn:
-            return QString::fromStdString(artifact->path);
+            return userText(artifact->path);
         case CreatedColumn:
             return sort ? QVariant(artifact->createdAt) : QVariant(formatTime(artifact->createdAt));
         case ColumnCount:
@@ -55,7 +56,7 @@ QVariant ArtifactTableModel::data(const QModelIndex& index, int role) const
         return {};
     }
     if (role == Qt::ToolTipRole && column == PathColumn)
-        return absolutePath(index.row());
+        return userToolTip(absolutePath(index.row()));
     if (role == Qt::TextAlignmentRole && column == IdColumn)
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     return {};

@@ -1,4 +1,5 @@
 #include "ui/models/config_diff_model.h"
+#include "ui/widgets/user_text.h"
 
 #include <QColor>
 #include <QFont>
@@ -127,9 +128,9 @@ QVariant ConfigDiffModel::data(const QModelIndex& index, int role) const
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
         if (column == 0)
-            return row.key;
+            return role == Qt::ToolTipRole ? userToolTip(row.key) : userText(row.key);
         if (const auto& value = row.values[static_cast<std::size_t>(column - 1)])
-            return *value;
+            return role == Qt::ToolTipRole ? userToolTip(*value) : userText(*value);
         return role == Qt::ToolTipRole ? tr("not set in this run") : QStringLiteral("\u2014");
     case kDiffersRole:
         return row.differs;

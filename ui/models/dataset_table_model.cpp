@@ -1,6 +1,7 @@
 #include "ui/models/dataset_table_model.h"
 
 #include "ui/models/display_format.h"
+#include "ui/widgets/user_text.h"
 
 #include <QFileInfo>
 
@@ -21,7 +22,7 @@ QString DatasetTableModel::parentText(const DatasetRecord& dataset) const
         return orDash({});
     const int row = rowOf(*dataset.parentId);
     const QString id = QStringLiteral("#%1").arg(*dataset.parentId);
-    return row < 0 ? id : id + QLatin1Char(' ') + QString::fromStdString(m_records[static_cast<std::size_t>(row)].name);
+    return row < 0 ? id : id + QLatin1Char(' ') + userText(m_records[static_cast<std::size_t>(row)].name);
 }
 
 QVariant DatasetTableModel::data(const QModelIndex& index, int role) const
@@ -39,14 +40,14 @@ QVariant DatasetTableModel::data(const QModelIndex& index, int role) const
         case IdColumn:
             return QVariant::fromValue<qint64>(ds->id);
         case NameColumn:
-            return QString::fromStdString(ds->name);
+            return userText(ds->name);
         case FormatColumn:
             return orDash(ds->format);
         case RecordsColumn:
             return QVariant::fromValue<qint64>(ds->records);
         case SourceColumn:
             return ds->sourcePath.empty() ? orDash(ds->sourcePath)
-                                          : QFileInfo(QString::fromStdString(ds->sourcePath)).fileName();
+                                          : userText(QFileInfo(QString::fromStdString(ds->sourcePath)).fileName());
         case ParentColumn:
             if (sort)
                 return QVariant::fromValue<qint64>(ds->parentId.value_or(0));
@@ -62,11 +63,11 @@ QVariant DatasetTableModel::data(const QModelIndex& index, int role) const
     }
     if (role == Qt::ToolTipRole) {
         if (column == SourceColumn)
-            return QString::fromStdString(ds->sourcePath);
+            return userToolTip(ds->sourcePath);
         if (column == OperationColumn)
-            return tr("Parameters: %1").arg(QString::fromStdString(ds->paramsJson));
+            return userToolTip(tr("Parameters: %1").arg(QString::fromStdString(ds->paramsJson)));
         if (column == NameColumn && !ds->contentHash.empty())
-            return tr("Content hash: %1").arg(QString::fromStdString(ds->contentHash));
+            return userToolTip(tr("Content hash: %1").arg(QString::fromStdString(ds->contentHash)));
         return {};
     }
     if (role == Qt::TextAlignmentRole && (column == IdColumn || column == RecordsColumn))

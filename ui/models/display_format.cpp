@@ -1,4 +1,5 @@
 #include "ui/models/display_format.h"
+#include "ui/widgets/user_text.h"
 
 #include <QDateTime>
 
@@ -37,7 +38,7 @@ QString formatDuration(std::optional<double> startedAt, std::optional<double> fi
 
 QString orDash(const std::string& text)
 {
-    return text.empty() ? kDash : QString::fromStdString(text);
+    return text.empty() ? kDash : userText(text);
 }
 
 } // namespace tunebench::ui

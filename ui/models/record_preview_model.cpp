@@ -1,4 +1,5 @@
 #include "ui/models/record_preview_model.h"
+#include "ui/widgets/user_text.h"
 
 namespace tunebench::ui {
 
@@ -72,8 +73,8 @@ QVariant RecordPreviewModel::data(const QModelIndex& index, int role) const
         return {};
     const QString text = fullText(r[key]);
     if (role == Qt::ToolTipRole)
-        return text;
-    QString shown = text;
+        return userToolTip(text);
+    QString shown = userText(text, true);
     shown.replace(QLatin1Char('\n'), QStringLiteral(" \u23CE "));
     if (shown.size() > kMaxShownChars)
         shown = shown.left(kMaxShownChars - 1) + QStringLiteral("\u2026");

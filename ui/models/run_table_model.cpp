@@ -4,6 +4,7 @@
 #include "core/store/datasets.h"
 #include "core/store/metrics.h"
 #include "ui/models/display_format.h"
+#include "ui/widgets/user_text.h"
 
 #include <QColor>
 #include <QFileInfo>
@@ -34,7 +35,7 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
         case IdColumn:
             return QVariant::fromValue<qint64>(run->id);
         case NameColumn:
-            return QString::fromStdString(run->name);
+            return userText(run->name);
         case StatusColumn: {
             const std::string_view status = toString(run->status);
             return QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size()));
@@ -46,7 +47,7 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
         case ModelColumn:
             // The folder name tells models apart; the full path is in the tooltip.
             return run->modelPath.empty() ? orDash(run->modelPath)
-                                          : QFileInfo(QString::fromStdString(run->modelPath)).fileName();
+                                          : userText(QFileInfo(QString::fromStdString(run->modelPath)).fileName());
         case CreatedColumn:
             return sort ? QVariant(run->createdAt) : QVariant(formatTime(run->createdAt));
         case DurationColumn:
@@ -73,9 +74,9 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const
     }
     if (role == Qt::ToolTipRole) {
         if (column == StatusColumn && !run->error.empty())
-            return QString::fromStdString(run->error);
+            return userToolTip(run->error);
         if (column == ModelColumn)
-            return QString::fromStdString(run->modelPath);
+            return userToolTip(run->modelPath);
         return {};
     }
     if (role == Qt::ForegroundRole && column == StatusColumn) {
@@ -146,7 +147,7 @@ void RunTableModel::refreshExtras()
     try {
         m_datasetNames.clear();
         for (const DatasetRecord& d : DatasetStore(ws->db()).list())
-            m_datasetNames.insert(d.id, QString::fromStdString(d.name));
+            m_datasetNames.insert(d.id, userText(d.name));
         const MetricQuery query(ws->db());
         QHash<qint64, RunMetrics> fresh;
         for (const RunRecord& run : m_records) {

@@ -6,6 +6,7 @@
 #include "ui/pages/monitor_page.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/series_plot.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QCheckBox>
@@ -93,6 +94,7 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
     m_overlay->setLegendForOne(true);
     m_overlayNote->setObjectName(QStringLiteral("compareOverlayNote"));
     m_overlayNote->setWordWrap(true);
+    makePlainLabel(m_overlayNote); // it lists run names
     auto* curves = new QWidget;
     auto* curvesLayout = new QVBoxLayout(curves);
     auto* curvesBar = new QHBoxLayout;
@@ -278,7 +280,7 @@ void ComparePage::refresh()
                 entries.push_back({ run.id,
                     QStringLiteral("#%1 %2 (%3)")
                         .arg(run.id)
-                        .arg(QString::fromStdString(run.name),
+                        .arg(userText(run.name),
                             QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size()))),
                     run.configJson, run.startedAt });
             }
@@ -518,8 +520,8 @@ void ComparePage::updateSummary()
         const QStringList cells = { r.group, r.metric, QString::number(r.finalValue.n), meanStdText(r.finalValue),
             meanStdText(r.bestValue), higherIsBetter(r.metric) ? tr("highest") : tr("lowest") };
         for (int column = 0; column < cells.size(); ++column) {
-            auto* item = new QTableWidgetItem(cells[column]);
-            item->setToolTip(cells[column]);
+            auto* item = new QTableWidgetItem(userText(cells[column]));
+            item->setToolTip(userToolTip(cells[column]));
             m_summaryTable->setItem(row, column, item);
         }
         ++row;

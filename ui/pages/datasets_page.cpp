@@ -11,6 +11,7 @@
 #include "ui/models/record_preview_model.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/length_histogram.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QApplication>
@@ -70,6 +71,7 @@ DatasetsPage::DatasetsPage(WorkspaceSession* session, QWidget* parent)
     m_previewLabel = new QLabel;
     m_previewLabel->setObjectName(QStringLiteral("datasetsPreviewLabel"));
     m_previewLabel->setWordWrap(true);
+    m_previewLabel->setTextFormat(Qt::RichText); // the dataset's name is escaped
     auto* previewTab = new QWidget;
     auto* previewLayout = new QVBoxLayout(previewTab);
     previewLayout->addWidget(m_previewLabel);
@@ -96,6 +98,7 @@ DatasetsPage::DatasetsPage(WorkspaceSession* session, QWidget* parent)
     m_statsSummary = new QLabel(tr("Choose a tokenizer and compute the statistics of the selected dataset."));
     m_statsSummary->setObjectName(QStringLiteral("datasetsStatsSummary"));
     m_statsSummary->setWordWrap(true);
+    m_statsSummary->setTextFormat(Qt::RichText); // errors are escaped
     m_statsSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_promptHistogram = new LengthHistogram(tr("Prompt tokens"));
     m_promptHistogram->setObjectName(QStringLiteral("datasetsPromptHistogram"));
@@ -252,13 +255,12 @@ void DatasetsPage::onSelectionChanged()
     }
     m_preview->setRecords(std::move(records), columns);
     if (row) {
-        m_previewLabel->setText(tr("#%1 %2: %3 records (%4), showing the first %5. Content hash %6.")
-                                    .arg(row->id)
-                                    .arg(QString::fromStdString(row->name))
-                                    .arg(row->records)
-                                    .arg(QString::fromStdString(row->format))
-                                    .arg(m_preview->rowCount())
-                                    .arg(QString::fromStdString(row->contentHash).left(19) + QStringLiteral("\u2026")));
+        // One arg() call: a name holding "%3" must not be filled in by a later one.
+        m_previewLabel->setText(
+            tr("#%1 %2: %3 records (%4), showing the first %5. Content hash %6.")
+                .arg(QString::number(row->id), userRichText(row->name), QString::number(row->records),
+                    userRichText(row->format), QString::number(m_preview->rowCount()),
+                    userRichText(row->contentHash.substr(0, 19)) + QStringLiteral("\u2026")));
     }
     Q_EMIT selectedDatasetChanged();
 }
@@ -301,7 +303,7 @@ bool DatasetsPage::computeStats(const QString& tokenizerDir, int cutoffLen)
                 .arg(response.max));
     } catch (const std::exception& e) {
         QApplication::restoreOverrideCursor();
-        m_statsSummary->setText(QString::fromUtf8(e.what()));
+        m_statsSummary->setText(userRichText(std::string(e.what()), /*multiLine=*/true));
         return false;
     }
     QApplication::restoreOverrideCursor();
@@ -332,7 +334,7 @@ void DatasetsPage::rebuildLineage()
     QStandardItem* selectedItem = nullptr;
     for (const DatasetRecord& d : all) { // ids ascend, so a parent comes before its children
         QList<QStandardItem*> row;
-        auto* name = new QStandardItem(QStringLiteral("#%1 %2").arg(d.id).arg(QString::fromStdString(d.name)));
+        auto* name = new QStandardItem(QStringLiteral("#%1 %2").arg(QString::number(d.id), userText(d.name)));
         name->setData(static_cast<qlonglong>(d.id), Qt::UserRole);
         if (selected && d.id == *selected) {
             QFont bold = name->font();
@@ -340,8 +342,8 @@ void DatasetsPage::rebuildLineage()
             name->setFont(bold);
             selectedItem = name;
         }
-        row << name << new QStandardItem(QString::fromStdString(d.operation))
-            << new QStandardItem(QString::number(d.records)) << new QStandardItem(QString::fromStdString(d.paramsJson));
+        row << name << new QStandardItem(userText(d.operation)) << new QStandardItem(QString::number(d.records))
+            << new QStandardItem(userText(d.paramsJson));
         auto parent = d.parentId ? items.find(*d.parentId) : items.end();
         if (parent != items.end())
             parent->second->appendRow(row);

@@ -6,6 +6,7 @@
 #include "ui/dialogs/report_dialog.h"
 #include "ui/models/artifact_table_model.h"
 #include "ui/widgets/empty_state.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QCoreApplication>
@@ -104,6 +105,7 @@ ExportsPage::ExportsPage(WorkspaceSession* session, QWidget* parent)
     m_busy->setObjectName(QStringLiteral("exportsBusy"));
     m_busyLabel = new QLabel;
     m_busyLabel->setObjectName(QStringLiteral("exportsBusyLabel"));
+    makePlainLabel(m_busyLabel);
     m_busyBar = new QProgressBar;
     m_busyBar->setRange(0, 0); // the CLI reports no progress: an indeterminate bar
     m_busyBar->setMaximumWidth(220);
@@ -120,6 +122,7 @@ ExportsPage::ExportsPage(WorkspaceSession* session, QWidget* parent)
     m_message = new QLabel;
     m_message->setObjectName(QStringLiteral("exportsMessage"));
     m_message->setWordWrap(true);
+    makePlainLabel(m_message); // the CLI's messages quote names and paths
     m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_message->hide();
 
@@ -188,7 +191,7 @@ QList<RunChoice> ExportsPage::runChoices() const
             out.append({ r.id,
                 QStringLiteral("#%1 %2 (%3)")
                     .arg(r.id)
-                    .arg(QString::fromStdString(r.name), QString::fromStdString(std::string(toString(r.status)))) });
+                    .arg(userText(r.name), QString::fromStdString(std::string(toString(r.status)))) });
         }
     } catch (const std::exception& e) {
         m_session->reportError(tr("Cannot read the runs: %1").arg(QString::fromUtf8(e.what())));
@@ -233,8 +236,11 @@ void ExportsPage::openFolder()
     if (folder.isEmpty())
         return;
     if (!QFileInfo(folder).isDir()) {
-        QMessageBox::warning(this, tr("Open Folder"),
-            tr("The folder %1 does not exist any more.").arg(QDir::toNativeSeparators(folder)));
+        QMessageBox box(QMessageBox::Warning, tr("Open Folder"),
+            tr("The folder %1 does not exist any more.").arg(userText(QDir::toNativeSeparators(folder))),
+            QMessageBox::Ok, this);
+        box.setTextFormat(Qt::PlainText);
+        box.exec();
         return;
     }
     if (!QDesktopServices::openUrl(QUrl::fromLocalFile(folder)))
@@ -344,7 +350,7 @@ void ExportsPage::taskEnded(int exitCode, QProcess::ExitStatus status)
         m_message->setText(tr("Done: %1.").arg(m_description));
         m_message->setStyleSheet(QString());
     } else {
-        m_message->setText(tr("%1 failed:\n%2").arg(m_description, m_lastError));
+        m_message->setText(tr("%1 failed:\n%2").arg(m_description, userText(m_lastError, /*multiLine=*/true)));
         m_message->setStyleSheet(QStringLiteral("color: #b71c1c;"));
     }
     m_message->show();
@@ -361,7 +367,7 @@ void ExportsPage::failTask(const QString& message)
     m_process = nullptr;
     process->deleteLater();
     m_busy->hide();
-    m_message->setText(tr("%1 failed:\n%2").arg(m_description, message));
+    m_message->setText(tr("%1 failed:\n%2").arg(m_description, userText(message, /*multiLine=*/true)));
     m_message->setStyleSheet(QStringLiteral("color: #b71c1c;"));
     m_message->show();
     updateButtons();

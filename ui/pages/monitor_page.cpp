@@ -10,6 +10,7 @@
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/resource_panel.h"
 #include "ui/widgets/series_plot.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QCheckBox>
@@ -50,7 +51,7 @@ QString runLabel(const RunRecord& run)
     const std::string_view status = toString(run.status);
     return QStringLiteral("#%1 %2 (%3)")
         .arg(run.id)
-        .arg(QString::fromStdString(run.name), QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
+        .arg(userText(run.name), QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
 }
 
 } // namespace
@@ -127,6 +128,7 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
     qobject_cast<QLabel*>(bar->itemAt(0)->widget())->setBuddy(m_runPicker);
     bar->addWidget(m_runPicker);
     bar->addWidget(m_runInfo, 1);
+    makePlainLabel(m_runInfo); // the run's error quotes names and data
     bar->addWidget(new QLabel(tr("Smoothing:")));
     bar->addWidget(m_smoothing);
     bar->addWidget(m_smoothingLabel);
@@ -379,10 +381,10 @@ void MonitorPage::updateWorker()
                 // Only a live worker of this host: a pid of another host's or a gone worker means nothing here.
                 if (checkWorker(*run).verdict == WorkerCheck::Verdict::Alive)
                     pid = *run->workerPid;
-                info = QString::fromStdString(run->adapter + " \u00b7 " + run->objective);
+                info = userText(run->adapter + " \u00b7 " + run->objective);
                 if (!run->error.empty())
                     info += tr(" \u00b7 error: %1")
-                                .arg(QString::fromStdString(run->error).section(QLatin1Char('\n'), 0, 0));
+                                .arg(userText(QString::fromStdString(run->error).section(QLatin1Char('\n'), 0, 0)));
             }
         } catch (const std::exception& e) {
             m_session->reportError(tr("Cannot read run %1: %2").arg(m_runId).arg(QString::fromUtf8(e.what())));
@@ -491,7 +493,7 @@ void MonitorPage::updateSmoothed(bool all)
 void MonitorPage::followSamples()
 {
     Workspace* ws = m_session->workspace();
-    const std::vector<SampleRecord> samples = ArtifactStore(ws->db()).samples(m_runId);
+    const std::vector<SampleRecord> samples = ArtifactStore(ws->db()).samplesAfter(m_runId, m_lastSampleId);
     for (const SampleRecord& s : samples) {
         if (s.id <= m_lastSampleId)
             continue;
@@ -501,11 +503,11 @@ void MonitorPage::followSamples()
         auto* step = new QTableWidgetItem;
         step->setData(Qt::DisplayRole, QVariant::fromValue<qlonglong>(s.step));
         m_samples->setItem(row, 0, step);
-        auto* prompt = new QTableWidgetItem(QString::fromStdString(s.prompt));
-        prompt->setToolTip(prompt->text());
+        auto* prompt = new QTableWidgetItem(userText(s.prompt));
+        prompt->setToolTip(userToolTip(s.prompt));
         m_samples->setItem(row, 1, prompt);
-        auto* text = new QTableWidgetItem(QString::fromStdString(s.text));
-        text->setToolTip(text->text());
+        auto* text = new QTableWidgetItem(userText(s.text));
+        text->setToolTip(userToolTip(s.text));
         m_samples->setItem(row, 2, text);
     }
 }

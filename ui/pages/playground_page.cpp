@@ -6,10 +6,10 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/tokenizer/chat_template.h"
-#include "core/train/run_adapter.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/run_adapter.h"
 #include "core/util/error.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QCheckBox>
@@ -192,6 +192,7 @@ PlaygroundPage::PlaygroundPage(WorkspaceSession* session, QWidget* parent)
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("playgroundStatus"));
     m_status->setWordWrap(true);
+    makePlainLabel(m_status); // errors quote paths and names
 
     auto* settings = new QFormLayout;
     settings->addRow(tr("Prompt:"), m_prompt);
@@ -215,6 +216,7 @@ PlaygroundPage::PlaygroundPage(WorkspaceSession* session, QWidget* parent)
         text->setReadOnly(true);
         layout->addWidget(title);
         layout->addWidget(text, 1);
+        title->setTextFormat(Qt::RichText); // the markup is ours; names are escaped
         m_titles[static_cast<std::size_t>(i)] = title;
         m_outputs[static_cast<std::size_t>(i)] = text;
         outputs->addWidget(panel);
@@ -312,7 +314,7 @@ bool PlaygroundPage::generate()
     if (m_generating)
         return false;
     auto fail = [this](const QString& message) {
-        m_status->setText(message);
+        m_status->setText(userText(message, /*multiLine=*/true));
         m_status->setStyleSheet(QStringLiteral("color: #c62828;"));
         return false;
     };
@@ -346,10 +348,8 @@ bool PlaygroundPage::generate()
         }
         if (!run)
             continue;
-        title->setText(
-            tr("<b>Run #%1</b> %2 (%3)")
-                .arg(run->id)
-                .arg(QString::fromStdString(run->name).toHtmlEscaped(), QString::fromStdString(run->adapter)));
+        title->setText(tr("<b>Run #%1</b> %2 (%3)")
+                           .arg(QString::number(run->id), userRichText(run->name), userRichText(run->adapter)));
         if (base.isEmpty())
             base = QString::fromStdString(run->modelPath);
         requests.append({ i + 1, QString::fromStdString(run->modelPath),
@@ -361,7 +361,7 @@ bool PlaygroundPage::generate()
         return fail(tr("Choose a base model folder or a run."));
     if (m_baseModel->text().trimmed().isEmpty())
         m_baseModel->setText(base);
-    m_titles[0]->setText(tr("<b>Base model</b> %1").arg(QFileInfo(base).fileName().toHtmlEscaped()));
+    m_titles[0]->setText(tr("<b>Base model</b> %1").arg(userRichText(QFileInfo(base).fileName())));
     requests.prepend({ 0, base, QString(), prompt, m_chatTemplate->isChecked(), options });
     for (const Request& r : requests)
         m_outputs[static_cast<std::size_t>(r.column)]->setPlaceholderText(tr("Generating\u2026"));
@@ -379,13 +379,12 @@ void PlaygroundPage::showOutput(int index)
     QPlainTextEdit* text = m_outputs[static_cast<std::size_t>(out.column)];
     text->setPlaceholderText(QString());
     if (!out.error.isEmpty()) {
-        text->setPlainText(tr("Error: %1").arg(out.error));
+        text->setPlainText(tr("Error: %1").arg(userText(out.error, /*multiLine=*/true)));
         return;
     }
-    text->setPlainText(out.text);
-    text->setToolTip(tr("%n token(s) in %1 s\nPrompt as given to the model:\n%2", nullptr, int(out.tokens))
-                         .arg(out.seconds, 0, 'f', 2)
-                         .arg(out.prompt));
+    text->setPlainText(userText(out.text, /*multiLine=*/true));
+    text->setToolTip(userToolTip(tr("%n token(s) in %1 s\nPrompt as given to the model:\n%2", nullptr, int(out.tokens))
+                                     .arg(QString::number(out.seconds, 'f', 2), out.prompt)));
 }
 
 void PlaygroundPage::finished()

@@ -9,6 +9,7 @@
 #include "ui/pages/run_setup/run_setup_form.h"
 #include "ui/pages/run_setup/yaml_view.h"
 #include "ui/run_queue.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QComboBox>
@@ -65,6 +66,7 @@ RunSetupPage::RunSetupPage(WorkspaceSession* session, RunQueue* queue, QWidget* 
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("setupStatus"));
     m_status->setWordWrap(true);
+    makePlainLabel(m_status); // errors quote names and files
     auto* startRow = new QHBoxLayout;
     auto* nameLabel = new QLabel(tr("Run &name:"));
     nameLabel->setBuddy(m_form->nameEdit());
@@ -270,7 +272,7 @@ void RunSetupPage::loadConfiguration(const std::string& configJson, const QStrin
 
 void RunSetupPage::showStatus(const QString& text, bool error)
 {
-    m_status->setText(text);
+    m_status->setText(userText(text, /*multiLine=*/true));
     m_status->setStyleSheet(error ? QStringLiteral("color: #c62828;") : QString());
 }
 

@@ -7,6 +7,7 @@
 #include "ui/run_queue.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/metric_plot.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QComboBox>
@@ -126,6 +127,7 @@ RunsPage::RunsPage(WorkspaceSession* session, RunQueue* queue, QWidget* parent)
     m_actionStatus = new QLabel;
     m_actionStatus->setObjectName(QStringLiteral("runActionStatus"));
     m_actionStatus->setWordWrap(true);
+    makePlainLabel(m_actionStatus); // messages quote names and errors
     auto* actions = new QHBoxLayout;
     for (QPushButton* b :
         { m_startButton, m_stopButton, m_resumeButton, m_duplicateButton, m_deleteButton, m_monitorButton })
@@ -140,6 +142,7 @@ RunsPage::RunsPage(WorkspaceSession* session, RunQueue* queue, QWidget* parent)
     m_title->setObjectName(QStringLiteral("runTitle"));
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_title->setWordWrap(true);
+    m_title->setTextFormat(Qt::RichText); // its markup is ours; the run's name and error are escaped
     m_metricCombo = new QComboBox;
     m_metricCombo->setObjectName(QStringLiteral("runMetricCombo"));
     m_metricCombo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
@@ -284,24 +287,20 @@ void RunsPage::showSelectedRun()
     }
     m_detailsState->showContent();
     const std::string_view status = toString(run->status);
-    QString title = tr("<b>Run #%1 \u2014 %2</b> \u00b7 %3")
-                        .arg(run->id)
-                        .arg(QString::fromStdString(run->name).toHtmlEscaped(),
-                            QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
+    QString title
+        = tr("<b>Run #%1 \u2014 %2</b> \u00b7 %3")
+              .arg(run->id)
+              .arg(userRichText(run->name), QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size())));
     if (m_queue && m_queue->isPending(run->id))
         title += QStringLiteral(" \u00b7 ") + tr("waiting in the queue");
     if (!run->error.empty()) {
-        title += QStringLiteral("<br>")
-            + tr("Error: %1")
-                  .arg(QString::fromStdString(run->error)
-                           .toHtmlEscaped()
-                           .replace(QLatin1Char('\n'), QStringLiteral("<br>")));
+        title += QStringLiteral("<br>") + tr("Error: %1").arg(userRichText(run->error, /*multiLine=*/true));
     }
     m_title->setText(title);
     showLog();
     if (run->configJson != m_shownConfig) {
         m_shownConfig = run->configJson;
-        m_config->setPlainText(prettyJson(run->configJson));
+        m_config->setPlainText(userText(prettyJson(run->configJson), /*multiLine=*/true));
     }
     if (m_shownRunId != run->id) {
         m_shownRunId = run->id;
@@ -387,7 +386,7 @@ void RunsPage::showLog()
     if (!ws)
         return;
     const QString path = QString::fromStdString((ws->runDir(id) / "worker.log").string());
-    const QString text = RunQueue::tail(path, 200);
+    const QString text = userText(RunQueue::tail(path, 200), /*multiLine=*/true);
     if (text != m_log->toPlainText()) {
         m_log->setPlainText(
             text.isEmpty() ? tr("No worker log: the run was not started from this application.") : text);
@@ -412,7 +411,7 @@ void RunsPage::updateActions()
 
 bool RunsPage::fail(const QString& message, QString* error)
 {
-    m_actionStatus->setText(message);
+    m_actionStatus->setText(userText(message, /*multiLine=*/true));
     m_actionStatus->setStyleSheet(QStringLiteral("color: #c62828;"));
     if (error)
         *error = message;
@@ -478,10 +477,10 @@ bool RunsPage::deleteRun(std::int64_t runId, QString* error)
         return fail(tr("Run #%1 is running or waiting: stop it first.").arg(runId), error);
     const std::filesystem::path folder = ws->runDir(runId);
     const auto answer = QMessageBox::question(this, tr("Delete Run"),
-        tr("Delete run #%1 \u201c%2\u201d with its metrics, samples and events, and its folder %3 "
-           "(checkpoints, adapter, log)?\n\nThis cannot be undone.")
+        tr("<p>Delete run #%1 \u201c%2\u201d with its metrics, samples and events, and its folder %3 "
+           "(checkpoints, adapter, log)?</p><p>This cannot be undone.</p>")
             .arg(runId)
-            .arg(QString::fromStdString(run->name), QString::fromStdString(folder.string())),
+            .arg(userRichText(run->name), userRichText(folder.string())),
         QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
     if (answer != QMessageBox::Yes)
         return fail(tr("Nothing was deleted."), error);

@@ -1,5 +1,7 @@
 #include "ui/report/report_writer.h"
 
+#include "core/util/display_text.h"
+
 #include "core/util/error.h"
 #include "ui/report/report_plot.h"
 
@@ -23,9 +25,12 @@ constexpr int kPrintPlotWidth = 620; // in the PDF's layout units, so a plot fit
 constexpr int kMaxSampleChars = 1500;
 const char* kDiffersColor = "#fff3c4";
 
+// Every text from the store goes through here: control characters and
+// bidirectional overrides become visible escapes (a report may be read in a
+// terminal, and an override would reverse the text around it).
 QString q(const std::string& s)
 {
-    return QString::fromStdString(s);
+    return QString::fromStdString(escapeControls(s, /*keepNewlines=*/true));
 }
 
 QString esc(const QString& s)
@@ -393,13 +398,44 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
 
 namespace {
 
+// User text as literal Markdown: each character CommonMark or GFM gives an
+// inline meaning (emphasis, code, links and images, raw HTML, entities,
+// strikethrough, table cells) is backslash-escaped, so a name such as
+// "<img src=x onerror=...>" or "[x](javascript:...)" reads as typed and never
+// becomes a tag or a link. Newlines become <br> (inside a table cell).
+QString md(const QString& s)
+{
+    static const QString special = QStringLiteral("\\`*_[]<>&|~!");
+    QString out;
+    out.reserve(s.size() + 8);
+    for (qsizetype i = 0; i < s.size(); ++i) {
+        const QChar c = s[i];
+        if (c == QLatin1Char('\n')) {
+            out += QStringLiteral("<br>");
+            continue;
+        }
+        // An underscore inside a word never emphasises (learning_rate stays readable).
+        const bool inWord = c == QLatin1Char('_') && i > 0 && i + 1 < s.size() && s[i - 1].isLetterOrNumber()
+            && s[i + 1].isLetterOrNumber();
+        if (special.contains(c) && !inWord)
+            out += QLatin1Char('\\');
+        out += c;
+    }
+    return out;
+}
+
+// For a heading, which must stay on one line.
+QString mdLine(const QString& s)
+{
+    QString flat = s;
+    flat.replace(QLatin1Char('\n'), QLatin1Char(' '));
+    return md(flat);
+}
+
+// Cells arrive escaped (md) or as Tunebench's own markup.
 QString mdCell(const QString& s)
 {
-    QString out = s;
-    out.replace(QLatin1Char('\\'), QStringLiteral("\\\\"));
-    out.replace(QLatin1Char('|'), QStringLiteral("\\|"));
-    out.replace(QLatin1Char('\n'), QStringLiteral("<br>"));
-    return out.isEmpty() ? QStringLiteral(" ") : out;
+    return s.isEmpty() ? QStringLiteral(" ") : s;
 }
 
 QString mdRow(const QStringList& cells)
@@ -433,8 +469,8 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
 {
     const bool comparison = data.runs.size() > 1;
     QString m;
-    m += QStringLiteral("# Tunebench report: %1\n\n").arg(title(data));
-    m += QStringLiteral("Written %1 from workspace `%2`.\n\n").arg(timeText(data.createdAt), q(data.workspace));
+    m += QStringLiteral("# Tunebench report: %1\n\n").arg(mdLine(title(data)));
+    m += QStringLiteral("Written %1 from workspace %2.\n\n").arg(timeText(data.createdAt), mdLine(q(data.workspace)));
 
     m += QStringLiteral("## Runs\n\n");
     QStringList header { QString() };
@@ -444,7 +480,7 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
     for (const auto& [field, values] : overview(data)) {
         QStringList row { field };
         for (const QString& v : values)
-            row << v;
+            row << md(v);
         m += mdRow(row);
     }
 
@@ -455,16 +491,16 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
                  .arg(data.config.size());
     QStringList configHeader { QStringLiteral("Key") };
     for (const ReportRun& r : data.runs)
-        configHeader << (comparison ? runLabel(r) : QStringLiteral("Value"));
+        configHeader << (comparison ? md(runLabel(r)) : QStringLiteral("Value"));
     auto configTable = [&](bool onlyDiffering) {
         m += mdHeader(configHeader);
         for (const ConfigRow& row : data.config) {
             if (onlyDiffering && !row.differs)
                 continue;
             auto mark = [&row](const QString& s) { return row.differs ? QStringLiteral("**%1**").arg(s) : s; };
-            QStringList cells { row.differs ? QStringLiteral("\u2260 **%1**").arg(q(row.key)) : q(row.key) };
+            QStringList cells { row.differs ? QStringLiteral("\u2260 **%1**").arg(md(q(row.key))) : md(q(row.key)) };
             for (const auto& v : row.values)
-                cells << (v ? mark(q(*v)) : QStringLiteral("*(not set)*"));
+                cells << (v ? mark(md(q(*v))) : QStringLiteral("*(not set)*"));
             m += mdRow(cells);
         }
     };
@@ -477,7 +513,7 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
     m += QStringLiteral("\n## Data lineage\n\n");
     for (const ReportRun& r : data.runs) {
         if (comparison)
-            m += QStringLiteral("### %1\n\n").arg(runLabel(r));
+            m += QStringLiteral("### %1\n\n").arg(mdLine(runLabel(r)));
         if (r.lineage.empty()) {
             m += QStringLiteral("The run's data was a file, not a workspace dataset.\n\n");
             continue;
@@ -486,9 +522,10 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
             QStringLiteral("Format"), QStringLiteral("Records"), QStringLiteral("Source file"),
             QStringLiteral("SHA-256") });
         for (const DatasetRecord& d : r.lineage) {
-            m += mdRow({ QStringLiteral("#%1 %2").arg(d.id).arg(q(d.name)),
-                q(d.operation) + (d.parentId ? QStringLiteral(" of #%1").arg(*d.parentId) : QString()),
-                lineageParams(d), q(d.format), QString::number(d.records), q(d.sourcePath), q(d.contentHash) });
+            m += mdRow({ QStringLiteral("#%1 %2").arg(QString::number(d.id), md(q(d.name))),
+                md(q(d.operation)) + (d.parentId ? QStringLiteral(" of #%1").arg(*d.parentId) : QString()),
+                md(lineageParams(d)), md(q(d.format)), QString::number(d.records), md(q(d.sourcePath)),
+                md(q(d.contentHash)) });
         }
         m += QStringLiteral("\n");
     }
@@ -496,7 +533,7 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
     m += QStringLiteral("## Environment\n\nThe machine that wrote this report.\n\n");
     m += mdHeader({ QStringLiteral("Item"), QStringLiteral("Value") });
     for (const auto& [label, value] : data.environment)
-        m += mdRow({ q(label), q(value) });
+        m += mdRow({ md(q(label)), md(q(value)) });
 
     m += QStringLiteral("\n## Metrics\n\n");
     const std::vector<std::string> names = data.metricNames();
@@ -509,15 +546,15 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
             for (const ReportRun& r : data.runs) {
                 for (const ReportMetric& metric : r.metrics) {
                     if (metric.name == name)
-                        m += mdRow({ q(name), runLabel(r), QString::number(metric.count), metricValue(metric, false),
-                            metricValue(metric, true) });
+                        m += mdRow({ md(q(name)), md(runLabel(r)), QString::number(metric.count),
+                            metricValue(metric, false), metricValue(metric, true) });
                 }
             }
         }
         m += QStringLiteral("\n## Plots\n\n");
         for (std::size_t i = 0; i < plotFiles.size() && i < names.size(); ++i)
             m += QStringLiteral("### %1\n\n![%1](%2)\n\n")
-                     .arg(q(names[i]), QString(QUrl::toPercentEncoding(plotFiles[i], "/")));
+                     .arg(mdLine(q(names[i])), QString(QUrl::toPercentEncoding(plotFiles[i], "/")));
     }
 
     bool anySample = false;
@@ -528,10 +565,8 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
         for (const ReportRun& r : data.runs) {
             for (const SampleRecord& s : r.samples) {
                 m += QStringLiteral("### %1, step %2, prompt %3, sample %4\n\n")
-                         .arg(runLabel(r))
-                         .arg(s.step)
-                         .arg(s.promptIndex)
-                         .arg(s.sampleIndex);
+                         .arg(mdLine(runLabel(r)), QString::number(s.step), QString::number(s.promptIndex),
+                             QString::number(s.sampleIndex));
                 m += QStringLiteral("Prompt:\n\n") + mdFence(sampleText(s.prompt)) + QStringLiteral("\nOutput:\n\n")
                     + mdFence(sampleText(s.text)) + QStringLiteral("\n");
             }

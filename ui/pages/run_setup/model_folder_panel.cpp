@@ -1,4 +1,5 @@
 #include "ui/pages/run_setup/model_folder_panel.h"
+#include "ui/widgets/user_text.h"
 
 #include <QDir>
 #include <QFileDialog>
@@ -59,6 +60,7 @@ ModelFolderPanel::ModelFolderPanel(QWidget* parent)
     m_info = new QLabel(tr("No model chosen."));
     m_info->setObjectName(QStringLiteral("modelInfo"));
     m_info->setWordWrap(true);
+    makePlainLabel(m_info); // it quotes the folder and its files' errors
     m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -155,7 +157,7 @@ void ModelFolderPanel::showResult(const ModelInspection& result)
 {
     m_inspection = result;
     if (!result.error.isEmpty()) {
-        m_info->setText(result.error);
+        m_info->setText(userText(result.error, /*multiLine=*/true));
         m_info->setStyleSheet(QStringLiteral("color: #c62828;"));
     } else {
         const ModelConfig& c = result.config;

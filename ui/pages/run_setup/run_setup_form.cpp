@@ -8,6 +8,7 @@
 #include "ui/dialogs/import_dialog.h"
 #include "ui/pages/run_setup/model_folder_panel.h"
 #include "ui/widgets/schema_form.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include <QComboBox>
@@ -189,7 +190,8 @@ void RunSetupForm::reloadDatasets()
     // The store changes often while runs train: rebuild only when the datasets did.
     QStringList labels { m_session->isOpen() ? tr("(choose a dataset)") : tr("(open a workspace first)") };
     for (const DatasetRecord& d : datasets)
-        labels << tr("#%1 %2 (%3, %4 records)").arg(d.id).arg(qs(d.name), qs(d.format)).arg(d.records);
+        labels << tr("#%1 %2 (%3, %4 records)")
+                      .arg(QString::number(d.id), userText(d.name), userText(d.format), QString::number(d.records));
     QStringList shown;
     for (int i = 0; i < m_datasetCombo->count() && m_datasetCombo->itemData(i).typeId() != QMetaType::QString; ++i)
         shown << m_datasetCombo->itemText(i);

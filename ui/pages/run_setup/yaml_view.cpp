@@ -3,6 +3,7 @@
 #include "core/method/plugin_registry.h"
 #include "core/train/train_config.h"
 #include "core/util/yaml_json.h"
+#include "ui/widgets/user_text.h"
 
 #include <QFontDatabase>
 #include <QLabel>
@@ -30,6 +31,7 @@ RunYamlView::RunYamlView(QWidget* parent)
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("yamlStatus"));
     m_status->setWordWrap(true);
+    makePlainLabel(m_status); // errors quote the YAML
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -107,7 +109,7 @@ void RunYamlView::showVerdict(const nlohmann::json& config, const char* source)
 void RunYamlView::showError(const QString& message)
 {
     m_error = message;
-    m_status->setText(message);
+    m_status->setText(userText(message, /*multiLine=*/true));
     m_status->setStyleSheet(QStringLiteral("color: #c62828;"));
 }
 
