@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -25,9 +26,57 @@ std::string position(std::string_view source, const YAML::Mark& mark)
     return out;
 }
 
-nlohmann::json scalarToJson(const YAML::Node& node)
+// Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool isValidUtf8(const std::string& s)
+{
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t extra = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+            cp = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            cp = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (s.size() - i <= extra)
+            return false;
+        for (std::size_t k = 1; k <= extra; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xC0u) != 0x80u)
+                return false;
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))
+            || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+// A scalar's text (a value or a key); JSON, and everything downstream, needs valid UTF-8.
+const std::string& scalarText(const YAML::Node& node, std::string_view source)
 {
     const std::string& s = node.Scalar();
+    if (!isValidUtf8(s))
+        throw InputError(position(source, node.Mark()) + ": not valid UTF-8 text");
+    return s;
+}
+
+nlohmann::json scalarToJson(const YAML::Node& node, std::string_view source)
+{
+    const std::string& s = scalarText(node, source);
     if (node.Tag() == "!") // quoted: always a string
         return s;
     static const std::regex kNull("^(~|null|Null|NULL|)$");
@@ -63,7 +112,7 @@ nlohmann::json toJson(const YAML::Node& node, std::string_view source)
     case YAML::NodeType::Undefined:
         return nullptr;
     case YAML::NodeType::Scalar:
-        return scalarToJson(node);
+        return scalarToJson(node, source);
     case YAML::NodeType::Sequence: {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& item : node)
@@ -75,7 +124,7 @@ nlohmann::json toJson(const YAML::Node& node, std::string_view source)
         for (const auto& kv : node) {
             if (!kv.first.IsScalar())
                 throw InputError(position(source, kv.first.Mark()) + ": mapping keys must be plain scalars");
-            const std::string key = kv.first.Scalar();
+            const std::string key = scalarText(kv.first, source);
             if (obj.contains(key))
                 throw InputError(position(source, kv.first.Mark()) + ": duplicate key '" + key + "'");
             obj[key] = toJson(kv.second, source);
@@ -91,7 +140,7 @@ bool needsQuotes(const std::string& s)
     if (s.empty())
         return true;
     // Anything the reader would turn into another type, or YAML syntax.
-    nlohmann::json probe = scalarToJson(YAML::Node(s));
+    nlohmann::json probe = scalarToJson(YAML::Node(s), "value");
     if (!probe.is_string())
         return true;
     static const std::regex kPlain(R"(^[A-Za-z0-9_./][A-Za-z0-9_ ./+-]*$)");
