@@ -73,6 +73,14 @@ void checkFile(const gguf::File& f, std::size_t size)
             fail("broken invariant", "tensor '" + t.name + "' dimensions");
         if (t.offset % alignment != 0)
             fail("broken invariant", "tensor '" + t.name + "' offset not aligned");
+        // The element count, computed here without overflow (a build without UBSan would not see one in count()).
+        std::uint64_t elements = 1;
+        for (const std::int64_t d : t.ggmlShape) {
+            if (d < 0 || __builtin_mul_overflow(elements, static_cast<std::uint64_t>(d), &elements))
+                fail("broken invariant", "tensor '" + t.name + "' has more elements than a 64-bit count holds");
+        }
+        if (elements > size)
+            fail("broken invariant", "tensor '" + t.name + "' has more elements than the file has bytes");
         const std::uint64_t bytes = gguf::tensorBytes(t.type, t.count());
         if (t.offset > size || bytes > size || f.dataOffset + t.offset + bytes > size)
             fail("broken invariant", "tensor '" + t.name + "' data runs past the end of the file");

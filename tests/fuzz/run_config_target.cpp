@@ -29,6 +29,8 @@ std::string show(const nlohmann::json& value)
 void checkNamed(const InputError& e)
 {
     const std::string message = e.what();
+    if (std::getenv("TUNEBENCH_FUZZ_VERBOSE"))
+        std::fprintf(stderr, "rejected: %s\n", message.c_str());
     if (message.find(kSource) == std::string::npos)
         fail("error names no file", message);
 }
