@@ -176,7 +176,12 @@ void emit(std::ostringstream& out, const nlohmann::json& v, int indent)
     const std::string pad(static_cast<std::size_t>(indent), ' ');
     if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it) {
-            out << pad << (needsQuotes(it.key()) ? nlohmann::json(it.key()).dump() : it.key()) << ":";
+            const std::string key = needsQuotes(it.key()) ? nlohmann::json(it.key()).dump() : it.key();
+            // YAML limits implicit keys to 1024 characters; a longer one needs the explicit "? key" form.
+            if (key.size() > 1000)
+                out << pad << "? " << key << "\n" << pad << ":";
+            else
+                out << pad << key << ":";
             const auto& child = it.value();
             if ((child.is_object() || child.is_array()) && !child.empty()) {
                 out << "\n";
