@@ -246,6 +246,11 @@ nlohmann::json readYamlOrJsonFile(const std::filesystem::path& path)
 
 std::string jsonToYaml(const nlohmann::json& value)
 {
+    // An empty document reads as null: an empty list or mapping at the top is written in flow style.
+    if (value.is_array() && value.empty())
+        return "[]\n";
+    if (value.is_object() && value.empty())
+        return "{}\n";
     std::ostringstream out;
     emit(out, value, 0);
     return out.str();
