@@ -2,3 +2,7 @@ list(APPEND torch_sources
   export/gguf.cpp
   export/gguf_export.cpp
   export/peft_adapter.cpp)
+# Reading GGUF headers and checking PEFT configs need no LibTorch (and are fuzzed without it: tests/fuzz).
+list(APPEND plain_sources
+  export/gguf_file.cpp
+  export/peft_config.cpp)

@@ -323,7 +323,8 @@ Value Evaluator::invokeMacro(
     Dict extraKeywords;
     Value caller = Value::undefined("No caller defined");
     for (const auto& [key, value] : args.keyword) {
-        auto it = std::find_if(params.begin(), params.end(), [&](const MacroParam& p) { return p.name == key; });
+        auto it = std::find_if(
+            params.begin(), params.end(), [&wanted = key](const MacroParam& p) { return p.name == wanted; });
         const auto index = static_cast<std::size_t>(it - params.begin());
         if (it != params.end() && index >= args.positional.size()) {
             scope->set(key, value);

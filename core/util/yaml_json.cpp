@@ -26,9 +26,57 @@ std::string position(std::string_view source, const YAML::Mark& mark)
     return out;
 }
 
-nlohmann::json scalarToJson(const YAML::Node& node)
+// Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool isValidUtf8(const std::string& s)
+{
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t extra = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+            cp = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            cp = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (s.size() - i <= extra)
+            return false;
+        for (std::size_t k = 1; k <= extra; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xC0u) != 0x80u)
+                return false;
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))
+            || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+// A scalar's text (a value or a key); JSON, and everything downstream, needs valid UTF-8.
+const std::string& scalarText(const YAML::Node& node, std::string_view source)
 {
     const std::string& s = node.Scalar();
+    if (!isValidUtf8(s))
+        throw InputError(position(source, node.Mark()) + ": not valid UTF-8 text");
+    return s;
+}
+
+nlohmann::json scalarToJson(const YAML::Node& node, std::string_view source)
+{
+    const std::string& s = scalarText(node, source);
     if (node.Tag() == "!") // quoted: always a string
         return s;
     static const std::regex kNull("^(~|null|Null|NULL|)$");
@@ -64,7 +112,7 @@ nlohmann::json toJson(const YAML::Node& node, std::string_view source)
     case YAML::NodeType::Undefined:
         return nullptr;
     case YAML::NodeType::Scalar:
-        return scalarToJson(node);
+        return scalarToJson(node, source);
     case YAML::NodeType::Sequence: {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& item : node)
@@ -76,7 +124,7 @@ nlohmann::json toJson(const YAML::Node& node, std::string_view source)
         for (const auto& kv : node) {
             if (!kv.first.IsScalar())
                 throw InputError(position(source, kv.first.Mark()) + ": mapping keys must be plain scalars");
-            const std::string key = kv.first.Scalar();
+            const std::string key = scalarText(kv.first, source);
             if (obj.contains(key))
                 throw InputError(position(source, kv.first.Mark()) + ": duplicate key '" + key + "'");
             obj[key] = toJson(kv.second, source);
@@ -92,7 +140,7 @@ bool needsQuotes(const std::string& s)
     if (s.empty())
         return true;
     // Anything the reader would turn into another type, or YAML syntax.
-    nlohmann::json probe = scalarToJson(YAML::Node(s));
+    nlohmann::json probe = scalarToJson(YAML::Node(s), "value");
     if (!probe.is_string())
         return true;
     static const std::regex kPlain(R"(^[A-Za-z0-9_./][A-Za-z0-9_ ./+-]*$)");
@@ -128,7 +176,12 @@ void emit(std::ostringstream& out, const nlohmann::json& v, int indent)
     const std::string pad(static_cast<std::size_t>(indent), ' ');
     if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it) {
-            out << pad << (needsQuotes(it.key()) ? nlohmann::json(it.key()).dump() : it.key()) << ":";
+            const std::string key = needsQuotes(it.key()) ? nlohmann::json(it.key()).dump() : it.key();
+            // YAML limits implicit keys to 1024 characters; a longer one needs the explicit "? key" form.
+            if (key.size() > 1000)
+                out << pad << "? " << key << "\n" << pad << ":";
+            else
+                out << pad << key << ":";
             const auto& child = it.value();
             if ((child.is_object() || child.is_array()) && !child.empty()) {
                 out << "\n";
@@ -206,6 +259,11 @@ nlohmann::json readYamlOrJsonFile(const std::filesystem::path& path)
 
 std::string jsonToYaml(const nlohmann::json& value)
 {
+    // An empty document reads as null: an empty list or mapping at the top is written in flow style.
+    if (value.is_array() && value.empty())
+        return "[]\n";
+    if (value.is_object() && value.empty())
+        return "{}\n";
     std::ostringstream out;
     emit(out, value, 0);
     return out.str();
