@@ -5,4 +5,4 @@ list(APPEND torch_sources
 # Reading GGUF headers and checking PEFT configs need no LibTorch (and are fuzzed without it: tests/fuzz).
 list(APPEND plain_sources
   export/gguf_file.cpp
-  export/peft_config.cpp)
+)

@@ -30,6 +30,15 @@ nlohmann::json peftModuleList(
     const std::string pattern = value.get<std::string>();
     if (pattern == "all-linear")
         return nlohmann::json::array({ "all-linear" });
+    // libstdc++'s regex compiler reads a back-reference or repeat count into a long without an overflow check
+    // (undefined behaviour past 18 digits, found by fuzzing); no module name needs such numbers.
+    std::size_t digits = 0;
+    for (const char c : pattern) {
+        digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+        if (digits > 9)
+            throw InputError(label + ": field '" + field + "': not a usable regular expression: a number of more "
+                + "than 9 digits in '" + pattern + "'");
+    }
     std::regex re;
     try {
         re = std::regex(pattern, std::regex::ECMAScript);

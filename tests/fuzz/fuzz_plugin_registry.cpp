@@ -1,6 +1,5 @@
 // The fuzz binaries load no plugin libraries (plugins need LibTorch, which is not fuzzed), so this file
-// stands in for the lookups of core/method/plugin_registry.cpp that TrainConfig::fromJson and
-// resolvePeftConfig make: a fixed
+// stands in for the lookups of core/method/plugin_registry.cpp that TrainConfig::fromJson makes: a fixed
 // set of real plugins' names and parameter schemas, copied from their descriptors in plugins/, so that
 // the run configuration's adapter and objective parameters are checked as in the product.
 #include "core/method/plugin_registry.h"

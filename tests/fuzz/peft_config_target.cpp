@@ -1,11 +1,15 @@
 #include "peft_config_target.h"
 
-#include "core/export/peft_config.h"
+#include "core/conformance/adapter_conformance.h"
+#include "core/export/peft_adapter.h"
+#include "core/method/plugin_registry.h"
+#include "core/model/causal_lm.h"
 #include "core/util/error.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 
 namespace tunebench::fuzz {
@@ -20,20 +24,27 @@ constexpr const char* kLabel = "fuzz/adapter_config.json";
     std::abort();
 }
 
+const CausalLM& model()
+{
+    static const std::unique_ptr<CausalLM> m = conformanceModel("llama");
+    return *m;
+}
+
 } // namespace
 
 PeftVerdict checkPeftConfig(const std::uint8_t* data, std::size_t size, const PluginRegistry& plugins)
 {
     const std::string text(reinterpret_cast<const char*>(data), size);
+    const nlohmann::json config = nlohmann::json::parse(text, nullptr, false);
+    if (config.is_discarded() || !config.is_object())
+        return PeftVerdict::Rejected; // readPeftAdapter refuses it naming the file, before any field is read
     try {
-        const nlohmann::json config = parsePeftConfigText(text, kLabel);
-        PeftConfigFields fields;
-        const nlohmann::json params = resolvePeftConfig(config, kLabel, plugins, &fields);
-        if (!params.is_object())
+        const PeftAdapterData r = peftAdapterData(config, {}, model(), plugins, kLabel);
+        const PluginInfo* plugin = plugins.find(PluginKind::Adapter, r.adapter);
+        if (!plugin || plugin->peftType != r.peftType)
+            fail("broken invariant", "taken by '" + r.adapter + "', which has no " + r.peftType + " form");
+        if (!r.params.is_object())
             fail("broken invariant", "parameters that are not an object");
-        const std::string& a = fields.adapter;
-        if (a != "lora" && a != "dora" && a != "ia3" && a != "prompt_tuning" && a != "prefix_tuning")
-            fail("broken invariant", "adapter '" + a + "'");
         return PeftVerdict::Accepted;
     } catch (const InputError& e) {
         if (std::string(e.what()).find(kLabel) == std::string::npos)
