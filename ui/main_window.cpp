@@ -21,6 +21,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -112,6 +113,11 @@ MainWindow::MainWindow(QWidget* parent)
     });
 
     createMenus();
+    m_readOnlyLabel = new QLabel(this);
+    m_readOnlyLabel->setObjectName(QStringLiteral("readOnlyLabel"));
+    m_readOnlyLabel->setTextFormat(Qt::PlainText);
+    m_readOnlyLabel->setVisible(false);
+    statusBar()->addPermanentWidget(m_readOnlyLabel);
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &MainWindow::updateTitle);
     connect(m_session, &WorkspaceSession::errorOccurred, this,
         [this](const QString& message) { statusBar()->showMessage(userText(message), kStatusMessageMs); });
@@ -275,10 +281,18 @@ MainWindow::Page MainWindow::currentPage() const
 
 void MainWindow::updateTitle()
 {
+    const Workspace* ws = m_session->workspace();
+    const bool readOnly = ws && !ws->isWritable();
     if (m_session->isOpen())
-        setWindowTitle(tr("%1 \u2014 Tunebench").arg(QDir::toNativeSeparators(m_session->rootPath())));
+        setWindowTitle((readOnly ? tr("%1 (read-only) \u2014 Tunebench") : tr("%1 \u2014 Tunebench"))
+                           .arg(QDir::toNativeSeparators(m_session->rootPath())));
     else
         setWindowTitle(tr("Tunebench"));
+    // A workspace opened for reading says, for as long as it is open, why nothing can be started in it.
+    m_readOnlyLabel->setText(readOnly ? tr("Read-only: %1. Runs cannot be started; results can be viewed.")
+                                            .arg(QString::fromStdString(ws->readOnlyReason()))
+                                      : QString());
+    m_readOnlyLabel->setVisible(readOnly);
 }
 
 int MainWindow::showComparison(const QList<qint64>& runIds)

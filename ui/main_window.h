@@ -2,6 +2,7 @@
 
 #include <QMainWindow>
 
+class QLabel;
 class QListWidget;
 class QMenu;
 class QStackedWidget;
@@ -89,6 +90,7 @@ private:
     QListWidget* m_nav;
     QStackedWidget* m_stack;
     QMenu* m_recentMenu = nullptr;
+    QLabel* m_readOnlyLabel = nullptr; // in the status bar while a read-only workspace is open
     DatasetsPage* m_datasetsPage;
     RunsPage* m_runsPage;
     ComparePage* m_comparePage;

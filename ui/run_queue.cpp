@@ -152,6 +152,9 @@ bool RunQueue::enqueue(qint64 runId, bool resume, QString* error)
     }
     if (!run)
         return fail(tr("There is no run #%1 in this workspace.").arg(runId));
+    if (!ws->isWritable())
+        return fail(
+            tr("Runs cannot be started in this workspace: %1.").arg(QString::fromStdString(ws->readOnlyReason())));
     if (isPending(runId) || m_launched.contains(runId))
         return fail(tr("Run #%1 is already in the queue.").arg(runId));
     if (run->status == RunStatus::Running)
@@ -249,7 +252,8 @@ void RunQueue::markFailed(qint64 runId, const QString& error)
 void RunQueue::check()
 {
     Workspace* ws = m_session->workspace();
-    if (!ws || m_checking)
+    // A read-only workspace is only looked at: nothing can be marked or started in it.
+    if (!ws || m_checking || !ws->isWritable())
         return;
     m_checking = true;
     bool wrote = false;

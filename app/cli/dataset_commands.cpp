@@ -74,6 +74,7 @@ int datasetImport(const std::vector<std::string>& args)
     options.name = cl.value("name").value_or("");
     options.skipInvalid = cl.has("skip-invalid");
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("import a dataset");
     const std::string file = cl.positional(0);
     ImportResult r = importDataset(ws, file, options);
 
@@ -225,6 +226,7 @@ int datasetSelect(const std::vector<std::string>& args)
     if (!isSelectionMethod(method))
         throw UsageError("--method: unknown method '" + method + "' (expected " + selectionMethodList() + ")");
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("record a selected dataset");
     const std::int64_t id = cl.integer("ID", cl.positional(0));
     const DatasetRecord derived = selectDataset(ws, id, method, params, cl.value("name").value_or(""));
     nlohmann::json out = datasetJson(derived);
@@ -250,6 +252,7 @@ int datasetSplit(const std::vector<std::string>& args)
     const std::uint64_t seed
         = cl.value("seed") ? static_cast<std::uint64_t>(cl.integer("--seed", *cl.value("seed"))) : 1;
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("split a dataset");
     const auto [train, eval] = splitDataset(ws, cl.integer("ID", cl.positional(0)), ratio, seed);
     std::cout << nlohmann::json { { "train", datasetJson(train) }, { "eval", datasetJson(eval) } }.dump() << "\n";
     return 0;

@@ -11,6 +11,7 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/train/run_adapter.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -72,12 +73,24 @@ public:
             fs::remove_all(m_stage, ec);
     }
     const fs::path& path() const { return m_stage; }
+    // The old result is moved aside, not deleted, until the new one is in place.
     void commit()
     {
+        const fs::path old = m_out.parent_path() / (m_out.filename().string() + ".old");
+        std::error_code ec;
+        fs::remove_all(old, ec);
         if (fs::exists(m_out))
-            fs::remove_all(m_out);
-        fs::rename(m_stage, m_out);
+            fs::rename(m_out, old);
+        try {
+            fs::rename(m_stage, m_out);
+        } catch (const fs::filesystem_error&) {
+            if (fs::exists(old))
+                fs::rename(old, m_out, ec);
+            throw;
+        }
         m_done = true;
+        syncToDisk(m_out.parent_path().empty() ? fs::path(".") : m_out.parent_path());
+        fs::remove_all(old, ec);
     }
 
 private:

@@ -41,6 +41,7 @@ int importAdapterCommand(const std::vector<std::string>& args)
         return 0;
     }
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("import an adapter");
     const fs::path modelDir = fs::absolute(cl.required("model")).lexically_normal();
     const fs::path source = fs::absolute(cl.required("adapter")).lexically_normal();
     std::unique_ptr<CausalLM> model = loadCausalLM(modelDir);

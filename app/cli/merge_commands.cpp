@@ -134,6 +134,7 @@ int mergeCommand(const std::vector<std::string>& args)
     request.log = [](const std::string& line) { std::cerr << line << std::endl; };
 
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("merge runs");
     const MergeOutcome outcome = mergeRuns(ws, defaultPluginRegistry(), request);
     std::cout << outcome.summary.dump() << std::endl;
     return 0;

@@ -171,6 +171,7 @@ int runsCreate(const std::vector<std::string>& args)
     }
     run.configJson = config.dump();
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("record a run");
     if (run.datasetId) {
         Statement st = ws.db().prepare("SELECT 1 FROM datasets WHERE id = ?");
         st.bind(1, *run.datasetId);
@@ -194,6 +195,7 @@ int runsDelete(const std::vector<std::string>& args)
     }
     const std::int64_t id = cl.integer("run ID", cl.positional(0));
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("delete a run");
     RunStore runs(ws.db());
     auto run = runs.find(id);
     if (!run)
@@ -286,6 +288,7 @@ int runsRecover(const std::vector<std::string>& args)
         return 0;
     }
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("recover runs");
     const std::vector<RecoveredRun> recovered = recoverStaleRuns(ws.db(), "cli");
     nlohmann::json others = nlohmann::json::array();
     for (const RunRecord& r : RunStore(ws.db()).list()) {

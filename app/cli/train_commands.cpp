@@ -105,6 +105,7 @@ int trainCommand(const std::vector<std::string>& args)
         throw UsageError("give one of: a CONFIG file, --run ID or --resume RUN_ID");
 
     Workspace ws = Workspace::open(cl.required("workspace"));
+    ws.requireWritable("start a run");
     RunStore runs(ws.db());
     const PluginRegistry& plugins = defaultPluginRegistry();
     std::int64_t runId = 0;

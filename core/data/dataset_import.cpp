@@ -4,9 +4,11 @@
 #include "core/store/database.h"
 #include "core/store/datasets.h"
 #include "core/store/workspace.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "core/util/sha256.h"
 
+#include <cerrno>
 #include <fstream>
 #include <random>
 
@@ -51,6 +53,10 @@ private:
 // the transaction, and a failed commit removes it again).
 std::int64_t commitDatasetFolder(Workspace& workspace, ScratchFolder& scratch, const DatasetRecord& record)
 {
+    // On disk before the row that points at them is committed.
+    for (const auto& entry : fs::directory_iterator(scratch.path()))
+        syncToDisk(entry.path());
+    syncToDisk(scratch.path());
     std::error_code ec;
     Database& db = workspace.db();
     Database::Transaction tx(db);
@@ -62,6 +68,7 @@ std::int64_t commitDatasetFolder(Workspace& workspace, ScratchFolder& scratch, c
     if (ec)
         throw Error("cannot move the dataset into " + target.string() + ": " + ec.message());
     scratch.release();
+    syncToDisk(workspace.datasetsDir());
     try {
         tx.commit();
     } catch (...) {
@@ -132,7 +139,7 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
         addError, options.progress);
     out.close();
     if (!out)
-        throw Error("cannot write " + dataPath.string() + " (disk full?)");
+        throw Error("cannot write " + dataPath.string() + ": " + writeFailureText(errno));
     result.format = format.value_or(DatasetFormat::Text);
     if (!finished) {
         result.cancelled = true;
@@ -163,7 +170,7 @@ ImportResult importDataset(Workspace& workspace, const fs::path& file, const Imp
         std::ofstream metaOut(scratch.path() / "meta.json", std::ios::binary);
         metaOut << meta.dump(2) << "\n";
         if (!metaOut)
-            throw Error("cannot write " + (scratch.path() / "meta.json").string());
+            throw Error("cannot write " + (scratch.path() / "meta.json").string() + ": " + writeFailureText(errno));
     }
 
     const std::int64_t id = commitDatasetFolder(workspace, scratch, record);
@@ -217,7 +224,7 @@ DatasetRecord writeDerivedDataset(Workspace& workspace, std::int64_t parentId,
         }
         out.close();
         if (!out)
-            throw Error("cannot write " + dataPath.string() + " (disk full?)");
+            throw Error("cannot write " + dataPath.string() + ": " + writeFailureText(errno));
     }
     DatasetRecord record;
     record.name = name;
@@ -235,7 +242,7 @@ DatasetRecord writeDerivedDataset(Workspace& workspace, std::int64_t parentId,
         std::ofstream metaOut(scratch.path() / "meta.json", std::ios::binary);
         metaOut << meta.dump(2) << "\n";
         if (!metaOut)
-            throw Error("cannot write " + (scratch.path() / "meta.json").string());
+            throw Error("cannot write " + (scratch.path() / "meta.json").string() + ": " + writeFailureText(errno));
     }
     record.id = commitDatasetFolder(workspace, scratch, record);
     if (auto stored = DatasetStore(workspace.db()).find(record.id))

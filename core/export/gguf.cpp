@@ -1,5 +1,6 @@
 #include "core/export/gguf.h"
 
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <algorithm>
@@ -257,29 +258,17 @@ void Writer::write(const std::filesystem::path& path) const
     }
     head.append(alignUp(head.size()) - head.size(), '\0');
 
-    std::filesystem::path tmp = path;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out)
-            throw Error(tmp.string() + ": cannot write");
-        out.write(head.data(), static_cast<std::streamsize>(head.size()));
-        std::uint64_t written = 0;
-        for (std::size_t i = 0; i < m_tensors.size(); ++i) {
-            const std::string data = encodeTensor(m_tensors[i].values, m_tensors[i].type);
-            out.write(data.data(), static_cast<std::streamsize>(data.size()));
-            written = offsets[i] + data.size();
-            const std::uint64_t pad = (i + 1 < m_tensors.size() ? offsets[i + 1] : alignUp(written)) - written;
-            out.write(std::string(pad, '\0').data(), static_cast<std::streamsize>(pad));
-        }
-        out.flush();
-        if (!out)
-            throw Error(tmp.string() + ": write failed (disk full?)");
+    AtomicFile out(path);
+    out.write(head);
+    std::uint64_t written = 0;
+    for (std::size_t i = 0; i < m_tensors.size(); ++i) {
+        const std::string data = encodeTensor(m_tensors[i].values, m_tensors[i].type);
+        out.write(data);
+        written = offsets[i] + data.size();
+        const std::uint64_t pad = (i + 1 < m_tensors.size() ? offsets[i + 1] : alignUp(written)) - written;
+        out.write(std::string(pad, '\0'));
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-        throw Error(path.string() + ": cannot move the written file into place: " + ec.message());
+    out.commit();
 }
 
 at::Tensor File::load(const std::string& name) const

@@ -2,6 +2,7 @@
 
 #include "core/model/model_loader.h"
 #include "core/model/safetensors.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -60,11 +61,7 @@ private:
 
 void writeTextFile(const std::filesystem::path& path, const std::string& text)
 {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out)
-        throw Error(path.string() + ": cannot write");
+    writeFileAtomically(path, text);
 }
 
 std::string shardName(std::size_t index, std::size_t count)
@@ -113,8 +110,8 @@ ModelConfig randomModelConfig(const RandomModelSpec& spec)
     // YaRN's pre-training context: the one the factor stretches to max_position_embeddings (transformers
     // warns when the two disagree).
     if (c.ropeScaling.type == RopeScaling::Type::Yarn && c.ropeScaling.originalMaxPositionEmbeddings == 0)
-        c.ropeScaling.originalMaxPositionEmbeddings
-            = std::max<std::int64_t>(1, std::llround(static_cast<double>(c.maxPositionEmbeddings) / c.ropeScaling.factor));
+        c.ropeScaling.originalMaxPositionEmbeddings = std::max<std::int64_t>(
+            1, std::llround(static_cast<double>(c.maxPositionEmbeddings) / c.ropeScaling.factor));
     if (gpt2 && spec.ropeScaling.type != RopeScaling::Type::None)
         fail("GPT-2 has learned positions, not rotary embeddings: no rope scaling");
     c.ropeTheta = qwen ? 1000000.0 : spec.ropeScaling.type == RopeScaling::Type::Llama3 ? 500000.0 : 10000.0;

@@ -1,6 +1,7 @@
 #include "core/model/safetensors.h"
 
 #include "core/model/mapped_file.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -232,29 +233,15 @@ void writeSafetensors(
     const std::filesystem::path& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata)
 {
     Prepared p = prepare(tensors, metadata);
-    std::filesystem::path tmp = path;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out)
-            throw Error(tmp.string() + ": cannot open for writing");
-        out.write(p.header.data(), static_cast<std::streamsize>(p.header.size()));
-        for (const PreparedTensor& t : p.tensors) {
-            if (t.end == t.begin)
-                continue;
-            const at::Tensor bytes = hostBytes(t.tensor);
-            out.write(static_cast<const char*>(bytes.data_ptr()), static_cast<std::streamsize>(t.end - t.begin));
-        }
-        out.flush();
-        if (!out)
-            throw Error(tmp.string() + ": write failed (disk full?)");
+    AtomicFile out(path);
+    out.write(p.header.data(), p.header.size());
+    for (const PreparedTensor& t : p.tensors) {
+        if (t.end == t.begin)
+            continue;
+        const at::Tensor bytes = hostBytes(t.tensor);
+        out.write(bytes.data_ptr(), static_cast<std::size_t>(t.end - t.begin));
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(path.string() + ": cannot move the written file into place: " + ec.message());
-    }
+    out.commit();
 }
 
 } // namespace tunebench

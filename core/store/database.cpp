@@ -3,7 +3,13 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
 
 namespace tunebench {
 
@@ -23,7 +29,29 @@ std::string describe(const std::filesystem::path& path, std::string_view what, s
     return text;
 }
 
+// "file:" URI of a path (RFC 3986 percent-encoding of what SQLite's URI parser treats specially).
+std::string uriOf(const fs::path& path)
+{
+    const std::string text = fs::absolute(path).string();
+    std::string uri = "file:";
+    for (unsigned char c : text) {
+        if (c == '%' || c == '?' || c == '#' || c < 0x21 || c > 0x7e) {
+            char buffer[4];
+            std::snprintf(buffer, sizeof buffer, "%%%02X", c);
+            uri += buffer;
+        } else {
+            uri += static_cast<char>(c);
+        }
+    }
+    return uri;
+}
+
 } // namespace
+
+bool canWrite(const std::filesystem::path& path)
+{
+    return ::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+}
 
 Statement::Statement(sqlite3_stmt* stmt, const Database* db)
     : m_stmt(stmt)
@@ -163,7 +191,20 @@ Database Database::open(const std::filesystem::path& path, Mode mode)
     }
     Database db;
     db.m_path = path;
-    int rc = sqlite3_open_v2(path.string().c_str(), &db.m_db, flags, nullptr);
+    std::string name = path.string();
+    if (mode == Mode::ReadOnly && !canWrite(path.parent_path().empty() ? "." : path.parent_path())) {
+        // SQLite cannot create the -shm file a WAL database is read through in a folder it
+        // cannot write; without a -wal file left behind, every page is in the main file, so it
+        // is read as immutable (no locks, no -shm). A -wal file left there is read the usual way.
+        std::error_code ec;
+        fs::path wal = path;
+        wal += "-wal";
+        if (!fs::exists(wal, ec) || fs::file_size(wal, ec) == 0) {
+            name = uriOf(path) + "?immutable=1";
+            flags |= SQLITE_OPEN_URI;
+        }
+    }
+    int rc = sqlite3_open_v2(name.c_str(), &db.m_db, flags, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db.m_db ? sqlite3_errmsg(db.m_db) : sqlite3_errstr(rc);
         throw StoreError(describe(path, "", "cannot open: " + message));

@@ -117,6 +117,9 @@ private:
     std::filesystem::path m_path;
 };
 
+// Whether this process (its effective user) may write the file or folder.
+bool canWrite(const std::filesystem::path& path);
+
 // Seconds since the Unix epoch, as stored in every time column.
 double nowSeconds();
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace tunebench {
 
@@ -23,7 +24,8 @@ public:
     static Workspace create(const std::filesystem::path& dir);
     // Opens an existing workspace, upgrading an older schema. Throws Error when
     // the folder is not a workspace, StoreError when the database is newer
-    // than this binary or damaged.
+    // than this binary or damaged. A workspace this user cannot write (the folder,
+    // its database or its runs folder read-only) is opened for reading: see isWritable().
     static Workspace open(const std::filesystem::path& dir);
     static bool isWorkspace(const std::filesystem::path& dir);
 
@@ -35,14 +37,22 @@ public:
     std::filesystem::path runDir(std::int64_t runId) const { return runsDir() / std::to_string(runId); }
     std::filesystem::path datasetDir(std::int64_t datasetId) const { return datasetsDir() / std::to_string(datasetId); }
 
+    // False for a workspace opened for reading only; readOnlyReason() says why
+    // ("the folder /x is read-only for this user").
+    bool isWritable() const { return m_readOnlyReason.empty(); }
+    const std::string& readOnlyReason() const { return m_readOnlyReason; }
+    // Throws Error "cannot <what>: <reason>" on a read-only workspace.
+    void requireWritable(const std::string& what) const;
+
     Database& db() { return m_db; }
     const Database& db() const { return m_db; }
 
 private:
-    Workspace(std::filesystem::path root, Database db);
+    Workspace(std::filesystem::path root, Database db, std::string readOnlyReason = {});
 
     std::filesystem::path m_root;
     Database m_db;
+    std::string m_readOnlyReason;
 };
 
 } // namespace tunebench

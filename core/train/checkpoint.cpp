@@ -1,6 +1,7 @@
 #include "core/train/checkpoint.h"
 
 #include "core/model/safetensors.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <algorithm>
@@ -65,27 +66,41 @@ void CheckpointStore::write(const fs::path& target, std::int64_t step, const Che
     fs::remove_all(tmp, ec);
     fs::create_directories(tmp, ec);
     if (ec)
-        throw Error("cannot create " + tmp.string() + ": " + ec.message());
-    writeSafetensors(tmp / "adapter.safetensors", data.adapter, { { "format", "pt" } });
-    NamedTensors opt(data.optimizer.begin(), data.optimizer.end());
-    writeSafetensors(tmp / "optimizer.safetensors", opt);
-    nlohmann::json trainer = data.trainer;
-    trainer["step"] = step;
-    {
-        std::ofstream out(tmp / "trainer_state.json", std::ios::binary);
-        out << trainer.dump(2) << "\n";
-        out.close();
-        if (!out)
-            throw Error("cannot write " + (tmp / "trainer_state.json").string());
+        throw Error("cannot write checkpoint " + target.string() + ": cannot create " + tmp.string() + ": "
+            + writeFailureText(ec.value()));
+    try {
+        writeSafetensors(tmp / "adapter.safetensors", data.adapter, { { "format", "pt" } });
+        NamedTensors opt(data.optimizer.begin(), data.optimizer.end());
+        writeSafetensors(tmp / "optimizer.safetensors", opt);
+        nlohmann::json trainer = data.trainer;
+        trainer["step"] = step;
+        writeFileAtomically(tmp / "trainer_state.json", trainer.dump(2) + "\n");
+        syncToDisk(tmp);
+    } catch (const Error& e) {
+        // A half-written checkpoint is never left behind (it would only take space); the older ones are untouched.
+        fs::remove_all(tmp, ec);
+        throw Error(
+            "cannot write checkpoint " + target.string() + " (the previous checkpoints are intact): " + e.what());
     }
     // Replace an existing folder of the same name (the best checkpoint) in two renames.
     const fs::path old = m_dir / (".old-" + target.filename().string());
     fs::remove_all(old, ec);
-    if (fs::exists(target))
+    if (fs::exists(target)) {
         fs::rename(target, old, ec);
+        if (ec) {
+            fs::remove_all(tmp, ec);
+            throw Error("cannot replace checkpoint " + target.string() + ": " + ec.message());
+        }
+    }
     fs::rename(tmp, target, ec);
-    if (ec)
-        throw Error("cannot move the checkpoint into " + target.string() + ": " + ec.message());
+    if (ec) {
+        const std::string reason = ec.message();
+        if (fs::exists(old))
+            fs::rename(old, target, ec);
+        fs::remove_all(tmp, ec);
+        throw Error("cannot move the checkpoint into " + target.string() + ": " + reason);
+    }
+    syncToDisk(m_dir);
     fs::remove_all(old, ec);
 }
 

@@ -22,6 +22,7 @@
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/run_queue.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/length_histogram.h"
 #include "ui/widgets/metric_plot.h"
@@ -51,12 +52,17 @@
 
 #include <functional>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../model/model_test_support.h"
 
 using namespace tunebench;
 using namespace tunebench::ui;
 
 namespace {
+
+namespace fs = std::filesystem;
 
 std::filesystem::path fsPath(const QString& path)
 {
@@ -158,6 +164,7 @@ private Q_SLOTS:
     void refusesBrokenFolders_data();
     void refusesBrokenFolders();
     void showsErrorDialogWithoutErrorOut();
+    void readOnlyWorkspaceOpensForReading();
     void remembersWorkspaceAndGeometry();
     void aboutDialogListsVersions();
     void screenshotsOfEveryPage();
@@ -440,6 +447,48 @@ void TestMainWindow::refusesBrokenFolders()
     QCOMPARE(window.session()->rootPath(), QDir(good.path()).absolutePath());
     QCOMPARE(window.runsPage()->proxy()->rowCount(), 2);
     QCOMPARE(QSettings().value(QStringLiteral("workspace/last")).toString(), QDir(good.path()).absolutePath());
+}
+
+// A workspace this user cannot write (copied from a colleague, on a read-only mount) opens for
+// reading; the window says why nothing can be started, and the queue refuses with that reason.
+void TestMainWindow::readOnlyWorkspaceOpensForReading()
+{
+    Fixture fixture;
+    const fs::path root = fsPath(fixture.path());
+    ::chmod(root.c_str(), 0555);
+    for (const auto& e : fs::recursive_directory_iterator(root))
+        fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::remove);
+    MainWindow window;
+    bool opened = false;
+    {
+        // Root may write anything: the workspace is opened as an unprivileged user then.
+        const bool root_ = ::geteuid() == 0;
+        QVERIFY(!root_ || ::seteuid(65534) == 0);
+        opened = window.openWorkspace(fixture.path());
+        QVERIFY(!root_ || ::seteuid(0) == 0);
+    }
+    ::chmod(root.c_str(), 0755);
+    for (const auto& e : fs::recursive_directory_iterator(root))
+        fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    QVERIFY(opened);
+    QCOMPARE(window.runsPage()->proxy()->rowCount(), 2);
+    QVERIFY(!window.session()->workspace()->isWritable());
+    auto* label = window.findChild<QLabel*>(QStringLiteral("readOnlyLabel"));
+    QVERIFY(label);
+    QVERIFY(!label->isHidden());
+    QVERIFY2(label->text().contains(QStringLiteral("Runs cannot be started"))
+            && label->text().contains(QStringLiteral("is read-only for this user")),
+        qPrintable(label->text()));
+    QVERIFY2(window.windowTitle().contains(QStringLiteral("(read-only)")), qPrintable(window.windowTitle()));
+    QString error;
+    QVERIFY(!window.runQueue()->enqueue(fixture.runB, false, &error));
+    QVERIFY2(error.contains(QStringLiteral("cannot be started in this workspace"))
+            && error.contains(QString::fromStdString(root.string())),
+        qPrintable(error));
+    // Another, writable workspace clears the notice.
+    Fixture writable;
+    QVERIFY(window.openWorkspace(writable.path()));
+    QVERIFY(label->isHidden());
 }
 
 void TestMainWindow::showsErrorDialogWithoutErrorOut()

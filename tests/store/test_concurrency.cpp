@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 using namespace tunebench;
@@ -54,6 +55,8 @@ private Q_SLOTS:
 
         // The reader: what the Monitor and Compare pages do, as often as the GUI's poll allows and more.
         std::int64_t reads = 0, readErrors = 0;
+        std::vector<std::optional<std::int64_t>> lastStep(runs.size());
+        std::vector<std::int64_t> lastEvent(runs.size(), 0);
         double worstReadMs = 0;
         QString firstReadError;
         QElapsedTimer clock;
@@ -66,11 +69,16 @@ private Q_SLOTS:
             QElapsedTimer t;
             t.start();
             try {
+                // Incremental, as the Monitor page follows a run: the points and events after the last seen.
                 ws.db().dataVersion();
                 MetricQuery q(ws.db());
-                for (std::int64_t run : runs) {
-                    q.series(run, "loss");
-                    q.summary(run);
+                for (std::size_t i = 0; i < runs.size(); ++i) {
+                    const auto points = q.series(runs[i], "loss", lastStep[i]);
+                    if (!points.empty())
+                        lastStep[i] = points.back().step;
+                    const auto events = RunStore(ws.db()).events(runs[i], lastEvent[i]);
+                    if (!events.empty())
+                        lastEvent[i] = events.back().id;
                 }
                 RunStore(ws.db()).list();
                 ++reads;

@@ -289,6 +289,9 @@ std::optional<std::int64_t> RunSetupPage::start(QString* error)
     Workspace* ws = m_session->workspace();
     if (!ws)
         return fail(tr("Open or create a workspace first."));
+    if (!ws->isWritable())
+        return fail(
+            tr("Runs cannot be started in this workspace: %1.").arg(QString::fromStdString(ws->readOnlyReason())));
     ModelFolderPanel* model = m_form->modelPanel();
     if (model->path().isEmpty())
         return fail(tr("Choose a model folder."));
