@@ -19,26 +19,22 @@ PluginInfo info(const char* name, PluginKind kind, const char* schema)
     return p;
 }
 
+// The LoRA family's common schema (plugins/lora, plugins/dora).
+const char* const kLoraSchema = R"([
+            {"name": "r", "aliases": ["lora_r", "lora_rank"], "type": "integer", "default": 8, "minimum": 1,
+             "maximum": 65536},
+            {"name": "lora_alpha", "type": "number", "default": 16, "minimum": 0},
+            {"name": "lora_dropout", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1},
+            {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list",
+             "default": ["q_proj", "v_proj"]},
+            {"name": "use_rslora", "type": "boolean", "default": false}])";
+
 const std::vector<PluginInfo>& builtinPlugins()
 {
     static const std::vector<PluginInfo> all = {
         info("full", PluginKind::Adapter, "[]"),
-        info("lora", PluginKind::Adapter, R"([
-            {"name": "r", "aliases": ["lora_r", "lora_rank"], "type": "integer", "default": 8, "minimum": 1,
-             "maximum": 65536},
-            {"name": "lora_alpha", "type": "number", "default": 16, "minimum": 0},
-            {"name": "lora_dropout", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1},
-            {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list",
-             "default": ["q_proj", "v_proj"]},
-            {"name": "use_rslora", "type": "boolean", "default": false}])"),
-        info("dora", PluginKind::Adapter, R"([
-            {"name": "r", "aliases": ["lora_r", "lora_rank"], "type": "integer", "default": 8, "minimum": 1,
-             "maximum": 65536},
-            {"name": "lora_alpha", "type": "number", "default": 16, "minimum": 0},
-            {"name": "lora_dropout", "type": "number", "default": 0.0, "minimum": 0, "maximum": 1},
-            {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list",
-             "default": ["q_proj", "v_proj"]},
-            {"name": "use_rslora", "type": "boolean", "default": false}])"),
+        info("lora", PluginKind::Adapter, kLoraSchema),
+        info("dora", PluginKind::Adapter, kLoraSchema),
         info("ia3", PluginKind::Adapter, R"([
             {"name": "target_modules", "aliases": ["ia3_target"], "type": "string_list", "default": []},
             {"name": "feedforward_modules", "type": "string_list", "default": []}])"),
