@@ -105,4 +105,20 @@ std::size_t BatchWriter::flush()
     return n;
 }
 
+std::size_t BatchWriter::discardAfter(std::int64_t runId, std::int64_t step)
+{
+    flush();
+    Database::Transaction tx(m_db);
+    std::size_t removed = 0;
+    for (const char* sql :
+        { "DELETE FROM metrics WHERE run_id = ? AND step > ?", "DELETE FROM samples WHERE run_id = ? AND step > ?" }) {
+        Statement st = m_db.prepare(sql);
+        st.bind(1, runId).bind(2, step);
+        st.run();
+        removed += static_cast<std::size_t>(m_db.changes());
+    }
+    tx.commit();
+    return removed;
+}
+
 } // namespace tunebench

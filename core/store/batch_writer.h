@@ -43,6 +43,11 @@ public:
     // On failure the buffer is kept (nothing half-written) and StoreError thrown.
     std::size_t flush();
 
+    // Writes the buffer, then removes the run's metric and sample rows of steps after `step` in one
+    // transaction: a run resumed from its checkpoint at `step` computes those steps again, and a
+    // second copy of each row would double them in every plot and summary. Returns the rows removed.
+    std::size_t discardAfter(std::int64_t runId, std::int64_t step);
+
     std::size_t pending() const;
     std::uint64_t batchesCommitted() const { return m_batches; }
     std::uint64_t rowsCommitted() const { return m_rows; }

@@ -116,10 +116,10 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     m_order = std::make_unique<DataOrder>(static_cast<std::int64_t>(m_examples->train().size()), c.batchSize, c.seed);
     const std::int64_t accum = c.gradientAccumulationSteps;
     m_stepsPerEpoch = std::max<std::int64_t>(1, (m_order->batchesPerEpoch() + accum - 1) / accum);
-    m_totalSteps = c.maxSteps > 0 ? c.maxSteps
-                                  : std::max<std::int64_t>(1,
-                                      static_cast<std::int64_t>(
-                                          std::ceil(c.numTrainEpochs * static_cast<double>(m_stepsPerEpoch))));
+    m_totalSteps = c.maxSteps > 0
+        ? c.maxSteps
+        : std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::ceil(c.numTrainEpochs * static_cast<double>(m_stepsPerEpoch))));
     m_schedule = { scheduleTypeFromString(c.lrSchedulerType), c.learningRate,
         c.warmupSteps > 0 ? c.warmupSteps : warmupStepsFromRatio(c.warmupRatio, m_totalSteps), m_totalSteps, 0.0 };
 
@@ -134,8 +134,8 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     auto loadBase = [&c, load]() { return loadCausalLM(c.model, load); };
     m_models = std::make_unique<TrainerModels>(*m_model, *m_adapter, loadBase);
     // Samples, diversity, forgetting and weight space while training (measures.h).
-    m_measures = std::make_unique<TrainingMeasures>(TrainingMeasures::Context { c, *m_model, *m_adapter,
-        *m_tokenizer, m_chatTemplate.get(), options.workspace, options.runId, m_writer.get(),
+    m_measures = std::make_unique<TrainingMeasures>(TrainingMeasures::Context { c, *m_model, *m_adapter, *m_tokenizer,
+        m_chatTemplate.get(), options.workspace, options.runId, m_writer.get(),
         [this](const nlohmann::json& e) { record(e); }, [this](const nlohmann::json& e) { emit(e); }, loadBase });
 }
 
@@ -153,8 +153,7 @@ void TrainingRun::resume()
 {
     const auto latest = m_checkpoints->latest();
     if (!latest)
-        throw InputError(
-            "cannot resume: the run has no checkpoint in " + (m_options.runDir / "checkpoints").string());
+        throw InputError("cannot resume: the run has no checkpoint in " + (m_options.runDir / "checkpoints").string());
     CheckpointData d = CheckpointStore::load(*latest);
     m_adapter->restoreState(d.adapter);
     // The restored state may change what trains (sparse fine-tuning past its dense phase).
@@ -170,6 +169,12 @@ void TrainingRun::resume()
         m_bestEval = d.trainer["best_eval_loss"].get<double>();
     m_evalsWithoutImprovement = d.trainer.value("evals_without_improvement", std::int64_t { 0 });
     m_skippedSteps = d.trainer.value("skipped_steps", std::int64_t { 0 });
+    // Rows of the steps after the checkpoint came from the interrupted attempt; those steps run again.
+    if (m_writer && m_options.runId) {
+        const std::size_t removed = m_writer->discardAfter(*m_options.runId, m_step);
+        if (removed > 0)
+            record({ { "event", "rows_discarded" }, { "after_step", m_step }, { "rows", removed } });
+    }
 }
 
 void TrainingRun::cacheReference()
@@ -194,8 +199,8 @@ void TrainingRun::cacheReference()
         const std::vector<std::int64_t> all = range(0, n);
         std::vector<at::Tensor> parts;
         for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
-            const auto batch = m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), all,
-                m_model->device());
+            const auto batch
+                = m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), all, m_model->device());
             parts.push_back(m_objective->referenceLogProbs(batch, *m_models).to(at::kCPU));
         }
         const at::Tensor cache = at::cat(parts).to(at::kFloat).contiguous();
@@ -213,13 +218,12 @@ void TrainingRun::cacheReference()
 void TrainingRun::begin()
 {
     record({ { "event", "start" },
-        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) },
-        { "step", m_step }, { "total_steps", m_totalSteps }, { "train_examples", m_examples->train().size() },
+        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) }, { "step", m_step },
+        { "total_steps", m_totalSteps }, { "train_examples", m_examples->train().size() },
         { "eval_examples", m_examples->eval().size() }, { "truncated_examples", m_examples->truncated() },
         { "examples_without_response", m_examples->withoutTarget() }, { "packed_rows", m_examples->packedRows() },
-        { "trainable_parameters", m_result.trainableParameters },
-        { "total_parameters", m_result.totalParameters }, { "adapter", m_config.adapter },
-        { "objective", m_config.objective } });
+        { "trainable_parameters", m_result.trainableParameters }, { "total_parameters", m_result.totalParameters },
+        { "adapter", m_config.adapter }, { "objective", m_config.objective } });
     m_measures->atStart(m_step);
 }
 
@@ -351,9 +355,8 @@ std::optional<double> TrainingRun::evaluate()
     std::int64_t tokens = 0;
     const auto n = static_cast<std::int64_t>(evalIdx.size());
     for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
-        const LossOutput out
-            = lossOf(m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx,
-                m_model->device()));
+        const LossOutput out = lossOf(
+            m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx, m_model->device()));
         weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
         tokens += out.tokens;
     }
@@ -397,6 +400,10 @@ CheckpointData TrainingRun::snapshot() const
 
 void TrainingRun::saveCheckpoint()
 {
+    // The rows of the steps the checkpoint covers are committed first: a resume recomputes only the steps
+    // after it, so a row still buffered when the worker is killed would otherwise never be written.
+    if (m_writer)
+        m_writer->flush();
     const fs::path dir = m_checkpoints->save(m_step, snapshot());
     record({ { "event", "checkpoint" }, { "step", m_step }, { "path", dir.string() } });
 }
@@ -421,11 +428,11 @@ TrainResult TrainingRun::finish(TrainResult::Status status)
     m_result.lastLoss = m_lastLoss;
     m_result.bestEvalLoss = m_bestEval;
     const char* name = status == TrainResult::Status::Cancelled ? "cancelled"
-        : status == TrainResult::Status::EarlyStopped             ? "early_stopped"
-                                                                  : "finished";
+        : status == TrainResult::Status::EarlyStopped           ? "early_stopped"
+                                                                : "finished";
     record({ { "event", "finished" },
-        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) },
-        { "status", name }, { "steps", m_step }, { "loss", finiteOr(m_lastLoss, -1) },
+        { "run_id", m_options.runId ? nlohmann::json(*m_options.runId) : nlohmann::json(nullptr) }, { "status", name },
+        { "steps", m_step }, { "loss", finiteOr(m_lastLoss, -1) },
         { "best_eval_loss", m_bestEval ? nlohmann::json(*m_bestEval) : nlohmann::json(nullptr) },
         { "skipped_steps", m_skippedSteps } });
     if (m_writer)

@@ -5,6 +5,7 @@
 // failed; a run of another host is never judged; a pid taken over by another process
 // is not mistaken for the worker; every command group's --help lists its commands.
 
+#include "core/store/metrics.h"
 #include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -227,6 +228,22 @@ private Q_SLOTS:
         }
         QCOMPARE(stale, 2);
         QCOMPARE(resumed, 2);
+        // The stored losses are the uninterrupted run's, one row per step: every step a checkpoint covers was
+        // committed before it, and what a killed attempt committed past its checkpoint is discarded on resume
+        // (test_batch_writer), so no step is missing or stored twice.
+        const std::vector<MetricPoint> stored = MetricQuery(w.db()).series(id, "loss");
+        QString storedSteps;
+        for (const MetricPoint& p : stored)
+            storedSteps += QString::number(p.step) + " ";
+        QVERIFY2(stored.size() == m_straight.size(), qPrintable("stored steps: " + storedSteps));
+        for (const MetricPoint& p : stored)
+            QVERIFY2(m_straight.count(int(p.step)) && m_straight.at(int(p.step)) == p.value,
+                qPrintable(QString("stored loss of step %1: %2").arg(p.step).arg(p.value, 0, 'g', 17)));
+        Statement dup = w.db().prepare(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM metrics WHERE run_id = ? GROUP BY step, name HAVING COUNT(*) > 1)");
+        dup.bind(1, id);
+        QVERIFY(dup.step());
+        QCOMPARE(dup.int64(0), std::int64_t(0));
     }
 
     // `runs stop` sends SIGTERM: the worker checkpoints and ends cancelled, and `train --resume`

@@ -1,6 +1,7 @@
 // The batched writer: when it flushes, and that a batch is all or nothing.
 
 #include "core/store/batch_writer.h"
+#include "core/store/database.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -65,6 +66,34 @@ private Q_SLOTS:
         }
         QCOMPARE(stored(), 1);
         QCOMPARE(RunStore(m_ws->db()).events(m_run).size(), 1u);
+    }
+
+    // A resumed run drops the rows its interrupted attempt wrote past the checkpoint, its own buffered
+    // rows included, and keeps every row up to it and every other run's.
+    void discardAfterKeepsTheCheckpointedSteps()
+    {
+        const std::int64_t other = RunStore(m_ws->db()).create({ .name = "other" });
+        BatchWriter w(m_ws->db(), { .maxRows = 1000, .maxDelay = 1h });
+        for (int step = 1; step <= 6; ++step) {
+            w.addMetric(m_run, step, "loss", step);
+            w.addMetric(other, step, "loss", step);
+            w.addSample(m_run, step, 0, 0, "p", "t", 1);
+        }
+        w.flush();
+        w.addMetric(m_run, 7, "loss", 7); // buffered, not yet committed
+        QCOMPARE(w.discardAfter(m_run, 4),
+            std::size_t(3 + 2)); // metrics 5..7 (the buffered one flushed first), samples 5..6
+        QCOMPARE(w.pending(), 0u);
+        const auto kept = MetricQuery(m_ws->db()).series(m_run, "loss");
+        QCOMPARE(kept.size(), 4u);
+        QCOMPARE(kept.back().step, std::int64_t(4));
+        QCOMPARE(MetricQuery(m_ws->db()).series(other, "loss").size(), 6u);
+        Statement st = m_ws->db().prepare("SELECT MAX(step), COUNT(*) FROM samples WHERE run_id = ?");
+        st.bind(1, m_run);
+        QVERIFY(st.step());
+        QCOMPARE(st.int64(0), std::int64_t(4));
+        QCOMPARE(st.int64(1), std::int64_t(4));
+        QCOMPARE(w.discardAfter(m_run, 4), std::size_t(0));
     }
 
     void failedBatchWritesNothingAndKeepsRows()
