@@ -185,12 +185,19 @@ int exportCommand(const std::vector<std::string>& args)
     }
     staged.commit();
     meta["adapter"] = adapter;
-    const std::int64_t artifact = ArtifactStore(ws.db()).add({ 0, runId,
-        format == "peft"         ? "peft_adapter"
-            : format == "merged" ? "merged"
-            : format == "gguf"   ? "gguf"
-                                 : "gguf_lora",
-        artifactPath(ws, out), meta.dump(), 0 });
+    // Exporting only reads the workspace; one this user cannot write still exports to the folder asked
+    // for, and says why the export is not listed among the run's artifacts.
+    nlohmann::json artifact = nullptr;
+    if (ws.isWritable())
+        artifact = ArtifactStore(ws.db()).add({ 0, runId,
+            format == "peft"         ? "peft_adapter"
+                : format == "merged" ? "merged"
+                : format == "gguf"   ? "gguf"
+                                     : "gguf_lora",
+            artifactPath(ws, out), meta.dump(), 0 });
+    else
+        std::cerr << "note: the export is not recorded among run " << runId << "'s artifacts: " << ws.readOnlyReason()
+                  << "\n";
     std::cout << nlohmann::json({ { "run", runId }, { "format", format }, { "adapter", adapter },
                                     { "out", fs::absolute(out).string() }, { "artifact", artifact } })
                      .dump()

@@ -86,6 +86,14 @@ std::vector<fs::path> PluginRegistry::defaultSearchPath()
 void PluginRegistry::load(const std::vector<fs::path>& folders)
 {
     for (const fs::path& folder : folders) {
+        // A relative folder would mean whatever the current directory holds, which differs between the GUI,
+        // its run workers and a shell: a plugin could be picked up from a folder the user never configured.
+        if (folder.is_relative()) {
+            m_broken.push_back({ folder,
+                "is a relative plugin folder and is not searched (folders in TUNEBENCH_PLUGIN_PATH must be "
+                "absolute paths)" });
+            continue;
+        }
         std::error_code ec;
         if (!fs::is_directory(folder, ec))
             continue;

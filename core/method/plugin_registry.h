@@ -54,7 +54,8 @@ public:
     // twice is taken from the first.
     static std::vector<std::filesystem::path> defaultSearchPath();
 
-    // Loads every *.so in the folders (missing folders are skipped). A library
+    // Loads every *.so in the folders (missing folders are skipped; a relative one
+    // is listed in broken() and not searched). A library
     // that fails (not loadable, no entry point, another API version, a bad
     // schema, a duplicate name) is listed in broken() with the reason; the
     // others load regardless. With a probe program set, the libraries are

@@ -10,7 +10,11 @@
 #include "model/model_test_support.h"
 #include "support/cli_runner.h"
 
+#include <QDir>
 #include <QDirIterator>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -245,9 +249,15 @@ private Q_SLOTS:
         const uid_t uid = ::geteuid() == 0 ? 65534 : 0;
         QTemporaryDir dir;
         ::chmod(dir.path().toLocal8Bit().constData(), 0755);
+        ::chmod(m_dir.path().toLocal8Bit().constData(), 0755); // the model, read by the export
         const QString ws = dir.path() + "/ws";
         QCOMPARE(runCli({ "workspace", "init", ws }).code, 0);
         QCOMPARE(runCli({ "runs", "create", "--workspace", ws, "--config", m_config }).code, 0);
+        const CliResult trained = runCli({ "train", "--run", "1", "--workspace", ws });
+        QVERIFY2(trained.code == 0, qPrintable(trained.err));
+        const QString outDir = dir.path() + "/out"; // the folder the user names, writable by them
+        QVERIFY(QDir().mkpath(outDir));
+        ::chmod(outDir.toLocal8Bit().constData(), 0777);
         for (const auto& e : fs::recursive_directory_iterator(ws.toStdString()))
             fs::permissions(e.path(), fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
                 fs::perm_options::remove);
@@ -263,6 +273,16 @@ private Q_SLOTS:
         const CliResult import = runLimited({ "dataset", "import", m_data, "--workspace", ws }, kNoLimit, uid);
         QCOMPARE(import.code, 1);
         QVERIFY2(import.err.contains("cannot import a dataset: the workspace folder"), qPrintable(import.err));
+        // Exporting reads the workspace: it writes the folder asked for and says it is not recorded.
+        const CliResult exported = runLimited(
+            { "export", "--workspace", ws, "--run", "1", "--format", "merged", "--out", outDir + "/merged" }, kNoLimit,
+            uid);
+        QVERIFY2(exported.code == 0, qPrintable(exported.err));
+        QVERIFY2(
+            exported.err.contains("not recorded among run 1's artifacts: the workspace folder " + ws + " is read-only"),
+            qPrintable(exported.err));
+        QVERIFY(QFileInfo::exists(outDir + "/merged/model.safetensors"));
+        QCOMPARE(QJsonDocument::fromJson(exported.out.toUtf8()).object().value("artifact").type(), QJsonValue::Null);
         fs::permissions(ws.toStdString(), fs::perms::owner_write, fs::perm_options::add);
         for (const auto& e : fs::recursive_directory_iterator(ws.toStdString()))
             fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);

@@ -7,6 +7,9 @@
 #include "core/method/plugin_registry.h"
 #include "support/cli_runner.h"
 
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <chrono>
@@ -101,6 +104,18 @@ private Q_SLOTS:
                      + "\tcrashed while loading (signal 11"),
             qPrintable(r.out));
         QVERIFY(r.out.contains("adapter\tlora\t"));
+        // A relative entry is not searched (it would mean the current directory of each process) and says so.
+        QTemporaryDir cwd;
+        QVERIFY(QDir(cwd.path()).mkpath("plugins"));
+        QVERIFY(QFile::copy(
+            QString::fromStdString((kGood / "tunebench_lora.so").string()), cwd.path() + "/plugins/tunebench_lora.so"));
+        QProcessEnvironment relative;
+        relative.insert("TUNEBENCH_PLUGIN_PATH", "plugins");
+        const CliResult listed = runCli({ "plugins", "list" }, relative, cwd.path());
+        QVERIFY2(listed.code == 0, qPrintable(listed.err));
+        QVERIFY2(listed.out.contains("broken\tplugins\tis a relative plugin folder and is not searched"),
+            qPrintable(listed.out));
+        QVERIFY2(!listed.out.contains(cwd.path()), qPrintable(listed.out));
         const CliResult probe
             = runCli({ "plugins", "probe", QString::fromStdString((kGood / "tunebench_lora.so").string()) });
         QCOMPARE(probe.code, 0);

@@ -15,9 +15,12 @@ struct CliResult {
     QString err;
 };
 
-inline CliResult runCli(const QStringList& args, const QProcessEnvironment& extra = {})
+inline CliResult runCli(
+    const QStringList& args, const QProcessEnvironment& extra = {}, const QString& workingDirectory = {})
 {
     QProcess p;
+    if (!workingDirectory.isEmpty())
+        p.setWorkingDirectory(workingDirectory);
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.remove("TUNEBENCH_WORKSPACE");
     for (const QString& key : extra.keys())
