@@ -137,6 +137,8 @@ private:
             throw Error("run " + std::to_string(run.id) + " of preset '" + p.name + "' is not in the workspace");
         DemoRun r;
         r.name = p.name;
+        r.group = p.group;
+        r.seed = p.seed;
         r.runId = run.id;
         r.reused = run.reused;
         r.finding = p.finding;

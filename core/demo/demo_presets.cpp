@@ -120,6 +120,26 @@ void readMergePreset(const json& node, const json& demo, Preset& p)
         throw InputError(p.file.string() + ": a merge preset has only name and demo");
 }
 
+// demo.seeds: distinct integers, at least one.
+std::vector<std::int64_t> readSeeds(const json& demo, const fs::path& file)
+{
+    std::vector<std::int64_t> seeds;
+    const auto it = demo.find("seeds");
+    if (it == demo.end())
+        return seeds;
+    if (!it->is_array() || it->empty())
+        throw InputError(file.string() + ": demo.seeds: expected a non-empty list of integer seeds");
+    for (const json& s : *it) {
+        if (!s.is_number_integer())
+            throw InputError(file.string() + ": demo.seeds: expected integer seeds, got " + s.dump());
+        const std::int64_t seed = s.get<std::int64_t>();
+        if (std::find(seeds.begin(), seeds.end(), seed) != seeds.end())
+            throw InputError(file.string() + ": demo.seeds: seed " + std::to_string(seed) + " is listed twice");
+        seeds.push_back(seed);
+    }
+    return seeds;
+}
+
 void readTrainPreset(const json& node, const json& demo, Preset& p)
 {
     p.dataset = demo.value("dataset", "target");
@@ -150,21 +170,50 @@ Preset loadPreset(const fs::path& file)
         throw InputError(file.string() + ": demo: expected a mapping (finding, kind, dataset ...)");
     const json demo = *section;
     node.erase("demo");
-    static const std::set<std::string> known { "finding", "kind", "dataset", "model_from", "method", "runs", "args" };
+    static const std::set<std::string> known { "finding", "kind", "dataset", "model_from", "method", "runs", "args",
+        "seeds" };
     for (const auto& [key, value] : demo.items()) {
         if (!known.count(key))
             throw InputError(file.string() + ": demo." + key
-                + ": unknown key (expected finding, kind, dataset, model_from, method, runs or args)");
+                + ": unknown key (expected finding, kind, dataset, model_from, method, runs, args or seeds)");
     }
+    p.group = p.name;
     p.finding = demo.value("finding", "");
     const std::string kind = demo.value("kind", "train");
-    if (kind == "merge")
+    if (kind == "merge") {
+        if (demo.contains("seeds"))
+            throw InputError(file.string() + ": demo.seeds: a merge preset has no seed (list its parents' seeds)");
         readMergePreset(node, demo, p);
-    else if (kind == "train")
+    } else if (kind == "train") {
         readTrainPreset(node, demo, p);
-    else
+    } else {
         throw InputError(file.string() + ": demo.kind: expected train or merge, got '" + kind + "'");
+    }
     return p;
+}
+
+std::vector<Preset> expandSeeds(const Preset& preset)
+{
+    json demo = readYamlOrJsonFile(preset.file).value("demo", json::object());
+    const std::vector<std::int64_t> seeds = readSeeds(demo, preset.file);
+    if (seeds.empty())
+        return { preset };
+    if (!preset.config.contains("training") || !preset.config["training"].is_object())
+        throw InputError(preset.file.string() + ": demo.seeds: the preset needs a training section to set the seed in");
+    std::vector<Preset> out;
+    for (std::size_t k = 0; k < seeds.size(); ++k) {
+        Preset p = preset;
+        p.name = k == 0 ? preset.name : preset.name + "_seed" + std::to_string(k + 1);
+        p.seed = seeds[k];
+        p.config["training"]["seed"] = seeds[k];
+        // The file's hash would change for every seed when one is added; each seed's run depends only on the
+        // preset without its seed list, and its own seed.
+        json node = readYamlOrJsonFile(preset.file);
+        node["demo"].erase("seeds");
+        p.hash = sha256Hex(node.dump() + "\nseed=" + std::to_string(seeds[k]));
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 std::vector<Preset> loadPresets(const fs::path& dir)
@@ -181,16 +230,19 @@ std::vector<Preset> loadPresets(const fs::path& dir)
     std::vector<Preset> presets;
     std::set<std::string> names;
     for (const fs::path& f : files) {
-        Preset p = loadPreset(f);
-        if (!names.insert(p.name).second)
-            throw InputError(f.string() + ": name: preset '" + p.name + "' is defined twice");
-        for (const std::string& parent : p.parents) {
-            if (!names.count(parent))
-                throw InputError(f.string() + ": demo.runs: '" + parent + "' is not a preset before this one");
+        for (Preset& p : expandSeeds(loadPreset(f))) {
+            if (!names.insert(p.name).second)
+                throw InputError(f.string() + ": name: preset '" + p.name + "' is defined twice"
+                    + (p.seed ? " (a name demo.seeds gives the preset's seed " + std::to_string(*p.seed) + ")" : ""));
+            for (const std::string& parent : p.parents) {
+                if (!names.count(parent))
+                    throw InputError(f.string() + ": demo.runs: '" + parent + "' is not a preset before this one");
+            }
+            if (!p.modelFrom.empty() && !names.count(p.modelFrom))
+                throw InputError(
+                    f.string() + ": demo.model_from: '" + p.modelFrom + "' is not a preset before this one");
+            presets.push_back(std::move(p));
         }
-        if (!p.modelFrom.empty() && !names.count(p.modelFrom))
-            throw InputError(f.string() + ": demo.model_from: '" + p.modelFrom + "' is not a preset before this one");
-        presets.push_back(std::move(p));
     }
     if (presets.empty())
         throw InputError("no presets (*.yaml) in " + dir.string());
@@ -200,7 +252,8 @@ std::vector<Preset> loadPresets(const fs::path& dir)
 std::vector<const Preset*> selectPresets(const std::vector<Preset>& presets, const std::vector<std::string>& only)
 {
     for (const std::string& name : only) {
-        if (std::none_of(presets.begin(), presets.end(), [&](const Preset& p) { return p.name == name; })) {
+        if (std::none_of(
+                presets.begin(), presets.end(), [&](const Preset& p) { return p.name == name || p.group == name; })) {
             std::string known;
             for (const Preset& p : presets)
                 known += (known.empty() ? "" : ", ") + p.name;
@@ -210,7 +263,8 @@ std::vector<const Preset*> selectPresets(const std::vector<Preset>& presets, con
     std::set<std::string> wanted(only.begin(), only.end());
     // Backwards, so what a wanted preset needs is wanted before its own turn comes (presets name only earlier ones).
     for (auto it = presets.rbegin(); it != presets.rend(); ++it) {
-        if (!wanted.empty() && wanted.count(it->name)) {
+        if (!wanted.empty() && (wanted.count(it->name) || wanted.count(it->group))) {
+            wanted.insert(it->name);
             wanted.insert(it->parents.begin(), it->parents.end());
             if (!it->modelFrom.empty())
                 wanted.insert(it->modelFrom);

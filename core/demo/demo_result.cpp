@@ -1,5 +1,8 @@
 #include "core/demo/demo_result.h"
 
+#include "core/stats/compare.h"
+#include "core/stats/describe.h"
+
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -9,11 +12,118 @@ namespace tunebench::demo {
 
 namespace {
 
+// Characters, not bytes: the table holds "±".
+std::size_t utf8Width(const std::string& s)
+{
+    return static_cast<std::size_t>(
+        std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 std::string fixed(double v, int digits)
 {
     std::ostringstream s;
     s << std::fixed << std::setprecision(digits) << v;
     return s.str();
+}
+
+// The measures summarised across seeds, with their JSON names.
+struct Measure {
+    const char* name;
+    double DemoRun::*field;
+};
+constexpr Measure kMeasures[] = {
+    { "target_loss", &DemoRun::targetLoss },
+    { "target_accuracy", &DemoRun::targetAccuracy },
+    { "reference_delta_loss", &DemoRun::referenceDeltaLoss },
+    { "reference_kl", &DemoRun::referenceKl },
+    { "distinct_2", &DemoRun::distinct2 },
+};
+
+// Runs of one preset over several seeds, in the order the presets came.
+struct SeedGroup {
+    std::string name;
+    std::vector<const DemoRun*> runs;
+    std::vector<double> values(double DemoRun::*field) const
+    {
+        std::vector<double> v;
+        for (const DemoRun* r : runs)
+            v.push_back(r->*field);
+        return v;
+    }
+    // Both groups name a seed for every run and the same seeds: pair the runs by seed.
+    bool pairsWith(const SeedGroup& other) const
+    {
+        if (runs.size() != other.runs.size())
+            return false;
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            if (!runs[i]->seed || !other.runs[i]->seed || *runs[i]->seed != *other.runs[i]->seed)
+                return false;
+        }
+        return true;
+    }
+};
+
+std::vector<SeedGroup> seedGroups(const std::vector<DemoRun>& runs)
+{
+    std::vector<SeedGroup> groups;
+    for (const DemoRun& r : runs) {
+        const std::string& name = r.group.empty() ? r.name : r.group;
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const SeedGroup& g) { return g.name == name; });
+        if (it == groups.end())
+            it = groups.insert(groups.end(), SeedGroup { name, {} });
+        it->runs.push_back(&r);
+    }
+    std::erase_if(groups, [](const SeedGroup& g) { return g.runs.size() < 2; });
+    // Paired tests need the runs in the same seed order.
+    for (SeedGroup& g : groups)
+        std::stable_sort(g.runs.begin(), g.runs.end(),
+            [](const DemoRun* a, const DemoRun* b) { return a->seed.value_or(0) < b->seed.value_or(0); });
+    return groups;
+}
+
+stats::GroupTest compareGroups(const SeedGroup& a, const SeedGroup& b, double DemoRun::*field)
+{
+    const std::vector<double> va = a.values(field);
+    const std::vector<double> vb = b.values(field);
+    return a.pairsWith(b) ? stats::pairedTest(va, vb) : stats::welchTest(va, vb);
+}
+
+nlohmann::json finiteOrNull(double v)
+{
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+std::string plusMinus(const stats::Summary& s, int digits)
+{
+    return fixed(s.mean, digits) + " ± " + (std::isfinite(s.std) ? fixed(s.std, digits) : "-") + " ["
+        + (std::isfinite(s.ci95Low) ? fixed(s.ci95Low, digits) + ", " + fixed(s.ci95High, digits) : "-") + "]";
+}
+
+std::string aligned(const std::vector<std::vector<std::string>>& rows, std::size_t leftColumns)
+{
+    std::vector<std::size_t> width(rows.front().size(), 0);
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i)
+            width[i] = std::max(width[i], utf8Width(row[i]));
+    }
+    std::string out;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        for (std::size_t i = 0; i < rows[k].size(); ++i) {
+            const std::string& cell = rows[k][i];
+            const std::string pad(width[i] - utf8Width(cell), ' ');
+            if (i)
+                out += "  ";
+            out += i < leftColumns ? cell + pad : pad + cell;
+        }
+        out += "\n";
+        if (k == 0) {
+            std::size_t total = 0;
+            for (std::size_t w : width)
+                total += w + 2;
+            out += std::string(total - 2, '-') + "\n";
+        }
+    }
+    return out;
 }
 
 } // namespace
@@ -22,11 +132,53 @@ nlohmann::json DemoResult::toJson() const
 {
     nlohmann::json rows = nlohmann::json::array();
     for (const DemoRun& r : runs) {
-        rows.push_back({ { "name", r.name }, { "adapter", r.adapter }, { "objective", r.objective },
-            { "target_loss", r.targetLoss }, { "reference_delta_loss", r.referenceDeltaLoss },
-            { "distinct_2", r.distinct2 }, { "trainable_share", r.trainableShare } });
+        nlohmann::json row = { { "name", r.name }, { "group", r.group.empty() ? r.name : r.group },
+            { "adapter", r.adapter }, { "objective", r.objective }, { "target_loss", r.targetLoss },
+            { "reference_delta_loss", r.referenceDeltaLoss }, { "distinct_2", r.distinct2 },
+            { "trainable_share", r.trainableShare } };
+        if (r.seed)
+            row["seed"] = *r.seed;
+        rows.push_back(std::move(row));
     }
-    return { { "runs", rows } };
+    nlohmann::json out = { { "runs", rows } };
+    const std::vector<SeedGroup> groups = seedGroups(runs);
+    if (groups.empty())
+        return out;
+    nlohmann::json groupRows = nlohmann::json::array();
+    for (const SeedGroup& g : groups) {
+        nlohmann::json seeds = nlohmann::json::array();
+        nlohmann::json names = nlohmann::json::array();
+        for (const DemoRun* r : g.runs) {
+            seeds.push_back(r->seed ? nlohmann::json(*r->seed) : nlohmann::json(nullptr));
+            names.push_back(r->name);
+        }
+        nlohmann::json metrics = nlohmann::json::object();
+        for (const Measure& m : kMeasures) {
+            const stats::Summary s = stats::describe(g.values(m.field));
+            metrics[m.name] = { { "n", s.n }, { "mean", finiteOrNull(s.mean) }, { "std", finiteOrNull(s.std) },
+                { "ci95", { finiteOrNull(s.ci95Low), finiteOrNull(s.ci95High) } } };
+        }
+        groupRows.push_back({ { "name", g.name }, { "n", g.runs.size() }, { "seeds", seeds }, { "runs", names },
+            { "metrics", metrics } });
+    }
+    out["groups"] = groupRows;
+    nlohmann::json comparisons = nlohmann::json::array();
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        for (std::size_t j = i + 1; j < groups.size(); ++j) {
+            nlohmann::json metrics = nlohmann::json::object();
+            for (const Measure& m : kMeasures) {
+                const stats::GroupTest t = compareGroups(groups[i], groups[j], m.field);
+                metrics[m.name] = { { "test", stats::testKindName(t.kind) },
+                    { "difference", finiteOrNull(t.difference) },
+                    { "ci95", { finiteOrNull(t.differenceInterval.low), finiteOrNull(t.differenceInterval.high) } },
+                    { "p", finiteOrNull(t.p) }, { "effect_size", finiteOrNull(t.effectSize) },
+                    { "effect", t.effectName }, { "verdict", stats::verdictText(t.verdict) } };
+            }
+            comparisons.push_back({ { "a", groups[i].name }, { "b", groups[j].name }, { "metrics", metrics } });
+        }
+    }
+    out["comparisons"] = comparisons;
+    return out;
 }
 
 std::string DemoResult::table() const
@@ -41,29 +193,39 @@ std::string DemoResult::table() const
             r.intruderDimensions ? std::to_string(static_cast<std::int64_t>(std::lround(*r.intruderDimensions)))
                                  : "-" });
     }
-    std::vector<std::size_t> width(header.size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t i = 0; i < row.size(); ++i)
-            width[i] = std::max(width[i], row[i].size());
+    std::string out = aligned(rows, 4);
+    const std::vector<SeedGroup> groups = seedGroups(runs);
+    if (groups.empty())
+        return out;
+    out += "\nAcross seeds: mean ± std [95% t interval]\n";
+    std::vector<std::vector<std::string>> summary { { "group", "n", "target_loss", "target_acc", "ref_delta_loss",
+        "ref_kl", "distinct_2" } };
+    for (const SeedGroup& g : groups) {
+        std::vector<std::string> row { g.name, std::to_string(g.runs.size()) };
+        for (const Measure& m : kMeasures)
+            row.push_back(plusMinus(stats::describe(g.values(m.field)), 3));
+        summary.push_back(std::move(row));
     }
-    std::string out;
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-        for (std::size_t i = 0; i < rows[k].size(); ++i) {
-            const std::string& cell = rows[k][i];
-            const bool left = i < 4; // the names; numbers are right-aligned
-            const std::string pad(width[i] - cell.size(), ' ');
-            if (i)
-                out += "  ";
-            out += left ? cell + pad : pad + cell;
-        }
-        out += "\n";
-        if (k == 0) {
-            std::size_t total = 0;
-            for (std::size_t w : width)
-                total += w + 2;
-            out += std::string(total - 2, '-') + "\n";
+    out += aligned(summary, 1);
+    out += "\nBetween groups (a - b; paired t test when both ran the same seeds, else Welch's):\n";
+    std::vector<std::vector<std::string>> tests { { "a", "b", "measure", "difference", "95% interval", "p", "effect",
+        "verdict" } };
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        for (std::size_t j = i + 1; j < groups.size(); ++j) {
+            for (const Measure& m : kMeasures) {
+                const stats::GroupTest t = compareGroups(groups[i], groups[j], m.field);
+                const bool haveInterval = std::isfinite(t.differenceInterval.low);
+                tests.push_back({ groups[i].name, groups[j].name, m.name, fixed(t.difference, 3),
+                    haveInterval
+                        ? "[" + fixed(t.differenceInterval.low, 3) + ", " + fixed(t.differenceInterval.high, 3) + "]"
+                        : "-",
+                    std::isfinite(t.p) ? fixed(t.p, 3) : "-",
+                    std::isfinite(t.effectSize) ? t.effectName + " " + fixed(t.effectSize, 2) : "-",
+                    stats::testKindName(t.kind) + ": " + stats::verdictText(t.verdict) });
+            }
         }
     }
+    out += aligned(tests, 3);
     return out;
 }
 

@@ -16,6 +16,8 @@ namespace tunebench::demo {
 // One row of the demo's result.
 struct DemoRun {
     std::string name; // the preset's name
+    std::string group; // the preset's name in its file: the seeds of one preset share it (demo.seeds)
+    std::optional<std::int64_t> seed; // the seed demo.seeds gave this run
     std::string adapter; // the adapter, or the merge method for a merged run
     std::string objective;
     std::int64_t runId = 0;
@@ -44,10 +46,14 @@ struct DemoResult {
     std::vector<DemoRun> runs;
     std::vector<DemoStage> stages;
 
-    // {"runs": [{"name", "adapter", "objective", "target_loss", "reference_delta_loss", "distinct_2",
-    // "trainable_share"}, ...]}
+    // {"runs": [{"name", "group", "adapter", "objective", "target_loss", "reference_delta_loss", "distinct_2",
+    // "trainable_share"[, "seed"]}, ...]}, and where presets ran over several seeds
+    // "groups": [{"name", "n", "seeds", "runs", "metrics": {M: {"n", "mean", "std", "ci95": [low, high]}}}] and
+    // "comparisons": [{"a", "b", "metrics": {M: {"test", "difference", "ci95", "p", "effect_size", "effect",
+    // "verdict"}}}] for every two such groups (a paired t test when both ran the same seeds, else Welch's).
     nlohmann::json toJson() const;
-    // The same as a readable table, with the extra columns (accuracy, KL, intruder dimensions).
+    // The same as a readable table, with the extra columns (accuracy, KL, intruder dimensions), then the
+    // seed groups' mean +- std with 95% t intervals and the tests between them.
     std::string table() const;
 };
 

@@ -42,13 +42,21 @@ Outcome runDemo(const QStringList& args)
         QString::fromUtf8(p.readAllStandardError()) };
 }
 
-QJsonArray runsOf(const Outcome& o)
+QJsonObject lineOf(const Outcome& o)
 {
     const QString first = o.out.section('\n', 0, 0);
     const QJsonDocument doc = QJsonDocument::fromJson(first.toUtf8());
-    if (!doc.isObject() || doc.object().keys() != QStringList { "runs" })
+    return doc.isObject() ? doc.object() : QJsonObject {};
+}
+
+QJsonArray runsOf(const Outcome& o)
+{
+    const QJsonObject line = lineOf(o);
+    const QStringList keys = line.keys();
+    if (!keys.contains("runs")
+        || (keys != QStringList { "runs" } && keys != QStringList { "comparisons", "groups", "runs" }))
         return {};
-    return doc.object().value("runs").toArray();
+    return line.value("runs").toArray();
 }
 
 QJsonObject rowNamed(const QJsonArray& runs, const QString& name)
@@ -84,13 +92,16 @@ private Q_SLOTS:
     {
         const QJsonArray runs = runsOf(m_first);
         QVERIFY2(!runs.isEmpty(), qPrintable(m_first.out.left(2000)));
-        const QStringList keys { "adapter", "distinct_2", "name", "objective", "reference_delta_loss", "target_loss",
-            "trainable_share" };
+        const QStringList keys { "adapter", "distinct_2", "group", "name", "objective", "reference_delta_loss",
+            "target_loss", "trainable_share" };
         for (const auto& v : runs) {
             const QJsonObject r = v.toObject();
             QStringList got = r.keys();
+            got.removeOne("seed"); // the runs of a preset with demo.seeds
             got.sort();
             QCOMPARE(got, keys);
+            QCOMPARE(
+                r.contains("seed"), r.value("group").toString() == "full" || r.value("group").toString() == "lora");
             QVERIFY(!r.value("name").toString().isEmpty());
             QVERIFY(!r.value("adapter").toString().isEmpty());
             QVERIFY(!r.value("objective").toString().isEmpty());
@@ -101,8 +112,8 @@ private Q_SLOTS:
             QVERIFY(r.value("trainable_share").toDouble() > 0 && r.value("trainable_share").toDouble() <= 1);
         }
         // Every training preset has its row, with the adapter and objective its file names.
-        for (const char* name :
-            { "full", "lora", "hft", "dpo", "prompt_tuning", "prefix_tuning", "lora_seed2", "lora_seed3" })
+        for (const char* name : { "full", "full_seed2", "full_seed3", "lora", "hft", "dpo", "prompt_tuning",
+                 "prefix_tuning", "lora_seed2", "lora_seed3" })
             QVERIFY2(!rowNamed(runs, name).isEmpty(), name);
         QCOMPARE(rowNamed(runs, "full").value("adapter").toString(), QString("full"));
         QCOMPARE(rowNamed(runs, "lora").value("adapter").toString(), QString("lora"));
@@ -121,6 +132,33 @@ private Q_SLOTS:
         QVERIFY(m_first.out.contains("target_loss"));
         QVERIFY(m_first.out.contains("prefix_tuning"));
         QVERIFY(m_first.err.contains("pretraining a Llama"));
+    }
+
+    // full and lora ran over three seeds: the line summarises each group and compares the two.
+    void seedGroupsInTheLine()
+    {
+        const QJsonObject line = lineOf(m_first);
+        const QJsonArray groups = line.value("groups").toArray();
+        QCOMPARE(groups.size(), 2);
+        QCOMPARE(groups[0].toObject().value("name").toString(), QString("full"));
+        QCOMPARE(groups[1].toObject().value("name").toString(), QString("lora"));
+        for (const auto& g : groups) {
+            const QJsonObject loss = g.toObject().value("metrics").toObject().value("target_loss").toObject();
+            QCOMPARE(loss.value("n").toInt(), 3);
+            const QJsonArray ci = loss.value("ci95").toArray();
+            QVERIFY(ci[0].toDouble() <= loss.value("mean").toDouble());
+            QVERIFY(loss.value("mean").toDouble() <= ci[1].toDouble());
+        }
+        const QJsonObject test = line.value("comparisons")
+                                     .toArray()[0]
+                                     .toObject()
+                                     .value("metrics")
+                                     .toObject()
+                                     .value("reference_delta_loss")
+                                     .toObject();
+        QCOMPARE(test.value("test").toString(), QString("paired"));
+        QVERIFY(test.value("p").isDouble() || test.value("p").isNull());
+        QVERIFY(m_first.out.contains("Across seeds"));
     }
 
     // The demo's measures are also metrics of each run (what the Compare page's scatter and reports read).
@@ -173,9 +211,13 @@ private Q_SLOTS:
         QVERIFY(again.err.contains("lora: reusing finished run"));
         QVERIFY(!again.err.contains("pretraining a Llama"));
         QCOMPARE(QFileInfo(model).lastModified(), before);
+        // `--only lora` names the group: its three seeds, all reused.
         const QJsonArray runs = runsOf(again);
-        QCOMPARE(runs.size(), 1);
-        QCOMPARE(runs[0].toObject(), rowNamed(runsOf(m_first), "lora"));
+        QCOMPARE(runs.size(), 3);
+        for (const char* name : { "lora", "lora_seed2", "lora_seed3" }) {
+            QCOMPARE(rowNamed(runs, name), rowNamed(runsOf(m_first), name));
+            QVERIFY(again.err.contains(QString(name) + ": reusing finished run"));
+        }
     }
 
     void badPresetsAreRefused()

@@ -14,6 +14,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
+
 #include <fstream>
 
 using namespace tunebench;
@@ -49,7 +51,19 @@ private Q_SLOTS:
     void bundledPresetsLoad()
     {
         const std::vector<Preset> presets = loadPresets(kPresets);
-        QCOMPARE(presets.size(), std::size_t { 10 });
+        // 8 files; full and lora run over three seeds each.
+        QCOMPARE(presets.size(), std::size_t { 12 });
+        for (const char* group : { "full", "lora" }) {
+            std::vector<std::int64_t> seeds;
+            for (const Preset& p : presets) {
+                if (p.group == group) {
+                    QVERIFY(p.seed);
+                    QCOMPARE(p.config["training"]["seed"].get<std::int64_t>(), *p.seed);
+                    seeds.push_back(*p.seed);
+                }
+            }
+            QCOMPARE(seeds, (std::vector<std::int64_t> { 42, 43, 44 }));
+        }
         const auto soup
             = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "lora_soup"; });
         QVERIFY(soup != presets.end());
@@ -75,6 +89,35 @@ private Q_SLOTS:
         QCOMPARE(
             p.mergeParams.dump(), json({ { "weights", { 1.0, 0.5 } }, { "density", 0.4 }, { "scaling", 2.0 } }).dump());
         QCOMPARE(p.evalDataset, std::string("data.jsonl"));
+    }
+
+    // demo.seeds repeats a preset once per seed; each seed's hash depends on its own seed only, so adding a
+    // seed to the list leaves the runs of the others reusable.
+    void seedsExpandThePreset()
+    {
+        QTemporaryDir dir;
+        const std::string body = "name: s\ndemo:\n  seeds: SEEDS\nadapter: {type: lora}\ntraining: {seed: 1}\n";
+        auto presetsWith = [&](const std::string& seeds) {
+            std::string text = body;
+            text.replace(text.find("SEEDS"), 5, seeds);
+            writeFile(dir, "01_s.yaml", text);
+            return loadPresets(dir.path().toStdString());
+        };
+        const std::vector<Preset> two = presetsWith("[7, 9]");
+        QCOMPARE(two.size(), std::size_t { 2 });
+        QCOMPARE(two[0].name, std::string("s"));
+        QCOMPARE(two[1].name, std::string("s_seed2"));
+        QCOMPARE(two[1].group, std::string("s"));
+        QCOMPARE(two[1].config["training"]["seed"].get<int>(), 9);
+        QVERIFY(!two[1].config.contains("demo"));
+        QVERIFY(two[0].hash != two[1].hash);
+        const std::vector<Preset> three = presetsWith("[7, 9, 11]");
+        QCOMPARE(three.size(), std::size_t { 3 });
+        QCOMPARE(three[0].hash, two[0].hash);
+        QCOMPARE(three[1].hash, two[1].hash);
+        // --only with the group's name takes every seed.
+        QCOMPARE(namesOf(selectPresets(three, { "s" })), (QStringList { "s", "s_seed2", "s_seed3" }));
+        QCOMPARE(namesOf(selectPresets(three, { "s_seed3" })), QStringList { "s_seed3" });
     }
 
     void badPresets_data()
@@ -103,6 +146,14 @@ private Q_SLOTS:
             << "demo.args.weights: 3 weights for 2 runs";
         QTest::newRow("not a number") << "name: x\ndemo: {kind: merge, method: lines, runs: [a], args: {alpha: high}}\n"
                                       << "demo.args.alpha: expected a number";
+        QTest::newRow("seeds not a list") << "name: x\ndemo: {seeds: 3}\ntraining: {seed: 1}\n"
+                                          << "demo.seeds: expected a non-empty list";
+        QTest::newRow("seed not an integer") << "name: x\ndemo: {seeds: [1, 2.5]}\ntraining: {seed: 1}\n"
+                                             << "demo.seeds: expected integer seeds, got 2.5";
+        QTest::newRow("seed twice") << "name: x\ndemo: {seeds: [1, 1]}\ntraining: {seed: 1}\n"
+                                    << "demo.seeds: seed 1 is listed twice";
+        QTest::newRow("seeds of a merge") << "name: x\ndemo: {kind: merge, method: soup, runs: [a, b], seeds: [1]}\n"
+                                          << "demo.seeds: a merge preset has no seed";
         QTest::newRow("extra keys in a merge")
             << "name: x\nlearning_rate: 1\ndemo: {kind: merge, method: lines, runs: [a]}\n"
             << "a merge preset has only name and demo";
@@ -115,7 +166,7 @@ private Q_SLOTS:
         const fs::path file = writeFile(dir, "07_bad.yaml", yaml.toStdString());
         QString error;
         try {
-            loadPreset(file);
+            loadPresets(dir.path().toStdString()); // reads the file and expands its seeds
         } catch (const InputError& e) {
             error = e.what();
         }
@@ -127,14 +178,18 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("only");
         QTest::addColumn<QStringList>("expected");
         QTest::newRow("all") << QStringList {}
-                             << QStringList { "full", "lora", "hft", "full_lines", "dpo", "prompt_tuning",
-                                    "prefix_tuning", "lora_seed2", "lora_seed3", "lora_soup" };
-        QTest::newRow("one") << QStringList { "lora" } << QStringList { "lora" };
+                             << QStringList { "full", "full_seed2", "full_seed3", "lora", "lora_seed2", "lora_seed3",
+                                    "hft", "full_lines", "dpo", "prompt_tuning", "prefix_tuning", "lora_soup" };
+        QTest::newRow("one") << QStringList { "hft" } << QStringList { "hft" };
+        QTest::newRow("one seed") << QStringList { "lora_seed3" } << QStringList { "lora_seed3" };
+        QTest::newRow("a group of seeds")
+            << QStringList { "lora" } << QStringList { "lora", "lora_seed2", "lora_seed3" };
         QTest::newRow("a merge and its parents")
             << QStringList { "lora_soup" } << QStringList { "lora", "lora_seed2", "lora_seed3", "lora_soup" };
         // dpo starts from lora's model (model_from).
         QTest::newRow("model_from") << QStringList { "full_lines", "dpo" }
-                                    << QStringList { "full", "lora", "full_lines", "dpo" };
+                                    << QStringList { "full", "full_seed2", "full_seed3", "lora", "lora_seed2",
+                                           "lora_seed3", "full_lines", "dpo" };
     }
     void selectTakesWhatIsNeeded()
     {
@@ -212,10 +267,60 @@ private Q_SLOTS:
             + "lora  3    lora     sft              1.235        0.50          -0.010   0.002       0.750      1.23%  "
               "        2\n";
         QCOMPARE(result.table(), expected);
-        const json row
-            = { { "name", "lora" }, { "adapter", "lora" }, { "objective", "sft" }, { "target_loss", 1.23456 },
-                  { "reference_delta_loss", -0.01 }, { "distinct_2", 0.75 }, { "trainable_share", 0.0123 } };
+        const json row = { { "name", "lora" }, { "group", "lora" }, { "adapter", "lora" }, { "objective", "sft" },
+            { "target_loss", 1.23456 }, { "reference_delta_loss", -0.01 }, { "distinct_2", 0.75 },
+            { "trainable_share", 0.0123 } };
         QCOMPARE(result.toJson().dump(), json({ { "runs", json::array({ row }) } }).dump());
+    }
+
+    // Seed groups: mean, std and the t interval of each measure, and a paired test between two groups that ran
+    // the same seeds, against values worked out by hand.
+    void seedGroupsSummariseAndCompare()
+    {
+        DemoResult result;
+        const double fullLoss[] = { 1.0, 1.2, 1.1 };
+        const double loraLoss[] = { 1.5, 1.6, 1.8 };
+        const std::int64_t seeds[] = { 42, 43, 44 };
+        for (int k = 0; k < 3; ++k) {
+            for (const char* group : { "full", "lora" }) {
+                DemoRun r;
+                r.group = group;
+                r.name = k == 0 ? group : std::string(group) + "_seed" + std::to_string(k + 1);
+                r.seed = seeds[k];
+                r.targetLoss = std::string(group) == "full" ? fullLoss[k] : loraLoss[k];
+                result.runs.push_back(r);
+            }
+        }
+        DemoRun single;
+        single.name = single.group = "hft";
+        result.runs.push_back(single);
+        const json j = result.toJson();
+        QCOMPARE(j["groups"].size(), std::size_t { 2 }); // hft ran once: no group
+        const json& full = j["groups"][0];
+        QCOMPARE(full["name"].get<std::string>(), std::string("full"));
+        QCOMPARE(full["seeds"].dump(), std::string("[42,43,44]"));
+        const json& loss = full["metrics"]["target_loss"];
+        // mean 1.1, sample std 0.1, t(0.975, 2) = 4.302652729911275: half-width 0.1 * 4.3027 / sqrt(3)
+        const double half = 0.1 * 4.302652729911275 / std::sqrt(3.0);
+        QVERIFY(std::abs(loss["mean"].get<double>() - 1.1) < 1e-12);
+        QVERIFY(std::abs(loss["std"].get<double>() - 0.1) < 1e-12);
+        QVERIFY(std::abs(loss["ci95"][0].get<double>() - (1.1 - half)) < 1e-9);
+        QVERIFY(std::abs(loss["ci95"][1].get<double>() - (1.1 + half)) < 1e-9);
+        // Paired by seed: differences -0.5, -0.4, -0.7; mean -0.5333, sd 0.15275; t = -6.0474 on 2 df.
+        const json& test = j["comparisons"][0]["metrics"]["target_loss"];
+        QCOMPARE(test["test"].get<std::string>(), std::string("paired"));
+        QVERIFY(std::abs(test["difference"].get<double>() + 1.6 / 3) < 1e-12);
+        const double sd = std::sqrt(
+            ((0.5 - 1.6 / 3) * (0.5 - 1.6 / 3) + (0.4 - 1.6 / 3) * (0.4 - 1.6 / 3) + (0.7 - 1.6 / 3) * (0.7 - 1.6 / 3))
+            / 2);
+        QVERIFY(std::abs(test["effect_size"].get<double>() + (1.6 / 3) / sd) < 1e-9);
+        QVERIFY(test["p"].get<double>() > 0.02 && test["p"].get<double>() < 0.03); // two-sided p of t = -6.05, 2 df
+        QCOMPARE(test["verdict"].get<std::string>(), std::string("difference"));
+        // The readable table carries the same.
+        const std::string table = result.table();
+        QVERIFY2(table.find("Across seeds") != std::string::npos, table.c_str());
+        QVERIFY2(table.find("1.100 ± 0.100") != std::string::npos, table.c_str());
+        QVERIFY2(table.find("paired: difference") != std::string::npos, table.c_str());
     }
 };
 
