@@ -97,7 +97,7 @@ std::vector<double> logLikelihoods(
     ForwardInput in;
     in.inputIds
         = at::tensor(flat, at::kLong).view({ static_cast<std::int64_t>(inputs.size()), longest }).to(model.device());
-    const at::Tensor logProbs = at::log_softmax(model.forward(in).logits.to(at::kCPU, at::kDouble), -1);
+    const at::Tensor logits = model.forward(in).logits;
     std::vector<double> out;
     for (std::size_t b = 0; b < pairs.size(); ++b) {
         const Ids& cont = pairs[b].second;
@@ -105,8 +105,12 @@ std::vector<double> logLikelihoods(
         const auto count = static_cast<std::int64_t>(inputs[b].size()) - first;
         const auto skipped = static_cast<std::int64_t>(cont.size()) - count; // cut off the front: not scored
         std::vector<std::int64_t> targets(cont.begin() + skipped, cont.end());
-        const at::Tensor rows = logProbs[static_cast<std::int64_t>(b)].narrow(0, first, count);
-        out.push_back(rows.gather(1, at::tensor(targets, at::kLong).unsqueeze(1)).sum().item<double>());
+        // Only the scored rows, in float32 (as the loss is): a [T, V] double copy of a large vocabulary would not fit.
+        const at::Tensor logProbs
+            = at::log_softmax(logits[static_cast<std::int64_t>(b)].narrow(0, first, count).to(at::kFloat), -1);
+        const at::Tensor picked = logProbs.gather(1, at::tensor(targets, at::kLong).to(logits.device()).unsqueeze(1))
+                                      .to(at::kCPU, at::kDouble);
+        out.push_back(picked.sum().item<double>());
     }
     return out;
 }
