@@ -6,6 +6,7 @@
 #include "core/store/run_workers.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "core/train/train_config.h"
 #include "core/util/display_text.h"
 #include "core/util/error.h"
 #include "core/util/yaml_json.h"
@@ -147,6 +148,7 @@ int runsCreate(const std::vector<std::string>& args)
     if (!config.is_object())
         throw InputError(configPath.string() + ": a run configuration must be a mapping of keys to values, got "
             + std::string(config.type_name()));
+    TrainConfig::resolvePaths(config, configPath);
     auto text = [&](const char* key) -> std::string {
         if (!config.contains(key) || config[key].is_null())
             return {};

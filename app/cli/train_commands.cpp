@@ -111,7 +111,9 @@ int trainCommand(const std::vector<std::string>& args)
     std::int64_t runId = 0;
     TrainConfig config;
     if (const auto& file = configFile) {
-        config = TrainConfig::fromJson(readYamlOrJsonFile(*file), plugins, *file);
+        nlohmann::json json = readYamlOrJsonFile(*file);
+        TrainConfig::resolvePaths(json, *file);
+        config = TrainConfig::fromJson(json, plugins, *file);
         if (config.name.empty())
             config.name = std::filesystem::path(*file).stem().string();
         NewRun run;

@@ -141,7 +141,16 @@ std::vector<json> DemoBuild::writeData(const DemoWorld& world)
     for (const std::string& prompt : world.probePrompts())
         probes.push_back({ { "prompt", prompt } });
     writeJsonLines(data / "probes.jsonl", probes);
+    writeEvaluationTasks(world, data);
     return corpus;
+}
+
+fs::path DemoBuild::evaluationTasksFile() const
+{
+    const fs::path tasks = dataDir() / "eval_tasks.yaml";
+    if (fs::exists(tasks) && fs::exists(dataDir() / "eval_facts.jsonl") && fs::exists(dataDir() / "eval_sums.jsonl"))
+        return tasks;
+    return writeEvaluationTasks(DemoWorld(m_options.seed, m_plan.world), dataDir());
 }
 
 fs::path DemoBuild::trainTokenizer(const DemoWorld& world, const std::vector<json>& corpus)

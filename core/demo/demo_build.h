@@ -52,6 +52,10 @@ public:
     std::filesystem::path dataDir() const { return m_dir / "data"; }
     std::filesystem::path modelDir() const { return m_dir / "model"; }
 
+    // The evaluation tasks file of the demo world (writeEvaluationTasks) in dataDir(), written when missing (a
+    // build stamped before the tasks existed gets them too; they follow from the seed alone).
+    std::filesystem::path evaluationTasksFile() const;
+
     // Reuses the stamped build or makes it again (a folder without its stamp is incomplete: removed first),
     // then imports the demo datasets into the workspace (reused when already imported from the same file).
     // Returns the stages data, tokenizer and pretraining with their times (or cached).

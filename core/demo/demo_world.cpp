@@ -1,6 +1,9 @@
 #include "core/demo/demo_world.h"
 
+#include "core/util/error.h"
+
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 namespace tunebench::demo {
@@ -279,6 +282,76 @@ std::vector<std::string> DemoWorld::probePrompts() const
             out.push_back(alpacaPrompt("Tell me about " + p.name + "."));
     }
     return out;
+}
+
+std::vector<nlohmann::json> DemoWorld::factChoices() const
+{
+    DemoRandom rng(m_seed ^ 0x6576616c66616374ULL);
+    std::vector<nlohmann::json> out;
+    for (const Person& p : m_people) {
+        std::vector<std::string> choices { p.city };
+        while (choices.size() < 4) {
+            const std::string& other = rng.pick(kCities);
+            if (std::find(choices.begin(), choices.end(), other) == choices.end())
+                choices.push_back(other);
+        }
+        // Fisher-Yates with the world's generator, so the right city's place is fixed by the seed.
+        for (std::size_t i = choices.size() - 1; i > 0; --i)
+            std::swap(choices[i], choices[static_cast<std::size_t>(rng.below(static_cast<int>(i) + 1))]);
+        const auto answer = std::find(choices.begin(), choices.end(), p.city) - choices.begin();
+        out.push_back({ { "question", p.name + " lives in" }, { "choices", choices }, { "answer", answer } });
+    }
+    return out;
+}
+
+std::vector<nlohmann::json> DemoWorld::sumProblems(int count) const
+{
+    DemoRandom rng(m_seed ^ 0x6576616c73756dULL);
+    std::vector<nlohmann::json> out;
+    for (int i = 0; i < count; ++i) {
+        const int a = rng.below(50), b = rng.below(50);
+        out.push_back(
+            { { "question", std::to_string(a) + " plus " + std::to_string(b) + " is" }, { "answer", a + b } });
+    }
+    return out;
+}
+
+std::filesystem::path writeEvaluationTasks(const DemoWorld& world, const std::filesystem::path& dir)
+{
+    std::filesystem::create_directories(dir);
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out)
+            throw Error("cannot write " + (dir / name).string());
+    };
+    auto lines = [](const std::vector<nlohmann::json>& records) {
+        std::string text;
+        for (const nlohmann::json& r : records)
+            text += r.dump() + "\n";
+        return text;
+    };
+    write("eval_facts.jsonl", lines(world.factChoices()));
+    write("eval_sums.jsonl", lines(world.sumProblems()));
+    // The corpus writes "A plus B is C." and "X lives in C.": no few-shot examples, a sum ends at its full stop.
+    write("eval_tasks.yaml",
+        "tasks:\n"
+        "  - name: facts\n"
+        "    kind: multiple_choice\n"
+        "    data: eval_facts.jsonl\n"
+        "    prompt: \"{question}\"\n"
+        "    choices: choices\n"
+        "    answer: answer\n"
+        "  - name: sums\n"
+        "    kind: generation\n"
+        "    data: eval_sums.jsonl\n"
+        "    prompt: \"{question}\"\n"
+        "    answer: answer\n"
+        "    regex: \"(-?[0-9]+)\"\n"
+        "    compare: numeric\n"
+        "    max_new_tokens: 6\n"
+        "    until: [\".\", \"\\n\"]\n");
+    return dir / "eval_tasks.yaml";
 }
 
 } // namespace tunebench::demo

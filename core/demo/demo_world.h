@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,12 @@ public:
     // Prompts sampled for diversity (one a line in the trainer's sample_prompts file form).
     std::vector<std::string> probePrompts() const;
 
+    // Evaluation tasks (core/evaluation/eval_tasks.h) over what the corpus teaches: facts as multiple choice
+    // ({"question": "X lives in", "choices": [the true city and 3 others, shuffled], "answer": index}) for every
+    // person, and sums as generation ({"question": "12 plus 7 is", "answer": 19}), sumProblems of them.
+    std::vector<nlohmann::json> factChoices() const;
+    std::vector<nlohmann::json> sumProblems(int count = 32) const;
+
     // The card the target task asks for.
     static std::string card(const Person& p);
     static std::string cardInstruction(const Person& p);
@@ -91,5 +98,10 @@ private:
     WorldSizes m_sizes;
     std::vector<Person> m_people;
 };
+
+// Writes eval_facts.jsonl, eval_sums.jsonl and eval_tasks.yaml (the tasks "facts", multiple choice, and "sums",
+// generation with the number read by a regex and compared numerically) into dir; returns the tasks file's path.
+// The same world gives the same bytes.
+std::filesystem::path writeEvaluationTasks(const DemoWorld& world, const std::filesystem::path& dir);
 
 } // namespace tunebench::demo

@@ -1,5 +1,6 @@
 #include "core/train/measures.h"
 
+#include "core/evaluation/evaluate.h"
 #include "core/method/adapter.h"
 #include "core/metrics/diversity.h"
 #include "core/metrics/forgetting.h"
@@ -72,6 +73,11 @@ struct TrainingMeasures::Data {
     bool pendingSamples = false;
     bool pendingForgetting = false;
     bool pendingWeights = false;
+    std::optional<EvalTaskFile> evalTasks;
+    EvalOptions evalOptions;
+    std::string evalCacheKey;
+    std::optional<nlohmann::json> evalBase;
+    bool pendingEvaluation = false;
 };
 
 TrainingMeasures::TrainingMeasures(Context context)
@@ -106,13 +112,23 @@ TrainingMeasures::TrainingMeasures(Context context)
             m_data->cachedBase = loadCachedBaseScores(m_context.workspace->root(), m_data->cacheKey);
         }
     }
+    if (!c.evaluationTasks.empty()) {
+        try {
+            m_data->evalTasks = EvalTaskFile::load(c.evaluationTasks);
+        } catch (const InputError& e) {
+            throw InputError(std::string("evaluation.tasks: ") + e.what());
+        }
+        m_data->evalOptions.limit = c.evaluationLimit;
+        if (m_context.workspace)
+            m_data->evalCacheKey = evaluationCacheKey(c.model, *m_data->evalTasks, m_data->evalOptions);
+    }
 }
 
 TrainingMeasures::~TrainingMeasures() = default;
 
 bool TrainingMeasures::enabled() const
 {
-    return !m_data->prompts.empty() || m_data->reference || m_context.config.weightAnalysis;
+    return !m_data->prompts.empty() || m_data->reference || m_context.config.weightAnalysis || m_data->evalTasks;
 }
 
 double TrainingMeasures::timeShare() const
@@ -146,7 +162,7 @@ void TrainingMeasures::atStart(std::int64_t step)
 {
     m_firstStep = step;
     if (step == 0 && enabled())
-        measure(step, Samples | Forgetting);
+        measure(step, Samples | Forgetting | Evaluation);
 }
 
 void TrainingMeasures::afterStep(std::int64_t step, std::int64_t totalSteps, bool checkpointSaved)
@@ -159,8 +175,10 @@ void TrainingMeasures::afterStep(std::int64_t step, std::int64_t totalSteps, boo
     d.pendingForgetting
         = d.pendingForgetting || (d.reference && c.forgettingSteps > 0 && step % c.forgettingSteps == 0);
     d.pendingWeights = d.pendingWeights || (c.weightAnalysis && checkpointSaved);
-    const int what
-        = (d.pendingSamples ? Samples : 0) | (d.pendingForgetting ? Forgetting : 0) | (d.pendingWeights ? Weights : 0);
+    d.pendingEvaluation
+        = d.pendingEvaluation || (d.evalTasks && c.evaluationSteps > 0 && step % c.evaluationSteps == 0);
+    const int what = (d.pendingSamples ? Samples : 0) | (d.pendingForgetting ? Forgetting : 0)
+        | (d.pendingWeights ? Weights : 0) | (d.pendingEvaluation ? Evaluation : 0);
     if (what == 0)
         return;
     // Run it only if the share stays within the budget at the end of the run: what was spent, this
@@ -171,11 +189,11 @@ void TrainingMeasures::afterStep(std::int64_t step, std::int64_t totalSteps, boo
     const double stepSeconds = std::max(0.0, elapsed - m_seconds) / static_cast<double>(stepsDone);
     auto cost = [&](int kinds) {
         double s = 0;
-        for (int k : { Samples, Forgetting, Weights })
+        for (int k : { Samples, Forgetting, Weights, Evaluation })
             s += (kinds & k) ? m_lastCost[k] : 0.0;
         return s;
     };
-    const double atEnd = cost(Samples | Forgetting | Weights);
+    const double atEnd = cost(Samples | Forgetting | Weights | Evaluation);
     const double projected = elapsed + static_cast<double>(totalSteps - step) * stepSeconds + cost(what) + atEnd;
     if (m_seconds + cost(what) + atEnd > c.measureTimeBudget * projected) {
         ++m_deferred;
@@ -188,7 +206,7 @@ void TrainingMeasures::atEnd(std::int64_t step)
 {
     if (!enabled())
         return;
-    measure(step, Samples | Forgetting | Weights);
+    measure(step, Samples | Forgetting | Weights | Evaluation);
     const double share = timeShare();
     m_context.record(
         { { "event", "measures" }, { "step", step }, { "measurements", m_measurements }, { "deferred", m_deferred },
@@ -214,6 +232,10 @@ void TrainingMeasures::measure(std::int64_t step, int what)
     if ((what & Weights) && m_context.config.weightAnalysis) {
         timed(Weights, [&] { weights(step); });
         d.pendingWeights = false;
+    }
+    if ((what & Evaluation) && d.evalTasks) {
+        timed(Evaluation, [&] { evaluation(step); });
+        d.pendingEvaluation = false;
     }
 }
 
@@ -415,6 +437,42 @@ void TrainingMeasures::weights(std::int64_t step)
     m_context.record({ { "event", "measure" }, { "kind", "weights" }, { "step", step }, { "values", values },
         { "layers", layers }, { "intruder_top_k", options.intruderTopK },
         { "intruder_threshold", options.intruderThreshold }, { "seconds", seconds }, { "time_share", timeShare() } });
+}
+
+void TrainingMeasures::evaluation(std::int64_t step)
+{
+    const auto started = Clock::now();
+    struct Restore {
+        TrainingMeasures& m;
+        ~Restore() { m.select(false); }
+    } restore { *this };
+    Data& data = d();
+    bool baseCached = false;
+    if (!data.evalBase && m_context.workspace)
+        data.evalBase = loadCachedEvaluation(m_context.workspace->root(), data.evalCacheKey);
+    if (data.evalBase) {
+        baseCached = true;
+    } else {
+        data.evalBase
+            = evaluationJson(evaluateTasks(select(true), m_context.tokenizer, *data.evalTasks, data.evalOptions));
+        if (m_context.workspace)
+            storeCachedEvaluation(m_context.workspace->root(), data.evalCacheKey, *data.evalBase);
+    }
+    const nlohmann::json tuned
+        = evaluationJson(evaluateTasks(select(false), m_context.tokenizer, *data.evalTasks, data.evalOptions));
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    m_seconds += seconds;
+    ++m_measurements;
+    if (m_context.writer && m_context.runId) {
+        if (step == 0)
+            writeEvaluationMetrics(*m_context.writer, *m_context.runId, 0, "eval_base", *data.evalBase);
+        writeEvaluationMetrics(*m_context.writer, *m_context.runId, step, "eval", tuned);
+        writeEvaluationDeltas(*m_context.writer, *m_context.runId, step, tuned, *data.evalBase);
+    }
+    metric(step, "measure_time_share", timeShare());
+    m_context.record({ { "event", "measure" }, { "kind", "evaluation" }, { "step", step },
+        { "tasks_file", data.evalTasks->path }, { "values", tuned["tasks"] }, { "base", (*data.evalBase)["tasks"] },
+        { "base_cached", baseCached }, { "seconds", seconds }, { "time_share", timeShare() } });
 }
 
 } // namespace tunebench

@@ -37,6 +37,9 @@ class Workspace;
 //    of its effective weight (adapter included), its effective rank and the
 //    intruder dimensions; weights/update_norm, relative_update,
 //    effective_rank (mean over changed layers) and intruder_dimensions.
+//  - evaluation tasks (core/evaluation/evaluate.h): eval/<task>/<metric> of the model at the start, every
+//    evaluation_steps and at the end, eval_base/<task>/<metric> of the base model at step 0 (cached per
+//    workspace) and eval_delta/<task>/<metric> (model minus base) at each evaluation.
 // Each measurement is a `measure` event and metrics at its step. The share of
 // wall time the measures took since the run started is the metric
 // measure_time_share. A scheduled measurement (not those at the start and the
@@ -61,8 +64,9 @@ public:
         std::function<std::unique_ptr<CausalLM>()> loadBase;
     };
 
-    // Reads the sample prompts and the reference set (InputError naming the
-    // file and line for a bad one), so a run fails before training.
+    // Reads the sample prompts, the reference set and the evaluation tasks
+    // (InputError naming the file and line for a bad one), so a run fails
+    // before training.
     explicit TrainingMeasures(Context context);
     ~TrainingMeasures();
     TrainingMeasures(const TrainingMeasures&) = delete;
@@ -81,11 +85,12 @@ public:
     double timeShare() const;
 
 private:
-    enum What { Samples = 1, Forgetting = 2, Weights = 4 };
+    enum What { Samples = 1, Forgetting = 2, Weights = 4, Evaluation = 8 };
     void measure(std::int64_t step, int what);
     void sampleAndDiversity(std::int64_t step);
     void forgetting(std::int64_t step);
     void weights(std::int64_t step);
+    void evaluation(std::int64_t step);
     const CausalLM& select(bool base);
     void metric(std::int64_t step, const std::string& name, double value);
 
@@ -98,7 +103,7 @@ private:
     std::int64_t m_measurements = 0;
     std::int64_t m_deferred = 0;
     std::int64_t m_firstStep = 0;
-    double m_lastCost[Weights + 1] = {}; // seconds the last measurement of each kind took
+    double m_lastCost[Evaluation + 1] = {}; // seconds the last measurement of each kind took
 };
 
 } // namespace tunebench

@@ -81,6 +81,12 @@ const ParameterSchema& trainerParameterSchema()
             "measure forgetting every N steps; 0: at the start and end only" },
         { "weight_analysis", {}, Type::Boolean, false, {}, {}, {},
             "update norm, effective rank and intruder dimensions of each linear layer at checkpoints and at the end" },
+        { "evaluation_tasks", {}, Type::String, "", {}, {}, {},
+            "evaluation tasks file (YAML, see docs/architecture.md): its tasks' metrics eval/<task>/<metric> at the "
+            "start, every evaluation_steps and at the end, the base model's as eval_base/ (written in a run file as "
+            "evaluation: {tasks, steps, limit})" },
+        { "evaluation_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: at the start and end only" },
+        { "evaluation_limit", {}, Type::Integer, 0, 0, {}, {}, "the first N records of each task; 0: all" },
         { "measure_time_budget", {}, Type::Number, 0.1, 0.0, 1.0, {},
             "share of wall time the measures may take: a scheduled one waits unless the share projected to the "
             "run's end stays within it (those at the start and end always run)" },
@@ -159,6 +165,15 @@ nlohmann::json flattenSections(
                 throw InputError(source + ": section '" + key + "' must be a mapping of training keys");
             for (auto p = value.begin(); p != value.end(); ++p)
                 put(p.key(), p.value(), key + "." + p.key());
+        } else if (key == "evaluation") {
+            // evaluation: {tasks, steps, limit} is evaluation_tasks, evaluation_steps, evaluation_limit.
+            if (!value.is_object())
+                throw InputError(source
+                    + ": section 'evaluation' must be a mapping {tasks: FILE.yaml, steps: N, "
+                      "limit: M}, got "
+                    + value.dump());
+            for (auto p = value.begin(); p != value.end(); ++p)
+                put("evaluation_" + p.key(), p.value(), key + "." + p.key());
         } else if (key == "dataset" && value.is_number_integer()) {
             put("dataset_id", value, key);
         } else {
@@ -246,6 +261,9 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.forgettingReference = t["forgetting_reference"];
     c.forgettingSteps = t["forgetting_steps"];
     c.weightAnalysis = t["weight_analysis"];
+    c.evaluationTasks = t["evaluation_tasks"];
+    c.evaluationSteps = t["evaluation_steps"];
+    c.evaluationLimit = t["evaluation_limit"];
     c.measureTimeBudget = t["measure_time_budget"];
     if (c.numTrainEpochs <= 0 && c.maxSteps <= 0)
         throw InputError(source + ": field 'num_train_epochs' must be above 0 unless 'max_steps' is set");
@@ -284,6 +302,28 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         throw InputError(message);
     }
     return c;
+}
+
+void TrainConfig::resolvePaths(nlohmann::json& config, const std::filesystem::path& configFile)
+{
+    if (!config.is_object())
+        return;
+    const std::filesystem::path folder = std::filesystem::absolute(configFile).parent_path();
+    auto resolve = [&](nlohmann::json& value) {
+        if (!value.is_string() || value.get<std::string>().empty())
+            return;
+        const std::filesystem::path p = value.get<std::string>();
+        if (p.is_relative())
+            value = (folder / p).lexically_normal().string();
+    };
+    if (auto e = config.find("evaluation"); e != config.end() && e->is_object() && e->contains("tasks"))
+        resolve((*e)["tasks"]);
+    if (auto t = config.find("evaluation_tasks"); t != config.end())
+        resolve(*t);
+    for (const char* section : { "training", "train", "trainer" }) {
+        if (auto s = config.find(section); s != config.end() && s->is_object() && s->contains("evaluation_tasks"))
+            resolve((*s)["evaluation_tasks"]);
+    }
 }
 
 nlohmann::json TrainConfig::toJson() const
@@ -333,6 +373,9 @@ nlohmann::json TrainConfig::toJson() const
         { "forgetting_reference", forgettingReference },
         { "forgetting_steps", forgettingSteps },
         { "weight_analysis", weightAnalysis },
+        { "evaluation_tasks", evaluationTasks },
+        { "evaluation_steps", evaluationSteps },
+        { "evaluation_limit", evaluationLimit },
         { "measure_time_budget", measureTimeBudget },
     };
     if (!samplePromptsFile.empty())

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@ class PluginRegistry;
 //   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
 //   device, mixed_precision, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
 //   sample_steps, samples_per_prompt, sample_max_new_tokens, sample_temperature, sample_top_p,
-//   forgetting_reference, forgetting_steps, weight_analysis, measure_time_budget,
+//   forgetting_reference, forgetting_steps, weight_analysis, evaluation_tasks, evaluation_steps,
+//   evaluation_limit (or the section evaluation: {tasks, steps, limit}), measure_time_budget,
 // plus the chosen adapter's and objective's own parameters (lora_r, beta ...).
 struct TrainConfig {
     std::string name;
@@ -80,6 +82,10 @@ struct TrainConfig {
     std::string forgettingReference; // a reference set file; empty: no forgetting measures
     std::int64_t forgettingSteps = 0; // every N steps besides start and end
     bool weightAnalysis = false; // at checkpoints and at the end
+    // Evaluation tasks (core/evaluation): `evaluation: {tasks, steps, limit}` in a run file.
+    std::string evaluationTasks; // a tasks file; empty: no evaluation
+    std::int64_t evaluationSteps = 0; // every N steps besides start and end
+    std::int64_t evaluationLimit = 0; // the first N records of each task; 0: all
     double measureTimeBudget = 0.1; // scheduled measures wait unless the projected share of wall time stays within this
 
     // Parses a configuration (as read from YAML or JSON). Every key must be
@@ -87,6 +93,10 @@ struct TrainConfig {
     // an unknown key is an InputError naming it (with the closest known key),
     // as is a value of the wrong type or range. `source` names the file.
     static TrainConfig fromJson(const nlohmann::json& config, const PluginRegistry& plugins, const std::string& source);
+
+    // Makes the evaluation tasks path of a configuration read from configFile absolute (relative paths are
+    // relative to the file's folder), so the configuration stored in a workspace still finds it.
+    static void resolvePaths(nlohmann::json& config, const std::filesystem::path& configFile);
 
     // The configuration as JSON with every value resolved (defaults filled in),
     // as stored with the run.

@@ -2,11 +2,14 @@
 // preset's args become merge parameters; bad presets are refused naming the
 // file and field; --only takes the presets a wanted one needs), the run
 // manifest (a run is reused only with the same inputs while it is finished,
-// measures only under their key), and the result table.
+// measures only under their key), the result table, and the evaluation tasks
+// generated from the demo world.
 
 #include "core/demo/demo_presets.h"
 #include "core/demo/demo_result.h"
 #include "core/demo/demo_runs.h"
+#include "core/demo/demo_world.h"
+#include "core/evaluation/eval_tasks.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "core/util/error.h"
@@ -17,6 +20,9 @@
 #include <cmath>
 
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 
 using namespace tunebench;
 using namespace tunebench::demo;
@@ -48,6 +54,59 @@ class TestDemoParts : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    void evaluationTasksFromTheWorld()
+    {
+        QTemporaryDir a, b, c;
+        WorldSizes sizes;
+        sizes.people = 12;
+        const DemoWorld world(7, sizes);
+        const fs::path tasksA = writeEvaluationTasks(world, a.path().toStdString());
+        const fs::path tasksB = writeEvaluationTasks(DemoWorld(7, sizes), b.path().toStdString());
+        writeEvaluationTasks(DemoWorld(8, sizes), c.path().toStdString());
+        auto bytes = [](const fs::path& path) {
+            std::ifstream in(path, std::ios::binary);
+            std::stringstream s;
+            s << in.rdbuf();
+            return s.str();
+        };
+        for (const char* name : { "eval_tasks.yaml", "eval_facts.jsonl", "eval_sums.jsonl" }) {
+            QCOMPARE(bytes(fs::path(a.path().toStdString()) / name), bytes(fs::path(b.path().toStdString()) / name));
+        }
+        QVERIFY(bytes(fs::path(a.path().toStdString()) / "eval_facts.jsonl")
+            != bytes(fs::path(c.path().toStdString()) / "eval_facts.jsonl"));
+
+        const EvalTaskFile file = EvalTaskFile::load(tasksA);
+        QCOMPARE(file.tasks.size(), 2u);
+        const EvalTask& facts = file.tasks[0];
+        QCOMPARE(facts.name, std::string("facts"));
+        QVERIFY(facts.kind == EvalTaskKind::MultipleChoice);
+        QCOMPARE(facts.records.size(), 12u);
+        std::set<int> goldPlaces;
+        for (std::size_t i = 0; i < facts.records.size(); ++i) {
+            const EvalRecord& r = facts.records[i];
+            QCOMPARE(r.prompt, world.people()[i].name + " lives in");
+            QCOMPARE(r.choices.size(), 4u);
+            QCOMPARE(std::set<std::string>(r.choices.begin(), r.choices.end()).size(), 4u);
+            QCOMPARE(r.choices[static_cast<std::size_t>(r.gold)], world.people()[i].city);
+            goldPlaces.insert(r.gold);
+        }
+        QVERIFY(goldPlaces.size() > 1); // shuffled: the right city is not always first
+        const EvalTask& sums = file.tasks[1];
+        QVERIFY(sums.kind == EvalTaskKind::Generation);
+        QVERIFY(sums.numericCompare);
+        QCOMPARE(sums.records.size(), 32u);
+        const std::regex sum("([0-9]+) plus ([0-9]+) is");
+        for (const EvalRecord& r : sums.records) {
+            std::smatch m;
+            QVERIFY(std::regex_match(r.prompt, m, sum));
+            QCOMPARE(r.answer, std::to_string(std::stoi(m[1]) + std::stoi(m[2])));
+            // The demo model's continuation " 19." is read as 19.
+            const auto got = extractAnswer(" " + r.answer, sums.regex, sums.groupSelect);
+            QVERIFY(got && answerMatches(*got, r.answer, true, sums.tolerance));
+        }
+        QCOMPARE(sums.until, (std::vector<std::string> { ".", "\n" }));
+    }
+
     void bundledPresetsLoad()
     {
         const std::vector<Preset> presets = loadPresets(kPresets);
