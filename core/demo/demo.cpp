@@ -55,7 +55,8 @@ public:
         result.modelDir = m_build.modelDir();
         result.dataDir = m_build.dataDir();
         RunManifest manifest(m_build.dir() / "runs.json");
-        DemoMeasures measures(m_workspace, m_plugins, result.modelDir, result.dataDir, m_options.seed);
+        DemoMeasures measures(
+            m_workspace, m_plugins, result.modelDir, result.dataDir, m_options.seed, m_build.evaluationTasksFile());
         result.modelParameters = measures.modelParameters();
 
         const auto start = Clock::now();
@@ -160,7 +161,9 @@ private:
             r.intruderDimensions = intruders.back().value;
 
         const std::string key = measuresKey(run.id);
-        if (const auto cached = manifest.measures(p.name, key)) {
+        // Measures cached before the demo had evaluation tasks are taken again.
+        const auto cached = manifest.measures(p.name, key);
+        if (cached && (!measures.hasEvaluationTasks() || cached->contains("evaluation"))) {
             measuresFromJson(*cached, r);
         } else {
             const auto start = Clock::now();

@@ -1,6 +1,7 @@
 #include "core/demo/demo_measures.h"
 
 #include "core/demo/demo_build.h"
+#include "core/evaluation/evaluate.h"
 #include "core/metrics/diversity.h"
 #include "core/metrics/forgetting.h"
 #include "core/model/causal_lm.h"
@@ -29,7 +30,7 @@ constexpr std::int64_t kMaxReferenceTokens = 256;
 } // namespace
 
 DemoMeasures::DemoMeasures(Workspace& workspace, const PluginRegistry& plugins, const fs::path& modelDir,
-    const fs::path& dataDir, std::uint64_t seed)
+    const fs::path& dataDir, std::uint64_t seed, const fs::path& tasksFile)
     : m_workspace(workspace)
     , m_plugins(plugins)
     , m_modelDir(modelDir)
@@ -37,7 +38,10 @@ DemoMeasures::DemoMeasures(Workspace& workspace, const PluginRegistry& plugins, 
     , m_seed(seed)
     , m_base(loadCausalLM(modelDir))
     , m_tokenizer(std::make_unique<Tokenizer>(Tokenizer::fromFolder(modelDir)))
-{ }
+{
+    if (!tasksFile.empty())
+        m_tasks = std::make_unique<EvalTaskFile>(EvalTaskFile::load(tasksFile));
+}
 
 DemoMeasures::~DemoMeasures() = default;
 
@@ -66,6 +70,36 @@ void DemoMeasures::measure(const RunRecord& run, DemoRun& row)
     row.referenceDeltaLoss = reference.deltaLoss();
     row.referenceKl = reference.kl;
     row.distinct2 = distinct2(*tuned);
+    if (m_tasks) {
+        row.evaluation = evaluate(*tuned);
+        // Where the run started from another run's model, that model is its "before".
+        if (modelDir == m_modelDir) {
+            row.evaluationBase = baseEvaluation(m_modelDir, *m_base);
+        } else {
+            const std::unique_ptr<CausalLM> start = loadCausalLM(modelDir);
+            row.evaluationBase = baseEvaluation(modelDir, *start);
+        }
+    }
+}
+
+std::map<std::string, double> DemoMeasures::evaluate(const CausalLM& model) const
+{
+    std::map<std::string, double> out;
+    for (const EvalTaskResult& r : evaluateTasks(model, *m_tokenizer, *m_tasks)) {
+        for (const auto& [metric, value] : r.metrics)
+            out[r.name + "/" + metric] = value;
+    }
+    return out;
+}
+
+std::map<std::string, double> DemoMeasures::baseEvaluation(const fs::path& modelDir, const CausalLM& base)
+{
+    const std::string key = evaluationCacheKey(modelDir, *m_tasks, {});
+    if (const auto cached = loadCachedEvaluation(m_workspace.root(), key))
+        return cached->get<std::map<std::string, double>>();
+    const std::map<std::string, double> values = evaluate(base);
+    storeCachedEvaluation(m_workspace.root(), key, values);
+    return values;
 }
 
 ForgettingResult DemoMeasures::score(const CausalLM& tuned, const std::string& file)
@@ -117,7 +151,8 @@ json measuresToJson(const DemoRun& row, const std::string& key, double seconds)
 {
     return { { "key", key }, { "target_loss", row.targetLoss }, { "target_accuracy", row.targetAccuracy },
         { "reference_delta_loss", row.referenceDeltaLoss }, { "reference_kl", row.referenceKl },
-        { "distinct_2", row.distinct2 }, { "seconds", seconds } };
+        { "distinct_2", row.distinct2 }, { "evaluation", row.evaluation }, { "evaluation_base", row.evaluationBase },
+        { "seconds", seconds } };
 }
 
 void measuresFromJson(const json& cached, DemoRun& row)
@@ -127,6 +162,8 @@ void measuresFromJson(const json& cached, DemoRun& row)
     row.referenceDeltaLoss = cached.at("reference_delta_loss");
     row.referenceKl = cached.at("reference_kl");
     row.distinct2 = cached.at("distinct_2");
+    row.evaluation = cached.value("evaluation", std::map<std::string, double> {});
+    row.evaluationBase = cached.value("evaluation_base", std::map<std::string, double> {});
 }
 
 std::optional<double> trainableShare(const RunStore& runs, std::int64_t runId)
@@ -146,18 +183,29 @@ void recordMeasureMetrics(Workspace& workspace, std::int64_t runId, const DemoRu
 {
     const MetricQuery query(workspace.db());
     const std::vector<std::string> names = query.names(runId);
-    if (std::find(names.begin(), names.end(), "demo/target_loss") != names.end())
-        return;
     std::int64_t step = 0;
     for (const MetricSummary& m : query.summary(runId))
         step = std::max(step, m.lastStep);
     BatchWriter writer(workspace.db());
-    writer.addMetric(runId, step, "demo/target_loss", row.targetLoss);
-    writer.addMetric(runId, step, "demo/target_accuracy", row.targetAccuracy);
-    writer.addMetric(runId, step, "forgetting/delta_loss", row.referenceDeltaLoss);
-    writer.addMetric(runId, step, "forgetting/kl", row.referenceKl);
-    writer.addMetric(runId, step, "diversity/distinct_2", row.distinct2);
-    writer.addMetric(runId, step, "demo/trainable_share", row.trainableShare);
+    // Once per run and name: a run measured by an earlier demo gains only what it lacks (the evaluation tasks).
+    auto add = [&](std::int64_t at, const std::string& name, double value) {
+        if (!std::binary_search(names.begin(), names.end(), name))
+            writer.addMetric(runId, at, name, value);
+    };
+    add(step, "demo/target_loss", row.targetLoss);
+    add(step, "demo/target_accuracy", row.targetAccuracy);
+    add(step, "forgetting/delta_loss", row.referenceDeltaLoss);
+    add(step, "forgetting/kl", row.referenceKl);
+    add(step, "diversity/distinct_2", row.distinct2);
+    add(step, "demo/trainable_share", row.trainableShare);
+    // As `tunebench-cli evaluate --run` stores them: the run's at its last step, the model it started from at 0.
+    for (const auto& [key, value] : row.evaluation) {
+        add(step, "eval/" + key, value);
+        if (const auto base = row.evaluationBase.find(key); base != row.evaluationBase.end()) {
+            add(0, "eval_base/" + key, base->second);
+            add(step, "eval_delta/" + key, value - base->second);
+        }
+    }
     writer.flush();
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ class PluginRegistry;
 class RunStore;
 class Tokenizer;
 class Workspace;
+struct EvalTaskFile;
 struct ForgettingResult;
 struct RunRecord;
 
@@ -30,16 +32,22 @@ namespace demo {
 class DemoMeasures {
 public:
     // Loads the demo model (the base every run is measured against) and its tokenizer. dataDir: the build's data/.
+    // tasksFile: the demo's evaluation tasks (DemoBuild::evaluationTasksFile); empty for none.
     DemoMeasures(Workspace& workspace, const PluginRegistry& plugins, const std::filesystem::path& modelDir,
-        const std::filesystem::path& dataDir, std::uint64_t seed);
+        const std::filesystem::path& dataDir, std::uint64_t seed, const std::filesystem::path& tasksFile = {});
     ~DemoMeasures();
 
     std::int64_t modelParameters() const;
-    // Fills the measure fields of row (targetLoss, targetAccuracy, referenceDeltaLoss, referenceKl, distinct2).
-    // Throws Error when the run has no adapter folder.
+    // Fills the measure fields of row (targetLoss, targetAccuracy, referenceDeltaLoss, referenceKl, distinct2,
+    // and with a tasks file evaluation and evaluationBase). Throws Error when the run has no adapter folder.
     void measure(const RunRecord& run, DemoRun& row);
+    bool hasEvaluationTasks() const { return m_tasks != nullptr; }
 
 private:
+    std::map<std::string, double> evaluate(const CausalLM& model) const;
+    // The tasks' results of the model a run started from, cached in the workspace (evaluationCacheKey).
+    std::map<std::string, double> baseEvaluation(const std::filesystem::path& modelDir, const CausalLM& base);
+
     ForgettingResult score(const CausalLM& tuned, const std::string& file);
     double distinct2(const CausalLM& tuned);
 
@@ -50,12 +58,13 @@ private:
     std::uint64_t m_seed;
     std::unique_ptr<CausalLM> m_base;
     std::unique_ptr<Tokenizer> m_tokenizer;
+    std::unique_ptr<EvalTaskFile> m_tasks;
 };
 
 // Measures are cached (RunManifest) under this key: the demo version and the run.
 std::string measuresKey(std::int64_t runId);
 // The measure fields of row as cached: {key, target_loss, target_accuracy, reference_delta_loss, reference_kl,
-// distinct_2, seconds}, and back.
+// distinct_2, evaluation, evaluation_base, seconds}, and back.
 nlohmann::json measuresToJson(const DemoRun& row, const std::string& key, double seconds);
 void measuresFromJson(const nlohmann::json& cached, DemoRun& row);
 

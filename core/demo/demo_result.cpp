@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iomanip>
+#include <limits>
+#include <set>
 #include <sstream>
 
 namespace tunebench::demo {
@@ -26,28 +29,45 @@ std::string fixed(double v, int digits)
     return s.str();
 }
 
-// The measures summarised across seeds, with their JSON names.
+// The measures summarised across seeds, with their JSON names: the fixed ones, then the evaluation tasks'
+// metrics the runs have.
 struct Measure {
-    const char* name;
-    double DemoRun::*field;
+    std::string name;
+    std::function<double(const DemoRun&)> value; // NaN where a run lacks it
 };
-constexpr Measure kMeasures[] = {
-    { "target_loss", &DemoRun::targetLoss },
-    { "target_accuracy", &DemoRun::targetAccuracy },
-    { "reference_delta_loss", &DemoRun::referenceDeltaLoss },
-    { "reference_kl", &DemoRun::referenceKl },
-    { "distinct_2", &DemoRun::distinct2 },
-};
+
+std::vector<Measure> measuresOf(const std::vector<DemoRun>& runs)
+{
+    std::vector<Measure> out {
+        { "target_loss", [](const DemoRun& r) { return r.targetLoss; } },
+        { "target_accuracy", [](const DemoRun& r) { return r.targetAccuracy; } },
+        { "reference_delta_loss", [](const DemoRun& r) { return r.referenceDeltaLoss; } },
+        { "reference_kl", [](const DemoRun& r) { return r.referenceKl; } },
+        { "distinct_2", [](const DemoRun& r) { return r.distinct2; } },
+    };
+    std::set<std::string> keys;
+    for (const DemoRun& r : runs) {
+        for (const auto& [key, value] : r.evaluation)
+            keys.insert(key);
+    }
+    for (const std::string& key : keys) {
+        out.push_back({ "eval/" + key, [key](const DemoRun& r) {
+                           const auto it = r.evaluation.find(key);
+                           return it == r.evaluation.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+                       } });
+    }
+    return out;
+}
 
 // Runs of one preset over several seeds, in the order the presets came.
 struct SeedGroup {
     std::string name;
     std::vector<const DemoRun*> runs;
-    std::vector<double> values(double DemoRun::*field) const
+    std::vector<double> values(const Measure& m) const
     {
         std::vector<double> v;
         for (const DemoRun* r : runs)
-            v.push_back(r->*field);
+            v.push_back(m.value(*r));
         return v;
     }
     // Both groups name a seed for every run and the same seeds: pair the runs by seed.
@@ -81,10 +101,10 @@ std::vector<SeedGroup> seedGroups(const std::vector<DemoRun>& runs)
     return groups;
 }
 
-stats::GroupTest compareGroups(const SeedGroup& a, const SeedGroup& b, double DemoRun::*field)
+stats::GroupTest compareGroups(const SeedGroup& a, const SeedGroup& b, const Measure& m)
 {
-    const std::vector<double> va = a.values(field);
-    const std::vector<double> vb = b.values(field);
+    const std::vector<double> va = a.values(m);
+    const std::vector<double> vb = b.values(m);
     return a.pairsWith(b) ? stats::pairedTest(va, vb) : stats::welchTest(va, vb);
 }
 
@@ -138,10 +158,13 @@ nlohmann::json DemoResult::toJson() const
             { "trainable_share", r.trainableShare } };
         if (r.seed)
             row["seed"] = *r.seed;
+        if (!r.evaluation.empty())
+            row["evaluation"] = r.evaluation;
         rows.push_back(std::move(row));
     }
     nlohmann::json out = { { "runs", rows } };
     const std::vector<SeedGroup> groups = seedGroups(runs);
+    const std::vector<Measure> measures = measuresOf(runs);
     if (groups.empty())
         return out;
     nlohmann::json groupRows = nlohmann::json::array();
@@ -153,8 +176,8 @@ nlohmann::json DemoResult::toJson() const
             names.push_back(r->name);
         }
         nlohmann::json metrics = nlohmann::json::object();
-        for (const Measure& m : kMeasures) {
-            const stats::Summary s = stats::describe(g.values(m.field));
+        for (const Measure& m : measures) {
+            const stats::Summary s = stats::describe(g.values(m));
             metrics[m.name] = { { "n", s.n }, { "mean", finiteOrNull(s.mean) }, { "std", finiteOrNull(s.std) },
                 { "ci95", { finiteOrNull(s.ci95Low), finiteOrNull(s.ci95High) } } };
         }
@@ -166,8 +189,8 @@ nlohmann::json DemoResult::toJson() const
     for (std::size_t i = 0; i < groups.size(); ++i) {
         for (std::size_t j = i + 1; j < groups.size(); ++j) {
             nlohmann::json metrics = nlohmann::json::object();
-            for (const Measure& m : kMeasures) {
-                const stats::GroupTest t = compareGroups(groups[i], groups[j], m.field);
+            for (const Measure& m : measures) {
+                const stats::GroupTest t = compareGroups(groups[i], groups[j], m);
                 metrics[m.name] = { { "test", stats::testKindName(t.kind) },
                     { "difference", finiteOrNull(t.difference) },
                     { "ci95", { finiteOrNull(t.differenceInterval.low), finiteOrNull(t.differenceInterval.high) } },
@@ -186,24 +209,44 @@ std::string DemoResult::table() const
     const std::vector<std::string> header { "name", "run", "adapter", "objective", "target_loss", "target_acc",
         "ref_delta_loss", "ref_kl", "distinct_2", "trainable", "intruders" };
     std::vector<std::vector<std::string>> rows { header };
+    // The evaluation tasks' metrics: the run's value, with its change from the model it started from.
+    std::set<std::string> evaluationKeys;
+    for (const DemoRun& r : runs) {
+        for (const auto& [key, value] : r.evaluation)
+            evaluationKeys.insert(key);
+    }
+    for (const std::string& key : evaluationKeys)
+        rows.front().push_back(key + " (change)");
     for (const DemoRun& r : runs) {
         rows.push_back({ r.name, std::to_string(r.runId), r.adapter, r.objective, fixed(r.targetLoss, 3),
             fixed(r.targetAccuracy, 2), fixed(r.referenceDeltaLoss, 3), fixed(r.referenceKl, 3), fixed(r.distinct2, 3),
             fixed(100 * r.trainableShare, 2) + "%",
             r.intruderDimensions ? std::to_string(static_cast<std::int64_t>(std::lround(*r.intruderDimensions)))
                                  : "-" });
+        for (const std::string& key : evaluationKeys) {
+            const auto value = r.evaluation.find(key);
+            const auto base = r.evaluationBase.find(key);
+            std::string cell = value == r.evaluation.end() ? "-" : fixed(value->second, 3);
+            if (value != r.evaluation.end() && base != r.evaluationBase.end()) {
+                const double change = value->second - base->second;
+                cell += " (" + std::string(change >= 0 ? "+" : "") + fixed(change, 3) + ")";
+            }
+            rows.back().push_back(cell);
+        }
     }
     std::string out = aligned(rows, 4);
     const std::vector<SeedGroup> groups = seedGroups(runs);
+    const std::vector<Measure> measures = measuresOf(runs);
     if (groups.empty())
         return out;
     out += "\nAcross seeds: mean ± std [95% t interval]\n";
-    std::vector<std::vector<std::string>> summary { { "group", "n", "target_loss", "target_acc", "ref_delta_loss",
-        "ref_kl", "distinct_2" } };
+    std::vector<std::vector<std::string>> summary { { "group", "n" } };
+    for (const Measure& m : measures)
+        summary.front().push_back(m.name);
     for (const SeedGroup& g : groups) {
         std::vector<std::string> row { g.name, std::to_string(g.runs.size()) };
-        for (const Measure& m : kMeasures)
-            row.push_back(plusMinus(stats::describe(g.values(m.field)), 3));
+        for (const Measure& m : measures)
+            row.push_back(plusMinus(stats::describe(g.values(m)), 3));
         summary.push_back(std::move(row));
     }
     out += aligned(summary, 1);
@@ -212,8 +255,8 @@ std::string DemoResult::table() const
         "verdict" } };
     for (std::size_t i = 0; i < groups.size(); ++i) {
         for (std::size_t j = i + 1; j < groups.size(); ++j) {
-            for (const Measure& m : kMeasures) {
-                const stats::GroupTest t = compareGroups(groups[i], groups[j], m.field);
+            for (const Measure& m : measures) {
+                const stats::GroupTest t = compareGroups(groups[i], groups[j], m);
                 const bool haveInterval = std::isfinite(t.differenceInterval.low);
                 tests.push_back({ groups[i].name, groups[j].name, m.name, fixed(t.difference, 3),
                     haveInterval

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct DemoRun {
     double distinct2 = 0; // distinct-2 of sampled answers to the probe prompts
     double trainableShare = 0; // trainable / total parameters (a merged run: its parents')
     std::optional<double> intruderDimensions; // from the run's weight analysis, when it has one
+    // The demo's evaluation tasks (facts as multiple choice, sums as generation): "TASK/METRIC" -> value for the
+    // run's model, and for the demo model it started from (the same for every run whose model is the demo's).
+    std::map<std::string, double> evaluation;
+    std::map<std::string, double> evaluationBase;
     bool reused = false; // finished in an earlier demo and measured then
 };
 
@@ -47,8 +52,8 @@ struct DemoResult {
     std::vector<DemoStage> stages;
 
     // {"runs": [{"name", "group", "adapter", "objective", "target_loss", "reference_delta_loss", "distinct_2",
-    // "trainable_share"[, "seed"]}, ...]}, and where presets ran over several seeds
-    // "groups": [{"name", "n", "seeds", "runs", "metrics": {M: {"n", "mean", "std", "ci95": [low, high]}}}] and
+    // "trainable_share"[, "seed"][, "evaluation": {"TASK/METRIC": value}]}, ...]}, and where presets ran over several
+    // seeds "groups": [{"name", "n", "seeds", "runs", "metrics": {M: {"n", "mean", "std", "ci95": [low, high]}}}] and
     // "comparisons": [{"a", "b", "metrics": {M: {"test", "difference", "ci95", "p", "effect_size", "effect",
     // "verdict"}}}] for every two such groups (a paired t test when both ran the same seeds, else Welch's).
     nlohmann::json toJson() const;
