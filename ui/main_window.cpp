@@ -99,6 +99,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_runSetupPage->loadConfiguration(config.toStdString(), name);
         showPage(RunSetupPageIndex);
     });
+    connect(m_runsPage, &RunsPage::runSetupRequested, this, [this] { showPage(RunSetupPageIndex); });
     connect(m_runsPage, &RunsPage::monitorRequested, this, [this](qint64 runId) {
         m_monitorPage->showRun(runId);
         showPage(MonitorPageIndex);

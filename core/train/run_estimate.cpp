@@ -1,5 +1,6 @@
 #include "core/train/run_estimate.h"
 
+#include "core/data/example_encoder.h"
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
 #include "core/method/parameter_schema.h"
@@ -13,7 +14,9 @@
 #include "core/train/train_config.h"
 #include "core/util/error.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -94,7 +97,35 @@ MemorySettings MemorySettings::fromConfig(const TrainConfig& config)
     s.optim = config.optim;
     s.sgdMomentum = config.sgdMomentum;
     s.precomputeRefLogProbs = config.precomputeRefLogProbs;
+    s.packing = config.packing;
     return s;
+}
+
+std::int64_t MemorySettings::effectiveSequenceLen() const
+{
+    return sequenceLen > 0 ? std::min(sequenceLen, cutoffLen) : cutoffLen;
+}
+
+EstimateSequenceLength sequenceLengthForEstimate(
+    const std::vector<std::int64_t>& exampleLengths, std::int64_t cutoffLen, bool packing)
+{
+    EstimateSequenceLength out;
+    out.tokens = cutoffLen;
+    if (exampleLengths.empty())
+        return out;
+    std::int64_t total = 0;
+    for (const std::int64_t n : exampleLengths) {
+        out.longest = std::max(out.longest, n);
+        total += std::max<std::int64_t>(n, 0);
+    }
+    if (packing) {
+        out.basis = EstimateSequenceLength::Basis::Packed;
+        out.tokens = std::min(cutoffLen, std::max<std::int64_t>(total, 1));
+    } else {
+        out.basis = EstimateSequenceLength::Basis::LongestExample;
+        out.tokens = std::min(cutoffLen, std::max<std::int64_t>(out.longest, 1));
+    }
+    return out;
 }
 
 bool needsReferenceCopy(const TrainableCount& count, const MemorySettings& settings)
@@ -116,7 +147,7 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
         m.optimizer = 2.0 * t * f32; // AdamW: first and second moments
     m.reference = needsReferenceCopy(count, settings) ? p * settings.weightBytes : 0.0;
     const double sequences = static_cast<double>(settings.batchSize) * (count.pairwise ? 2.0 : 1.0);
-    const auto s = static_cast<double>(settings.cutoffLen);
+    const auto s = static_cast<double>(settings.effectiveSequenceLen());
     const auto h = static_cast<double>(c.hiddenSize);
     const auto inter = static_cast<double>(c.intermediateSize);
     const auto layers = static_cast<double>(c.numLayers);
@@ -129,6 +160,33 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     m.activations = sequences * s * (layers * (8.0 * h + 3.0 * inter) + 2.0 * vocab) * f32
         + sequences * layers * heads * s * s * 2.0 * f32;
     return m;
+}
+
+std::vector<std::int64_t> encodedExampleLengths(const std::vector<nlohmann::json>& records, DatasetFormat format,
+    const Tokenizer& tokenizer, const ChatTemplate* chatTemplate)
+{
+    EncoderOptions options;
+    options.cutoffLen = std::numeric_limits<std::int32_t>::max(); // lengths uncut: the caller caps them
+    const ExampleEncoder encoder(tokenizer, chatTemplate, options);
+    const bool preference = format == DatasetFormat::Preference || format == DatasetFormat::UnpairedPreference;
+    std::vector<std::int64_t> lengths;
+    lengths.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const std::string where = "record " + std::to_string(i + 1);
+        try {
+            if (preference) {
+                const EncodedPreference p = encoder.encodePreference(records[i], format, where);
+                lengths.push_back(
+                    static_cast<std::int64_t>(p.prompt.size() + std::max(p.chosen.size(), p.rejected.size())));
+            } else {
+                lengths.push_back(static_cast<std::int64_t>(encoder.encode(records[i], format, where).ids.size()));
+            }
+        } catch (const nlohmann::json::exception& e) {
+            // The encoder reads some fields unchecked (a text record's "text"): name the record all the same.
+            throw InputError(where + " does not fit the " + std::string(toString(format)) + " format: " + e.what());
+        }
+    }
+    return lengths;
 }
 
 RunEstimate estimateRun(const TrainConfig& config, const PluginRegistry& plugins, std::uintmax_t loadLimitBytes)
@@ -173,6 +231,7 @@ nlohmann::json toJson(const RunEstimate& e)
                 { "activations", bytes(e.memory.activations) }, { "total", bytes(e.memory.total()) } } },
         { "memory_settings",
             { { "per_device_train_batch_size", e.settings.batchSize }, { "cutoff_len", e.settings.cutoffLen },
+                { "sequence_len", e.settings.effectiveSequenceLen() }, { "packing", e.settings.packing },
                 { "sequences_per_batch", e.settings.batchSize * (e.count.pairwise ? 2 : 1) },
                 { "optim", e.settings.optim }, { "sgd_momentum", e.settings.sgdMomentum },
                 { "precompute_ref_log_probs", e.settings.precomputeRefLogProbs },

@@ -6,6 +6,7 @@
 // path), and the memory estimate of docs/architecture.md ("Run Setup"). The
 // Run Setup page and `tunebench-cli estimate` both report these.
 
+#include "core/data/dataset_format.h"
 #include "core/model/config.h"
 
 #include <nlohmann/json.hpp>
@@ -13,10 +14,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace tunebench {
 
+class ChatTemplate;
 class PluginRegistry;
+class Tokenizer;
 struct TrainConfig;
 
 // Folders whose weight files take more than this are not loaded for an estimate (float32 weights are mapped, not
@@ -70,10 +74,36 @@ struct MemorySettings {
     std::string optim = "adamw_torch";
     double sgdMomentum = 0;
     bool precomputeRefLogProbs = false;
+    bool packing = false;
     int weightBytes = 4; // float32 on the CPU
+    // Tokens per sequence in the largest batch (sequenceLengthForEstimate); 0: cutoffLen, as if every example
+    // filled it. Never more than cutoffLen.
+    std::int64_t sequenceLen = 0;
+    std::int64_t effectiveSequenceLen() const;
 
     static MemorySettings fromConfig(const TrainConfig& config);
 };
+
+// The sequence length activations are estimated at, and what it came from.
+struct EstimateSequenceLength {
+    std::int64_t tokens = 0;
+    enum class Basis { CutoffLen, LongestExample, Packed } basis = Basis::CutoffLen;
+    std::int64_t longest = 0; // the longest example, uncut (0 without lengths)
+};
+
+// Batches are padded to their longest sequence, so the peak is a batch holding the dataset's longest example:
+// its length capped at cutoffLen (Basis::LongestExample). With packing, rows are filled up to cutoffLen (or to
+// all the tokens there are, when they are fewer; Basis::Packed). exampleLengths are the examples' token counts as
+// the run encodes them (special tokens and chat template included; for pairwise data the prompt with the longer
+// response); without them, cutoffLen (Basis::CutoffLen).
+EstimateSequenceLength sequenceLengthForEstimate(
+    const std::vector<std::int64_t>& exampleLengths, std::int64_t cutoffLen, bool packing);
+
+// The token count of every record as a run encodes it (ExampleEncoder with the model's tokenizer and chat
+// template), uncut: for preference data the prompt with the longer response. Throws InputError naming the record
+// that does not fit the format.
+std::vector<std::int64_t> encodedExampleLengths(const std::vector<nlohmann::json>& records, DatasetFormat format,
+    const Tokenizer& tokenizer, const ChatTemplate* chatTemplate);
 
 // The memory a run needs, by part (bytes).
 struct MemoryEstimate {

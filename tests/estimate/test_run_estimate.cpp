@@ -1,9 +1,11 @@
 // core/train/run_estimate: the model folder check (facts, chat template through ChatTemplate, errors naming the
 // file), the trainable count against what runTraining reports for the same configuration, the objective's flags,
-// and the memory formula of docs/architecture.md against numbers worked out by hand.
+// and the memory formula of docs/architecture.md against numbers worked out by hand, at cutoff_len and at the
+// sequence length a dataset's token lengths give.
 
 #include "core/method/plugin_registry.h"
 #include "core/model/model_writer.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/train/run_estimate.h"
 #include "core/train/train_config.h"
 #include "core/train/trainer.h"
@@ -369,6 +371,75 @@ private Q_SLOTS:
         QCOMPARE(m.reference, reference);
         QCOMPARE(m.activations, activations);
         QCOMPARE(m.total(), m.weights + m.gradients + m.optimizer + m.reference + m.activations);
+    }
+
+    // Activations follow the dataset's lengths, not cutoff_len: a dataset of short examples on a long cutoff_len
+    // was estimated as if every example filled it.
+    void sequenceLengthFromDataset_data()
+    {
+        QTest::addColumn<QList<qint64>>("lengths");
+        QTest::addColumn<bool>("packing");
+        QTest::addColumn<qint64>("tokens");
+        QTest::addColumn<int>("basis");
+        QTest::addColumn<double>("activations");
+        using Basis = EstimateSequenceLength::Basis;
+        // Tiny model, batch 4, cutoff_len 64: activations 4·S·1424·4 + 4·2·4·S²·2·4 = 22784·S + 256·S².
+        QTest::newRow("no dataset: cutoff_len")
+            << QList<qint64> {} << false << qint64(64) << int(Basis::CutoffLen) << 2506752.0;
+        QTest::newRow("the longest example") << QList<qint64> { 10, 40, 25 } << false << qint64(40)
+                                             << int(Basis::LongestExample) << 22784.0 * 40 + 256.0 * 1600;
+        QTest::newRow("longer than cutoff_len: cut")
+            << QList<qint64> { 10, 90, 25 } << false << qint64(64) << int(Basis::LongestExample) << 2506752.0;
+        QTest::newRow("packing fills the rows")
+            << QList<qint64> { 10, 40, 25 } << true << qint64(64) << int(Basis::Packed) << 2506752.0;
+        QTest::newRow("packing, fewer tokens than a row")
+            << QList<qint64> { 3, 4 } << true << qint64(7) << int(Basis::Packed) << 22784.0 * 7 + 256.0 * 49;
+    }
+
+    void sequenceLengthFromDataset()
+    {
+        QFETCH(QList<qint64>, lengths);
+        QFETCH(bool, packing);
+        QFETCH(qint64, tokens);
+        QFETCH(int, basis);
+        QFETCH(double, activations);
+        const std::vector<std::int64_t> v(lengths.begin(), lengths.end());
+        const EstimateSequenceLength length = sequenceLengthForEstimate(v, 64, packing);
+        QCOMPARE(length.tokens, std::int64_t(tokens));
+        QCOMPARE(int(length.basis), basis);
+        QCOMPARE(length.longest, v.empty() ? std::int64_t(0) : *std::max_element(v.begin(), v.end()));
+        TrainableCount count;
+        count.total = kTinyParameters;
+        count.trainable = 2112;
+        MemorySettings settings;
+        settings.batchSize = 4;
+        settings.cutoffLen = 64;
+        settings.packing = packing;
+        settings.sequenceLen = length.tokens;
+        QCOMPARE(estimateMemory(tinyConfig(), count, settings).activations, activations);
+    }
+
+    // The lengths come from encoding the records as a run does: each text's tokens plus the same special tokens.
+    void encodedLengthsOfRecords()
+    {
+        const Tokenizer tokenizer = Tokenizer::fromFolder(m_model);
+        const std::vector<std::string> texts = { "the cat sat on the mat", "a bird sang", "the sun" };
+        std::vector<json> records;
+        for (const std::string& t : texts)
+            records.push_back({ { "text", t } });
+        const std::vector<std::int64_t> lengths
+            = encodedExampleLengths(records, DatasetFormat::Text, tokenizer, nullptr);
+        QCOMPARE(lengths.size(), texts.size());
+        const auto extra = lengths[0] - static_cast<std::int64_t>(tokenizer.encode(texts[0]).size());
+        QVERIFY2(extra >= 0 && extra <= 3, qPrintable(QString::number(extra)));
+        for (std::size_t i = 0; i < texts.size(); ++i)
+            QCOMPARE(lengths[i], static_cast<std::int64_t>(tokenizer.encode(texts[i]).size()) + extra);
+        QVERIFY(lengths[0] > lengths[2]);
+        // A record that does not fit the format is named.
+        const QString error = errorOf([&] {
+            encodedExampleLengths({ json { { "prompt", "x" } } }, DatasetFormat::Text, tokenizer, nullptr);
+        });
+        QVERIFY2(error.contains(QStringLiteral("record 1")), qPrintable(error));
     }
 };
 

@@ -400,7 +400,16 @@ void TestMainWindow::emptyWorkspaceExplainsHowToCreateRuns()
     QVERIFY(window.createWorkspace(dir.path()));
     QVERIFY(Workspace::isWorkspace(fsPath(dir.path())));
     QVERIFY(!runsState->isShowingContent());
-    QVERIFY(runsState->message().contains(QStringLiteral("tunebench-cli runs create --workspace DIR --config FILE")));
+    // A GUI user is pointed at Run Setup, one click away, not at the command line.
+    QVERIFY2(runsState->message().contains(QStringLiteral("Run Setup")), qPrintable(runsState->message()));
+    QVERIFY(!runsState->message().contains(QStringLiteral("runs create")));
+    QPushButton* go = runsState->actionButton();
+    QVERIFY(!go->isHidden());
+    QVERIFY(go->text().contains(QStringLiteral("Run Setup")));
+    window.showPage(MainWindow::RunsPageIndex);
+    QCOMPARE(window.currentPage(), MainWindow::RunsPageIndex);
+    QTest::mouseClick(go, Qt::LeftButton);
+    QCOMPARE(window.currentPage(), MainWindow::RunSetupPageIndex);
     // The datasets page shows its Import button at once, with a word on what to do.
     QVERIFY(window.datasetsPage()->findChild<EmptyState*>(QStringLiteral("datasetsPageState"))->isShowingContent());
     QVERIFY(window.datasetsPage()

@@ -24,6 +24,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -81,6 +82,11 @@ private Q_SLOTS:
     void historyAndSmoothingSlider();
     void logScaleToggle();
     void hoverReadout();
+    void decimationKeepsSpikes();
+    void plotDrawsDecimatedKeepsFullResolution();
+    void plotsShownPerRunType_data();
+    void plotsShownPerRunType();
+    void liveRunShowsPlotsAsPointsArrive();
     void procReaderOnThisProcess();
     void procParsers();
     void resourcePanelShowsWorker();
@@ -203,13 +209,12 @@ void TestMonitor::followsRunAndCoalescesReplots()
     QCOMPARE(page.pointsReceived(), qint64(kSteps * 7 + 3 * 3));
     // The smoothed curve equals the EMA of the raw values, though it was built point by point.
     {
-        std::vector<double> raw;
-        for (auto it = loss->series(0)->data()->constBegin(); it != loss->series(0)->data()->constEnd(); ++it)
-            raw.push_back(it->value);
+        const std::vector<double>& raw = loss->seriesValues(0);
         const std::vector<double> expected = emaSmooth(raw, page.smoothing());
-        const auto smoothed = loss->series(loss->seriesIndex(QStringLiteral("train")))->data();
-        for (int i = 0; i < kSteps; ++i)
-            QVERIFY(std::abs(smoothed->at(i)->value - expected[static_cast<std::size_t>(i)]) < 1e-12);
+        const std::vector<double>& smoothed = loss->seriesValues(loss->seriesIndex(QStringLiteral("train")));
+        QCOMPARE(smoothed.size(), expected.size());
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            QVERIFY(std::abs(smoothed[i] - expected[i]) < 1e-12);
     }
     // Samples appear in the table as they are stored.
     QTRY_COMPARE(page.samplesTable()->rowCount(), 3);
@@ -226,8 +231,9 @@ void TestMonitor::followsRunAndCoalescesReplots()
     const int ticks = static_cast<int>(streaming.elapsed() / 200) + 2;
     QVERIFY2(replots <= ticks * int(page.plotKeys().size()), qPrintable(QString::number(replots)));
     QVERIFY2(replots < inserts, qPrintable(QStringLiteral("%1 replots for %2 inserts").arg(replots).arg(inserts)));
-    // Every plot ends up drawn (a slow machine may need a few ticks: each takes a 30 ms budget at most).
-    for (const QString& key : page.plotKeys())
+    // Every plot on screen ends up drawn (one per event-loop turn, so a slow machine may need a few ticks).
+    QCOMPARE(page.shownPlotKeys(), page.plotKeys()); // this run has every family
+    for (const QString& key : page.shownPlotKeys())
         QTRY_VERIFY2(!page.plot(key)->isDirty(), qPrintable(key));
 
     const QString folder = QStringLiteral(TUNEBENCH_BINARY_DIR "/screenshots/");
@@ -257,11 +263,10 @@ void TestMonitor::historyAndSmoothingSlider()
     const int smoothed = loss->seriesIndex(QStringLiteral("train"));
 
     page.setSmoothing(0.0);
-    QCOMPARE(loss->series(smoothed)->data()->at(9)->value, 2.0); // no smoothing: the raw values
+    QCOMPARE(loss->seriesValues(smoothed).at(9), 2.0); // no smoothing: the raw values
     page.setSmoothing(0.5);
     const std::vector<double> expected = emaSmooth({ 0, 2, 0, 2, 0, 2, 0, 2, 0, 2 }, 0.5);
-    for (int i = 0; i < 10; ++i)
-        QCOMPARE(loss->series(smoothed)->data()->at(i)->value, expected[static_cast<std::size_t>(i)]);
+    QCOMPARE(loss->seriesValues(smoothed), expected);
     // The raw curve stays behind, faint.
     QVERIFY(loss->series(0)->pen().color().alpha() < 255);
     QCOMPARE(loss->series(smoothed)->pen().color().alpha(), 255);
@@ -280,11 +285,22 @@ void TestMonitor::historyAndSmoothingSlider()
 void TestMonitor::logScaleToggle()
 {
     Fixture fx;
+    {
+        // A point in every family, so every plot (and its toggle) is shown.
+        Workspace ws = Workspace::open(fsPath(fx.path()));
+        BatchWriter writer(ws.db());
+        for (const char* name :
+            { "loss", "lr", "grad_norm", "tokens_per_s", "reward_margin", "diversity/distinct_1", "forgetting/kl" })
+            writer.addMetric(fx.run, 1, name, 0.5);
+        writer.flush();
+    }
     WorkspaceSession session;
     QVERIFY(session.open(fx.path()));
     MonitorPage page(&session);
     page.show();
     QVERIFY(QTest::qWaitForWindowExposed(&page));
+    page.showRun(fx.run);
+    QCOMPARE(page.shownPlotKeys(), page.plotKeys());
     for (const QString& key : page.plotKeys()) {
         QCheckBox* toggle = page.logScaleToggle(key);
         QVERIFY(toggle);
@@ -322,6 +338,178 @@ void TestMonitor::hoverReadout()
     QTRY_VERIFY(plot.readoutText().contains(QStringLiteral("train: 3")));
     // Outside the axis rect there is nothing to read.
     QVERIFY(plot.readoutAt(QPointF(1, 1)).isEmpty());
+}
+
+void TestMonitor::decimationKeepsSpikes()
+{
+    // 100000 points of a gentle curve with one spike up and one down, each a single point.
+    constexpr int kPoints = 100000;
+    std::vector<double> keys(kPoints);
+    std::vector<double> values(kPoints);
+    for (int i = 0; i < kPoints; ++i) {
+        keys[static_cast<std::size_t>(i)] = i + 1;
+        values[static_cast<std::size_t>(i)] = 1.0 + 0.001 * std::sin(i / 500.0);
+    }
+    values[31415] = 50.0;
+    values[77777] = -20.0;
+    values[5000] = std::nan("");
+    QVector<double> outKeys;
+    QVector<double> outValues;
+    for (const int columns : { 1, 7, 300, 1920 }) {
+        decimateMinMax(keys, values, 1, kPoints, columns, false, &outKeys, &outValues);
+        QVERIFY2(outKeys.size() <= 2 * columns, qPrintable(QString::number(outKeys.size())));
+        QCOMPARE(outKeys.size(), outValues.size());
+        QVERIFY(std::is_sorted(outKeys.begin(), outKeys.end()));
+        QVERIFY(outValues.contains(50.0));
+        QVERIFY(outValues.contains(-20.0));
+        QVERIFY(outKeys.contains(31416.0)); // at the spike's own key
+        for (const double v : outValues)
+            QVERIFY(!std::isnan(v));
+    }
+    // Few points are drawn as they are.
+    decimateMinMax({ 1, 2, 3 }, { 5, 6, 4 }, 1, 3, 300, false, &outKeys, &outValues);
+    QCOMPARE(outKeys, QVector<double>({ 1, 2, 3 }));
+    QCOMPARE(outValues, QVector<double>({ 5, 6, 4 }));
+    // A zoomed range: one point on each side beyond it, where the line leaves the plot.
+    decimateMinMax(keys, values, 1000, 1999, 100, false, &outKeys, &outValues);
+    QVERIFY(outKeys.size() <= 2 * 100 + 2);
+    QCOMPARE(outKeys.first(), 999.0);
+    QCOMPARE(outKeys.last(), 2000.0);
+    // On a log axis only positive values can be drawn.
+    decimateMinMax(keys, values, 1, kPoints, 300, true, &outKeys, &outValues);
+    QVERIFY(!outValues.contains(-20.0));
+    QVERIFY(outValues.contains(50.0));
+}
+
+void TestMonitor::plotDrawsDecimatedKeepsFullResolution()
+{
+    SeriesPlot plot(QStringLiteral("Loss"));
+    plot.resize(500, 300);
+    const int a = plot.addSeries(QStringLiteral("train"), seriesColor(0));
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    // Appended in chunks, as a live run's points arrive.
+    constexpr int kPoints = 50000;
+    for (int start = 0; start < kPoints; start += 1000) {
+        std::vector<double> keys;
+        std::vector<double> values;
+        for (int i = start; i < start + 1000; ++i) {
+            keys.push_back(i + 1);
+            values.push_back(i == 12345 ? 9.0 : 1.0 + 0.0001 * (i % 7));
+        }
+        plot.appendToSeries(a, keys, values);
+    }
+    QVERIFY(plot.replotIfDirty());
+    QCOMPARE(plot.pointCount(a), kPoints);
+    QCOMPARE(plot.seriesValues(a).size(), std::size_t(kPoints));
+    const int width = plot.axisRect()->width();
+    QVERIFY2(plot.drawnPointCount(a) <= 2 * width + 2,
+        qPrintable(QStringLiteral("%1 drawn over %2 px").arg(plot.drawnPointCount(a)).arg(width)));
+    QVERIFY(plot.drawnPointCount(a) > 0);
+    // The spike is drawn, and the y axis (from the full data) reaches it.
+    bool spikeDrawn = false;
+    for (auto it = plot.series(a)->data()->constBegin(); it != plot.series(a)->data()->constEnd(); ++it)
+        spikeDrawn = spikeDrawn || it->value == 9.0;
+    QVERIFY(spikeDrawn);
+    QVERIFY(plot.yAxis->range().upper >= 9.0);
+    // Hover reads the full-resolution value of a point that is not drawn: step 20001 holds 1 + 0.0001 * (20000 % 7).
+    const QPointF at(plot.xAxis->coordToPixel(20001), plot.yAxis->coordToPixel(1.0));
+    const QString text = plot.readoutAt(at);
+    const double x = plot.xAxis->pixelToCoord(at.x());
+    // The nearest step to the cursor, and its own value.
+    const auto step = static_cast<int>(std::lround(x));
+    const double expected = step == 12346 ? 9.0 : 1.0 + 0.0001 * ((step - 1) % 7);
+    QVERIFY2(text.startsWith(QStringLiteral("step %1").arg(step)), qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("train: %1").arg(QString::number(expected, 'g', 5))), qPrintable(text));
+    // Zooming in redraws that range from the full data: every point of it is drawn.
+    plot.xAxis->setRange(20000.5, 20100.5);
+    QCOMPARE(plot.drawnPointCount(a), 100 + 2);
+}
+
+void TestMonitor::plotsShownPerRunType_data()
+{
+    QTest::addColumn<QString>("objective");
+    QTest::addColumn<QStringList>("metrics");
+    QTest::addColumn<QStringList>("shown");
+    const QStringList training = { "loss", "lr", "grad_norm", "tokens_per_s" };
+    QTest::newRow("sft: no preference plot")
+        << "sft" << training + QStringList { "eval_loss" } << QStringList { "loss", "lr", "grad_norm", "tokens_per_s" };
+    QTest::newRow("dpo: rewards") << "dpo" << training + QStringList { "reward_margin", "reward_accuracy" }
+                                  << QStringList { "loss", "lr", "grad_norm", "tokens_per_s", "rewards" };
+    QTest::newRow("measures") << "sft"
+                              << QStringList { "loss", "diversity/distinct_1", "forgetting/kl", "measure_time_share" }
+                              << QStringList { "loss", "diversity", "forgetting" };
+    // A merged run trains nothing: it records no training metrics, so no empty loss plots.
+    QTest::newRow("merged: nothing drawn") << "merge" << QStringList {} << QStringList {};
+    QTest::newRow("only undrawn metrics") << "merge" << QStringList { "measure_time_share" } << QStringList {};
+}
+
+void TestMonitor::plotsShownPerRunType()
+{
+    QFETCH(QString, objective);
+    QFETCH(QStringList, metrics);
+    QFETCH(QStringList, shown);
+    QTemporaryDir dir;
+    std::int64_t run = 0;
+    {
+        Workspace ws = Workspace::create(fsPath(dir.path()));
+        NewRun r;
+        r.name = "typed";
+        r.objective = objective.toStdString();
+        run = RunStore(ws.db()).create(r);
+        RunStore(ws.db()).setStatus(run, RunStatus::Finished);
+        BatchWriter writer(ws.db());
+        for (int step = 1; step <= 5; ++step) {
+            for (const QString& m : metrics)
+                writer.addMetric(run, step, m.toStdString(), 0.1 * step);
+        }
+        writer.flush();
+    }
+    WorkspaceSession session;
+    QVERIFY(session.open(dir.path()));
+    MonitorPage page(&session);
+    page.resize(1200, 800);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    page.showRun(run);
+    QCOMPARE(page.shownPlotKeys(), shown);
+    for (const QString& key : page.plotKeys()) {
+        QCOMPARE(page.plot(key)->isVisible(), shown.contains(key));
+        QCOMPARE(page.plot(key)->hasData(), shown.contains(key));
+    }
+    if (shown.isEmpty())
+        QVERIFY2(page.noMetricsText().contains(QStringLiteral("no metrics yet")), qPrintable(page.noMetricsText()));
+    else
+        QVERIFY(page.noMetricsText().isEmpty());
+}
+
+void TestMonitor::liveRunShowsPlotsAsPointsArrive()
+{
+    Fixture fx;
+    WorkspaceSession session;
+    session.setPollInterval(10);
+    QVERIFY(session.open(fx.path()));
+    MonitorPage page(&session);
+    page.resize(1200, 800);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    page.showRun(fx.run);
+    QVERIFY(page.shownPlotKeys().isEmpty());
+    QVERIFY(!page.noMetricsText().isEmpty());
+
+    Workspace worker = Workspace::open(fsPath(fx.path()));
+    BatchWriter writer(worker.db());
+    writer.addMetric(fx.run, 1, "loss", 2.0);
+    writer.flush();
+    QTRY_COMPARE(page.shownPlotKeys(), QStringList { QStringLiteral("loss") });
+    QVERIFY(page.noMetricsText().isEmpty());
+    QVERIFY(plotOf(page, MonitorPage::kLoss)->isVisible());
+    QTRY_VERIFY(!plotOf(page, MonitorPage::kLoss)->isDirty()); // drawn by the refresh timer
+    writer.addMetric(fx.run, 2, "reward_margin", 0.3);
+    writer.flush();
+    QTRY_COMPARE(page.shownPlotKeys(), (QStringList { QStringLiteral("loss"), QStringLiteral("rewards") }));
+    QVERIFY(plotOf(page, MonitorPage::kRewards)->isVisible());
+    QVERIFY(!plotOf(page, MonitorPage::kLearningRate)->isVisible());
 }
 
 void TestMonitor::procReaderOnThisProcess()

@@ -4,10 +4,13 @@
 // estimate compared with what training reports, and Start running the run in
 // a worker process until the runs table shows it finished.
 
+#include "core/data/dataset_select.h"
 #include "core/method/plugin_registry.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/train/train_config.h"
 #include "core/util/yaml_json.h"
 #include "gui/run_test_support.h"
@@ -34,6 +37,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <algorithm>
 
 using namespace tunebench;
 using namespace tunebench::ui;
@@ -239,6 +244,26 @@ private Q_SLOTS:
         // hidden-32 model with 2 key/value heads of 8: (6*32 + 32*6) + (6*32 + 16*6) + (6*32 + 32*6) per layer.
         QTRY_VERIFY_WITH_TIMEOUT(page->trainableParameters().has_value(), 20000);
         QCOMPARE(*page->trainableParameters(), std::int64_t(2 * (384 + 288 + 384)));
+        // Activations at the dataset's longest example as the run encodes it (capped at cutoff_len), counted off
+        // the GUI thread, and the label says which length it used.
+        QTRY_VERIFY_WITH_TIMEOUT(page->estimateSequenceLength()
+                && page->estimateSequenceLength()->basis == EstimateSequenceLength::Basis::LongestExample,
+            20000);
+        const EstimateSequenceLength sequence = *page->estimateSequenceLength();
+        {
+            const Tokenizer tokenizer = Tokenizer::fromFolder(fixture.model);
+            Workspace ws = Workspace::open(fixture.workspace);
+            const LoadedDataset data = loadDataset(ws, fixture.datasetId);
+            const std::optional<ChatTemplate> chat = ChatTemplate::fromFolderIfPresent(fixture.model);
+            const std::vector<std::int64_t> lengths
+                = encodedExampleLengths(data.records, data.format, tokenizer, chat ? &*chat : nullptr);
+            QCOMPARE(sequence.longest, *std::max_element(lengths.begin(), lengths.end()));
+            QCOMPARE(sequence.tokens, std::min<std::int64_t>(64, sequence.longest));
+        }
+        const QString estimateText = page->findChild<QLabel*>(QStringLiteral("estimateLabel"))->text();
+        QVERIFY2(estimateText.contains(QStringLiteral("longest example")), qPrintable(estimateText));
+        QVERIFY2(
+            estimateText.contains(QStringLiteral("\u00d7 %1 tokens").arg(sequence.tokens)), qPrintable(estimateText));
         const MemoryEstimate memory = *page->memoryEstimate();
         QVERIFY(memory.weights >= double(page->modelInspection()->parameters) * 4);
         QCOMPARE(memory.gradients, double(2112) * 4);

@@ -32,9 +32,6 @@ namespace tunebench::ui {
 
 namespace {
 
-// Milliseconds of replotting one refresh tick may take before leaving the rest to the next tick.
-constexpr qint64 kTickBudgetMs = 30;
-
 const QString kTrainRaw = QStringLiteral("train (raw)");
 const QString kTrainSmoothed = QStringLiteral("train");
 const QString kEval = QStringLiteral("eval");
@@ -205,9 +202,19 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
 
 void MonitorPage::buildPlots(QWidget* container)
 {
-    auto* grid = new QGridLayout(container);
+    auto* outer = new QVBoxLayout(container);
+    outer->setContentsMargins(0, 0, 0, 0);
+    m_noMetrics = new QLabel(tr("<p><b>This run has recorded no metrics yet.</b></p>"
+                                "<p>Its plots appear here as their first points arrive.</p>"));
+    m_noMetrics->setObjectName(QStringLiteral("monitorNoMetrics"));
+    m_noMetrics->setAlignment(Qt::AlignCenter);
+    m_noMetrics->setWordWrap(true);
+    outer->addWidget(m_noMetrics, 1);
+    m_plotGrid = new QWidget;
+    auto* grid = new QGridLayout(m_plotGrid);
     grid->setContentsMargins(0, 0, 0, 0);
     grid->setSpacing(4);
+    outer->addWidget(m_plotGrid, 1);
     const struct {
         const char* key;
         QString title;
@@ -240,6 +247,8 @@ void MonitorPage::buildPlots(QWidget* container)
         cellLayout->addWidget(plot, 1);
         cellLayout->addWidget(log, 0, Qt::AlignRight);
         grid->addWidget(cell, index / 4, index % 4);
+        cell->hide(); // until the run has points for it
+        m_cells.insert(key, cell);
         m_plots.insert(key, plot);
         m_logToggles.insert(key, log);
         m_plotOrder.append(key);
@@ -250,6 +259,43 @@ void MonitorPage::buildPlots(QWidget* container)
     loss->addSeries(kTrainSmoothed, seriesColor(0));
     loss->addSeries(kEval, seriesColor(1));
     loss->series(2)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+    m_plotGrid->hide();
+}
+
+QStringList MonitorPage::shownPlotKeys() const
+{
+    return m_shown;
+}
+
+QString MonitorPage::noMetricsText() const
+{
+    return m_noMetrics->isHidden() ? QString() : m_noMetrics->text();
+}
+
+void MonitorPage::updateShownPlots()
+{
+    QStringList shown;
+    for (const QString& key : m_plotOrder) {
+        if (m_plots.value(key)->hasData())
+            shown.append(key);
+    }
+    if (shown == m_shown)
+        return;
+    m_shown = shown;
+    auto* grid = static_cast<QGridLayout*>(m_plotGrid->layout());
+    for (const QString& key : m_plotOrder)
+        grid->removeWidget(m_cells.value(key));
+    // Four to a row, as many rows as needed: no gaps where a family is missing.
+    const int columns = std::min<int>(4, std::max<int>(1, static_cast<int>(shown.size())));
+    for (const QString& key : m_plotOrder) {
+        QWidget* cell = m_cells.value(key);
+        const auto index = static_cast<int>(shown.indexOf(key));
+        cell->setVisible(index >= 0);
+        if (index >= 0)
+            grid->addWidget(cell, index / columns, index % columns);
+    }
+    m_plotGrid->setVisible(!shown.isEmpty());
+    m_noMetrics->setVisible(shown.isEmpty());
 }
 
 int MonitorPage::ensureSeries(const QString& plotKey, const QString& series)
@@ -284,27 +330,37 @@ int MonitorPage::replotCount() const
 
 void MonitorPage::flushReplots()
 {
-    for (SeriesPlot* plot : m_plots)
-        plot->replotIfDirty();
+    for (const QString& key : m_shown)
+        m_plots.value(key)->replotIfDirty();
 }
 
 void MonitorPage::tick()
 {
     // Hidden plots stay dirty and are drawn when the page is shown again.
-    if (!isVisible())
+    if (!isVisible() || m_replotting)
         return;
-    // Round robin within a time budget, so one tick never holds the event loop for all plots at once
-    // on a slow machine; the plots left dirty are drawn first at the next tick.
-    QElapsedTimer spent;
-    spent.start();
-    const int n = static_cast<int>(m_plotOrder.size());
-    for (int i = 0; i < n; ++i) {
-        const int index = (m_nextPlot + i) % n;
-        if (m_plots.value(m_plotOrder[index])->replotIfDirty() && spent.elapsed() >= kTickBudgetMs && i + 1 < n) {
-            m_nextPlot = (index + 1) % n;
+    // Only the plots on screen (not scrolled out of view); the others wait until they are.
+    m_replotQueue.clear();
+    for (const QString& key : m_shown) {
+        SeriesPlot* plot = m_plots.value(key);
+        if (plot->isDirty() && plot->isVisible() && !plot->visibleRegion().isEmpty())
+            m_replotQueue.append(key);
+    }
+    replotNext();
+}
+
+void MonitorPage::replotNext()
+{
+    // One replot per event-loop turn: timers and input are served between two plots' replots.
+    while (!m_replotQueue.isEmpty()) {
+        if (m_plots.value(m_replotQueue.takeFirst())->replotIfDirty()) {
+            m_replotting = !m_replotQueue.isEmpty();
+            if (m_replotting)
+                QTimer::singleShot(0, this, &MonitorPage::replotNext);
             return;
         }
     }
+    m_replotting = false;
 }
 
 void MonitorPage::showRun(qint64 runId)
@@ -409,8 +465,10 @@ void MonitorPage::loadRun()
     m_smoothedCount = 0;
     m_lastSampleId = 0;
     m_samples->setRowCount(0);
+    m_replotQueue.clear();
     updateWorker();
     follow();
+    updateShownPlots();
     flushReplots(); // the history is drawn at once, not at the next tick
 }
 
@@ -443,6 +501,7 @@ void MonitorPage::follow()
             appendMetric(metric, steps, values);
         }
         followSamples();
+        updateShownPlots();
     } catch (const std::exception& e) {
         m_session->reportError(
             tr("Cannot read the metrics of run %1: %2").arg(m_runId).arg(QString::fromUtf8(e.what())));
@@ -455,8 +514,7 @@ void MonitorPage::appendMetric(const QString& name, const std::vector<double>& s
     const auto route = routeMetric(name);
     SeriesPlot* plot = m_plots.value(route->plot);
     const int index = ensureSeries(route->plot, route->series);
-    plot->appendToSeries(
-        index, QVector<double>(steps.begin(), steps.end()), QVector<double>(values.begin(), values.end()));
+    plot->appendToSeries(index, steps, values);
     if (name == QLatin1String("loss")) {
         m_rawLossSteps.insert(m_rawLossSteps.end(), steps.begin(), steps.end());
         m_rawLoss.insert(m_rawLoss.end(), values.begin(), values.end());
@@ -476,12 +534,14 @@ void MonitorPage::updateSmoothed(bool all)
         m_lastEma = smoothed.empty() ? 0 : smoothed.back();
     } else {
         // Only the new points: the EMA continues from the last smoothed value.
-        QVector<double> keys;
-        QVector<double> values;
+        std::vector<double> keys;
+        std::vector<double> values;
+        keys.reserve(m_rawLoss.size() - m_smoothedCount);
+        values.reserve(m_rawLoss.size() - m_smoothedCount);
         for (std::size_t i = m_smoothedCount; i < m_rawLoss.size(); ++i) {
             m_lastEma = emaNext(m_lastEma, m_rawLoss[i], weight);
-            keys.append(m_rawLossSteps[i]);
-            values.append(m_lastEma);
+            keys.push_back(m_rawLossSteps[i]);
+            values.push_back(m_lastEma);
         }
         plot->appendToSeries(index, keys, values);
     }

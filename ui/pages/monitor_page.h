@@ -27,11 +27,15 @@ class WorkspaceSession;
 // read-out; the samples stored over training in a table; the worker's
 // resources beside the plots.
 //
+// Only the plots of metric families the run has recorded are shown (a live
+// run's appear with their first point); a run with none says so.
+//
 // The history comes from the store when a run is shown; afterwards every
 // changed() of the session (a commit by the run's worker, whichever process
 // started it) appends only the points newer than those held. Appends only mark
-// plots dirty; a timer (the plot refresh interval) replots the dirty ones, so a
-// fast stream costs at most one replot per plot and tick.
+// plots dirty; a timer (the plot refresh interval) replots the dirty ones that
+// are on screen, one per event-loop turn, so a fast stream costs at most one
+// replot per plot and tick and no turn holds the loop for more than one replot.
 class MonitorPage : public QWidget {
     Q_OBJECT
 
@@ -50,6 +54,10 @@ public:
     qint64 currentRun() const { return m_runId; }
     SeriesPlot* plot(const QString& key) const { return m_plots.value(key); }
     QStringList plotKeys() const { return m_plotOrder; }
+    // The plots shown for the current run (those of metric families it has recorded), in order.
+    QStringList shownPlotKeys() const;
+    // The text shown instead of plots while the run has recorded nothing drawn here (empty when plots show).
+    QString noMetricsText() const;
     QCheckBox* logScaleToggle(const QString& key) const { return m_logToggles.value(key); }
     QTableWidget* samplesTable() const { return m_samples; }
     ResourcePanel* resourcePanel() const { return m_resources; }
@@ -92,6 +100,9 @@ private:
     void followSamples();
     void updateWorker();
     void tick();
+    void replotNext();
+    // Shows the plots that hold points, hides the others and lays the shown ones out without gaps.
+    void updateShownPlots();
     int ensureSeries(const QString& plotKey, const QString& series);
 
     WorkspaceSession* m_session;
@@ -102,6 +113,12 @@ private:
     QLabel* m_smoothingLabel;
     QHash<QString, SeriesPlot*> m_plots;
     QHash<QString, QCheckBox*> m_logToggles;
+    QHash<QString, QWidget*> m_cells; // a plot with its log-scale toggle
+    QWidget* m_plotGrid = nullptr;
+    QLabel* m_noMetrics = nullptr;
+    QStringList m_shown;
+    QStringList m_replotQueue; // dirty plots on screen, replotted one per event-loop turn
+    bool m_replotting = false;
     QStringList m_plotOrder;
     QTableWidget* m_samples;
     ResourcePanel* m_resources;
@@ -109,7 +126,6 @@ private:
     qint64 m_runId = 0;
     QHash<QString, Followed> m_followed;
     std::int64_t m_lastSampleId = 0;
-    int m_nextPlot = 0; // where the next refresh tick starts replotting
     qint64 m_pointsReceived = 0;
     bool m_following = false;
     // The train loss's raw values, whose EMA is drawn; smoothed up to m_smoothedCount.

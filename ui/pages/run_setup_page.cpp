@@ -194,6 +194,11 @@ std::optional<MemoryEstimate> RunSetupPage::memoryEstimate() const
     return m_estimate->memoryEstimate();
 }
 
+std::optional<EstimateSequenceLength> RunSetupPage::estimateSequenceLength() const
+{
+    return m_estimate->sequenceLength();
+}
+
 void RunSetupPage::formEdited()
 {
     rewriteYaml();

@@ -64,6 +64,8 @@ public:
     std::optional<std::int64_t> trainableParameters() const;
     bool estimatePending() const;
     std::optional<MemoryEstimate> memoryEstimate() const;
+    // The sequence length that memory estimate used (from the dataset's lengths when counted).
+    std::optional<EstimateSequenceLength> estimateSequenceLength() const;
 
     // Presets compiled in from resources/presets (names without .yaml).
     static QStringList presetNames();

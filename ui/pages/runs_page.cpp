@@ -201,6 +201,7 @@ RunsPage::RunsPage(WorkspaceSession* session, RunQueue* queue, QWidget* parent)
 
     m_pageState = new EmptyState(content);
     m_pageState->setObjectName(QStringLiteral("runsPageState"));
+    connect(m_pageState, &EmptyState::actionTriggered, this, &RunsPage::runSetupRequested);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_pageState);
 
@@ -264,9 +265,11 @@ void RunsPage::updateEmptyState()
         m_pageState->showMessage(EmptyState::noWorkspaceText());
     } else if (m_model->rowCount() == 0) {
         m_pageState->showMessage(tr("<p><b>This workspace has no runs yet.</b></p>"
-                                    "<p>Record a run configuration (YAML or JSON) on the command line with</p>"
-                                    "<p><code>tunebench-cli runs create --workspace DIR --config FILE</code></p>"
-                                    "<p>Runs started elsewhere appear here on their own.</p>"));
+                                    "<p>Choose a model, a dataset and a method in <i>Run Setup</i> and start "
+                                    "a run there.</p>"
+                                    "<p>Runs started elsewhere (from another window or the command line) "
+                                    "appear here on their own.</p>"),
+            tr("Go to Run Setup"));
     } else {
         m_pageState->showContent();
     }

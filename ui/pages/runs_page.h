@@ -55,6 +55,8 @@ Q_SIGNALS:
     void monitorRequested(qint64 runId);
     // Duplicate: a new run from this configuration (JSON), to edit in Run Setup.
     void duplicateRequested(const QString& configJson, const QString& name);
+    // The empty workspace's way forward: set up a run.
+    void runSetupRequested();
 
 private:
     void updateActions();

@@ -1,13 +1,17 @@
 #include "ui/widgets/empty_state.h"
 
 #include <QLabel>
+#include <QPushButton>
+#include <QVBoxLayout>
 
 namespace tunebench::ui {
 
 EmptyState::EmptyState(QWidget* content, QWidget* parent)
     : QStackedWidget(parent)
     , m_content(content)
-    , m_label(new QLabel(this))
+    , m_messagePanel(new QWidget(this))
+    , m_label(new QLabel)
+    , m_action(new QPushButton)
 {
     m_label->setObjectName(QStringLiteral("emptyStateLabel"));
     m_label->setAlignment(Qt::AlignCenter);
@@ -18,14 +22,24 @@ EmptyState::EmptyState(QWidget* content, QWidget* parent)
     QPalette palette = m_label->palette();
     palette.setColor(QPalette::WindowText, palette.color(QPalette::PlaceholderText));
     m_label->setPalette(palette);
+    m_action->setObjectName(QStringLiteral("emptyStateAction"));
+    m_action->hide();
+    connect(m_action, &QPushButton::clicked, this, &EmptyState::actionTriggered);
+    auto* layout = new QVBoxLayout(m_messagePanel);
+    layout->addStretch(1);
+    layout->addWidget(m_label);
+    layout->addWidget(m_action, 0, Qt::AlignHCenter);
+    layout->addStretch(1);
     addWidget(m_content);
-    addWidget(m_label);
+    addWidget(m_messagePanel);
 }
 
-void EmptyState::showMessage(const QString& text)
+void EmptyState::showMessage(const QString& text, const QString& actionText)
 {
     m_label->setText(text);
-    setCurrentWidget(m_label);
+    m_action->setText(actionText);
+    m_action->setVisible(!actionText.isEmpty());
+    setCurrentWidget(m_messagePanel);
 }
 
 void EmptyState::showContent()

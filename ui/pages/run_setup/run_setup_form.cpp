@@ -367,6 +367,11 @@ EstimateInputs RunSetupForm::estimateInputs() const
     in.settings.optim = training.value("optim", std::string("adamw_torch"));
     in.settings.sgdMomentum = training.value("sgd_momentum", 0.0);
     in.settings.precomputeRefLogProbs = training.value("precompute_ref_log_probs", false);
+    in.settings.packing = training.value("packing", false);
+    in.session = m_session;
+    if (const QVariant dataset = m_datasetCombo->currentData();
+        dataset.isValid() && dataset.typeId() != QMetaType::QString)
+        in.datasetId = dataset.value<qint64>();
     in.key = m_modelPanel->path() + QLatin1Char('|') + qs(in.method.adapter) + QLatin1Char('|')
         + qs(in.method.adapterParams.dump()) + QLatin1Char('|') + qs(in.method.objective) + QLatin1Char('|')
         + qs(in.method.objectiveParams.dump()) + QLatin1Char('|') + QString::number(in.method.seed);
