@@ -30,9 +30,9 @@ namespace {
 
 const std::set<std::string> kSetupKeys
     = { "name", "model", "dataset", "dataset_id", "dataset_format", "adapter", "objective" };
-const std::set<std::string> kMeasureKeys
-    = { "sample_prompts", "sample_steps", "samples_per_prompt", "sample_max_new_tokens", "sample_temperature",
-          "sample_top_p", "forgetting_reference", "forgetting_steps", "weight_analysis", "measure_time_budget" };
+const std::set<std::string> kMeasureKeys = { "sample_prompts", "sample_steps", "samples_per_prompt",
+    "sample_max_new_tokens", "sample_temperature", "sample_top_p", "forgetting_reference", "forgetting_steps",
+    "weight_analysis", "measure_time_budget", "evaluation_tasks", "evaluation_steps", "evaluation_limit" };
 // Shown in the YAML even at their defaults: what a reader of a run configuration looks for first.
 const std::set<std::string> kAlwaysShown
     = { "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
