@@ -5,3 +5,6 @@ add_dependencies(test_sweep_spec tunebench-cli) # tunebench-cli builds every plu
 tunebench_add_test(test_sweep_cli SOURCES sweep/test_sweep_cli.cpp LABELS integration LIBRARIES tunebench_core
                    TORCH TIMEOUT 600)
 add_dependencies(test_sweep_cli tunebench-cli)
+# The Sweep page offscreen.
+tunebench_add_test(test_sweep_page SOURCES sweep/test_sweep_page.cpp LABELS gui LIBRARIES tunebench_ui)
+add_dependencies(test_sweep_page tunebench-cli)
