@@ -1,7 +1,8 @@
 // `tunebench-cli sweep` on a tiny model: 2 points x 2 seeds, 2 workers at a time. The sweep process and one
 // of its workers are killed with SIGKILL mid-way; the same command again runs only what is missing (the
 // killed worker's run resumed from its checkpoint, the finished runs untouched), and `sweep show` gives
-// each point's final metrics as computed here from the store.
+// each point's final metrics as computed here from the store. Early stopping (median rule) stops the run that
+// does not learn, and SIGINT stops the sweep.
 
 #include "core/store/database.h"
 #include "core/store/runs.h"
@@ -211,6 +212,61 @@ private Q_SLOTS:
         QVERIFY2(third.code == 0, qPrintable(third.err));
         QVERIFY2(third.out.contains("4 of 4 runs done") && !third.out.contains("started"), qPrintable(third.out));
         QVERIFY(readRuns(m_ws) == after);
+    }
+
+    // Median rule at step 4 with two runs side by side: the one that does not learn (learning rate 0) is worse
+    // than the other's eval loss there and is stopped early through SIGTERM (cancelled, with a checkpoint, marked
+    // stopped early: done, not failed); SIGINT then stops the sweep and its other worker.
+    void earlyStoppingStopsTheWorse()
+    {
+        const fs::path root = m_dir.path().toStdString();
+        std::ofstream(root / "long.yaml") << "model: model\ndataset: data.jsonl\nadapter: {type: lora, r: 4}\n"
+                                             "training: {max_steps: 400, per_device_train_batch_size: 4, cutoff_len: "
+                                             "64, save_steps: 50, val_size: 0.25, eval_steps: 2, threads: 1}\n";
+        const QString file = m_dir.path() + "/early.yaml";
+        QVERIFY(writeTextFile(file,
+            "base: long.yaml\ngrid:\n  training.learning_rate: [5.0e-2, 0.0]\nconcurrency: 2\n"
+            "early_stopping: {rule: median, metric: eval_loss, steps: [4], min_runs: 1}\n"));
+        const QString ws = m_dir.path() + "/ws-early";
+        QCOMPARE(runCli({ "workspace", "init", ws }).code, 0);
+        QProcess sweep;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove("TUNEBENCH_WORKSPACE");
+        sweep.setProcessEnvironment(env);
+        sweep.start(TUNEBENCH_CLI, { "sweep", file, "--workspace", ws });
+        QVERIFY(sweep.waitForStarted());
+        std::int64_t stopped = 0;
+        QElapsedTimer timer;
+        timer.start();
+        while (!stopped && timer.elapsed() < 120000) {
+            if (sweep.waitForFinished(100))
+                QFAIL(qPrintable(
+                    "the sweep ended early: " + sweep.readAllStandardOutput() + sweep.readAllStandardError()));
+            Workspace w = Workspace::open(ws.toStdString());
+            Statement st = w.db().prepare("SELECT run_id FROM sweep_runs WHERE stopped_early = 1");
+            if (st.step())
+                stopped = st.int64(0);
+        }
+        QVERIFY2(stopped, "no run was stopped early");
+        QCOMPARE(::kill(static_cast<pid_t>(sweep.processId()), SIGINT), 0);
+        QVERIFY(sweep.waitForFinished(120000));
+        const QString out = QString::fromUtf8(sweep.readAllStandardOutput());
+        QVERIFY2(sweep.exitCode() == 3, qPrintable(out + sweep.readAllStandardError()));
+        QVERIFY2(out.contains(QString("run %1 (point 1): stopping early").arg(stopped)), qPrintable(out));
+        Workspace w = Workspace::open(ws.toStdString());
+        RunStore runs(w.db());
+        const auto run = runs.find(stopped);
+        QCOMPARE(json::parse(run->configJson)["learning_rate"].get<double>(), 0.0);
+        QVERIFY(run->status == RunStatus::Cancelled);
+        int events = 0;
+        for (const EventRecord& e : runs.events(stopped))
+            events += e.kind == "stopped_early";
+        QCOMPARE(events, 1);
+        const json show = json::parse(runCli({ "sweep", "show", "1", "--workspace", ws }).out.toStdString());
+        QCOMPARE(show["status"].get<std::string>(), std::string("stopped"));
+        QCOMPARE(show["points"][1]["stopped_early"], json::array({ stopped }));
+        QCOMPARE(show["points"][0]["stopped_early"], json::array());
+        QCOMPARE(show["points"][0]["finished"], json::array()); // stopped by SIGINT: resumable, not done
     }
 
     void listAndShow()
