@@ -10,6 +10,7 @@
 #include "ui/pages/playground_page.h"
 #include "ui/pages/run_setup_page.h"
 #include "ui/pages/runs_page.h"
+#include "ui/pages/sweep_page.h"
 #include "ui/recent_workspaces.h"
 #include "ui/run_queue.h"
 #include "ui/widgets/user_text.h"
@@ -64,6 +65,7 @@ MainWindow::MainWindow(QWidget* parent)
     , m_monitorPage(new MonitorPage(m_session))
     , m_runSetupPage(new RunSetupPage(m_session, m_runQueue))
     , m_playgroundPage(new PlaygroundPage(m_session))
+    , m_sweepPage(new SweepPage(m_session, m_runQueue))
 {
     AppSettings::applyTheme(AppSettings::theme());
     const struct {
@@ -78,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent)
         { tr("Compare"), QStyle::SP_FileDialogContentsView, m_comparePage },
         { tr("Playground"), QStyle::SP_MessageBoxQuestion, m_playgroundPage },
         { tr("Exports"), QStyle::SP_DialogSaveButton, m_exportsPage },
+        { tr("Sweeps"), QStyle::SP_BrowserReload, m_sweepPage },
     };
     for (const auto& page : pages) {
         new QListWidgetItem(style()->standardIcon(page.icon), page.label, m_nav);

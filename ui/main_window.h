@@ -12,6 +12,7 @@ namespace tunebench::ui {
 class ComparePage;
 class DatasetsPage;
 class ExportsPage;
+class SweepPage;
 class MonitorPage;
 class PlaygroundPage;
 class RunQueue;
@@ -36,6 +37,7 @@ public:
         ComparePageIndex,
         PlaygroundPageIndex,
         ExportsPageIndex,
+        SweepPageIndex,
         PageCount
     };
 
@@ -62,6 +64,7 @@ public:
     RunsPage* runsPage() const { return m_runsPage; }
     ComparePage* comparePage() const { return m_comparePage; }
     ExportsPage* exportsPage() const { return m_exportsPage; }
+    SweepPage* sweepPage() const { return m_sweepPage; }
     MonitorPage* monitorPage() const { return m_monitorPage; }
 
     // Opens the settings dialog; OK applies the theme and the plot refresh interval.
@@ -98,6 +101,7 @@ private:
     MonitorPage* m_monitorPage;
     RunSetupPage* m_runSetupPage;
     PlaygroundPage* m_playgroundPage;
+    SweepPage* m_sweepPage;
 };
 
 } // namespace tunebench::ui

@@ -61,6 +61,61 @@ nlohmann::json lastEvent(const std::vector<EventRecord>& events, const std::stri
     return nullptr;
 }
 
+// Seed groups and their statistics; flat holds each run's flattened configuration.
+void collectSeedGroups(ReportData& data, const std::vector<std::map<std::string, std::string>>& flat)
+{
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < data.runs.size(); ++i) {
+        std::string key;
+        for (const auto& [path, value] : flat[i]) {
+            const auto dot = path.rfind('.');
+            if ((dot == std::string::npos ? path : path.substr(dot + 1)) == "seed" || path == "name")
+                continue;
+            key += path + "=" + value + "\n";
+        }
+        const auto it = std::find(keys.begin(), keys.end(), key);
+        if (it == keys.end()) {
+            keys.push_back(key);
+            data.groups.push_back({ data.runs[i].run.adapter + " / " + data.runs[i].run.objective, {}, {} });
+        }
+        data.groups[static_cast<std::size_t>(std::find(keys.begin(), keys.end(), key) - keys.begin())].runIds.push_back(
+            data.runs[i].run.id);
+    }
+    for (ReportGroup& group : data.groups) {
+        for (const std::string& name : data.metricNames()) {
+            if (name == "lr")
+                continue; // a setting more than a result
+            ReportGroupMetric m;
+            m.name = name;
+            for (std::size_t i = 0; i < data.runs.size(); ++i) {
+                const ReportRun& r = data.runs[i];
+                if (std::find(group.runIds.begin(), group.runIds.end(), r.run.id) == group.runIds.end())
+                    continue;
+                for (const ReportMetric& metric : r.metrics) {
+                    if (metric.name == name && metric.count > 0) {
+                        m.finals.push_back(metric.final);
+                        const auto seed = flat[i].find("training.seed");
+                        m.seeds.push_back(seed == flat[i].end() ? std::string() : seed->second);
+                    }
+                }
+            }
+            if (m.finals.empty())
+                continue;
+            m.summary = stats::describe(m.finals);
+            group.metrics.push_back(std::move(m));
+        }
+    }
+    for (std::size_t g = 1; g < data.groups.size(); ++g) {
+        for (const ReportGroupMetric& mine : data.groups[g].metrics) {
+            for (const ReportGroupMetric& first : data.groups[0].metrics) {
+                if (first.name == mine.name)
+                    data.groupTests.push_back(
+                        { g, mine.name, stats::compareSeedGroups(mine.finals, mine.seeds, first.finals, first.seeds) });
+            }
+        }
+    }
+}
+
 } // namespace
 
 MetricDirection metricDirection(const std::string& name)
@@ -214,6 +269,7 @@ ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_
             = std::adjacent_find(row.values.begin(), row.values.end(), std::not_equal_to<>()) != row.values.end();
         data.config.push_back(std::move(row));
     }
+    collectSeedGroups(data, flat);
     data.environment = describeEnvironment();
     return data;
 }

@@ -3,6 +3,8 @@
 // What a report on one run or a comparison of runs holds, read from the store
 // and the run folders. No Qt: ui/report renders it as HTML, PDF or Markdown.
 
+#include "core/stats/compare.h"
+#include "core/stats/describe.h"
 #include "core/store/artifacts.h"
 #include "core/store/datasets.h"
 #include "core/store/metrics.h"
@@ -57,8 +59,31 @@ struct ConfigRow {
     bool differs = false;
 };
 
+// A metric's final values over the runs of one seed group (runs whose
+// configurations differ only in keys named "seed" and in their name).
+struct ReportGroupMetric {
+    std::string name;
+    std::vector<double> finals; // per run of the group that recorded it
+    std::vector<std::string> seeds; // those runs' training.seed ("" when none)
+    stats::Summary summary; // mean, sample std and 95% t interval
+};
+struct ReportGroup {
+    std::string method; // "lora / sft"
+    std::vector<std::int64_t> runIds;
+    std::vector<ReportGroupMetric> metrics;
+};
+// A later group against the first, on one metric: paired by seed or Welch
+// (stats::compareSeedGroups).
+struct ReportGroupTest {
+    std::size_t group = 0; // index into groups, compared against groups[0]
+    std::string metric;
+    stats::GroupTest test;
+};
+
 struct ReportData {
     std::vector<ReportRun> runs;
+    std::vector<ReportGroup> groups; // in the order their first run appears
+    std::vector<ReportGroupTest> groupTests; // each group after the first against the first, per shared metric
     std::vector<ConfigRow> config; // every key, sorted
     std::vector<std::pair<std::string, std::string>> environment;
     std::string workspace;

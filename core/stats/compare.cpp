@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -259,6 +260,22 @@ GroupTest pairedTest(
         : tInterval(test.difference, standardError, test.df, 0.95);
     decide(test);
     return test;
+}
+
+GroupTest compareSeedGroups(std::span<const double> a, std::span<const std::string> seedsA, std::span<const double> b,
+    std::span<const std::string> seedsB, IntervalMethod interval, const BootstrapOptions& bootstrap)
+{
+    const std::set<std::string> setA(seedsA.begin(), seedsA.end());
+    const std::set<std::string> setB(seedsB.begin(), seedsB.end());
+    const bool paired = seedsA.size() == a.size() && seedsB.size() == b.size() && !setA.count(std::string())
+        && setA.size() == seedsA.size() && setB.size() == seedsB.size() && setA == setB;
+    if (!paired)
+        return welchTest(a, b, interval, bootstrap);
+    std::vector<double> x(a.begin(), a.end());
+    std::vector<double> y;
+    for (const std::string& seed : seedsA)
+        y.push_back(b[static_cast<std::size_t>(std::find(seedsB.begin(), seedsB.end(), seed) - seedsB.begin())]);
+    return pairedTest(x, y, interval, bootstrap);
 }
 
 } // namespace tunebench::stats

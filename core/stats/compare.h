@@ -78,4 +78,12 @@ GroupTest welchTest(std::span<const double> a, std::span<const double> b,
 GroupTest pairedTest(std::span<const double> a, std::span<const double> b,
     IntervalMethod interval = IntervalMethod::StudentT, const BootstrapOptions& bootstrap = {});
 
+// Two seed groups compared: paired by seed when every seed is named once in each
+// group and both groups name the same seeds (run i of one and its partner then
+// shared data order and initialisation, so the seed's own effect cancels), else
+// Welch's test. values[i] belongs to seeds[i]; an empty seed counts as unknown.
+GroupTest compareSeedGroups(std::span<const double> a, std::span<const std::string> seedsA, std::span<const double> b,
+    std::span<const std::string> seedsB, IntervalMethod interval = IntervalMethod::StudentT,
+    const BootstrapOptions& bootstrap = {});
+
 } // namespace tunebench::stats

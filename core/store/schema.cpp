@@ -96,9 +96,44 @@ ALTER TABLE runs ADD COLUMN worker_boot_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN worker_start INTEGER;
 )sql";
 
+// Sweeps (core/sweep): the sweep file as recorded, its points, and which run is which point's which seed.
+// A run deleted takes its link along; a sweep deleted takes its points and links (the runs stay).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE sweeps (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    file         TEXT NOT NULL DEFAULT '',
+    config_json  TEXT NOT NULL,
+    config_hash  TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'created'
+                 CHECK (status IN ('created', 'running', 'stopped', 'finished', 'failed'))
+);
+CREATE INDEX sweeps_hash ON sweeps(config_hash);
+
+CREATE TABLE sweep_points (
+    sweep_id     INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    point_index  INTEGER NOT NULL,
+    params_json  TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (sweep_id, point_index)
+);
+
+CREATE TABLE sweep_runs (
+    run_id         INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    sweep_id       INTEGER NOT NULL,
+    point_index    INTEGER NOT NULL,
+    seed_index     INTEGER NOT NULL DEFAULT 0,
+    seed           INTEGER,
+    stopped_early  INTEGER NOT NULL DEFAULT 0,
+    FOREIGN KEY (sweep_id, point_index) REFERENCES sweep_points(sweep_id, point_index) ON DELETE CASCADE,
+    UNIQUE (sweep_id, point_index, seed_index)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     { 1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1 },
     { 2, "runs: worker host, boot id and start time", kSchemaV2 },
+    { 3, "sweeps, their points and their runs", kSchemaV3 },
 };
 
 } // namespace

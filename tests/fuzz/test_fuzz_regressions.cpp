@@ -10,6 +10,7 @@
 #include "record_reader_target.h"
 #include "run_config_target.h"
 #include "safetensors_header_target.h"
+#include "sweep_file_target.h"
 #include "tokenizer_target.h"
 
 #include "core/method/plugin_registry.h"
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kTargets = { "safetensors_header", "jsonl_reader", "csv_reader", "tokenizer_json",
-    "vocab_merges", "chat_template", "run_config", "gguf", "peft_adapter_config" };
+    "vocab_merges", "chat_template", "run_config", "gguf", "peft_adapter_config", "sweep_file" };
 
 std::vector<std::uint8_t> readBytes(const fs::path& file)
 {
@@ -91,6 +92,8 @@ private Q_SLOTS:
             fuzz::checkRunConfig(data, size, defaultPluginRegistry());
         else if (t == "gguf")
             fuzz::checkGguf(data, size);
+        else if (t == "sweep_file")
+            fuzz::checkSweepFile(data, size, defaultPluginRegistry());
         else if (t == "peft_adapter_config")
             fuzz::checkPeftConfig(data, size, defaultPluginRegistry());
         else
@@ -112,6 +115,10 @@ private Q_SLOTS:
         QCOMPARE(fuzz::checkRunConfig(b.data(), b.size(), defaultPluginRegistry()), fuzz::ConfigVerdict::Accepted);
         b = bytes("run_config/config.json");
         QCOMPARE(fuzz::checkRunConfig(b.data(), b.size(), defaultPluginRegistry()), fuzz::ConfigVerdict::Accepted);
+        for (const char* f : { "sweep_file/grid_seeds.yaml", "sweep_file/random.yaml", "sweep_file/sweep.json" }) {
+            b = bytes(f);
+            QCOMPARE(fuzz::checkSweepFile(b.data(), b.size(), defaultPluginRegistry()), fuzz::SweepVerdict::Accepted);
+        }
         b = bytes("gguf/tiny.gguf");
         QCOMPARE(fuzz::checkGguf(b.data(), b.size()), fuzz::GgufVerdict::Accepted);
         for (const char* f :

@@ -326,6 +326,75 @@ private Q_SLOTS:
         QVERIFY(!mdDoc.toHtml().contains("href=\"javascript"));
     }
 
+    void seedGroupsWithIntervalsAndTests()
+    {
+        // Two configurations over seeds 1, 2, 3: final losses by hand.
+        const QString wsPath = m_dir.path() + "/seeds-ws";
+        std::vector<std::int64_t> ids;
+        {
+            Workspace ws = Workspace::create(wsPath.toStdString());
+            RunStore runs(ws.db());
+            BatchWriter w(ws.db());
+            const double finals[2][3] = { { 1.0, 1.2, 1.1 }, { 0.8, 0.9, 0.85 } };
+            for (int config = 0; config < 2; ++config) {
+                for (int seed = 1; seed <= 3; ++seed) {
+                    NewRun run;
+                    // Built as a QString: GCC 12 at -O3 warns falsely (stringop-overflow) on std::string sums here.
+                    run.name = QStringLiteral("r%1-s%2").arg(config).arg(seed).toStdString();
+                    run.adapter = "lora";
+                    run.objective = "sft";
+                    run.configJson
+                        = nlohmann::json({ { "name", run.name }, { "adapter", { { "r", 8 * (config + 1) } } },
+                                             { "training", { { "seed", seed } } } })
+                              .dump();
+                    const std::int64_t id = runs.create(run);
+                    ids.push_back(id);
+                    w.addMetric(id, 1, "loss", 2.0);
+                    w.addMetric(id, 2, "loss", finals[config][seed - 1]);
+                }
+            }
+            w.flush();
+        }
+        Workspace ws = Workspace::open(wsPath.toStdString());
+        const ReportData d = collectReportData(ws, ids);
+        QCOMPARE(d.groups.size(), std::size_t(2));
+        QCOMPARE(d.groups[0].runIds, (std::vector<std::int64_t> { ids[0], ids[1], ids[2] }));
+        QCOMPARE(d.groups[0].method, std::string("lora / sft"));
+        QCOMPARE(d.groups[0].metrics.size(), std::size_t(1));
+        const stats::Summary& s = d.groups[0].metrics[0].summary;
+        QCOMPARE(s.n, std::size_t(3));
+        QVERIFY(std::abs(s.mean - 1.1) < 1e-12);
+        QVERIFY(std::abs(s.std - 0.1) < 1e-12);
+        QVERIFY(std::abs(s.ci95High - (1.1 + 4.302652729749464 * 0.1 / std::sqrt(3.0))) < 1e-9);
+        // The second configuration against the first, paired by seed: differences -0.2, -0.3, -0.25.
+        QCOMPARE(d.groupTests.size(), std::size_t(1));
+        const stats::GroupTest& t = d.groupTests[0].test;
+        QCOMPARE(t.kind, stats::TestKind::Paired);
+        QVERIFY(std::abs(t.difference + 0.25) < 1e-12);
+        QVERIFY(std::abs(t.t - (-0.25 / (0.05 / std::sqrt(3.0)))) < 1e-9);
+
+        const QString htmlFile = m_dir.path() + "/seeds.html";
+        writeReport(d, htmlFile, true);
+        const QString html = QString::fromUtf8(readAll(htmlFile));
+        QVERIFY(html.contains("<h3>Across seeds</h3>"));
+        QVERIFY2(html.contains(QStringLiteral("<td>1.1 \u00b1 0.1</td>")), qPrintable(html.section("Across seeds", 1)));
+        QVERIFY(html.contains(QStringLiteral("paired t test (3 pairs by seed)")));
+        QVERIFY(html.contains(QStringLiteral("d_z = ")));
+        const QString mdFile = m_dir.path() + "/seeds.md";
+        writeReport(d, mdFile, true);
+        const QString md = QString::fromUtf8(readAll(mdFile));
+        QVERIFY(md.contains("### Across seeds"));
+        QVERIFY(
+            md.contains(QStringLiteral("| 1\\.1 \u00b1 0\\.1 |")) || md.contains(QStringLiteral("| 1.1 \u00b1 0.1 |")));
+        QVERIFY(md.contains("### Group tests"));
+        // One run per group: no interval, and the test is flagged.
+        const ReportData two = collectReportData(ws, { ids[0], ids[3] });
+        QCOMPARE(two.groupTests.size(), std::size_t(1));
+        QCOMPARE(two.groupTests[0].test.verdict, stats::Verdict::TooFewRuns);
+        writeReport(two, htmlFile, true);
+        QVERIFY(QString::fromUtf8(readAll(htmlFile)).contains("Too few runs to conclude"));
+    }
+
     void refusesToOverwrite()
     {
         const QString out = m_dir.path() + "/keep.html";

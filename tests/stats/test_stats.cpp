@@ -271,6 +271,29 @@ private Q_SLOTS:
         QVERIFY2(QString::fromStdString(test.reason).contains(reason), test.reason.c_str());
     }
 
+    void seedGroupsPairOnlyOnTheSameSeeds()
+    {
+        const std::vector<double> a { 1, 2, 4 };
+        const std::vector<double> b { 1, 1, 0 }; // by seed: "3" -> 1, "1" -> 1, "2" -> 0
+        const std::vector<std::string> seedsA { "1", "2", "3" };
+        const std::vector<std::string> seedsB { "3", "1", "2" };
+        // Reordered by seed, b is 1, 0, 1: differences 0, 2, 3.
+        const GroupTest p = compareSeedGroups(a, seedsA, b, seedsB);
+        QCOMPARE(p.kind, TestKind::Paired);
+        QVERIFY(near(p.difference, 5.0 / 3.0, 1e-15));
+        QVERIFY(near(p.t, pairedTest(a, std::vector<double> { 1, 0, 1 }).t, 1e-15));
+        // Another seed, a repeated seed or an unknown one: Welch.
+        QCOMPARE(compareSeedGroups(a, seedsA, b, std::vector<std::string> { "3", "1", "4" }).kind, TestKind::Welch);
+        QCOMPARE(compareSeedGroups(
+                     a, std::vector<std::string> { "1", "1", "2" }, b, std::vector<std::string> { "1", "1", "2" })
+                     .kind,
+            TestKind::Welch);
+        QCOMPARE(compareSeedGroups(
+                     a, std::vector<std::string> { "", "2", "3" }, b, std::vector<std::string> { "", "2", "3" })
+                     .kind,
+            TestKind::Welch);
+    }
+
     void tMeanInterval()
     {
         const std::vector<double> v { 1.0, 2.0, 3.0, 4.0 };

@@ -42,9 +42,39 @@ QString number(double v)
     return QString::number(v, 'g', 5);
 }
 
-QString meanStdText(const MeanStd& m)
+// Each group's (or run's) text label beside its point.
+QCPItemText* addPointLabel(SeriesPlot* plot, double x, double y, const QString& text)
 {
-    return m.n > 1 ? QStringLiteral("%1 \u00b1 %2").arg(number(m.mean), number(m.std)) : number(m.mean);
+    auto* label = new QCPItemText(plot);
+    label->position->setCoords(x, y);
+    label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    label->setText(QLatin1Char(' ') + text);
+    label->setColor(plot->palette().color(QPalette::Text));
+    label->setClipToAxisRect(true);
+    return label;
+}
+
+// Error bars on a point series: keys when onKeys, else values.
+void addErrorBars(SeriesPlot* plot, QCPGraph* graph, const QVector<double>& errors, bool onKeys)
+{
+    auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
+    bars->removeFromLegend();
+    bars->setDataPlottable(graph);
+    bars->setErrorType(onKeys ? QCPErrorBars::etKeyError : QCPErrorBars::etValueError);
+    bars->setPen(graph->pen());
+    bars->setData(errors);
+}
+
+void clearPlot(SeriesPlot* plot, QList<QCPItemText*>& labels)
+{
+    for (QCPItemText* label : std::as_const(labels))
+        plot->removeItem(label);
+    labels.clear();
+    for (int i = plot->plottableCount() - 1; i >= 0; --i) {
+        if (qobject_cast<QCPErrorBars*>(plot->plottable(i)))
+            plot->removePlottable(i);
+    }
+    plot->clearSeries();
 }
 
 } // namespace
@@ -59,8 +89,20 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
     , m_overlayNote(new QLabel)
     , m_overlay(new SeriesPlot(tr("Curves")))
     , m_summaryTable(new QTableWidget(0, 6))
-    , m_scatter(new SeriesPlot(tr("Learning versus forgetting (one point per run)")))
+    , m_scatter(new SeriesPlot(tr("Learning versus forgetting")))
     , m_scatterNote(new QLabel)
+    , m_intervalPicker(new QComboBox)
+    , m_groupA(new QComboBox)
+    , m_groupB(new QComboBox)
+    , m_testMetric(new QComboBox)
+    , m_testResult(new QLabel)
+    , m_targetPicker(new QComboBox)
+    , m_errorBarPicker(new QComboBox)
+    , m_costPicker(new QComboBox)
+    , m_paretoPlot(new SeriesPlot(tr("Pareto view (one point per seed group)")))
+    , m_paretoNote(new QLabel)
+    , m_parallelPlot(new SeriesPlot(tr("Parallel coordinates (one line per seed group)")))
+    , m_parallelNote(new QLabel)
 {
     m_runList = new QListWidget;
     m_runList->setObjectName(QStringLiteral("compareRunList"));
@@ -144,8 +186,9 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
 
     // Summary across seeds.
     m_summaryTable->setObjectName(QStringLiteral("compareSummaryTable"));
-    m_summaryTable->setHorizontalHeaderLabels({ tr("Runs (same config but seed)"), tr("Metric"), tr("Seeds"),
-        tr("Final (mean \u00b1 std)"), tr("Best (mean \u00b1 std)"), tr("Best is") });
+    m_summaryTable->setColumnCount(8);
+    m_summaryTable->setHorizontalHeaderLabels({ tr("Runs (same config but seed)"), tr("Method"), tr("Metric"), tr("n"),
+        tr("Final (mean \u00b1 std)"), tr("Final 95% CI"), tr("Best (mean \u00b1 std)"), tr("Best is") });
     m_summaryTable->verticalHeader()->hide();
     m_summaryTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_summaryTable->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -153,29 +196,127 @@ ComparePage::ComparePage(WorkspaceSession* session, QWidget* parent)
     auto* summaryPanel = new QWidget;
     auto* summaryLayout = new QVBoxLayout(summaryPanel);
     auto* summaryHelp = new QLabel(tr("Runs whose configurations differ only in a <i>seed</i> form one group; the "
-                                      "spread is the sample standard deviation over the group's runs."));
+                                      "spread is the sample standard deviation over the group's runs, the interval "
+                                      "a 95% confidence interval of the mean (Student's t, or a percentile "
+                                      "bootstrap of 10,000 resamples; the column names which)."));
     summaryHelp->setWordWrap(true);
-    summaryLayout->addWidget(summaryHelp);
+    m_intervalPicker->setObjectName(QStringLiteral("compareIntervalMethod"));
+    m_intervalPicker->addItem(tr("t interval"), static_cast<int>(stats::IntervalMethod::StudentT));
+    m_intervalPicker->addItem(tr("bootstrap"), static_cast<int>(stats::IntervalMethod::Bootstrap));
+    connect(m_intervalPicker, &QComboBox::currentIndexChanged, this, [this] {
+        updateSummary();
+        updateGroupTest();
+    });
+    auto* intervalBar = new QHBoxLayout;
+    auto* intervalLabel = new QLabel(tr("&Interval:"));
+    intervalLabel->setBuddy(m_intervalPicker);
+    intervalBar->addWidget(summaryHelp, 1);
+    intervalBar->addWidget(intervalLabel);
+    intervalBar->addWidget(m_intervalPicker);
+    summaryLayout->addLayout(intervalBar);
     summaryLayout->addWidget(m_summaryTable, 1);
+    m_groupA->setObjectName(QStringLiteral("compareGroupA"));
+    m_groupB->setObjectName(QStringLiteral("compareGroupB"));
+    m_testMetric->setObjectName(QStringLiteral("compareTestMetric"));
+    for (QComboBox* box : { m_groupA, m_groupB, m_testMetric }) {
+        box->setMinimumContentsLength(8);
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        connect(box, &QComboBox::currentIndexChanged, this, &ComparePage::updateGroupTest);
+    }
+    auto* testBar = new QHBoxLayout;
+    auto* testLabel = new QLabel(tr("&Test group"));
+    testLabel->setBuddy(m_groupA);
+    testBar->addWidget(testLabel);
+    testBar->addWidget(m_groupA, 1);
+    testBar->addWidget(new QLabel(tr("against")));
+    testBar->addWidget(m_groupB, 1);
+    testBar->addWidget(new QLabel(tr("on")));
+    testBar->addWidget(m_testMetric);
+    summaryLayout->addLayout(testBar);
+    m_testResult->setObjectName(QStringLiteral("compareTestResult"));
+    m_testResult->setWordWrap(true);
+    makePlainLabel(m_testResult); // it names runs
+    summaryLayout->addWidget(m_testResult);
 
     // Learning versus forgetting.
     m_scatter->setObjectName(QStringLiteral("compareScatter"));
-    m_scatter->addSeries(tr("runs"), seriesColor(0), /*faint=*/false, /*scatter=*/true);
+    m_scatter->setLegendForOne(true);
     m_scatterNote->setObjectName(QStringLiteral("compareScatterNote"));
     m_scatterNote->setWordWrap(true);
+    m_targetPicker->setObjectName(QStringLiteral("compareTarget"));
+    // Sized by a minimum, not by its longest entry: the page must fit the window's smallest size.
+    m_targetPicker->setMinimumContentsLength(12);
+    m_targetPicker->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    connect(m_targetPicker, &QComboBox::currentIndexChanged, this, [this] {
+        updateScatter();
+        updatePareto();
+        updateParallel();
+    });
+    m_errorBarPicker->setObjectName(QStringLiteral("compareErrorBars"));
+    m_errorBarPicker->addItem(tr("\u00b1 std"));
+    m_errorBarPicker->addItem(tr("95% CI (t)"));
+    connect(m_errorBarPicker, &QComboBox::currentIndexChanged, this, &ComparePage::updateScatter);
     auto* scatterPanel = new QWidget;
     auto* scatterLayout = new QVBoxLayout(scatterPanel);
+    auto* scatterBar = new QHBoxLayout;
+    auto* targetLabel = new QLabel(tr("Task &metric:"));
+    targetLabel->setBuddy(m_targetPicker);
+    auto* barsLabel = new QLabel(tr("Seed groups' &error bars:"));
+    barsLabel->setBuddy(m_errorBarPicker);
+    scatterBar->addWidget(targetLabel);
+    scatterBar->addWidget(m_targetPicker);
+    scatterBar->addWidget(barsLabel);
+    scatterBar->addWidget(m_errorBarPicker);
+    scatterBar->addStretch();
+    scatterLayout->addLayout(scatterBar);
     scatterLayout->addWidget(m_scatter, 1);
     scatterLayout->addWidget(m_scatterNote);
+
+    // Pareto view.
+    m_paretoPlot->setObjectName(QStringLiteral("comparePareto"));
+    m_paretoPlot->setLegendForOne(true);
+    m_costPicker->setObjectName(QStringLiteral("compareParetoCost"));
+    m_costPicker->setMinimumContentsLength(12);
+    m_costPicker->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    connect(m_costPicker, &QComboBox::currentIndexChanged, this, &ComparePage::updatePareto);
+    m_paretoNote->setObjectName(QStringLiteral("compareParetoNote"));
+    m_paretoNote->setWordWrap(true);
+    makePlainLabel(m_paretoNote);
+    auto* paretoPanel = new QWidget;
+    auto* paretoLayout = new QVBoxLayout(paretoPanel);
+    auto* paretoBar = new QHBoxLayout;
+    auto* costLabel = new QLabel(tr("&Cost (lower is better):"));
+    costLabel->setBuddy(m_costPicker);
+    paretoBar->addWidget(costLabel);
+    paretoBar->addWidget(m_costPicker);
+    auto* paretoHelp = new QLabel(tr("against the task metric picked under <i>Learning vs forgetting</i>"));
+    paretoHelp->setWordWrap(true);
+    paretoBar->addWidget(paretoHelp, 1);
+    paretoLayout->addLayout(paretoBar);
+    paretoLayout->addWidget(m_paretoPlot, 1);
+    paretoLayout->addWidget(m_paretoNote);
+
+    // Parallel coordinates.
+    m_parallelPlot->setObjectName(QStringLiteral("compareParallel"));
+    m_parallelNote->setObjectName(QStringLiteral("compareParallelNote"));
+    m_parallelNote->setWordWrap(true);
+    auto* parallelPanel = new QWidget;
+    auto* parallelLayout = new QVBoxLayout(parallelPanel);
+    parallelLayout->addWidget(m_parallelPlot, 1);
+    parallelLayout->addWidget(m_parallelNote);
 
     m_tabs->setObjectName(QStringLiteral("compareTabs"));
     m_tabs->addTab(curves, tr("Curves"));
     m_tabs->addTab(diffPanel, tr("Configuration"));
     m_tabs->addTab(summaryPanel, tr("Summary"));
     m_tabs->addTab(scatterPanel, tr("Learning vs forgetting"));
+    m_tabs->addTab(paretoPanel, tr("Pareto"));
+    m_tabs->addTab(parallelPanel, tr("Parallel coordinates"));
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
         m_overlay->replotIfDirty();
         m_scatter->replotIfDirty();
+        m_paretoPlot->replotIfDirty();
+        m_parallelPlot->replotIfDirty();
     });
 
     auto* split = new QSplitter(Qt::Horizontal);
@@ -282,7 +423,7 @@ void ComparePage::refresh()
                         .arg(run.id)
                         .arg(userText(run.name),
                             QString::fromUtf8(status.data(), static_cast<qsizetype>(status.size()))),
-                    run.configJson, run.startedAt });
+                    run.configJson, run.startedAt, QString::fromStdString(run.name), methodLabel(run) });
             }
         } catch (const std::exception& e) {
             m_session->reportError(tr("Cannot read the runs: %1").arg(QString::fromUtf8(e.what())));
@@ -334,7 +475,11 @@ void ComparePage::updateAll()
     updateMetricPicker();
     updateOverlay();
     updateSummary();
+    updateGroupPickers();
+    updateTargetPickers();
     updateScatter();
+    updatePareto();
+    updateParallel();
 }
 
 void ComparePage::updateDiff()
@@ -382,6 +527,8 @@ bool ComparePage::loadMetrics()
                     RunMetrics kept = m_metrics.value(entry.id);
                     changed = changed || kept.label != entry.label;
                     kept.label = entry.label;
+                    kept.name = entry.name;
+                    kept.method = entry.method;
                     kept.startedAt = entry.startedAt;
                     next.insert(entry.id, std::move(kept));
                     continue;
@@ -390,6 +537,8 @@ bool ComparePage::loadMetrics()
                 RunMetrics run;
                 run.id = entry.id;
                 run.label = entry.label;
+                run.name = entry.name;
+                run.method = entry.method;
                 run.configJson = entry.configJson;
                 run.startedAt = entry.startedAt;
                 for (const std::string& name : query.names(entry.id))
@@ -499,12 +648,14 @@ void ComparePage::updateOverlay()
 void ComparePage::updateSummary()
 {
     const std::vector<RunMetrics> runs = checkedMetrics();
-    // The metrics the Monitor draws (but the learning rate, a setting more than a result), and the picked one.
+    // The metrics the Monitor draws (but the learning rate, a setting more than a result), the demo's
+    // measures, and the picked one.
     std::set<std::string> names;
     for (const RunMetrics& run : runs) {
         for (const auto& [name, points] : run.series) {
             const QString metric = QString::fromStdString(name);
-            if (metric != QLatin1String("lr") && MonitorPage::routeMetric(metric))
+            if (metric != QLatin1String("lr")
+                && (MonitorPage::routeMetric(metric) || metric.startsWith(QLatin1String("demo/"))))
                 names.insert(name);
         }
     }
@@ -513,11 +664,13 @@ void ComparePage::updateSummary()
     QStringList metrics;
     for (const std::string& name : names)
         metrics.append(QString::fromStdString(name));
-    m_summaryRows = summarizeBySeed(runs, metrics);
+    const auto method = static_cast<stats::IntervalMethod>(m_intervalPicker->currentData().toInt());
+    m_summaryRows = summarizeBySeed(runs, metrics, method);
     m_summaryTable->setRowCount(static_cast<int>(m_summaryRows.size()));
     int row = 0;
     for (const SummaryRow& r : m_summaryRows) {
-        const QStringList cells = { r.group, r.metric, QString::number(r.finalValue.n), meanStdText(r.finalValue),
+        const QStringList cells = { r.group, r.method, r.metric, QString::number(r.finalValue.n),
+            meanStdText(r.finalValue), r.finalValue.n < 2 ? tr("(one run)") : intervalText(r.finalValue),
             meanStdText(r.bestValue), higherIsBetter(r.metric) ? tr("highest") : tr("lowest") };
         for (int column = 0; column < cells.size(); ++column) {
             auto* item = new QTableWidgetItem(userText(cells[column]));
@@ -529,45 +682,366 @@ void ComparePage::updateSummary()
     m_summaryTable->resizeColumnsToContents();
 }
 
+void ComparePage::updateGroupPickers()
+{
+    // One entry per seed group, in the summary's order; the data is the group key.
+    QStringList keys;
+    QStringList texts;
+    QStringList metrics;
+    for (const SummaryRow& r : m_summaryRows) {
+        if (!keys.contains(r.groupKey)) {
+            keys.append(r.groupKey);
+            texts.append(QStringLiteral("%1 \u2014 %2").arg(r.method, r.group));
+        }
+        if (!metrics.contains(r.metric))
+            metrics.append(r.metric);
+    }
+    auto fill = [](QComboBox* box, const QStringList& items, const QStringList& data, int fallback) {
+        QStringList current;
+        for (int i = 0; i < box->count(); ++i)
+            current.append(box->itemData(i).toString());
+        if (current == data)
+            return;
+        const QString previous = box->currentData().toString();
+        const QSignalBlocker blocker(box);
+        box->clear();
+        for (int i = 0; i < items.size(); ++i)
+            box->addItem(userText(items[i]), data[i]);
+        int index = data.indexOf(previous);
+        if (index < 0)
+            index = std::min(fallback, static_cast<int>(items.size()) - 1);
+        box->setCurrentIndex(index);
+    };
+    fill(m_groupA, texts, keys, 0);
+    fill(m_groupB, texts, keys, 1);
+    QString preferred = m_testMetric->currentText();
+    if (preferred.isEmpty())
+        preferred = targetMetric();
+    fill(m_testMetric, metrics, metrics, 0);
+    if (m_testMetric->currentText() != preferred && metrics.contains(preferred)) {
+        const QSignalBlocker blocker(m_testMetric);
+        m_testMetric->setCurrentIndex(metrics.indexOf(preferred));
+    }
+    updateGroupTest();
+}
+
+void ComparePage::updateGroupTest()
+{
+    m_groupTest.reset();
+    const QString a = m_groupA->currentData().toString();
+    const QString b = m_groupB->currentData().toString();
+    const QString metric = m_testMetric->currentText();
+    const SummaryRow* rowA = nullptr;
+    const SummaryRow* rowB = nullptr;
+    for (const SummaryRow& r : m_summaryRows) {
+        if (r.metric != metric)
+            continue;
+        if (r.groupKey == a)
+            rowA = &r;
+        if (r.groupKey == b)
+            rowB = &r;
+    }
+    if (m_groupA->count() < 2) {
+        m_testResult->setText(tr("Check the runs of two configurations (each over several seeds) to test whether "
+                                 "they differ."));
+        return;
+    }
+    if (a == b) {
+        m_testResult->setText(tr("Pick two different groups to test."));
+        return;
+    }
+    if (!rowA || !rowB) {
+        m_testResult->setText(tr("One of the two groups has no %1.").arg(metric));
+        return;
+    }
+    const auto method = static_cast<stats::IntervalMethod>(m_intervalPicker->currentData().toInt());
+    m_groupTest = compareGroups(*rowA, *rowB, method);
+    const QString text = userText(groupTestText(*m_groupTest));
+    m_testResult->setText(m_groupTest->verdict == stats::Verdict::TooFewRuns
+            ? QStringLiteral("\u26a0 ") + text // flagged: numbers shown, nothing concluded
+            : text);
+}
+
+bool ComparePage::setIntervalMethod(stats::IntervalMethod method)
+{
+    const int index = m_intervalPicker->findData(static_cast<int>(method));
+    m_intervalPicker->setCurrentIndex(index);
+    return index >= 0;
+}
+
+bool ComparePage::setTestGroups(qint64 runOfA, qint64 runOfB, const QString& metric)
+{
+    QString a;
+    QString b;
+    for (const SummaryRow& r : m_summaryRows) {
+        if (r.runs.contains(runOfA))
+            a = r.groupKey;
+        if (r.runs.contains(runOfB))
+            b = r.groupKey;
+    }
+    const int ia = m_groupA->findData(a);
+    const int ib = m_groupB->findData(b);
+    const int im = m_testMetric->findText(metric);
+    if (a.isEmpty() || b.isEmpty() || ia < 0 || ib < 0 || im < 0)
+        return false;
+    m_groupA->setCurrentIndex(ia);
+    m_groupB->setCurrentIndex(ib);
+    m_testMetric->setCurrentIndex(im);
+    updateGroupTest();
+    return true;
+}
+
+QString ComparePage::targetMetric() const
+{
+    const QString picked = m_targetPicker->currentData().toString();
+    return picked.isEmpty() ? defaultTargetMetric(checkedMetrics()) : picked;
+}
+
+bool ComparePage::setTargetMetric(const QString& metric)
+{
+    const int index = m_targetPicker->findData(metric);
+    if (index < 0)
+        return false;
+    m_targetPicker->setCurrentIndex(index);
+    return true;
+}
+
+bool ComparePage::setParetoCost(const QString& cost)
+{
+    const int index = m_costPicker->findData(cost);
+    if (index < 0)
+        return false;
+    m_costPicker->setCurrentIndex(index);
+    return true;
+}
+
+void ComparePage::updateTargetPickers()
+{
+    std::set<std::string> names;
+    for (const RunMetrics& run : std::as_const(m_metrics)) {
+        for (const auto& [name, points] : run.series)
+            names.insert(name);
+    }
+    auto fill = [](QComboBox* box, const QList<QPair<QString, QString>>& items) {
+        QStringList current;
+        for (int i = 0; i < box->count(); ++i)
+            current.append(box->itemData(i).toString());
+        QStringList next;
+        for (const auto& item : items)
+            next.append(item.second);
+        if (current == next)
+            return;
+        const QString previous = box->currentData().toString();
+        const QSignalBlocker blocker(box);
+        box->clear();
+        for (const auto& item : items)
+            box->addItem(item.first, item.second);
+        box->setCurrentIndex(std::max(0, static_cast<int>(next.indexOf(previous))));
+    };
+    const QString fallback = defaultTargetMetric(checkedMetrics());
+    QList<QPair<QString, QString>> targets { { tr("default: %1").arg(targetLabel(fallback)), QString() } };
+    QList<QPair<QString, QString>> costs;
+    for (const std::string& name : names) {
+        const QString metric = QString::fromStdString(name);
+        targets.append({ metric == QLatin1String("eval_loss") ? targetLabel(metric) : metric, metric });
+        if (metric.startsWith(QLatin1String("forgetting/")) || metric.contains(QLatin1String("memory"))
+            || metric == QLatin1String("demo/trainable_share"))
+            costs.append({ metric, metric });
+    }
+    // Forgetting first: the question the view answers by default.
+    std::stable_sort(costs.begin(), costs.end(),
+        [](const auto& x, const auto& y) { return x.second == QLatin1String("forgetting/delta_loss") && x != y; });
+    costs.append({ tr("time (s, start to last record)"), kTimeCost });
+    fill(m_targetPicker, targets);
+    m_targetPicker->setItemText(0, tr("default: %1").arg(targetLabel(fallback)));
+    fill(m_costPicker, costs);
+}
+
+QColor ComparePage::methodColor(const QString& method)
+{
+    if (!m_methods.contains(method))
+        m_methods.append(method);
+    return seriesColor(static_cast<int>(m_methods.indexOf(method)));
+}
+
 void ComparePage::updateScatter()
 {
-    const LearningForgetting lf = learningVersusForgetting(checkedMetrics());
-    for (QCPItemText* label : std::as_const(m_scatterLabels))
-        m_scatter->removeItem(label);
-    m_scatterLabels.clear();
-    QVector<double> xs;
-    QVector<double> ys;
+    m_learningForgetting = learningVersusForgetting(checkedMetrics(), targetMetric());
+    const LearningForgetting& lf = m_learningForgetting;
+    clearPlot(m_scatter, m_scatterLabels);
+    // A series per method (its runs), then one per method for the seed groups' means.
+    QStringList methods;
     for (const LearningForgettingPoint& p : lf.points) {
-        xs.append(p.learning);
-        ys.append(p.forgetting);
+        if (!methods.contains(p.method))
+            methods.append(p.method);
     }
-    m_scatter->series(0)->setData(xs, ys, /*alreadySorted=*/false);
-    for (const LearningForgettingPoint& p : lf.points) {
-        auto* label = new QCPItemText(m_scatter);
-        label->position->setCoords(p.learning, p.forgetting);
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-        label->setText(QStringLiteral(" #%1").arg(p.runId));
-        label->setColor(m_scatter->palette().color(QPalette::Text));
-        label->setClipToAxisRect(true);
-        m_scatterLabels.append(label);
+    const bool ci = m_errorBarPicker->currentIndex() == 1;
+    for (const QString& method : methods) {
+        const QColor color = methodColor(method);
+        QVector<double> xs;
+        QVector<double> ys;
+        for (const LearningForgettingPoint& p : lf.points) {
+            if (p.method != method)
+                continue;
+            xs.append(p.learning);
+            ys.append(p.forgetting);
+            m_scatterLabels.append(addPointLabel(m_scatter, p.learning, p.forgetting, p.name));
+        }
+        const int runs = m_scatter->addSeries(userText(method), color, /*faint=*/false, /*scatter=*/true);
+        m_scatter->series(runs)->setData(xs, ys, /*alreadySorted=*/false);
+        QVector<double> gx;
+        QVector<double> gy;
+        QVector<double> ex;
+        QVector<double> ey;
+        for (const PointGroup& g : lf.groups) {
+            if (g.method != method || g.x.n < 2)
+                continue;
+            gx.append(g.x.mean);
+            gy.append(g.y.mean);
+            ex.append(ci ? (g.x.ciHigh - g.x.ciLow) / 2 : g.x.std);
+            ey.append(ci ? (g.y.ciHigh - g.y.ciLow) / 2 : g.y.std);
+        }
+        if (gx.isEmpty())
+            continue;
+        const int means
+            = m_scatter->addSeries(userText(method) + tr(" (seed mean)"), color, /*faint=*/false, /*scatter=*/true);
+        QCPGraph* graph = m_scatter->series(means);
+        graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, color, 10));
+        graph->setData(gx, gy, /*alreadySorted=*/false);
+        addErrorBars(m_scatter, graph, ex, true);
+        addErrorBars(m_scatter, graph, ey, false);
     }
-    m_scatter->setXLabel(lf.learningMetric == QLatin1String("eval_loss")
-            ? tr("learning: eval loss drop (first \u2212 final eval_loss)")
-            : tr("learning: train loss drop (first \u2212 final loss)"));
+    m_scatter->setXLabel(tr("learning: %1").arg(targetLabel(lf.learningMetric)));
     m_scatter->yAxis->setLabel(tr("forgetting: final \u0394 loss on the reference set (tuned \u2212 base)"));
     QStringList missing;
-    for (const qint64 id : lf.missing)
-        missing.append(QStringLiteral("#%1").arg(id));
+    for (const RunMetrics& run : checkedMetrics()) {
+        if (lf.missing.contains(run.id))
+            missing.append(run.name.isEmpty() ? QStringLiteral("#%1").arg(run.id) : run.name);
+    }
+    const QString better = targetHigherIsBetter(lf.learningMetric) ? tr("right is better on the task")
+                                                                   : tr("left is better on the task");
     if (m_checked.isEmpty())
-        m_scatterNote->setText(tr("Check runs to place them: right is more learning, up is more forgetting."));
+        m_scatterNote->setText(tr("Check runs to place them: %1, up is more forgetting.").arg(better));
     else if (!missing.isEmpty())
         m_scatterNote->setText(tr("Not placed (no %1 or %2 recorded): %3. Record forgetting with "
                                   "<code>forgetting_reference</code> in the run configuration.")
-                                   .arg(lf.forgettingMetric, lf.learningMetric, missing.join(QStringLiteral(", "))));
+                                   .arg(lf.forgettingMetric, lf.learningMetric,
+                                       userText(missing.join(QStringLiteral(", "))).toHtmlEscaped()));
     else
-        m_scatterNote->setText(tr("Right is more learning, up is more forgetting."));
+        m_scatterNote->setText(tr("%1, up is more forgetting; squares are seed groups' means with %2.")
+                                   .arg(better, ci ? tr("95% t intervals") : tr("\u00b1 one standard deviation")));
     m_scatter->markDirty();
     m_scatter->replotIfDirty();
+}
+
+void ComparePage::updatePareto()
+{
+    const QString cost = m_costPicker->currentData().toString();
+    m_pareto = paretoView(checkedMetrics(), targetMetric(), cost.isEmpty() ? kTimeCost : cost);
+    clearPlot(m_paretoPlot, m_paretoLabels);
+    QStringList methods;
+    for (const PointGroup& g : m_pareto.groups) {
+        if (!methods.contains(g.method))
+            methods.append(g.method);
+    }
+    for (const QString& method : methods) {
+        QVector<double> xs;
+        QVector<double> ys;
+        for (const PointGroup& g : m_pareto.groups) {
+            if (g.method != method)
+                continue;
+            xs.append(g.x.mean);
+            ys.append(g.y.mean);
+            m_paretoLabels.append(addPointLabel(m_paretoPlot, g.x.mean, g.y.mean, g.label));
+        }
+        const int index = m_paretoPlot->addSeries(userText(method), methodColor(method), false, true);
+        m_paretoPlot->series(index)->setData(xs, ys, /*alreadySorted=*/false);
+    }
+    // The front as a line through its points, by cost.
+    std::vector<std::pair<double, double>> front;
+    for (std::size_t i = 0; i < m_pareto.groups.size(); ++i) {
+        if (m_pareto.onFront[i])
+            front.emplace_back(m_pareto.groups[i].x.mean, m_pareto.groups[i].y.mean);
+    }
+    std::sort(front.begin(), front.end());
+    if (!front.empty()) {
+        const int index = m_paretoPlot->addSeries(tr("Pareto front"), palette().color(QPalette::Text));
+        QCPGraph* graph = m_paretoPlot->series(index);
+        graph->setLineStyle(QCPGraph::lsStepLeft);
+        graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, graph->pen().color(), 14));
+        QVector<double> xs;
+        QVector<double> ys;
+        for (const auto& [x, y] : front) {
+            xs.append(x);
+            ys.append(y);
+        }
+        graph->setData(xs, ys, /*alreadySorted=*/true);
+    }
+    m_paretoPlot->setXLabel(m_pareto.cost == kTimeCost ? tr("cost: run time (s)") : tr("cost: %1").arg(m_pareto.cost));
+    m_paretoPlot->yAxis->setLabel(tr("task: %1").arg(targetLabel(m_pareto.target)));
+    QStringList missing;
+    for (const RunMetrics& run : checkedMetrics()) {
+        if (m_pareto.missing.contains(run.id))
+            missing.append(run.name.isEmpty() ? QStringLiteral("#%1").arg(run.id) : run.name);
+    }
+    QString note = tr("Each point is a seed group's mean; circled points are on the Pareto front (no other group is "
+                      "at least as good on both axes and better on one). %1 is better.")
+                       .arg(targetHigherIsBetter(m_pareto.target) ? tr("Up and left") : tr("Down and left"));
+    if (!missing.isEmpty())
+        note += QLatin1Char(' ')
+            + tr("Not placed (missing a value): %1.").arg(userText(missing.join(QStringLiteral(", "))));
+    m_paretoNote->setText(note);
+    m_paretoPlot->markDirty();
+    m_paretoPlot->replotIfDirty();
+}
+
+void ComparePage::updateParallel()
+{
+    const std::vector<RunMetrics> runs = checkedMetrics();
+    QStringList metrics { targetMetric() };
+    for (const char* name : { "forgetting/delta_loss", "eval_loss", "loss" }) {
+        const QString metric = QString::fromLatin1(name);
+        const bool any = std::any_of(runs.begin(), runs.end(), [&](const RunMetrics& r) {
+            const auto it = r.series.find(name);
+            return it != r.series.end() && !it->second.empty();
+        });
+        if (any && !metrics.contains(metric))
+            metrics.append(metric);
+    }
+    m_parallel = parallelCoordinates(runs, metrics);
+    m_parallelPlot->clearSeries();
+    for (std::size_t line = 0; line < m_parallel.lines.size(); ++line) {
+        QVector<double> xs;
+        QVector<double> ys;
+        for (std::size_t axis = 0; axis < m_parallel.axes.size(); ++axis) {
+            const double y = m_parallel.scaled(line, axis);
+            if (std::isnan(y))
+                continue; // the line skips an axis the group lacks
+            xs.append(static_cast<double>(axis));
+            ys.append(y);
+        }
+        const ParallelLine& l = m_parallel.lines[line];
+        // A colour per line: two configurations of one method must stay apart here; the legend names the method.
+        const int index = m_parallelPlot->addSeries(
+            userText(l.method + QStringLiteral(" \u2014 ") + l.label), seriesColor(static_cast<int>(line)));
+        m_parallelPlot->series(index)->setData(xs, ys, /*alreadySorted=*/true);
+        m_parallelPlot->series(index)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+    }
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (std::size_t axis = 0; axis < m_parallel.axes.size(); ++axis) {
+        const ParallelAxis& a = m_parallel.axes[axis];
+        ticker->addTick(
+            static_cast<double>(axis), QStringLiteral("%1\n[%2, %3]").arg(a.name, number(a.min), number(a.max)));
+    }
+    m_parallelPlot->xAxis->setTicker(ticker);
+    m_parallelPlot->setXLabel(QString());
+    m_parallelPlot->yAxis->setLabel(tr("each axis scaled to its range [min, max]"));
+    m_parallelNote->setText(m_parallel.lines.size() < 2
+            ? tr("Check the runs of two or more configurations: the axes are the numeric settings that differ "
+                 "between them, then the results (seed groups' means).")
+            : tr("A line per seed group: the numeric settings that differ, then the results (means over seeds)."));
+    m_parallelPlot->markDirty();
+    m_parallelPlot->replotIfDirty();
 }
 
 } // namespace tunebench::ui

@@ -8,6 +8,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 class QCheckBox;
@@ -28,14 +29,18 @@ class WorkspaceSession;
 
 // Compares the runs the user checks: their curves overlaid for one metric (x
 // by step, tokens or time), the configuration diff (one row per flattened key,
-// differing rows highlighted), a summary of final and best metrics with mean
-// and spread across seeds (runs whose configs differ only in a seed form one
-// group), and a learning-versus-forgetting scatter with one point per run.
+// differing rows highlighted), a summary of final and best metrics with mean,
+// spread and 95% interval across seeds (runs whose configs differ only in a seed
+// form one group) and a t test between two groups, a learning-versus-forgetting
+// scatter (the task metric against forgetting, a point per run named and
+// coloured by method, seed groups as means with error bars), a Pareto view of
+// the groups (task gain against forgetting, time or memory) and parallel
+// coordinates over the settings that differ and the results.
 class ComparePage : public QWidget {
     Q_OBJECT
 
 public:
-    enum Tab { CurvesTab, ConfigTab, SummaryTab, ScatterTab };
+    enum Tab { CurvesTab, ConfigTab, SummaryTab, ScatterTab, ParetoTab, ParallelTab };
 
     explicit ComparePage(WorkspaceSession* session, QWidget* parent = nullptr);
 
@@ -64,10 +69,28 @@ public:
     QTableWidget* summaryTable() const { return m_summaryTable; }
     SeriesPlot* scatterPlot() const { return m_scatter; }
     QLabel* scatterNote() const { return m_scatterNote; }
-    // The run labels beside the scatter's points ("#3").
+    // The run names beside the scatter's points.
     QStringList scatterLabels() const;
     // The rows behind the summary table.
     const std::vector<SummaryRow>& summaryRows() const { return m_summaryRows; }
+
+    // The summary's interval method (t or bootstrap).
+    bool setIntervalMethod(stats::IntervalMethod method);
+    // Picks the two seed groups (by a run of each) and the metric the test compares; false when not offered.
+    bool setTestGroups(qint64 runOfA, qint64 runOfB, const QString& metric);
+    // The test between the two picked groups, none when fewer than two groups have the metric.
+    const std::optional<stats::GroupTest>& groupTest() const { return m_groupTest; }
+    QLabel* groupTestLabel() const { return m_testResult; }
+
+    // The task metric of the scatter and the Pareto view; empty for the default (defaultTargetMetric).
+    bool setTargetMetric(const QString& metric);
+    const LearningForgetting& learningForgetting() const { return m_learningForgetting; }
+    // The Pareto view's cost: "forgetting/delta_loss", kTimeCost or a metric.
+    bool setParetoCost(const QString& cost);
+    const ParetoView& pareto() const { return m_pareto; }
+    SeriesPlot* paretoPlot() const { return m_paretoPlot; }
+    const ParallelCoordinates& parallel() const { return m_parallel; }
+    SeriesPlot* parallelPlot() const { return m_parallelPlot; }
 
 private:
     struct Entry {
@@ -75,6 +98,8 @@ private:
         QString label;
         std::string configJson;
         std::optional<double> startedAt;
+        QString name;
+        QString method;
         bool operator==(const Entry&) const = default;
     };
 
@@ -89,6 +114,13 @@ private:
     void updateOverlay();
     void updateSummary();
     void updateScatter();
+    void updateGroupPickers();
+    void updateGroupTest();
+    void updateTargetPickers();
+    void updatePareto();
+    void updateParallel();
+    QString targetMetric() const;
+    QColor methodColor(const QString& method);
     std::vector<RunMetrics> checkedMetrics() const;
 
     WorkspaceSession* m_session;
@@ -108,6 +140,24 @@ private:
     SeriesPlot* m_scatter;
     QLabel* m_scatterNote;
     QList<QCPItemText*> m_scatterLabels;
+    QComboBox* m_intervalPicker;
+    QComboBox* m_groupA;
+    QComboBox* m_groupB;
+    QComboBox* m_testMetric;
+    QLabel* m_testResult;
+    std::optional<stats::GroupTest> m_groupTest;
+    QComboBox* m_targetPicker;
+    QComboBox* m_errorBarPicker;
+    LearningForgetting m_learningForgetting;
+    QComboBox* m_costPicker;
+    SeriesPlot* m_paretoPlot;
+    QLabel* m_paretoNote;
+    QList<QCPItemText*> m_paretoLabels;
+    ParetoView m_pareto;
+    SeriesPlot* m_parallelPlot;
+    QLabel* m_parallelNote;
+    ParallelCoordinates m_parallel;
+    QStringList m_methods; // in the order first seen: a method keeps its colour across views
     std::vector<Entry> m_entries;
     QSet<std::int64_t> m_checked;
     std::vector<ConfigDiffModel::Config> m_shownConfigs;

@@ -3,6 +3,7 @@
 #include "core/util/display_text.h"
 
 #include "core/util/error.h"
+#include "ui/models/run_summary.h"
 #include "ui/report/report_plot.h"
 
 #include <QBuffer>
@@ -60,6 +61,47 @@ QString durationText(double seconds)
         return QStringLiteral("%1 min %2 s").arg(s / 60).arg(s % 60);
     return QStringLiteral("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
 }
+
+// A seed group as the statistics tables name it: its runs and method.
+QString groupLabel(const ReportGroup& g)
+{
+    QStringList ids;
+    for (std::int64_t id : g.runIds)
+        ids.append(QStringLiteral("#%1").arg(id));
+    return QStringLiteral("%1 (%2)").arg(ids.join(QStringLiteral(", ")), q(g.method));
+}
+
+// The rows of the across-seeds table: group, metric, n, mean ± std, 95% t interval.
+std::vector<QStringList> seedRows(const ReportData& data)
+{
+    std::vector<QStringList> rows;
+    for (const ReportGroup& g : data.groups) {
+        for (const ReportGroupMetric& m : g.metrics) {
+            const stats::Summary& s = m.summary;
+            rows.push_back({ groupLabel(g), q(m.name), QString::number(s.n),
+                s.n > 1 ? QStringLiteral("%1 \u00b1 %2").arg(number(s.mean), number(s.std)) : number(s.mean),
+                s.n > 1 ? QStringLiteral("[%1, %2] (t)").arg(number(s.ci95Low), number(s.ci95High))
+                        : QStringLiteral("(one run)") });
+        }
+    }
+    return rows;
+}
+
+QStringList groupTestLines(const ReportData& data)
+{
+    QStringList lines;
+    for (const ReportGroupTest& t : data.groupTests)
+        lines.append(
+            QStringLiteral("%1 against %2, %3: %4")
+                .arg(groupLabel(data.groups[t.group]), groupLabel(data.groups[0]), q(t.metric), groupTestText(t.test)));
+    return lines;
+}
+
+const char* const kSeedNote = "Runs whose configurations differ only in a seed form one group: the mean and sample "
+                              "standard deviation over its runs' final values, and a 95% confidence interval of the "
+                              "mean by Student's t. Each later group is tested against the first: paired by seed when "
+                              "both ran the same seeds, else Welch's t test; too few runs (under 3 per group) are "
+                              "flagged rather than concluded.";
 
 QString runLabel(const ReportRun& r)
 {
@@ -355,6 +397,26 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
             }
         }
         h += QStringLiteral("</table>\n");
+        if (comparison && !data.groups.empty()) {
+            h += QStringLiteral("<h3>Across seeds</h3>\n<p class=\"note\">%1</p>\n").arg(esc(QLatin1String(kSeedNote)));
+            h += wideTable
+                + QStringLiteral("<tr><th>Group</th><th>Metric</th><th>n</th><th>Final (mean \u00b1 std)</th>"
+                                 "<th>95% CI</th></tr>\n");
+            for (const QStringList& row : seedRows(data)) {
+                h += QStringLiteral("<tr>");
+                for (const QString& cell : row)
+                    h += QStringLiteral("<td>%1</td>").arg(esc(cell));
+                h += QStringLiteral("</tr>\n");
+            }
+            h += QStringLiteral("</table>\n");
+            const QStringList tests = groupTestLines(data);
+            if (!tests.isEmpty()) {
+                h += QStringLiteral("<h3>Group tests</h3>\n<ul>\n");
+                for (const QString& line : tests)
+                    h += QStringLiteral("<li>%1</li>\n").arg(esc(line));
+                h += QStringLiteral("</ul>\n");
+            }
+        }
     }
 
     // Plots
@@ -549,6 +611,23 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
                         m += mdRow({ md(q(name)), md(runLabel(r)), QString::number(metric.count),
                             metricValue(metric, false), metricValue(metric, true) });
                 }
+            }
+        }
+        if (data.runs.size() > 1 && !data.groups.empty()) {
+            m += QStringLiteral("\n### Across seeds\n\n%1\n\n").arg(md(QLatin1String(kSeedNote)));
+            m += mdHeader({ QStringLiteral("Group"), QStringLiteral("Metric"), QStringLiteral("n"),
+                QStringLiteral("Final (mean \u00b1 std)"), QStringLiteral("95% CI") });
+            for (const QStringList& row : seedRows(data)) {
+                QStringList cells;
+                for (const QString& cell : row)
+                    cells.append(md(cell));
+                m += mdRow(cells);
+            }
+            const QStringList tests = groupTestLines(data);
+            if (!tests.isEmpty()) {
+                m += QStringLiteral("\n### Group tests\n\n");
+                for (const QString& line : tests)
+                    m += QStringLiteral("- %1\n").arg(mdLine(line));
             }
         }
         m += QStringLiteral("\n## Plots\n\n");
