@@ -4,14 +4,18 @@
 #include "core/demo/demo_measures.h"
 #include "core/demo/demo_presets.h"
 #include "core/demo/demo_runs.h"
+#include "core/store/database.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "core/sweep/sweep_spec.h"
+#include "core/sweep/sweep_store.h"
 #include "core/train/run_adapter.h"
 #include "core/util/error.h"
 #include "core/util/sha256.h"
 
 #include <iomanip>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -65,10 +69,57 @@ public:
             result.runs.push_back(row(*p, run, manifest, measures));
         }
         result.stages.push_back({ "runs and measures", secondsSince(start), false });
+        recordSeedSweeps(chosen, result.runs);
         return result;
     }
 
 private:
+    // Each preset run over seeds is recorded as the sweep it is (one point, its seeds), linking its runs, so
+    // `sweep show` and the Sweeps page give its statistics as for any sweep. The same preset and seeds find
+    // the sweep recorded by an earlier demo.
+    void recordSeedSweeps(const std::vector<const Preset*>& chosen, const std::vector<DemoRun>& rows)
+    {
+        std::map<std::string, std::vector<std::pair<const Preset*, std::int64_t>>> groups;
+        for (std::size_t i = 0; i < chosen.size() && i < rows.size(); ++i) {
+            if (chosen[i]->seed)
+                groups[chosen[i]->group].push_back({ chosen[i], rows[i].runId });
+        }
+        SweepStore sweeps(m_workspace.db());
+        for (const auto& [group, members] : groups) {
+            if (members.size() < 2)
+                continue;
+            json base = json::parse(m_runs.find(members.front().second)->configJson, nullptr, false);
+            if (!base.is_object())
+                continue;
+            json seeds = json::array();
+            for (const auto& [preset, id] : members)
+                seeds.push_back(*preset->seed);
+            if (base.contains("training") && base["training"].is_object())
+                base["training"].erase("seed");
+            base.erase("seed");
+            base.erase("name");
+            const json doc = { { "name", "demo-" + group }, { "base", base }, { "seeds", seeds },
+                { "metric", "demo/target_loss" }, { "direction", "min" } };
+            const fs::path file = members.front().first->file;
+            const SweepSpec spec = SweepSpec::fromJson(doc, file);
+            const std::string canonical = spec.canonicalJson().dump();
+            Database::Transaction tx(m_workspace.db());
+            std::int64_t id = 0;
+            if (const auto known = sweeps.findByConfig(canonical))
+                id = known->id;
+            else
+                id = sweeps.create(spec.name, file.string(), canonical, expandPoints(spec));
+            for (std::size_t k = 0; k < members.size(); ++k) {
+                if (!sweeps.sweepOf(members[k].second))
+                    sweeps.link(id, members[k].second, 0, static_cast<std::int64_t>(k), *members[k].first->seed);
+            }
+            sweeps.setStatus(id, "finished");
+            tx.commit();
+            say(group + ": recorded as sweep " + std::to_string(id) + " (" + std::to_string(members.size())
+                + " seeds; tunebench-cli sweep show " + std::to_string(id) + ")");
+        }
+    }
+
     void say(const std::string& line) const
     {
         if (m_options.progress)

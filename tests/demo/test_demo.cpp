@@ -5,6 +5,7 @@
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
+#include "core/sweep/sweep_store.h"
 
 #include <QDir>
 #include <QFile>
@@ -159,6 +160,40 @@ private Q_SLOTS:
         QCOMPARE(test.value("test").toString(), QString("paired"));
         QVERIFY(test.value("p").isDouble() || test.value("p").isNull());
         QVERIFY(m_first.out.contains("Across seeds"));
+
+        // Each group is recorded as a sweep of one point over its seeds, so `sweep show` gives its statistics.
+        tunebench::Workspace ws = tunebench::Workspace::open(m_ws.toStdString());
+        const tunebench::RunStore runStore(ws.db());
+        for (const auto& g : groups) {
+            const QString name = g.toObject().value("name").toString();
+            std::optional<std::int64_t> sweep;
+            for (const tunebench::SweepRecord& r : tunebench::SweepStore(ws.db()).list()) {
+                if (r.name == "demo-" + name.toStdString())
+                    sweep = r.id;
+            }
+            QVERIFY2(sweep, qPrintable(name));
+            const auto links = tunebench::SweepStore(ws.db()).runs(*sweep);
+            QCOMPARE(links.size(), std::size_t { 3 });
+            QStringList runNames;
+            for (const auto& link : links)
+                runNames << QString::fromStdString(runStore.find(link.runId)->name);
+            QCOMPARE(runNames, (QStringList { "demo-" + name, "demo-" + name + "_seed2", "demo-" + name + "_seed3" }));
+            QProcess show;
+            show.start(TUNEBENCH_CLI, { "sweep", "show", QString::number(*sweep), "--workspace", m_ws });
+            QVERIFY(show.waitForFinished(60000));
+            const QJsonObject shown = QJsonDocument::fromJson(show.readAllStandardOutput()).object();
+            const QJsonObject loss = shown.value("points")
+                                         .toArray()[0]
+                                         .toObject()
+                                         .value("metrics")
+                                         .toObject()
+                                         .value("demo/target_loss")
+                                         .toObject();
+            QCOMPARE(loss.value("n").toInt(), 3);
+            const double mean
+                = g.toObject().value("metrics").toObject().value("target_loss").toObject().value("mean").toDouble();
+            QVERIFY2(std::abs(loss.value("mean").toDouble() - mean) < 1e-9, qPrintable(show.readAllStandardError()));
+        }
     }
 
     // The demo's measures are also metrics of each run (what the Compare page's scatter and reports read).
