@@ -362,14 +362,24 @@ private:
 
 int sweepCommand(const std::vector<std::string>& args)
 {
+    if (args.empty()) {
+        std::cerr
+            << "tunebench-cli sweep: give a sweep file (sweep SWEEP.yaml), or a command: sweep list, sweep show ID\n"
+               "Run 'tunebench-cli sweep --help' for usage.\n";
+        return 2;
+    }
     CommandLine cl("tunebench-cli sweep SWEEP.yaml --workspace DIR [--concurrency N]",
         "Runs a sweep: the base run configuration over the grid's combinations, the random trials and the\n"
         "seeds (see docs/architecture.md, Sweeps), each run a `tunebench-cli train` worker, at most N at a\n"
         "time (--concurrency, else the file's 'concurrency', else 1). Running the same file again resumes the\n"
         "sweep: finished runs are never run again, interrupted ones continue from their checkpoint.\n"
-        "SIGINT or SIGTERM stops the workers (each writes a checkpoint). 'sweep list' and 'sweep show ID'\n"
-        "show sweeps; 'sweep list --help', 'sweep show --help' for theirs.\n"
-        "Exit code: 0 every run done, 1 a run failed, 2 wrong usage, 3 stopped.",
+        "SIGINT or SIGTERM stops the workers (each writes a checkpoint).\n"
+        "Exit code: 0 every run done, 1 a run failed, 2 wrong usage, 3 stopped.\n"
+        "\n"
+        "Commands (each with --help):\n"
+        "  sweep SWEEP.yaml    run or resume a sweep\n"
+        "  sweep list          the workspace's sweeps\n"
+        "  sweep show ID       a sweep's points, runs and statistics as JSON",
         { { "SWEEP", "the sweep file (YAML or JSON)" } },
         { kWorkspaceOption, { "concurrency", "N", "runs at a time" },
             { "dry-run", "", "print the runs' configurations as JSON lines and record nothing" } });
