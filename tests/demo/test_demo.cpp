@@ -99,6 +99,12 @@ private Q_SLOTS:
             const QJsonObject r = v.toObject();
             QStringList got = r.keys();
             got.removeOne("seed"); // the runs of a preset with demo.seeds
+            // The demo's evaluation tasks, on every run.
+            QVERIFY2(got.removeOne("evaluation"), qPrintable(r.value("name").toString()));
+            const QJsonObject evaluation = r.value("evaluation").toObject();
+            QCOMPARE(evaluation.keys(), (QStringList { "facts/acc", "facts/acc_norm", "sums/exact_match" }));
+            for (const QString& k : evaluation.keys())
+                QVERIFY(evaluation.value(k).toDouble() >= 0 && evaluation.value(k).toDouble() <= 1);
             got.sort();
             QCOMPARE(got, keys);
             QCOMPARE(
