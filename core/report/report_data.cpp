@@ -61,6 +61,18 @@ nlohmann::json lastEvent(const std::vector<EventRecord>& events, const std::stri
     return nullptr;
 }
 
+// The run's seed: the key named seed wherever the configuration keeps it (`seed` as a run is recorded flat,
+// `training.seed` in a run file), the one the grouping leaves out.
+std::string seedOf(const std::map<std::string, std::string>& flat)
+{
+    for (const auto& [path, value] : flat) {
+        const auto dot = path.rfind('.');
+        if ((dot == std::string::npos ? path : path.substr(dot + 1)) == "seed")
+            return value;
+    }
+    return {};
+}
+
 // Seed groups and their statistics; flat holds each run's flattened configuration.
 void collectSeedGroups(ReportData& data, const std::vector<std::map<std::string, std::string>>& flat)
 {
@@ -94,8 +106,7 @@ void collectSeedGroups(ReportData& data, const std::vector<std::map<std::string,
                 for (const ReportMetric& metric : r.metrics) {
                     if (metric.name == name && metric.count > 0) {
                         m.finals.push_back(metric.final);
-                        const auto seed = flat[i].find("training.seed");
-                        m.seeds.push_back(seed == flat[i].end() ? std::string() : seed->second);
+                        m.seeds.push_back(seedOf(flat[i]));
                     }
                 }
             }

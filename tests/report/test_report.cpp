@@ -343,10 +343,14 @@ private Q_SLOTS:
                     run.name = QStringLiteral("r%1-s%2").arg(config).arg(seed).toStdString();
                     run.adapter = "lora";
                     run.objective = "sft";
-                    run.configJson
-                        = nlohmann::json({ { "name", run.name }, { "adapter", { { "r", 8 * (config + 1) } } },
-                                             { "training", { { "seed", seed } } } })
-                              .dump();
+                    // The first configuration keeps its seed as a run file does (training.seed), the second
+                    // flat, as `runs create` and the demo record runs: both pair by seed.
+                    nlohmann::json c = { { "name", run.name }, { "adapter", { { "r", 8 * (config + 1) } } } };
+                    if (config == 0)
+                        c["training"] = { { "seed", seed } };
+                    else
+                        c["seed"] = seed;
+                    run.configJson = c.dump();
                     const std::int64_t id = runs.create(run);
                     ids.push_back(id);
                     w.addMetric(id, 1, "loss", 2.0);
