@@ -1,6 +1,7 @@
 #include "core/stats/compare.h"
 
 #include "core/stats/describe.h"
+#include "core/util/splitmix64.h"
 
 #include <algorithm>
 #include <cmath>
@@ -33,36 +34,17 @@ double variance(std::span<const double> values, double m)
     return squares / static_cast<double>(values.size() - 1);
 }
 
-// SplitMix64 (Steele, Lea & Flood 2014): written here rather than std::mt19937 with
-// std::uniform_int_distribution, whose output differs between standard libraries.
-class Random {
-public:
-    explicit Random(std::uint64_t seed)
-        : m_state(seed)
-    { }
-    std::uint64_t next()
-    {
-        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, n): 53 random bits scaled, a bias below 2^-40 for the sample sizes here.
-    std::size_t index(std::size_t n)
-    {
-        const double u = static_cast<double>(next() >> 11) * 0x1.0p-53;
-        return std::min(n - 1, static_cast<std::size_t>(u * static_cast<double>(n)));
-    }
+// Uniform in [0, n): 53 random bits scaled, a bias below 2^-40 for the sample sizes here.
+std::size_t randomIndex(SplitMix64& random, std::size_t n)
+{
+    return std::min(n - 1, static_cast<std::size_t>(random.unit() * static_cast<double>(n)));
+}
 
-private:
-    std::uint64_t m_state;
-};
-
-double resampledMean(std::span<const double> values, Random& random)
+double resampledMean(std::span<const double> values, SplitMix64& random)
 {
     double sum = 0.0;
     for (std::size_t i = 0; i < values.size(); ++i)
-        sum += values[random.index(values.size())];
+        sum += values[randomIndex(random, values.size())];
     return sum / static_cast<double>(values.size());
 }
 
@@ -86,7 +68,7 @@ Interval bootstrapInterval(
     out.method = IntervalMethod::Bootstrap;
     if (a.size() < 2 || (withB && b.size() < 2) || options.resamples < 1)
         return out;
-    Random random(options.seed);
+    SplitMix64 random(options.seed);
     std::vector<double> statistics;
     statistics.reserve(static_cast<std::size_t>(options.resamples));
     for (int i = 0; i < options.resamples; ++i) {

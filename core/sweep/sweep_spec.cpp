@@ -4,6 +4,7 @@
 #include "core/train/train_config.h"
 #include "core/train/trainer_schema.h"
 #include "core/util/error.h"
+#include "core/util/splitmix64.h"
 #include "core/util/yaml_json.h"
 
 #include <algorithm>
@@ -37,26 +38,6 @@ std::string show(const json& value)
 {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
-
-// SplitMix64 (Steele, Lea and Flood): a generator whose output is fixed by its definition, so a sweep's
-// draws are the same on every machine and in every version.
-class SplitMix64 {
-public:
-    explicit SplitMix64(std::uint64_t seed)
-        : m_state(seed)
-    { }
-    std::uint64_t next()
-    {
-        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; } // [0, 1)
-
-private:
-    std::uint64_t m_state;
-};
 
 class Reader {
 public:

@@ -26,6 +26,7 @@
 #include "core/model/causal_lm.h"
 #include "core/model/linear.h"
 #include "core/util/error.h"
+#include "core/util/splitmix64.h"
 
 #include <ATen/ATen.h>
 
@@ -49,32 +50,6 @@ std::int64_t layerOf(const std::string& name)
         return std::stoll(m[1].str());
     return -1;
 }
-
-// SplitMix64 (Steele, Lea and Flood): a small generator whose output is the
-// same on every platform, unlike the standard distributions.
-class SplitMix64 {
-public:
-    explicit SplitMix64(std::uint64_t seed)
-        : m_state(seed)
-    { }
-
-    std::uint64_t next()
-    {
-        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-
-    // Uniform in [0, 1).
-    double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
-    // Uniform in [0, n); the modulo bias is below 2^-40 for the counts here.
-    std::uint64_t below(std::uint64_t n) { return next() % n; }
-
-private:
-    std::uint64_t m_state;
-};
 
 class HftAdapter final : public Adapter {
 public:
@@ -166,12 +141,13 @@ private:
             const double exact = m_ratio * static_cast<double>(members.size());
             auto count = static_cast<std::size_t>(std::floor(exact + 1e-9));
             const double fraction = exact - static_cast<double>(count);
-            if (fraction > 1e-9 && rng.uniform() < fraction)
+            if (fraction > 1e-9 && rng.unit() < fraction)
                 ++count;
             count = std::clamp<std::size_t>(count, 1, members.size());
             std::vector<std::size_t> order = members;
             for (std::size_t i = 0; i < count; ++i) { // partial Fisher-Yates
-                const std::size_t j = i + static_cast<std::size_t>(rng.below(order.size() - i));
+                // Uniform in [i, size): the modulo bias is below 2^-40 for the counts here.
+                const std::size_t j = i + static_cast<std::size_t>(rng.next() % (order.size() - i));
                 std::swap(order[i], order[j]);
                 train[order[i]] = true;
             }
