@@ -71,35 +71,42 @@ void DemoMeasures::measure(const RunRecord& run, DemoRun& row)
     row.referenceKl = reference.kl;
     row.distinct2 = distinct2(*tuned);
     if (m_tasks) {
-        row.evaluation = evaluate(*tuned);
+        row.evaluation = flatEvaluation(evaluate(*tuned));
         // Where the run started from another run's model, that model is its "before".
         if (modelDir == m_modelDir) {
-            row.evaluationBase = baseEvaluation(m_modelDir, *m_base);
+            row.evaluationBase = flatEvaluation(baseEvaluation(m_modelDir, *m_base));
         } else {
             const std::unique_ptr<CausalLM> start = loadCausalLM(modelDir);
-            row.evaluationBase = baseEvaluation(modelDir, *start);
+            row.evaluationBase = flatEvaluation(baseEvaluation(modelDir, *start));
         }
     }
 }
 
-std::map<std::string, double> DemoMeasures::evaluate(const CausalLM& model) const
+json DemoMeasures::evaluate(const CausalLM& model) const
 {
-    std::map<std::string, double> out;
-    for (const EvalTaskResult& r : evaluateTasks(model, *m_tokenizer, *m_tasks)) {
-        for (const auto& [metric, value] : r.metrics)
-            out[r.name + "/" + metric] = value;
-    }
-    return out;
+    return evaluationJson(evaluateTasks(model, *m_tokenizer, *m_tasks));
 }
 
-std::map<std::string, double> DemoMeasures::baseEvaluation(const fs::path& modelDir, const CausalLM& base)
+json DemoMeasures::baseEvaluation(const fs::path& modelDir, const CausalLM& base)
 {
     const std::string key = evaluationCacheKey(modelDir, *m_tasks, {});
-    if (const auto cached = loadCachedEvaluation(m_workspace.root(), key))
-        return cached->get<std::map<std::string, double>>();
-    const std::map<std::string, double> values = evaluate(base);
+    if (auto cached = loadCachedEvaluation(m_workspace.root(), key))
+        return std::move(*cached);
+    json values = evaluate(base);
     storeCachedEvaluation(m_workspace.root(), key, values);
     return values;
+}
+
+std::map<std::string, double> flatEvaluation(const json& evaluation)
+{
+    std::map<std::string, double> out;
+    for (const auto& [task, metrics] : evaluation.at("tasks").items()) {
+        for (const auto& [metric, value] : metrics.items()) {
+            if (metric != "n" && value.is_number())
+                out[task + "/" + metric] = value.get<double>();
+        }
+    }
+    return out;
 }
 
 ForgettingResult DemoMeasures::score(const CausalLM& tuned, const std::string& file)

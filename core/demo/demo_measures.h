@@ -44,9 +44,11 @@ public:
     bool hasEvaluationTasks() const { return m_tasks != nullptr; }
 
 private:
-    std::map<std::string, double> evaluate(const CausalLM& model) const;
-    // The tasks' results of the model a run started from, cached in the workspace (evaluationCacheKey).
-    std::map<std::string, double> baseEvaluation(const std::filesystem::path& modelDir, const CausalLM& base);
+    // The tasks' results as `tunebench-cli evaluate` prints them ({"tasks": {NAME: {METRIC: value}}}).
+    nlohmann::json evaluate(const CausalLM& model) const;
+    // The tasks' results of the model a run started from, cached in the workspace as `evaluate --run` caches
+    // its base model's (evaluationCacheKey): computed once per model folder.
+    nlohmann::json baseEvaluation(const std::filesystem::path& modelDir, const CausalLM& base);
 
     ForgettingResult score(const CausalLM& tuned, const std::string& file);
     double distinct2(const CausalLM& tuned);
@@ -60,6 +62,9 @@ private:
     std::unique_ptr<Tokenizer> m_tokenizer;
     std::unique_ptr<EvalTaskFile> m_tasks;
 };
+
+// {"tasks": {NAME: {"n", METRIC: value}}} as "NAME/METRIC" -> value (the count left out).
+std::map<std::string, double> flatEvaluation(const nlohmann::json& evaluation);
 
 // Measures are cached (RunManifest) under this key: the demo version and the run.
 std::string measuresKey(std::int64_t runId);

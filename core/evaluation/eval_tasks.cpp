@@ -2,6 +2,7 @@
 
 #include "core/util/error.h"
 #include "core/util/sha256.h"
+#include "core/util/text.h"
 #include "core/util/yaml_json.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -19,15 +20,6 @@ namespace fs = std::filesystem;
 namespace tunebench {
 
 namespace {
-
-std::string trimmed(const std::string& s)
-{
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos)
-        return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
 
 std::string readFile(const fs::path& path, const std::string& what)
 {

@@ -304,20 +304,7 @@ void writeEvaluationDeltas(
 std::string evaluationCacheKey(const fs::path& modelDir, const EvalTaskFile& file, const EvalOptions& options)
 {
     Sha256 h;
-    std::error_code ec;
-    const fs::path canonical = fs::weakly_canonical(modelDir, ec);
-    h.update("model " + (ec ? modelDir.string() : canonical.string()) + "\n");
-    std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(modelDir, ec)) {
-        if (!entry.is_regular_file())
-            continue;
-        const auto time = entry.last_write_time().time_since_epoch().count();
-        files.push_back(entry.path().filename().string() + " " + std::to_string(entry.file_size()) + " "
-            + std::to_string(static_cast<long long>(time)));
-    }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files)
-        h.update(f + "\n");
+    hashFolderListing(h, modelDir);
     h.update("tasks " + file.contentHash + "\nlimit " + std::to_string(options.limit) + "\nseed "
         + std::to_string(options.seed) + "\nmax_length " + std::to_string(options.maxLength) + "\nversion 1\n");
     return h.hexDigest();

@@ -5,6 +5,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
 #include "core/util/sha256.h"
+#include "core/util/text.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -21,15 +22,6 @@ namespace fs = std::filesystem;
 namespace tunebench {
 
 namespace {
-
-std::string trimmed(const std::string& s)
-{
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos)
-        return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
 
 std::string stringField(const nlohmann::json& record, const char* field, const std::string& where)
 {
@@ -281,20 +273,7 @@ ForgettingResult measureForgetting(const ModelSelector& models, const Tokenizer&
 std::string forgettingCacheKey(const fs::path& modelDir, const ReferenceSet& set, std::int64_t maxLength)
 {
     Sha256 h;
-    std::error_code ec;
-    const fs::path canonical = fs::weakly_canonical(modelDir, ec);
-    h.update("model " + (ec ? modelDir.string() : canonical.string()) + "\n");
-    std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(modelDir, ec)) {
-        if (!entry.is_regular_file())
-            continue;
-        const auto time = entry.last_write_time().time_since_epoch().count();
-        files.push_back(entry.path().filename().string() + " " + std::to_string(entry.file_size()) + " "
-            + std::to_string(static_cast<long long>(time)));
-    }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files)
-        h.update(f + "\n");
+    hashFolderListing(h, modelDir);
     h.update("reference " + set.contentHash + "\nmax_length " + std::to_string(maxLength) + "\nversion 1\n");
     return h.hexDigest();
 }

@@ -1,7 +1,9 @@
 #include "core/util/sha256.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <vector>
 
 namespace tunebench {
 
@@ -168,6 +170,25 @@ std::string sha256Hex(std::string_view bytes)
     Sha256 h;
     h.update(bytes);
     return h.hexDigest();
+}
+
+void hashFolderListing(Sha256& h, const std::filesystem::path& folder)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path canonical = fs::weakly_canonical(folder, ec);
+    h.update("model " + (ec ? folder.string() : canonical.string()) + "\n");
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+        if (!entry.is_regular_file())
+            continue;
+        const auto time = entry.last_write_time().time_since_epoch().count();
+        files.push_back(entry.path().filename().string() + " " + std::to_string(entry.file_size()) + " "
+            + std::to_string(static_cast<long long>(time)));
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files)
+        h.update(f + "\n");
 }
 
 } // namespace tunebench

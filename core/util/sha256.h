@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,10 @@ private:
 };
 
 std::string sha256Hex(std::string_view bytes);
+
+// Feeds a folder's identity into h: its canonical path, then each regular file's name, size and modification
+// time in name order. What cache keys of results computed from a model folder use, so that a folder written
+// again (a new export, a retrained model) is a new key without reading its weights.
+void hashFolderListing(Sha256& h, const std::filesystem::path& folder);
 
 } // namespace tunebench

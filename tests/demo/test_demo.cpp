@@ -2,6 +2,7 @@
 // line's shape, the table, every preset's row, the model cached and finished
 // runs reused on a second call, and bad presets refused with file and field.
 
+#include "core/evaluation/evaluate.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -222,6 +223,15 @@ private Q_SLOTS:
         QVERIFY(!target.empty());
         QCOMPARE(target.back().value, full.value("target_loss").toDouble());
         QCOMPARE(query.series(*id, "diversity/distinct_2").back().value, full.value("distinct_2").toDouble());
+        // The demo model's evaluation is cached in the form `evaluate --run` reads back, so it is computed once,
+        // not again for every run.
+        const QDir cache(m_ws + "/cache/evaluation");
+        const QStringList entries = cache.entryList({ "*.json" }, QDir::Files);
+        QVERIFY2(!entries.isEmpty(), qPrintable(cache.path()));
+        for (const QString& e : entries) {
+            const QString key = e.chopped(5);
+            QVERIFY2(tunebench::loadCachedEvaluation(m_ws.toStdString(), key.toStdString()), qPrintable(e));
+        }
     }
 
     void mergePresets()
