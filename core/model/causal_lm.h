@@ -127,6 +127,12 @@ public:
     void setRequiresGrad(bool requiresGrad);
     std::int64_t parameterCount() const;
 
+    // Activation checkpointing per decoder layer (checkpointing.h) in forwards that record
+    // autograd and use no KV cache: memory for activations falls from every layer's to one
+    // layer's plus the layer inputs, for one more forward of each layer during backward.
+    void setGradientCheckpointing(bool on) { m_gradientCheckpointing = on; }
+    bool gradientCheckpointing() const { return m_gradientCheckpointing; }
+
 protected:
     explicit CausalLM(ModelConfig config);
 
@@ -177,6 +183,7 @@ private:
     std::vector<std::unique_ptr<Linear>> m_linears;
     std::shared_ptr<const InputPrefixHook> m_inputPrefix;
     std::shared_ptr<const AttentionPrefixHook> m_attentionPrefix;
+    bool m_gradientCheckpointing = false;
 };
 
 // Builds the architecture config.architecture names, taking every parameter

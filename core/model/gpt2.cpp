@@ -1,6 +1,7 @@
 #include "core/model/gpt2.h"
 
 #include "core/model/attention.h"
+#include "core/model/checkpointing.h"
 #include "core/model/kv_cache.h"
 #include "core/model/layers.h"
 #include "core/util/error.h"
@@ -66,19 +67,27 @@ ForwardOutput Gpt2Model::forward(const ForwardInput& input) const
 
     for (std::int64_t i = 0; i < c.numLayers; ++i) {
         const Layer& layer = *m_layers[static_cast<std::size_t>(i)];
-        const at::Tensor a = layerNorm(x, layer.ln1Weight, layer.ln1Bias, c.normEps);
-        const auto qkv = layer.qkv->forward(a).split(c.hiddenSize, -1); // 3 x [B, T, H]
-        auto toHeads = [&](const at::Tensor& t) { return t.view({ batch, tokens, heads, headDim }).transpose(1, 2); };
-        at::Tensor q = toHeads(qkv[0]); // [B, heads, N, D]
-        at::Tensor k = toHeads(qkv[1]);
-        at::Tensor v = toHeads(qkv[2]);
-        std::tie(k, v) = attentionKeysValues(p, i, k, v, input.cache); // [B, heads, S, D]
-        double scale = c.scaleAttnWeights ? 1.0 / std::sqrt(static_cast<double>(headDim)) : 1.0;
-        if (c.scaleAttnByInverseLayerIdx)
-            scale /= static_cast<double>(i + 1);
-        x = x + layer.attnProj->forward(groupedAttention(q, k, v, allowed, scale));
-        const at::Tensor m = layerNorm(x, layer.ln2Weight, layer.ln2Bias, c.normEps);
-        x = x + layer.mlpProj->forward(activation(layer.fc->forward(m), c.hiddenAct));
+        // Captured by value: a checkpointed layer runs again during backward, after this
+        // forward has returned.
+        const LayerFunction decoderLayer = [this, i, &layer, allowed = allowed, p, cache = input.cache, batch, heads,
+                                               headDim](const at::Tensor& h) {
+            const ModelConfig& cfg = config();
+            const std::int64_t n = h.size(1);
+            const at::Tensor a = layerNorm(h, layer.ln1Weight, layer.ln1Bias, cfg.normEps);
+            const auto qkv = layer.qkv->forward(a).split(cfg.hiddenSize, -1); // 3 x [B, T, H]
+            auto toHeads = [&](const at::Tensor& t) { return t.view({ batch, n, heads, headDim }).transpose(1, 2); };
+            at::Tensor q = toHeads(qkv[0]); // [B, heads, N, D]
+            at::Tensor k = toHeads(qkv[1]);
+            at::Tensor v = toHeads(qkv[2]);
+            std::tie(k, v) = attentionKeysValues(p, i, k, v, cache); // [B, heads, S, D]
+            double scale = cfg.scaleAttnWeights ? 1.0 / std::sqrt(static_cast<double>(headDim)) : 1.0;
+            if (cfg.scaleAttnByInverseLayerIdx)
+                scale /= static_cast<double>(i + 1);
+            const at::Tensor y = h + layer.attnProj->forward(groupedAttention(q, k, v, allowed, scale));
+            const at::Tensor m = layerNorm(y, layer.ln2Weight, layer.ln2Bias, cfg.normEps);
+            return y + layer.mlpProj->forward(activation(layer.fc->forward(m), cfg.hiddenAct));
+        };
+        x = gradientCheckpointing() && !input.cache ? checkpointedLayer(decoderLayer, x) : decoderLayer(x);
         if (input.outputHiddenStates && i + 1 < c.numLayers)
             out.hiddenStates.push_back(callerTokens(p, x));
     }

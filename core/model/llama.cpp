@@ -1,6 +1,7 @@
 #include "core/model/llama.h"
 
 #include "core/model/attention.h"
+#include "core/model/checkpointing.h"
 #include "core/model/kv_cache.h"
 #include "core/model/layers.h"
 
@@ -96,9 +97,17 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
         }
         const at::Tensor& allowed = sliding ? windowMask : fullMask;
 
-        x = x + attention(i, layer, rmsNorm(x, layer.inputNorm, c.normEps), cos, sin, allowed, p, input.cache);
-        const at::Tensor n = rmsNorm(x, layer.postAttentionNorm, c.normEps);
-        x = x + layer.down->forward(activation(layer.gate->forward(n), c.hiddenAct) * layer.up->forward(n));
+        // Captured by value: a checkpointed layer runs again during backward, after this
+        // forward has returned.
+        const LayerFunction decoderLayer = [this, i, &layer, cos = cos, sin = sin, allowed = allowed, p,
+                                               cache = input.cache](const at::Tensor& h) {
+            const ModelConfig& cfg = config();
+            const at::Tensor a
+                = h + attention(i, layer, rmsNorm(h, layer.inputNorm, cfg.normEps), cos, sin, allowed, p, cache);
+            const at::Tensor m = rmsNorm(a, layer.postAttentionNorm, cfg.normEps);
+            return a + layer.down->forward(activation(layer.gate->forward(m), cfg.hiddenAct) * layer.up->forward(m));
+        };
+        x = gradientCheckpointing() && !input.cache ? checkpointedLayer(decoderLayer, x) : decoderLayer(x);
         if (input.outputHiddenStates && i + 1 < c.numLayers)
             out.hiddenStates.push_back(callerTokens(p, x));
     }

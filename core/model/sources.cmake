@@ -20,4 +20,5 @@ list(APPEND torch_sources
   model/model_writer.cpp
   model/sampling.cpp
   model/generate.cpp
+  model/checkpointing.cpp
 )

@@ -51,6 +51,9 @@ const ParameterSchema& trainerParameterSchema()
         { "train_on_prompt", { "train_on_inputs" }, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens" },
         { "packing", {}, Type::Boolean, false, {}, {}, {},
             "pack short examples into rows of cutoff_len tokens (each still attends only to itself)" },
+        { "gradient_checkpointing", {}, Type::Boolean, false, {}, {}, {},
+            "keep only each decoder layer's input and run the layer again in backward: less activation memory, "
+            "about one more forward per step" },
         { "val_size", {}, Type::Number, 0.0, 0.0, 0.9, {}, "share of the data held out for evaluation" },
         { "eval_steps", {}, Type::Integer, 0, 0, {}, {}, "evaluate every N steps; 0: each epoch" },
         { "logging_steps", {}, Type::Integer, 1, 1, {}, {}, "log every N steps" },
@@ -237,6 +240,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.cutoffLen = t["cutoff_len"];
     c.trainOnPrompt = t["train_on_prompt"];
     c.packing = t["packing"];
+    c.gradientCheckpointing = t["gradient_checkpointing"];
     c.valSize = t["val_size"];
     c.evalSteps = t["eval_steps"];
     c.loggingSteps = t["logging_steps"];
@@ -353,6 +357,7 @@ nlohmann::json TrainConfig::toJson() const
         { "cutoff_len", cutoffLen },
         { "train_on_prompt", trainOnPrompt },
         { "packing", packing },
+        { "gradient_checkpointing", gradientCheckpointing },
         { "val_size", valSize },
         { "eval_steps", evalSteps },
         { "logging_steps", loggingSteps },

@@ -18,7 +18,7 @@ class PluginRegistry;
 //   method), objective, learning_rate, num_train_epochs, max_steps,
 //   per_device_train_batch_size, gradient_accumulation_steps, lr_scheduler_type,
 //   warmup_ratio, warmup_steps, weight_decay, max_grad_norm, optim, adam_beta1,
-//   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, packing, val_size,
+//   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, packing, gradient_checkpointing, val_size,
 //   eval_steps, logging_steps, save_steps, save_total_limit,
 //   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
 //   device, mixed_precision, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
@@ -57,6 +57,7 @@ struct TrainConfig {
     std::int64_t cutoffLen = 1024;
     bool trainOnPrompt = false;
     bool packing = false; // short examples share rows of cutoff_len tokens (kept apart by attention)
+    bool gradientCheckpointing = false; // activation checkpointing per decoder layer (CausalLM)
     double valSize = 0.0; // share of the data held out for evaluation
     std::int64_t evalSteps = 0; // 0: evaluate at the end of each epoch (when val_size > 0)
     std::int64_t loggingSteps = 1;

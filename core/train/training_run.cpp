@@ -94,6 +94,7 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     LoadOptions load;
     load.device = at::Device(c.device);
     m_model = loadCausalLM(c.model, load);
+    m_model->setGradientCheckpointing(c.gradientCheckpointing);
     m_deviceType = m_model->device().type();
     m_tokenizer = std::make_unique<Tokenizer>(Tokenizer::fromFolder(c.model));
     if (auto t = ChatTemplate::fromFolderIfPresent(c.model))

@@ -37,3 +37,4 @@ tunebench_add_test(test_model_folder SOURCES model/test_model_folder.cpp LABELS 
 tunebench_add_test(test_model_cli SOURCES model/test_model_cli.cpp LABELS integration LIBRARIES tunebench_core TORCH)
 add_dependencies(test_model_cli tunebench-cli)
 tunebench_add_test(bench_model SOURCES model/bench_model.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 600)
+tunebench_add_test(test_checkpointing SOURCES model/test_checkpointing.cpp LABELS unit LIBRARIES tunebench_core TORCH)

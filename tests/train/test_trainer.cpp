@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
 
 using namespace tunebench;
@@ -134,6 +135,39 @@ private Q_SLOTS:
                     && (name.find(".lora_A.weight") != std::string::npos
                         || name.find(".lora_B.weight") != std::string::npos),
                 name.c_str());
+    }
+
+    // gradient_checkpointing reruns each decoder layer in backward: the run is the same run
+    // (LoRA's dropout included, whose masks the rerun must draw again), step for step.
+    void gradientCheckpointingTrainsTheSameRun_data()
+    {
+        QTest::addColumn<QString>("adapter");
+        QTest::newRow("full") << "full";
+        QTest::newRow("lora with dropout") << "lora";
+    }
+
+    void gradientCheckpointingTrainsTheSameRun()
+    {
+        QFETCH(QString, adapter);
+        json config = baseConfig();
+        config["adapter"] = adapter.toStdString();
+        if (adapter == "lora") {
+            config["lora_dropout"] = 0.2;
+            config["target_modules"] = "all-linear";
+        }
+        config["max_steps"] = 5;
+        const fs::path root = fs::path(m_dir.path().toStdString()) / ("checkpointing-" + adapter.toStdString());
+        const Run plain = train(config, root / "plain");
+        config["gradient_checkpointing"] = true;
+        const Run checkpointed = train(config, root / "checkpointed");
+        QCOMPARE(checkpointed.losses.size(), plain.losses.size());
+        for (std::size_t i = 0; i < plain.losses.size(); ++i)
+            QVERIFY2(std::abs(checkpointed.losses[i] - plain.losses[i]) <= 1e-5 * std::abs(plain.losses[i]),
+                qPrintable(QString("step %1: %2 vs %3")
+                               .arg(i + 1)
+                               .arg(checkpointed.losses[i], 0, 'g', 17)
+                               .arg(plain.losses[i], 0, 'g', 17)));
+        QVERIFY(plain.losses.back() < plain.losses.front());
     }
 
     // Chain of LoRA changes its tensors between steps (afterStep) and keeps the
