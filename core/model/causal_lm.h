@@ -37,6 +37,11 @@ struct ForwardInput {
     bool lastPositionOnly = false;
     // Also ForwardOutput::lastVirtualLogits, for a loss on the caller's first token.
     bool outputLastVirtualLogits = false;
+    // Leave ForwardOutput::logits undefined and hand over the final hidden states and the
+    // output layer's weight instead, for a loss that makes the logits a chunk at a time
+    // (linear_cross_entropy.h). Only where the output layer is a plain product with one
+    // weight (no adapter hook on it); otherwise the logits are computed as usual.
+    bool deferLogits = false;
     // [B, T] int64, for a new sequence only (no cached positions): several
     // sequences in one row. A token attends to earlier tokens of its own
     // segment and of segment 0 (a prefix they share); virtual tokens count as
@@ -57,6 +62,10 @@ struct ForwardOutput {
     // the caller's first token. PEFT's prompt tuning labels only the virtual
     // positions -100, so its loss counts this prediction. Undefined otherwise.
     at::Tensor lastVirtualLogits;
+    // With ForwardInput::deferLogits honoured: the last hidden states [B, T, H] (after the
+    // final norm, the caller's tokens) and the output layer's weight [V, H], logits = h W^T.
+    at::Tensor finalHidden;
+    at::Tensor headWeight;
 };
 
 // What a ParameterSource is asked for, so a random initialiser can choose a

@@ -121,6 +121,11 @@ ForwardOutput LlamaModel::forward(const ForwardInput& input) const
         out.hiddenStates.push_back(x);
     if (input.lastPositionOnly)
         x = x.narrow(1, x.size(1) - 1, 1);
+    if (input.deferLogits && (!m_lmHead || (!m_lmHead->hook() && !m_lmHead->hasBias()))) {
+        out.finalHidden = x;
+        out.headWeight = m_lmHead ? m_lmHead->weightOutIn() : m_embed;
+        return out;
+    }
     out.logits = m_lmHead ? m_lmHead->forward(x) : at::linear(x, m_embed); // [B, T, V]
     return out;
 }

@@ -21,4 +21,5 @@ list(APPEND torch_sources
   model/sampling.cpp
   model/generate.cpp
   model/checkpointing.cpp
+  model/linear_cross_entropy.cpp
 )

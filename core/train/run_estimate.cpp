@@ -6,6 +6,7 @@
 #include "core/method/parameter_schema.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
+#include "core/model/linear_cross_entropy.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_weights.h"
 #include "core/tokenizer/chat_template.h"
@@ -98,7 +99,18 @@ MemorySettings MemorySettings::fromConfig(const TrainConfig& config)
     s.sgdMomentum = config.sgdMomentum;
     s.precomputeRefLogProbs = config.precomputeRefLogProbs;
     s.packing = config.packing;
+    s.gradientCheckpointing = config.gradientCheckpointing;
+    s.lossChunkTokens = lossChunkFor(config.objective, config.objectiveParams);
     return s;
+}
+
+std::int64_t MemorySettings::lossChunkFor(const std::string& objective, const nlohmann::json& objectiveParams)
+{
+    if (objective != "sft")
+        return -1;
+    const auto it = objectiveParams.find("loss_chunk_tokens");
+    return it != objectiveParams.end() && it->is_number_integer() ? std::max<std::int64_t>(it->get<std::int64_t>(), 0)
+                                                                  : 0;
 }
 
 std::int64_t MemorySettings::effectiveSequenceLen() const
@@ -156,9 +168,22 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     // Saved for backward, float32, per token and layer: norm inputs, q/k/v,
     // attention output and o_proj input (about 8 H), the MLP's gate, up,
     // activation and down input (about 3 I); per layer the attention scores
-    // and probabilities (2 x heads x S x S); the logits and their gradient (2 V).
-    m.activations = sequences * s * (layers * (8.0 * h + 3.0 * inter) + 2.0 * vocab) * f32
-        + sequences * layers * heads * s * s * 2.0 * f32;
+    // and probabilities (2 x heads x S x S). With gradient checkpointing only
+    // each layer's input (H) is kept, and one layer's activations exist while
+    // backward runs it again.
+    const double tokens = sequences * s;
+    const double layerActivations = tokens * (8.0 * h + 3.0 * inter) * f32 + sequences * heads * s * s * 2.0 * f32;
+    m.activations
+        = settings.gradientCheckpointing ? layers * tokens * h * f32 + layerActivations : layers * layerActivations;
+    // The logits and their gradient (2 V per token); a chunked loss holds one chunk's logits and their
+    // gradient at a time, with the gradient of the hidden states (H per token).
+    const std::int64_t chunk = settings.lossChunkTokens < 0 ? 0
+        : settings.lossChunkTokens > 0                      ? settings.lossChunkTokens
+                                                            : crossEntropyChunkTokens(c.vocabSize);
+    if (chunk > 0 && tokens > static_cast<double>(chunk))
+        m.activations += (2.0 * vocab * static_cast<double>(chunk) + tokens * h) * f32;
+    else
+        m.activations += tokens * 2.0 * vocab * f32;
     return m;
 }
 
@@ -232,6 +257,8 @@ nlohmann::json toJson(const RunEstimate& e)
         { "memory_settings",
             { { "per_device_train_batch_size", e.settings.batchSize }, { "cutoff_len", e.settings.cutoffLen },
                 { "sequence_len", e.settings.effectiveSequenceLen() }, { "packing", e.settings.packing },
+                { "gradient_checkpointing", e.settings.gradientCheckpointing },
+                { "loss_chunk_tokens", e.settings.lossChunkTokens },
                 { "sequences_per_batch", e.settings.batchSize * (e.count.pairwise ? 2 : 1) },
                 { "optim", e.settings.optim }, { "sgd_momentum", e.settings.sgdMomentum },
                 { "precompute_ref_log_probs", e.settings.precomputeRefLogProbs },

@@ -80,6 +80,12 @@ struct MemorySettings {
     // filled it. Never more than cutoffLen.
     std::int64_t sequenceLen = 0;
     std::int64_t effectiveSequenceLen() const;
+    bool gradientCheckpointing = false; // only each layer's input is kept, plus one layer's rerun
+    // The objective's chunked loss (SFT's loss_chunk_tokens): -1 when the loss makes all logits at once,
+    // 0 for the automatic chunk (crossEntropyChunkTokens), else the chunk in tokens.
+    std::int64_t lossChunkTokens = -1;
+    // lossChunkTokens for an objective and its parameters (resolved or not).
+    static std::int64_t lossChunkFor(const std::string& objective, const nlohmann::json& objectiveParams);
 
     static MemorySettings fromConfig(const TrainConfig& config);
 };

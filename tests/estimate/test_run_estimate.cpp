@@ -373,6 +373,45 @@ private Q_SLOTS:
         QCOMPARE(m.total(), m.weights + m.gradients + m.optimizer + m.reference + m.activations);
     }
 
+    // gradient_checkpointing keeps each layer's input and one layer's activations; a chunked loss one chunk's
+    // logits and the hidden states' gradient. Tiny model, batch 4, S = 64 (256 tokens): one layer's activations
+    // 256·(8H + 3I)·4 + 4·heads·S²·2·4 = 983040; logits 256·2V·4 = 540672.
+    void memorySavers_data()
+    {
+        QTest::addColumn<bool>("checkpointing");
+        QTest::addColumn<qint64>("chunk");
+        QTest::addColumn<double>("activations");
+        QTest::newRow("neither") << false << qint64(-1) << 2506752.0;
+        QTest::newRow("checkpointing: L·256·H·4 + one layer + logits")
+            << true << qint64(-1) << 2.0 * 256 * 32 * 4 + 983040 + 540672;
+        QTest::newRow("chunks of 16: 16·2V·4 + 256·H·4") << false << qint64(16) << 2.0 * 983040 + 33792 + 32768;
+        QTest::newRow("both") << true << qint64(16) << 65536.0 + 983040 + 33792 + 32768;
+        QTest::newRow("automatic chunk larger than the batch") << false << qint64(0) << 2506752.0;
+    }
+
+    void memorySavers()
+    {
+        QFETCH(bool, checkpointing);
+        QFETCH(qint64, chunk);
+        QFETCH(double, activations);
+        TrainableCount count;
+        count.total = kTinyParameters;
+        count.trainable = 2112;
+        MemorySettings settings;
+        settings.batchSize = 4;
+        settings.cutoffLen = 64;
+        settings.gradientCheckpointing = checkpointing;
+        settings.lossChunkTokens = chunk;
+        QCOMPARE(estimateMemory(tinyConfig(), count, settings).activations, activations);
+    }
+
+    void lossChunkOfObjectives()
+    {
+        QCOMPARE(MemorySettings::lossChunkFor("sft", nlohmann::json::object()), std::int64_t(0));
+        QCOMPARE(MemorySettings::lossChunkFor("sft", { { "loss_chunk_tokens", 512 } }), std::int64_t(512));
+        QCOMPARE(MemorySettings::lossChunkFor("dpo", { { "loss_chunk_tokens", 512 } }), std::int64_t(-1));
+    }
+
     // Activations follow the dataset's lengths, not cutoff_len: a dataset of short examples on a long cutoff_len
     // was estimated as if every example filled it.
     void sequenceLengthFromDataset_data()

@@ -38,3 +38,4 @@ tunebench_add_test(test_model_cli SOURCES model/test_model_cli.cpp LABELS integr
 add_dependencies(test_model_cli tunebench-cli)
 tunebench_add_test(bench_model SOURCES model/bench_model.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 600)
 tunebench_add_test(test_checkpointing SOURCES model/test_checkpointing.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+tunebench_add_test(test_linear_cross_entropy SOURCES model/test_linear_cross_entropy.cpp LABELS unit LIBRARIES tunebench_core TORCH)

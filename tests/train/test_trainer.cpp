@@ -170,6 +170,41 @@ private Q_SLOTS:
         QVERIFY(plain.losses.back() < plain.losses.front());
     }
 
+    // SFT's chunked loss (loss_chunk_tokens) makes the logits a few tokens at a time with their
+    // gradients: the same run as the loss over all logits at once, within float32 rounding.
+    void chunkedLossTrainsTheSameRun_data()
+    {
+        QTest::addColumn<QString>("adapter");
+        QTest::addColumn<double>("smoothing");
+        QTest::newRow("full (tied head trains)") << "full" << 0.0;
+        QTest::newRow("lora, label smoothing") << "lora" << 0.1;
+        QTest::newRow("prompt tuning (virtual first token)") << "prompt_tuning" << 0.0;
+    }
+
+    void chunkedLossTrainsTheSameRun()
+    {
+        QFETCH(QString, adapter);
+        QFETCH(double, smoothing);
+        json config = baseConfig();
+        config["adapter"] = adapter.toStdString();
+        if (adapter == "prompt_tuning")
+            config["num_virtual_tokens"] = 3;
+        config["label_smoothing"] = smoothing;
+        config["max_steps"] = 5;
+        const fs::path root = fs::path(m_dir.path().toStdString()) / ("chunked-" + adapter.toStdString());
+        const Run plain = train(config, root / "plain");
+        config["loss_chunk_tokens"] = 5;
+        const Run chunked = train(config, root / "chunked");
+        QCOMPARE(chunked.losses.size(), plain.losses.size());
+        for (std::size_t i = 0; i < plain.losses.size(); ++i)
+            QVERIFY2(std::abs(chunked.losses[i] - plain.losses[i]) <= 1e-5 * std::abs(plain.losses[i]),
+                qPrintable(QString("step %1: %2 vs %3")
+                               .arg(i + 1)
+                               .arg(chunked.losses[i], 0, 'g', 17)
+                               .arg(plain.losses[i], 0, 'g', 17)));
+        QVERIFY(plain.losses.back() < plain.losses.front());
+    }
+
     // Chain of LoRA changes its tensors between steps (afterStep) and keeps the
     // finished links and the link index in its state: a run stopped between two
     // folds and resumed from its checkpoint gives the same losses.

@@ -368,6 +368,8 @@ EstimateInputs RunSetupForm::estimateInputs() const
     in.settings.sgdMomentum = training.value("sgd_momentum", 0.0);
     in.settings.precomputeRefLogProbs = training.value("precompute_ref_log_probs", false);
     in.settings.packing = training.value("packing", false);
+    in.settings.gradientCheckpointing = training.value("gradient_checkpointing", false);
+    in.settings.lossChunkTokens = MemorySettings::lossChunkFor(in.method.objective, in.method.objectiveParams);
     in.session = m_session;
     if (const QVariant dataset = m_datasetCombo->currentData();
         dataset.isValid() && dataset.typeId() != QMetaType::QString)
