@@ -255,13 +255,13 @@ PipelineSpec PipelineSpec::fromJson(const json& doc, const fs::path& file)
     if (p.name.empty())
         p.name = "pipeline";
 
-    const fs::path folder = file.parent_path();
+    std::error_code ec;
+    const fs::path folder = fs::absolute(file, ec).parent_path();
     if (!doc.contains("base"))
         r.fail("base", "is required: the run configuration the stages share, inline or the path of a run file");
     const json& base = doc["base"];
     if (base.is_string()) {
         const fs::path runFile = absolutePath(base.get<std::string>(), folder);
-        std::error_code ec;
         if (!fs::is_regular_file(runFile, ec))
             r.fail("base", "no run configuration file " + runFile.string());
         p.base = readYamlOrJsonFile(runFile);

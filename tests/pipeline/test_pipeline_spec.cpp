@@ -152,6 +152,19 @@ private Q_SLOTS:
             != read("a.yaml", base() + "stages:\n  - {dataset: task2.jsonl}\n").canonicalJson());
     }
 
+    // A file named relative to the working folder: its paths are still made absolute (a worker runs in its
+    // run folder).
+    void relativeFile()
+    {
+        write("rel.yaml", base() + "stages: [{dataset: task.jsonl}]\n");
+        const fs::path before = fs::current_path();
+        fs::current_path(m_root);
+        const PipelineSpec s = PipelineSpec::readFile("rel.yaml");
+        fs::current_path(before);
+        QCOMPARE(s.model, (m_root / "model").string());
+        QCOMPARE(s.stages[0].dataset, (m_root / "task.jsonl").string());
+    }
+
     void badFiles_data()
     {
         QTest::addColumn<QString>("text");
