@@ -7,3 +7,5 @@ add_dependencies(test_pipeline_spec tunebench-cli) # tunebench-cli builds every 
 tunebench_add_test(test_pipeline_cli SOURCES pipeline/test_pipeline_cli.cpp LABELS integration
                    LIBRARIES tunebench_core TORCH TIMEOUT 600)
 add_dependencies(test_pipeline_cli tunebench-cli)
+# The Pipelines page offscreen.
+tunebench_add_test(test_pipeline_page SOURCES pipeline/test_pipeline_page.cpp LABELS gui LIBRARIES tunebench_ui)
