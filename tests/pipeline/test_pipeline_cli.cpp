@@ -1,11 +1,10 @@
 // `tunebench-cli pipeline` on a tiny model: continued pretraining on raw text (clm), then a LoRA stage on
-// instructions from its merged result, then a stage continuing that stage's adapter (merge: false) with
-// replay. The pipeline process and the second stage's worker are killed with SIGKILL mid-stage; the same
-// command again runs only what is missing (stage 1 untouched, stage 2 resumed from its checkpoint, stage 3).
-// The lineage in the store, the forgetting matrix printed and stored (its measures recomputed here from the
+// instructions from its merged result (its matrix column: an evaluation task), then a stage continuing that stage's
+// adapter (merge: false) with replay. The pipeline process and the second stage's worker are killed with SIGKILL
+// mid-stage; the same command again runs only what is missing (stage 1 untouched, stage 2 resumed from its checkpoint,
+// stage 3). The lineage in the store, the forgetting matrix printed and stored (its measures recomputed here from the
 // stored rows), `pipeline list` and `pipeline show`, and SIGINT stopping a pipeline with exit 3.
 
-#include "core/pipeline/forgetting_matrix.h"
 #include "core/store/database.h"
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
@@ -89,6 +88,16 @@ private Q_SLOTS:
                            .dump()
                     << "\n";
         }
+        {
+            std::ofstream out(root / "where.jsonl");
+            const char* who[] = { "cat", "dog", "bird", "sun" };
+            for (int i = 0; i < 4; ++i)
+                out << json({ { "who", who[i] }, { "options", { "mat", "park", "tree", "hill" } }, { "gold", i } })
+                           .dump()
+                    << "\n";
+            std::ofstream(root / "tasks.yaml") << "tasks:\n  - {name: where, kind: multiple_choice, data: where.jsonl, "
+                                                  "prompt: 'the {who} is on the', choices: options, answer: gold}\n";
+        }
         m_file = m_dir.path() + "/pipeline.yaml";
         QVERIFY(writeTextFile(m_file,
             "name: tiny\n"
@@ -98,7 +107,7 @@ private Q_SLOTS:
             "held_out: 0.25\n"
             "stages:\n"
             "  - {name: domain, objective: clm, dataset: corpus.txt}\n"
-            "  - {name: task, dataset: task.jsonl, merge: true}\n"
+            "  - {name: task, dataset: task.jsonl, merge: true, evaluation: {tasks: tasks.yaml}}\n"
             "  - {name: more, dataset: task2.jsonl, merge: false, replay: {share: 0.5, seed: 4},\n"
             "     training: {max_steps: 6}}\n"));
         m_ws = m_dir.path() + "/ws";
@@ -176,7 +185,8 @@ private Q_SLOTS:
         QVERIFY2(out.contains(QString("stage 2 (task): run %1 resumed").arg(victim)), qPrintable(out));
         QVERIFY2(!out.contains("evaluating the base model"), qPrintable(out));
         QVERIFY2(out.contains(QRegularExpression("stage 3 \\(more\\): run \\d+ started")), qPrintable(out));
-        QVERIFY2(out.contains("forgetting matrix") && out.contains("after more") && out.contains("lower is better"),
+        QVERIFY2(out.contains("forgetting matrix") && out.contains("after more") && out.contains("lower is better")
+                && out.contains("higher is better") && out.contains("task/where acc"),
             qPrintable(out));
 
         // Lineage: stage 2 trains stage 1's merged model; stage 3 continues stage 2's adapter on its model.
@@ -221,35 +231,41 @@ private Q_SLOTS:
         QCOMPARE(s["stages"][2]["run"], json(r3.id));
         const json& rows = s["matrix"]["rows"];
         QCOMPARE(rows.size(), std::size_t(4));
-        ForgettingMatrix m;
-        for (std::size_t c = 0; c < 3; ++c) {
-            QCOMPARE(s["matrix"]["columns"][c]["metric"], json("eval_loss"));
-            m.columns.push_back({ s["matrix"]["columns"][c]["name"], c + 1, "eval_loss", false });
-        }
-        for (const json& row : rows) {
-            QCOMPARE(row.size(), std::size_t(3));
-            std::vector<double> v;
-            for (const json& x : row) {
-                QVERIFY(x.is_number() && std::isfinite(x.get<double>()) && x.get<double>() > 0);
-                v.push_back(x);
+        // Columns: stage 1's held-out loss, stage 2's evaluation task (acc), stage 3's held-out loss.
+        const json& columns = s["matrix"]["columns"];
+        QCOMPARE(columns.size(), std::size_t(3));
+        QCOMPARE(columns[0]["metric"], json("eval_loss"));
+        QCOMPARE(columns[1]["name"], json("task/where"));
+        QCOMPARE(columns[1]["metric"], json("acc"));
+        QCOMPARE(columns[1]["direction"], json("max"));
+        QCOMPARE(columns[2]["metric"], json("eval_loss"));
+        for (std::size_t j = 0; j < rows.size(); ++j) {
+            QCOMPARE(rows[j].size(), std::size_t(3));
+            for (std::size_t c = 0; c < 3; ++c) {
+                const double x = rows[j][c].get<double>();
+                QVERIFY(std::isfinite(x) && x >= 0 && (c != 1 || x <= 1));
             }
-            m.rows.push_back(v);
+            // Four records: an accuracy is a multiple of 1/4.
+            QCOMPARE(std::fmod(rows[j][1].get<double>() * 4, 1.0), 0.0);
         }
         const auto R = [&](int j, int c) { return rows[j][c].get<double>(); };
-        const double acc = (R(3, 0) + R(3, 1) + R(3, 2)) / 3;
-        const double bwt = (-(R(3, 0) - R(1, 0)) - (R(3, 1) - R(2, 1))) / 2;
-        const double forgetting = ((R(3, 0) - std::min(R(1, 0), R(2, 0))) + (R(3, 1) - std::min(R(1, 1), R(2, 1)))) / 2;
-        const double fwt = (-(R(1, 1) - R(0, 1)) - (R(2, 2) - R(0, 2))) / 2;
         const json& measures = s["measures"];
-        QCOMPARE(measures.size(), std::size_t(1));
-        QCOMPARE(measures[0]["direction"], json("min"));
-        QVERIFY(std::abs(measures[0]["average"].get<double>() - acc) < 1e-12);
-        QVERIFY(std::abs(measures[0]["bwt"].get<double>() - bwt) < 1e-12);
-        QVERIFY(std::abs(measures[0]["forgetting"].get<double>() - forgetting) < 1e-12);
-        QVERIFY(std::abs(measures[0]["fwt"].get<double>() - fwt) < 1e-12);
-        // Training on a stage's data lowers that stage's held-out loss below the base model's.
+        QCOMPARE(measures.size(), std::size_t(2));
+        QCOMPARE(measures[0]["direction"], json("max"));
+        QCOMPARE(measures[1]["direction"], json("min"));
+        const auto near = [](const json& got, double want) { return std::abs(got.get<double>() - want) < 1e-12; };
+        // Accuracy (column 1, stage 2): A = R31; BWT = R31 - R21; forgetting = max(R11, R21) - R31; FWT = R11 - R01.
+        QVERIFY(near(measures[0]["average"], R(3, 1)));
+        QVERIFY(near(measures[0]["bwt"], R(3, 1) - R(2, 1)));
+        QVERIFY(near(measures[0]["forgetting"], std::max(R(1, 1), R(2, 1)) - R(3, 1)));
+        QVERIFY(near(measures[0]["fwt"], R(1, 1) - R(0, 1)));
+        // Losses (columns 0 and 2, stages 1 and 3), negated for the transfers and forgetting.
+        QVERIFY(near(measures[1]["average"], (R(3, 0) + R(3, 2)) / 2));
+        QVERIFY(near(measures[1]["bwt"], -(R(3, 0) - R(1, 0))));
+        QVERIFY(near(measures[1]["forgetting"], R(3, 0) - std::min(R(1, 0), R(2, 0))));
+        QVERIFY(near(measures[1]["fwt"], -(R(2, 2) - R(0, 2))));
+        // Training on a stage's text lowers its held-out loss below the base model's.
         QVERIFY(R(1, 0) < R(0, 0));
-        QVERIFY(R(2, 1) < R(0, 1));
 
         const CliResult text = runCli({ "pipeline", "show", "1", "--workspace", m_ws });
         QVERIFY2(text.code == 0 && text.out.contains("forgetting matrix") && text.out.contains("after domain")
