@@ -7,6 +7,7 @@
 #include "ui/pages/datasets_page.h"
 #include "ui/pages/exports_page.h"
 #include "ui/pages/monitor_page.h"
+#include "ui/pages/pipeline_page.h"
 #include "ui/pages/playground_page.h"
 #include "ui/pages/run_setup_page.h"
 #include "ui/pages/runs_page.h"
@@ -66,6 +67,7 @@ MainWindow::MainWindow(QWidget* parent)
     , m_runSetupPage(new RunSetupPage(m_session, m_runQueue))
     , m_playgroundPage(new PlaygroundPage(m_session))
     , m_sweepPage(new SweepPage(m_session, m_runQueue))
+    , m_pipelinePage(new PipelinePage(m_session))
 {
     AppSettings::applyTheme(AppSettings::theme());
     const struct {
@@ -81,6 +83,7 @@ MainWindow::MainWindow(QWidget* parent)
         { tr("Playground"), QStyle::SP_MessageBoxQuestion, m_playgroundPage },
         { tr("Exports"), QStyle::SP_DialogSaveButton, m_exportsPage },
         { tr("Sweeps"), QStyle::SP_BrowserReload, m_sweepPage },
+        { tr("Pipelines"), QStyle::SP_ArrowForward, m_pipelinePage },
     };
     for (const auto& page : pages) {
         new QListWidgetItem(style()->standardIcon(page.icon), page.label, m_nav);

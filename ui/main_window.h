@@ -13,6 +13,7 @@ class ComparePage;
 class DatasetsPage;
 class ExportsPage;
 class SweepPage;
+class PipelinePage;
 class MonitorPage;
 class PlaygroundPage;
 class RunQueue;
@@ -38,6 +39,7 @@ public:
         PlaygroundPageIndex,
         ExportsPageIndex,
         SweepPageIndex,
+        PipelinePageIndex,
         PageCount
     };
 
@@ -65,6 +67,7 @@ public:
     ComparePage* comparePage() const { return m_comparePage; }
     ExportsPage* exportsPage() const { return m_exportsPage; }
     SweepPage* sweepPage() const { return m_sweepPage; }
+    PipelinePage* pipelinePage() const { return m_pipelinePage; }
     MonitorPage* monitorPage() const { return m_monitorPage; }
 
     // Opens the settings dialog; OK applies the theme and the plot refresh interval.
@@ -102,6 +105,7 @@ private:
     RunSetupPage* m_runSetupPage;
     PlaygroundPage* m_playgroundPage;
     SweepPage* m_sweepPage;
+    PipelinePage* m_pipelinePage;
 };
 
 } // namespace tunebench::ui

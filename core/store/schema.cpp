@@ -130,10 +130,52 @@ CREATE TABLE sweep_runs (
 );
 )sql";
 
+// Pipelines (core/pipeline): the pipeline file as recorded, its stages with the run each became (and the run
+// it started from), and the forgetting matrix, one row per stage (0: the base model, before the first stage).
+// A pipeline deleted takes its stages and results; a run deleted leaves its stage without a run.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE pipelines (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    file         TEXT NOT NULL DEFAULT '',
+    config_json  TEXT NOT NULL,
+    config_hash  TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'created'
+                 CHECK (status IN ('created', 'running', 'stopped', 'finished', 'failed'))
+);
+CREATE INDEX pipelines_hash ON pipelines(config_hash);
+
+CREATE TABLE pipeline_stages (
+    pipeline_id    INTEGER NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+    stage_index    INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    run_id         INTEGER UNIQUE REFERENCES runs(id) ON DELETE SET NULL,
+    parent_run_id  INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    model_path     TEXT NOT NULL DEFAULT '',
+    status         TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'running', 'finished', 'failed')),
+    PRIMARY KEY (pipeline_id, stage_index)
+);
+
+CREATE TABLE pipeline_results (
+    pipeline_id       INTEGER NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+    after_stage       INTEGER NOT NULL,
+    column_index      INTEGER NOT NULL,
+    column_name       TEXT NOT NULL,
+    task_stage        INTEGER NOT NULL,
+    metric            TEXT NOT NULL,
+    higher_is_better  INTEGER NOT NULL DEFAULT 0,
+    value             REAL,
+    PRIMARY KEY (pipeline_id, after_stage, column_index)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     { 1, "datasets, runs, metrics, samples, events, artifacts", kSchemaV1 },
     { 2, "runs: worker host, boot id and start time", kSchemaV2 },
     { 3, "sweeps, their points and their runs", kSchemaV3 },
+    { 4, "pipelines, their stages and forgetting matrices", kSchemaV4 },
 };
 
 } // namespace

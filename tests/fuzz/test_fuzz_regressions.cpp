@@ -7,6 +7,7 @@
 #include "chat_template_target.h"
 #include "gguf_target.h"
 #include "peft_config_target.h"
+#include "pipeline_file_target.h"
 #include "record_reader_target.h"
 #include "run_config_target.h"
 #include "safetensors_header_target.h"
@@ -28,7 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kTargets = { "safetensors_header", "jsonl_reader", "csv_reader", "tokenizer_json",
-    "vocab_merges", "chat_template", "run_config", "gguf", "peft_adapter_config", "sweep_file" };
+    "vocab_merges", "chat_template", "run_config", "gguf", "peft_adapter_config", "sweep_file", "pipeline_file" };
 
 std::vector<std::uint8_t> readBytes(const fs::path& file)
 {
@@ -94,6 +95,8 @@ private Q_SLOTS:
             fuzz::checkGguf(data, size);
         else if (t == "sweep_file")
             fuzz::checkSweepFile(data, size, defaultPluginRegistry());
+        else if (t == "pipeline_file")
+            fuzz::checkPipelineFile(data, size, defaultPluginRegistry());
         else if (t == "peft_adapter_config")
             fuzz::checkPeftConfig(data, size, defaultPluginRegistry());
         else
@@ -118,6 +121,11 @@ private Q_SLOTS:
         for (const char* f : { "sweep_file/grid_seeds.yaml", "sweep_file/random.yaml", "sweep_file/sweep.json" }) {
             b = bytes(f);
             QCOMPARE(fuzz::checkSweepFile(b.data(), b.size(), defaultPluginRegistry()), fuzz::SweepVerdict::Accepted);
+        }
+        for (const char* f : { "pipeline_file/three_stages.yaml", "pipeline_file/pipeline.json" }) {
+            b = bytes(f);
+            QCOMPARE(
+                fuzz::checkPipelineFile(b.data(), b.size(), defaultPluginRegistry()), fuzz::PipelineVerdict::Accepted);
         }
         b = bytes("gguf/tiny.gguf");
         QCOMPARE(fuzz::checkGguf(b.data(), b.size()), fuzz::GgufVerdict::Accepted);

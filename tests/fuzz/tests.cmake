@@ -4,7 +4,7 @@ tunebench_add_test(test_fuzz_regressions
   SOURCES fuzz/test_fuzz_regressions.cpp fuzz/safetensors_header_target.cpp fuzz/record_reader_target.cpp
           fuzz/tokenizer_target.cpp fuzz/folder_input.cpp fuzz/chat_template_target.cpp fuzz/run_config_target.cpp
           fuzz/gguf_target.cpp fuzz/peft_config_target.cpp
-          fuzz/sweep_file_target.cpp
+          fuzz/sweep_file_target.cpp fuzz/pipeline_file_target.cpp
   LABELS unit LIBRARIES tunebench_core TORCH)
 add_dependencies(test_fuzz_regressions tunebench-cli) # tunebench-cli builds every plugin
 
@@ -12,7 +12,7 @@ add_dependencies(test_fuzz_regressions tunebench-cli) # tunebench-cli builds eve
 # target besides the three registered with their modules (fuzz_safetensors_header, fuzz_jsonl_reader,
 # fuzz_csv_reader); scripts/fuzz runs them all at length.
 if(TUNEBENCH_FUZZ)
-  foreach(target IN ITEMS tokenizer_json vocab_merges chat_template run_config gguf sweep_file)
+  foreach(target IN ITEMS tokenizer_json vocab_merges chat_template run_config gguf sweep_file pipeline_file)
     set(dict)
     if(EXISTS ${PROJECT_SOURCE_DIR}/tests/fuzz/${target}.dict)
       set(dict -dict=${PROJECT_SOURCE_DIR}/tests/fuzz/${target}.dict)
