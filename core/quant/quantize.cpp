@@ -136,10 +136,11 @@ at::Tensor dequantizeBlockwise(
         .narrow(0, 0, n);
 }
 
-at::Tensor packNibbles(const at::Tensor& codes)
+at::Tensor packNibbles(const at::Tensor& codes, std::uint8_t padding)
 {
     const std::int64_t n = codes.numel();
-    const at::Tensor pairs = at::constant_pad_nd(codes.to(at::kByte).reshape({ n }), { 0, n % 2 }, 0).view({ -1, 2 });
+    const at::Tensor pairs
+        = at::constant_pad_nd(codes.to(at::kByte).reshape({ n }), { 0, n % 2 }, padding).view({ -1, 2 });
     return pairs.select(1, 0) * 16 + pairs.select(1, 1);
 }
 
@@ -190,7 +191,9 @@ QuantizedTensor quantize(const at::Tensor& w, Scheme scheme)
         return q;
     }
     const BlockwiseCodes codes = quantizeBlockwise(flat, nf4CodeBook(), kNf4BlockSize);
-    q.data = packNibbles(codes.codes);
+    // An odd count pads with the code of 0 (index 7), which decodes to nothing, as bitsandbytes pads.
+    const auto zero = nearestCode(at::zeros({ 1 }), nf4CodeBook()).item<std::uint8_t>();
+    q.data = packNibbles(codes.codes, zero);
     // Double quantisation: the scales, centred on their mean (they are all positive, so centring doubles the
     // resolution the signed 8-bit code book gives them), coded in blocks of 256 with a float32 absmax each.
     const at::Tensor mean = codes.absmax.mean();

@@ -49,8 +49,9 @@ at::Tensor dequantizeBlockwise(
 
 // Two 4-bit codes per byte, the first in the high nibble (as bitsandbytes
 // packs them): uint8 [n] (values < 16) -> uint8 [ceil(n / 2)]; an odd n is
-// padded with a zero low nibble. unpackNibbles takes back the first n codes.
-at::Tensor packNibbles(const at::Tensor& codes);
+// padded with the code `padding` in the last low nibble (NF4 pads with its
+// zero, as bitsandbytes does). unpackNibbles takes back the first n codes.
+at::Tensor packNibbles(const at::Tensor& codes, std::uint8_t padding = 0);
 at::Tensor unpackNibbles(const at::Tensor& packed, std::int64_t n);
 
 // A quantised tensor. Any shape and size (no multiple of 64 needed: NF4 pads

@@ -140,12 +140,14 @@ private Q_SLOTS:
         QFETCH(int, n);
         at::Generator gen = at::detail::createCPUGenerator(static_cast<std::uint64_t>(n));
         const at::Tensor codes = at::randint(0, 16, { n }, gen, at::TensorOptions().dtype(at::kByte));
-        const at::Tensor packed = packNibbles(codes);
+        const at::Tensor packed = packNibbles(codes, 7);
         QCOMPARE(packed.numel(), (n + 1) / 2);
         QCOMPARE(packed.scalar_type(), at::kByte);
-        // The first code of a pair in the high nibble, as bitsandbytes stores it.
-        const int first = codes[0].item<int>(), second = n > 1 ? codes[1].item<int>() : 0;
+        // The first code of a pair in the high nibble, as bitsandbytes stores it; an odd count pads with 7.
+        const int first = codes[0].item<int>(), second = n > 1 ? codes[1].item<int>() : 7;
         QCOMPARE(packed[0].item<int>(), first * 16 + second);
+        if (n % 2 == 1)
+            QCOMPARE(packed[(n - 1) / 2].item<int>() % 16, 7);
         QVERIFY(at::equal(unpackNibbles(packed, n), codes));
     }
 
