@@ -52,7 +52,7 @@ public:
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
-        at::Tensor out = layer.baseForward(x); // [..., out]
+        at::Tensor out = baseForward(layer, x); // [..., out]
         if (!enabled())
             return out;
         // Finished links stand for updates merged into the weight: no dropout.
@@ -135,6 +135,8 @@ public:
             auto [a, b] = freshFactors(*layer, p.r, gen);
             addLayer(*layer, std::make_shared<ChainHook>(a, b, p.scale, p.dropout, m_on));
         }
+        // Links fold into the hook's frozen update, never into W0, so W0 can stay quantised the whole run.
+        quantizeBases(p.quantizeBase);
     }
 
     bool afterStep(std::int64_t step) override
@@ -245,7 +247,8 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "chain_links", "type": "integer", "default": 3, "minimum": 1, "maximum": 10000,
        "help": "number of links k: LoRAs trained one after another, each folded into the frozen update"},
       {"name": "chain_link_steps", "type": "integer", "default": 100, "minimum": 1,
-       "help": "optimiser steps per link; the last link trains until the run ends"}
+       "help": "optimiser steps per link; the last link trains until the run ends"},
+    )json" TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA R"json(
     ])json",
     []() -> Adapter* { return new ChainOfLoraAdapter(); },
     nullptr,

@@ -36,7 +36,7 @@ public:
     at::Tensor weightNorm(const Linear& layer) const
     {
         at::NoGradGuard noGrad;
-        const at::Tensor v = layer.weightOutIn() + at::matmul(m_b, m_a) * scale(); // [out, in]
+        const at::Tensor v = baseWeightOutIn(layer) + at::matmul(m_b, m_a) * scale(); // [out, in]
         return at::linalg_vector_norm(v, 2, at::IntArrayRef { 1 });
     }
 
@@ -44,7 +44,7 @@ public:
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
-        at::Tensor base = layer.baseForward(x); // [..., out], bias included
+        at::Tensor base = baseForward(layer, x); // [..., out], bias included
         if (!enabled())
             return base;
         const at::Tensor factor = m_magnitude / weightNorm(layer); // [out]; exactly 1 at initialisation
@@ -52,7 +52,7 @@ public:
         at::Tensor baseNoBias; // W0 x [..., out]
         if (dropout() > 0 && at::GradMode::is_enabled()) {
             in = at::dropout(x, dropout(), true);
-            baseNoBias = at::matmul(in, layer.weightOutIn().t());
+            baseNoBias = at::matmul(in, baseWeightOutIn(layer).t());
         } else {
             // Saves a second product with W0; differs from it by rounding only.
             baseNoBias = layer.hasBias() ? base - layer.bias() : base;
@@ -100,6 +100,8 @@ public:
             auto hook = std::make_shared<DoraHook>(a, b, p.scale, p.dropout, m_on);
             // m = ||W0 + s B A|| with B = 0, computed as forward() computes the norm so that
             // m / ||V|| is exactly 1 and the outputs at initialisation are the base model's.
+            // With QLoRA the norm is of the quantised weight, the one forward() sees.
+            hook->quantizeBase(*layer, p.quantizeBase);
             hook->setMagnitude(hook->weightNorm(*layer).clone().requires_grad_(true));
             addLayer(*layer, hook);
         }
@@ -138,7 +140,8 @@ const TunebenchPluginDescriptor kDescriptor {
        "help": "dropout on the layer input of the update, while training"},
       {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list", "default": ["q_proj", "v_proj"],
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
-      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
+      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"},
+    )json" TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA R"json(
     ])json",
     []() -> Adapter* { return new DoraAdapter(); },
     nullptr,

@@ -23,7 +23,8 @@ const TunebenchPluginDescriptor kDescriptor {
        "help": "dropout on the layer input of the update, while training"},
       {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list", "default": ["q_proj", "v_proj"],
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
-      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
+      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"},
+    )json" TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA R"json(
     ])json",
     []() -> tunebench::Adapter* { return tunebench::lora::createLoraAdapter(true); },
     nullptr,

@@ -1,11 +1,13 @@
 #include "plugins/lora_common/lora_common.h"
 
 #include "core/model/config.h"
+#include "core/quant/quantized_linear.h"
 #include "core/util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <limits>
 
 namespace tunebench::lora {
 
@@ -17,6 +19,7 @@ LoraParams readParams(const nlohmann::json& params)
     p.dropout = params.at("lora_dropout").get<double>();
     p.targets = params.at("target_modules").get<std::vector<std::string>>();
     p.rslora = params.value("use_rslora", false);
+    p.quantizeBase = quant::schemeFromString(params.value("quantize_base", std::string("none")), "quantize_base");
     const double r = static_cast<double>(p.r);
     p.scale = p.rslora ? p.alpha / std::sqrt(r) : p.alpha / r;
     return p;
@@ -91,6 +94,43 @@ std::pair<at::Tensor, at::Tensor> freshFactors(const Linear& layer, std::int64_t
     return { std::move(a), std::move(b) };
 }
 
+void LowRankHook::quantizeBase(Linear& layer, quant::Scheme scheme)
+{
+    if (scheme == quant::Scheme::None)
+        return;
+    if (layer.weight().requires_grad())
+        throw InputError("quantize_base: " + layer.name() + ".weight trains, and only a frozen weight is quantised");
+    at::NoGradGuard noGrad;
+    m_base = std::make_shared<const quant::QuantizedTensor>(quant::quantize(layer.weightOutIn(), scheme));
+    at::Tensor& w = layer.weight();
+    w = at::full({}, std::numeric_limits<double>::quiet_NaN(), w.options()).expand(w.sizes());
+}
+
+void LowRankHook::dequantizeBase(Linear& layer)
+{
+    if (!m_base)
+        return;
+    at::NoGradGuard noGrad;
+    const at::Tensor w = baseWeightOutIn(layer);
+    layer.weight() = layer.layout() == Linear::Layout::OutIn ? w : w.t().contiguous();
+    m_base.reset();
+}
+
+at::Tensor LowRankHook::baseWeightOutIn(const Linear& layer) const
+{
+    if (!m_base)
+        return layer.weightOutIn();
+    return quant::dequantize(*m_base).to(layer.weight().device(), layer.weight().scalar_type());
+}
+
+at::Tensor LowRankHook::baseForward(const Linear& layer, const at::Tensor& x) const
+{
+    if (!m_base)
+        return layer.baseForward(x);
+    const at::Tensor y = quant::quantizedLinear(x, *m_base);
+    return layer.hasBias() ? y + layer.bias() : y;
+}
+
 namespace {
 
 class LoraHook final : public LowRankHook {
@@ -99,7 +139,7 @@ public:
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
-        at::Tensor base = layer.baseForward(x);
+        at::Tensor base = baseForward(layer, x);
         if (!enabled())
             return base;
         return base + lowRank(trainingDropout(x, dropout()), m_a, m_b) * scale();
@@ -138,6 +178,7 @@ public:
             auto [a, b] = freshFactors(*layer, p.r, gen);
             addLayer(*layer, std::make_shared<LoraHook>(a, b, p.scale, p.dropout, m_on));
         }
+        quantizeBases(p.quantizeBase);
     }
 
 private:

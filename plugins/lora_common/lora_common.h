@@ -10,6 +10,7 @@
 #include "core/method/peft_form.h"
 #include "core/model/causal_lm.h"
 #include "core/model/linear.h"
+#include "core/quant/quantize.h"
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +30,8 @@ namespace tunebench {
 namespace lora {
 
 // The parameters every LoRA-family schema declares under these names:
-// r, lora_alpha, lora_dropout, target_modules and (optional) use_rslora.
+// r, lora_alpha, lora_dropout, target_modules and (optional) use_rslora and
+// quantize_base.
 struct LoraParams {
     std::int64_t r = 8;
     double alpha = 16;
@@ -37,7 +39,15 @@ struct LoraParams {
     std::vector<std::string> targets;
     bool rslora = false;
     double scale = 2; // alpha / r, or alpha / sqrt(r) with use_rslora
+    quant::Scheme quantizeBase = quant::Scheme::None;
 };
+
+// The schema entry of quantize_base, for the plugins that take it (lora, rslora, dora, pissa, chain_of_lora).
+#define TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA                                                                            \
+    R"json({"name": "quantize_base", "type": "choice", "choices": ["none", "nf4", "int8"], "default": "none",)json"    \
+    R"json( "help": "hold the frozen base weights of the adapted layers quantised, dequantised per layer on the)json"  \
+    R"json( fly (QLoRA: nf4 is 4-bit NormalFloat in blocks of 64 with double-quantised scales, int8 one scale)json"    \
+    R"json( per row); the update trains in full precision"})json"
 
 // Reads them from parameters resolved against the plugin's schema.
 LoraParams readParams(const nlohmann::json& params);
@@ -93,9 +103,25 @@ public:
     const at::Tensor& b() const { return m_b; }
     double scale() const { return m_scale; }
 
+    // QLoRA: holds the layer's frozen weight quantised from now on (nothing for Scheme::None). The layer's own
+    // weight is released: its parameter slot keeps shape, dtype and device as a one-element NaN placeholder, so
+    // a reader that forgets dequantizeBase() sees NaN, never plausible numbers. The quantised form is of the
+    // [out, in] weight whatever the layout; the bias stays as it is.
+    void quantizeBase(Linear& layer, quant::Scheme scheme);
+    // The layer's weight back as a plain tensor, the dequantised values (merging and exporting); nothing when
+    // the base is not quantised.
+    void dequantizeBase(Linear& layer);
+    // nullptr unless quantised.
+    const quant::QuantizedTensor* quantizedBase() const { return m_base.get(); }
+
 protected:
     bool enabled() const { return m_on->enabled; }
     double dropout() const { return m_dropout; }
+    // W0 x + bias [..., out]: the layer's own computation, or with the quantised W0 dequantised on the fly (no
+    // gradient to it; the backward dequantises again rather than keeping W0, core/quant/quantized_linear.h).
+    at::Tensor baseForward(const Linear& layer, const at::Tensor& x) const;
+    // W0 [out, in]: layer.weightOutIn(), or a dequantised copy when quantised.
+    at::Tensor baseWeightOutIn(const Linear& layer) const;
 
     at::Tensor m_a; // [r, in]
     at::Tensor m_b; // [out, r]
@@ -104,6 +130,7 @@ private:
     double m_scale;
     double m_dropout;
     std::shared_ptr<const AdapterSwitch> m_on;
+    std::shared_ptr<const quant::QuantizedTensor> m_base;
 };
 
 // The skeleton the LoRA-family adapters share: one Hook (a LowRankHook) per targeted layer, all behind one switch
@@ -126,6 +153,8 @@ public:
         at::NoGradGuard noGrad;
         for (const auto& l : m_layers) {
             Linear& layer = *m_model->linear(l.module);
+            // A QLoRA base folds into its dequantised values: the weights the update was trained against.
+            l.hook->dequantizeBase(layer);
             fold(layer, *l.hook);
             layer.setHook(nullptr);
         }
@@ -176,6 +205,13 @@ protected:
         for (const auto& l : m_layers)
             addFrozen(l, out);
         return out;
+    }
+
+    // QLoRA: every layer's frozen weight held quantised (LowRankHook::quantizeBase).
+    void quantizeBases(quant::Scheme scheme)
+    {
+        for (const auto& l : m_layers)
+            l.hook->quantizeBase(*m_model->linear(l.module), scheme);
     }
 
     CausalLM* m_model = nullptr;

@@ -55,7 +55,7 @@ public:
 
     at::Tensor forward(const Linear& layer, const at::Tensor& x) const override
     {
-        at::Tensor base = layer.baseForward(x); // [..., out]
+        at::Tensor base = baseForward(layer, x); // [..., out]
         if (!enabled())
             return base;
         // The residual's correction -s B0 A0 x sees the input undropped: it belongs to the frozen weight.
@@ -116,6 +116,9 @@ public:
             at::Tensor b = (u.narrow(1, 0, p.r) * root.unsqueeze(0)).to(options).requires_grad_(true); // [out, r]
             addLayer(*layer, std::make_shared<PissaHook>(a, b, p.scale, p.dropout, m_on));
         }
+        // The principal factors come from the unquantised W0; the frozen W0 is then held quantised, and so the
+        // model starts as the quantised base (B A - B0 A0 = 0), as QLoRA does.
+        quantizeBases(p.quantizeBase);
     }
 
 private:
@@ -147,7 +150,8 @@ const TunebenchPluginDescriptor kDescriptor {
        "help": "dropout on the layer input of the update, while training"},
       {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list", "default": ["q_proj", "v_proj"],
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
-      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"}
+      {"name": "use_rslora", "type": "boolean", "default": false, "help": "scale by alpha / sqrt(r) (rank-stabilised LoRA)"},
+    )json" TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA R"json(
     ])json",
     []() -> Adapter* { return new PissaAdapter(); },
     nullptr,

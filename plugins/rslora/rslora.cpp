@@ -24,7 +24,8 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "target_modules", "aliases": ["lora_target"], "type": "string_list", "default": ["q_proj", "v_proj"],
        "help": "linear layers to adapt, by name (q_proj, c_attn ...) or all-linear"},
       {"name": "use_rslora", "type": "boolean", "default": true,
-       "help": "scale by alpha / sqrt(r); off gives plain LoRA's alpha / r"}
+       "help": "scale by alpha / sqrt(r); off gives plain LoRA's alpha / r"},
+    )json" TUNEBENCH_LORA_QUANTIZE_BASE_SCHEMA R"json(
     ])json",
     []() -> tunebench::Adapter* { return tunebench::lora::createLoraAdapter(false); },
     nullptr,
