@@ -141,7 +141,9 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     const double f32 = 4.0;
     m.weights = p * settings.weightBytes;
     m.gradients = t * f32;
-    if (settings.optim == "sgd")
+    if (settings.optim == "mezo")
+        m.optimizer = 0.0; // MeZO: no state, and no gradients (below)
+    else if (settings.optim == "sgd")
         m.optimizer = settings.sgdMomentum > 0 ? t * f32 : 0.0;
     else
         m.optimizer = 2.0 * t * f32; // AdamW: first and second moments
@@ -159,6 +161,11 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     // and probabilities (2 x heads x S x S); the logits and their gradient (2 V).
     m.activations = sequences * s * (layers * (8.0 * h + 3.0 * inter) + 2.0 * vocab) * f32
         + sequences * layers * heads * s * s * 2.0 * f32;
+    if (settings.optim == "mezo") {
+        // Forward passes only: nothing is saved for backward; one layer's activations and the logits live at once.
+        m.gradients = 0.0;
+        m.activations = sequences * s * ((8.0 * h + 3.0 * inter) + vocab) * f32 + sequences * heads * s * s * f32;
+    }
     return m;
 }
 
