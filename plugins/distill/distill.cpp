@@ -12,7 +12,8 @@
 //
 // on_policy_ratio: the share of batches whose completions the student samples itself (from the batch's
 // prompts, at `temperature`, up to max_new_tokens); the coin and the sampler's seed come from the run's
-// CPU generator, which the run seeds and its checkpoints restore.
+// CPU generator, which the run seeds and its checkpoints restore. Evaluation batches draw the coin too, so with
+// on_policy_ratio > 0 the eval loss mixes both kinds of completion.
 //
 // Logged per step: divergence, student_loss and teacher_loss (cross-entropy of each model on the batch's
 // completion tokens), teacher_student_gap (student_loss - teacher_loss) and on_policy (0 or 1).
