@@ -2,7 +2,8 @@
 // (forward KL, reverse KL, generalised JSD, temperature, the mix with SFT), against TRL's
 // GKDTrainer.generalized_jsd_loss on the same logits (tests/reference/trl_gkd_jsd.py, one Python process for
 // every case), a tiny student distilled from a tiny teacher whose divergence falls (off-policy with full
-// fine-tuning, on-policy with LoRA), and teachers that do not fit refused with a message naming `teacher`.
+// fine-tuning, on-policy with LoRA), an on-policy run resumed exactly, and teachers that do not fit refused
+// with a message naming `teacher`.
 
 #include "core/method/objective.h"
 #include "core/method/plugin_registry.h"
@@ -18,6 +19,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 
@@ -157,13 +159,19 @@ class TestDistill : public QObject {
         return o->loss(batch, models);
     }
 
-    TrainResult train(const json& config, const fs::path& runDir, std::vector<json>* steps = nullptr)
+    TrainResult train(const json& config, const fs::path& runDir, std::vector<json>* steps = nullptr,
+        bool resume = false, int cancelAfterStep = 0)
     {
+        std::atomic<bool> cancel { false };
         TrainerOptions o;
         o.runDir = runDir;
-        o.events = [steps](const json& e) {
+        o.resume = resume;
+        o.cancel = &cancel;
+        o.events = [steps, cancelAfterStep, &cancel](const json& e) {
             if (steps && e["event"] == "step")
                 steps->push_back(e);
+            if (cancelAfterStep > 0 && e["event"] == "step" && e["step"].get<int>() == cancelAfterStep)
+                cancel = true;
         };
         return runTraining(TrainConfig::fromJson(config, m_plugins, "test config"), m_plugins, o);
     }
@@ -315,6 +323,32 @@ private Q_SLOTS:
             QVERIFY2(onPolicy > 0 && onPolicy < 16, qPrintable(QString("%1 on-policy steps of 16").arg(onPolicy)));
         else
             QCOMPARE(onPolicy, 0.0);
+    }
+
+    // The on-policy coin and the sampler's seed come from the run's CPU generator, which checkpoints restore: a run
+    // stopped after step 4 and resumed samples the same completions and logs the straight run's losses.
+    void onPolicyRunResumesExactly()
+    {
+        json config = runConfig((m_root / "teacher").string());
+        config["adapter"] = "lora";
+        config["target_modules"] = "all-linear";
+        config["objective"]["on_policy_ratio"] = 0.5;
+        config["objective"]["max_new_tokens"] = 6;
+        config["max_steps"] = 8;
+        config["save_steps"] = 4;
+        std::vector<json> straight, resumed;
+        train(config, m_root / "straight", &straight);
+        QCOMPARE(train(config, m_root / "resumed", &resumed, false, 4).status, TrainResult::Status::Cancelled);
+        train(config, m_root / "resumed", &resumed, true);
+        QCOMPARE(resumed.size(), straight.size());
+        double onPolicy = 0;
+        for (const json& s : straight)
+            onPolicy += s["on_policy"].get<double>();
+        QVERIFY2(onPolicy > 0 && onPolicy < 8, "both kinds of batch are in the 8 steps");
+        for (std::size_t i = 0; i < straight.size(); ++i) {
+            QVERIFY2(resumed[i]["loss"] == straight[i]["loss"] && resumed[i]["on_policy"] == straight[i]["on_policy"],
+                qPrintable(QString::fromStdString(straight[i].dump() + " vs " + resumed[i].dump())));
+        }
     }
 
     void teachersThatDoNotFitAreRefused_data()
