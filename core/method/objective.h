@@ -4,13 +4,17 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tunebench {
 
 struct ForwardInput;
 struct ForwardOutput;
+struct GeneratedSequence; // core/model/generate.h
+struct GenerationOptions;
 
 // The data an objective trains on.
 enum class ObjectiveData { Sequences, PreferencePairs, UnpairedPreference };
@@ -42,12 +46,19 @@ struct ObjectiveBatch {
 // Runs the models an objective needs. policy() records gradients; reference()
 // runs the reference model (the base model with the adapter off, or a frozen
 // copy) without them. Only objectives whose needsReference() is true may call
-// reference().
+// reference(), and only those whose teacherModel() names a folder may call
+// teacher(): that model, loaded once, frozen, run without gradients.
+// generate() samples continuations of prompts (token ids) from the policy as
+// it is now (core/model/generate.h; no gradients).
 class ModelAccess {
 public:
     virtual ~ModelAccess() = default;
     virtual ForwardOutput policy(const ForwardInput& input) = 0;
     virtual ForwardOutput reference(const ForwardInput& input) = 0;
+    virtual ForwardOutput teacher(const ForwardInput& input);
+    virtual std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options)
+        = 0;
 };
 
 struct LossOutput {
@@ -65,6 +76,9 @@ public:
     virtual void configure(const nlohmann::json& params) = 0;
     virtual ObjectiveData data() const = 0;
     virtual bool needsReference() const { return false; }
+    // A model folder whose model teacher() runs (knowledge distillation); empty: none. The trainer
+    // loads it once and refuses one whose vocabulary differs from the trained model's.
+    virtual std::string teacherModel() const { return {}; }
     // Objectives whose reference enters only through per-example numbers
     // (DPO: the reference log-probs of chosen and rejected) can have them
     // computed in one pass before training and cached in the run folder, so

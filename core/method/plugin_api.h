@@ -15,7 +15,7 @@
 
 // Bumped whenever Adapter, Objective, this descriptor or anything they expose
 // changes incompatibly.
-#define TUNEBENCH_PLUGIN_API_VERSION 3
+#define TUNEBENCH_PLUGIN_API_VERSION 4
 
 extern "C" {
 

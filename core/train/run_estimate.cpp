@@ -153,7 +153,9 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     const double f32 = 4.0;
     m.weights = p * settings.weightBytes;
     m.gradients = t * f32;
-    if (settings.optim == "sgd")
+    if (settings.optim == "mezo")
+        m.optimizer = 0.0; // MeZO: no state, and no gradients (below)
+    else if (settings.optim == "sgd")
         m.optimizer = settings.sgdMomentum > 0 ? t * f32 : 0.0;
     else
         m.optimizer = 2.0 * t * f32; // AdamW: first and second moments
@@ -184,6 +186,11 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
         m.activations += (2.0 * vocab * static_cast<double>(chunk) + tokens * h) * f32;
     else
         m.activations += tokens * 2.0 * vocab * f32;
+    if (settings.optim == "mezo") {
+        // Forward passes only: nothing is saved for backward; one layer's activations and the logits live at once.
+        m.gradients = 0.0;
+        m.activations = tokens * ((8.0 * h + 3.0 * inter) + vocab) * f32 + sequences * heads * s * s * f32;
+    }
     return m;
 }
 

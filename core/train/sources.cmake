@@ -7,6 +7,8 @@ list(APPEND torch_sources
   train/training_run.cpp
   train/training_examples.cpp
   train/trainer_models.cpp
+  train/teacher.cpp
+  train/mezo.cpp
   train/measures.cpp
   train/run_adapter.cpp
   train/adapter_attach.cpp

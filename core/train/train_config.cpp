@@ -40,12 +40,14 @@ const ParameterSchema& trainerParameterSchema()
         { "warmup_steps", {}, Type::Integer, 0, 0, {}, {}, "warm-up steps; overrides warmup_ratio" },
         { "weight_decay", {}, Type::Number, 0.0, 0.0, 10.0, {}, "decoupled weight decay (not on biases and norms)" },
         { "max_grad_norm", {}, Type::Number, 1.0, 0.0, {}, {}, "clip gradients to this global norm; 0: off" },
-        { "optim", { "optimizer" }, Type::Choice, "adamw_torch", {}, {}, { "adamw_torch", "adamw", "sgd" },
-            "optimiser" },
+        { "optim", { "optimizer" }, Type::Choice, "adamw_torch", {}, {}, { "adamw_torch", "adamw", "sgd", "mezo" },
+            "optimiser (mezo: forward-only zeroth-order SPSA, no gradients)" },
         { "adam_beta1", {}, Type::Number, 0.9, 0.0, 1.0, {}, "AdamW beta1" },
         { "adam_beta2", {}, Type::Number, 0.999, 0.0, 1.0, {}, "AdamW beta2" },
         { "adam_epsilon", {}, Type::Number, 1e-8, 0.0, 1.0, {}, "AdamW epsilon" },
         { "sgd_momentum", { "momentum" }, Type::Number, 0.0, 0.0, 1.0, {}, "SGD momentum" },
+        { "mezo_eps", { "zo_eps" }, Type::Number, 1e-3, 1e-8, 1.0, {},
+            "MeZO perturbation scale: the loss is taken at theta +/- mezo_eps z" },
         { "seed", {}, Type::Integer, 42, 0, {}, {}, "seed for data order, initialisation and dropout" },
         { "cutoff_len", { "max_seq_length", "max_length" }, Type::Integer, 1024, 2, 1048576, {}, "longest sequence" },
         { "train_on_prompt", { "train_on_inputs" }, Type::Boolean, false, {}, {}, {}, "also train on prompt tokens" },
@@ -236,6 +238,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.adamBeta2 = t["adam_beta2"];
     c.adamEpsilon = t["adam_epsilon"];
     c.sgdMomentum = t["sgd_momentum"];
+    c.mezoEps = t["mezo_eps"];
     c.seed = t["seed"].get<std::uint64_t>();
     c.cutoffLen = t["cutoff_len"];
     c.trainOnPrompt = t["train_on_prompt"];
@@ -353,6 +356,7 @@ nlohmann::json TrainConfig::toJson() const
         { "adam_beta2", adamBeta2 },
         { "adam_epsilon", adamEpsilon },
         { "sgd_momentum", sgdMomentum },
+        { "mezo_eps", mezoEps },
         { "seed", seed },
         { "cutoff_len", cutoffLen },
         { "train_on_prompt", trainOnPrompt },

@@ -18,7 +18,7 @@ class PluginRegistry;
 //   method), objective, learning_rate, num_train_epochs, max_steps,
 //   per_device_train_batch_size, gradient_accumulation_steps, lr_scheduler_type,
 //   warmup_ratio, warmup_steps, weight_decay, max_grad_norm, optim, adam_beta1,
-//   adam_beta2, adam_epsilon, seed, cutoff_len, train_on_prompt, packing, gradient_checkpointing, val_size,
+//   adam_beta2, adam_epsilon, mezo_eps, seed, cutoff_len, train_on_prompt, packing, gradient_checkpointing, val_size,
 //   eval_steps, logging_steps, save_steps, save_total_limit,
 //   early_stopping_patience, early_stopping_threshold, nan_policy, precompute_ref_log_probs,
 //   device, mixed_precision, threads, and the measures taken while training (core/train/measures.h): sample_prompts,
@@ -48,11 +48,12 @@ struct TrainConfig {
     std::int64_t warmupSteps = 0; // > 0 overrides warmup_ratio
     double weightDecay = 0.0;
     double maxGradNorm = 1.0; // <= 0: no clipping
-    std::string optim = "adamw_torch"; // adamw_torch (also "adamw") or sgd
+    std::string optim = "adamw_torch"; // adamw_torch (also "adamw"), sgd or mezo (core/train/mezo.h)
     double adamBeta1 = 0.9;
     double adamBeta2 = 0.999;
     double adamEpsilon = 1e-8;
     double sgdMomentum = 0.0;
+    double mezoEps = 1e-3; // optim: mezo
     std::uint64_t seed = 42;
     std::int64_t cutoffLen = 1024;
     bool trainOnPrompt = false;

@@ -19,7 +19,9 @@
 #include "core/train/checkpoint.h"
 #include "core/train/gradients.h"
 #include "core/train/measures.h"
+#include "core/train/mezo.h"
 #include "core/train/optimizer.h"
+#include "core/train/teacher.h"
 #include "core/train/trainer_models.h"
 #include "core/train/training_examples.h"
 
@@ -134,6 +136,8 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     m_checkpoints = std::make_unique<CheckpointStore>(options.runDir, c.saveTotalLimit);
     auto loadBase = [&c, load]() { return loadCausalLM(c.model, load); };
     m_models = std::make_unique<TrainerModels>(*m_model, *m_adapter, loadBase);
+    if (const std::string teacher = m_objective->teacherModel(); !teacher.empty())
+        m_models->setTeacher(loadTeacher(teacher, *m_model, *m_tokenizer, load));
     // Samples, diversity, forgetting and weight space while training (measures.h).
     m_measures = std::make_unique<TrainingMeasures>(TrainingMeasures::Context { c, *m_model, *m_adapter, *m_tokenizer,
         m_chatTemplate.get(), options.workspace, options.runId, m_writer.get(),
@@ -145,9 +149,12 @@ TrainingRun::~TrainingRun() = default;
 void TrainingRun::rebuildOptimizer()
 {
     m_groups = m_adapter->parameterGroups(m_config.weightDecay);
-    m_optimizer = m_config.optim == "sgd"
-        ? makeSgd(m_groups, { m_config.sgdMomentum, false })
-        : makeAdamW(m_groups, { m_config.adamBeta1, m_config.adamBeta2, m_config.adamEpsilon });
+    if (m_config.optim == "mezo")
+        m_optimizer = makeMezo(m_groups, { m_config.mezoEps, m_config.seed });
+    else if (m_config.optim == "sgd")
+        m_optimizer = makeSgd(m_groups, { m_config.sgdMomentum, false });
+    else
+        m_optimizer = makeAdamW(m_groups, { m_config.adamBeta1, m_config.adamBeta2, m_config.adamEpsilon });
 }
 
 void TrainingRun::resume()
@@ -272,6 +279,43 @@ TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicr
     return a;
 }
 
+// MeZO: the step's loss at theta + eps z and theta - eps z, token-weighted over its micro-batches as
+// accumulateGradients weighs them, without gradients. Logged: their mean (the loss at theta up to
+// O(eps^2)), both losses and the projected gradient; the objective's metrics from the first pass.
+TrainingRun::Accumulated TrainingRun::zerothOrderEstimate(std::int64_t firstMicro)
+{
+    at::NoGradGuard noGrad;
+    const std::int64_t accum = m_config.gradientAccumulationSteps;
+    std::vector<ObjectiveBatch> micro;
+    for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m)
+        micro.push_back(m_examples->batch(m_order->batch(m), m_examples->train(), m_model->device()));
+    Accumulated a;
+    bool firstPass = true;
+    auto loss = [&]() {
+        double weighted = 0;
+        std::int64_t lossTokens = 0;
+        for (const ObjectiveBatch& b : micro) {
+            const LossOutput out = lossOf(b);
+            weighted += out.loss.item<double>() * static_cast<double>(out.tokens > 0 ? out.tokens : 1);
+            lossTokens += out.tokens;
+            if (firstPass) {
+                a.tokens += TrainingExamples::tokens(b);
+                for (const auto& [k, v] : out.metrics)
+                    a.metrics[k] += v / static_cast<double>(micro.size());
+            }
+        }
+        firstPass = false;
+        a.lossTokens = lossTokens;
+        return weighted / static_cast<double>(std::max<std::int64_t>(1, lossTokens));
+    };
+    const MezoEstimate e = static_cast<MezoOptimizer&>(*m_optimizer).estimate(loss);
+    a.loss = 0.5 * (e.lossPlus + e.lossMinus);
+    a.metrics["mezo_loss_plus"] = e.lossPlus;
+    a.metrics["mezo_loss_minus"] = e.lossMinus;
+    a.metrics["mezo_projected_grad"] = e.projectedGrad;
+    return a;
+}
+
 void TrainingRun::skipOrStop(const std::string& what)
 {
     if (m_config.nanPolicy == "skip") {
@@ -298,8 +342,15 @@ void TrainingRun::step()
         m_adapter->beginStage(stage);
         m_lastStage = stage;
     }
-    const Accumulated a = accumulateGradients(firstMicro);
-    const GradNorm norm = clipGradNorm(m_groups, m_config.maxGradNorm);
+    const bool zerothOrder = m_config.optim == "mezo";
+    const Accumulated a = zerothOrder ? zerothOrderEstimate(firstMicro) : accumulateGradients(firstMicro);
+    GradNorm norm;
+    if (zerothOrder) { // no gradient to clip: the norm is the projected gradient's size
+        norm.norm = std::abs(a.metrics.at("mezo_projected_grad"));
+        norm.finite = std::isfinite(norm.norm);
+    } else {
+        norm = clipGradNorm(m_groups, m_config.maxGradNorm);
+    }
     if (!std::isfinite(a.loss) || !norm.finite) {
         skipOrStop(std::string(!std::isfinite(a.loss) ? "the loss" : "the gradient norm") + " is not finite at step "
             + std::to_string(m_step + 1));

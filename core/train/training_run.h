@@ -78,6 +78,7 @@ public:
 private:
     struct Accumulated; // what the micro-batches of one step add up to
     Accumulated accumulateGradients(std::int64_t firstMicro);
+    Accumulated zerothOrderEstimate(std::int64_t firstMicro); // optim: mezo
     void skipOrStop(const std::string& what);
     void logStep(const Accumulated& a, double lr, std::int64_t firstMicro, double seconds, double gradNorm);
     void evaluateIfDue();

@@ -340,6 +340,9 @@ private Q_SLOTS:
         QTest::newRow("adamw") << "adamw_torch" << 0.0 << false << false << 2112.0 * 8 << 0.0 << 2506752.0;
         QTest::newRow("sgd") << "sgd" << 0.0 << false << false << 0.0 << 0.0 << 2506752.0;
         QTest::newRow("sgd momentum") << "sgd" << 0.9 << false << false << 2112.0 * 4 << 0.0 << 2506752.0;
+        // MeZO: no gradients, no optimiser state; forward only, so one layer's activations (no factor L, and the
+        // scores once) and the logits once: 4·64·(8H + 3I + V)·4 + 4·heads·S²·4 = 729088 + 262144.
+        QTest::newRow("mezo") << "mezo" << 0.0 << false << false << 0.0 << 0.0 << 991232.0;
         QTest::newRow("pairs with a reference copy")
             << "adamw_torch" << 0.0 << true << true << 2112.0 * 8 << 35488.0 * 4 << 2.0 * 2506752.0;
     }
@@ -366,7 +369,7 @@ private Q_SLOTS:
         settings.sgdMomentum = momentum;
         const MemoryEstimate m = estimateMemory(tinyConfig(), count, settings);
         QCOMPARE(m.weights, 35488.0 * 4);
-        QCOMPARE(m.gradients, 2112.0 * 4);
+        QCOMPARE(m.gradients, optim == "mezo" ? 0.0 : 2112.0 * 4);
         QCOMPARE(m.optimizer, optimizer);
         QCOMPARE(m.reference, reference);
         QCOMPARE(m.activations, activations);

@@ -14,6 +14,7 @@
 #include "core/method/plugin_registry.h"
 #include "core/method/preference.h"
 #include "core/model/causal_lm.h"
+#include "core/model/generate.h"
 #include "core/model/model_writer.h"
 #include "core/model/safetensors.h"
 #include "core/train/batching.h"
@@ -50,6 +51,11 @@ public:
     }
     ForwardOutput policy(const ForwardInput& in) override { return { logits("policy", in), {} }; }
     ForwardOutput reference(const ForwardInput& in) override { return { logits("reference", in), {} }; }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these tests do not sample");
+    }
 
 private:
     at::Tensor logits(const std::string& model, const ForwardInput& in) const
@@ -77,6 +83,11 @@ public:
         return out;
     }
     ForwardOutput reference(const ForwardInput&) override { throw std::logic_error("sft has no reference"); }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these tests do not sample");
+    }
     at::Tensor logits;
 
 private:

@@ -10,6 +10,7 @@
 #include "core/method/adapter.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
+#include "core/model/generate.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
 #include "core/train/batching.h"
@@ -51,6 +52,11 @@ public:
         return { m_reference.index_select(0, in.inputIds.reshape({ -1 }))
                      .reshape({ in.inputIds.size(0), in.inputIds.size(1), kVocab }),
             {} };
+    }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these tests do not sample");
     }
     int referenceCalls = 0;
 
@@ -288,6 +294,11 @@ private Q_SLOTS:
                 ForwardOutput out = model.forward(in);
                 adapter.setEnabled(true);
                 return out;
+            }
+            std::vector<GeneratedSequence> generate(
+                const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options) override
+            {
+                return tunebench::generate(model, prompts, options);
             }
             CausalLM& model;
             Adapter& adapter;

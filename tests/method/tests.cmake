@@ -35,3 +35,6 @@ endforeach()
 tunebench_add_test(test_plugin_registry SOURCES method/test_plugin_registry.cpp LABELS integration
                    LIBRARIES tunebench_core)
 add_dependencies(test_plugin_registry tunebench-cli ${bad_plugin_targets})
+tunebench_add_test(test_distill SOURCES method/test_distill.cpp LABELS integration reference LIBRARIES tunebench_core
+                   TORCH TIMEOUT 600)
+add_dependencies(test_distill tunebench-cli)

@@ -5,6 +5,7 @@
 
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
+#include "core/model/generate.h"
 #include "core/model/model_loader.h"
 #include "core/model/model_writer.h"
 #include "core/train/batching.h"
@@ -57,6 +58,11 @@ class TestPacking : public QObject {
         { }
         ForwardOutput policy(const ForwardInput& in) override { return model.forward(in); }
         ForwardOutput reference(const ForwardInput& in) override { return model.forward(in); }
+        std::vector<GeneratedSequence> generate(
+            const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options) override
+        {
+            return tunebench::generate(model, prompts, options);
+        }
         const CausalLM& model;
     };
 

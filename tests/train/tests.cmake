@@ -10,3 +10,8 @@ tunebench_add_test(bench_train SOURCES bench/bench_train.cpp LABELS bench LIBRAR
 add_dependencies(bench_train tunebench-cli)
 tunebench_add_test(test_packing SOURCES train/test_packing.cpp LABELS unit LIBRARIES tunebench_core TORCH)
 add_dependencies(test_packing tunebench-cli)
+tunebench_add_test(test_mezo SOURCES train/test_mezo.cpp LABELS integration LIBRARIES tunebench_core TORCH
+                   TIMEOUT 600)
+add_dependencies(test_mezo tunebench-cli)
+tunebench_add_test(bench_mezo SOURCES bench/bench_mezo.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1800)
+add_dependencies(bench_mezo tunebench-cli)
