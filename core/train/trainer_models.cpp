@@ -2,6 +2,7 @@
 
 #include "core/method/adapter.h"
 #include "core/model/causal_lm.h"
+#include "core/model/generate.h"
 
 #include <ATen/core/grad_mode.h>
 
@@ -19,6 +20,12 @@ TrainerModels::~TrainerModels() = default;
 ForwardOutput TrainerModels::policy(const ForwardInput& input)
 {
     return m_model.forward(input);
+}
+
+std::vector<GeneratedSequence> TrainerModels::generate(
+    const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options)
+{
+    return tunebench::generate(m_model, prompts, options);
 }
 
 ForwardOutput TrainerModels::reference(const ForwardInput& input)

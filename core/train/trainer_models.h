@@ -22,6 +22,9 @@ public:
 
     ForwardOutput policy(const ForwardInput& input) override;
     ForwardOutput reference(const ForwardInput& input) override;
+    // Samples from the policy (the model with its adapter on) with a KV cache.
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>& prompts, const GenerationOptions& options) override;
 
     // Frees the frozen copy (its numbers are cached); a later reference() loads it again.
     void dropReference();

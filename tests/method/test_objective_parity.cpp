@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;
@@ -50,6 +51,11 @@ public:
     }
     ForwardOutput policy(const ForwardInput& in) override { return { logits("policy", in), {} }; }
     ForwardOutput reference(const ForwardInput& in) override { return { logits("reference", in), {} }; }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these objectives do not sample");
+    }
 
 private:
     at::Tensor logits(const std::string& model, const ForwardInput& in) const
@@ -77,6 +83,11 @@ public:
         return out;
     }
     ForwardOutput reference(const ForwardInput&) override { throw std::logic_error("sft has no reference"); }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these objectives do not sample");
+    }
     at::Tensor logits;
 
 private:

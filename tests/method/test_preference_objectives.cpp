@@ -23,6 +23,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;
@@ -51,6 +52,11 @@ public:
         return { m_reference.index_select(0, in.inputIds.reshape({ -1 }))
                      .reshape({ in.inputIds.size(0), in.inputIds.size(1), kVocab }),
             {} };
+    }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("these objectives do not sample");
     }
     int referenceCalls = 0;
 
@@ -288,6 +294,11 @@ private Q_SLOTS:
                 ForwardOutput out = model.forward(in);
                 adapter.setEnabled(true);
                 return out;
+            }
+            std::vector<GeneratedSequence> generate(
+                const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+            {
+                throw std::logic_error("these objectives do not sample");
             }
             CausalLM& model;
             Adapter& adapter;

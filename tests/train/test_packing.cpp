@@ -17,6 +17,7 @@
 #include <QtTest>
 
 #include <fstream>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;
@@ -57,6 +58,11 @@ class TestPacking : public QObject {
         { }
         ForwardOutput policy(const ForwardInput& in) override { return model.forward(in); }
         ForwardOutput reference(const ForwardInput& in) override { return model.forward(in); }
+        std::vector<GeneratedSequence> generate(
+            const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+        {
+            throw std::logic_error("these objectives do not sample");
+        }
         const CausalLM& model;
     };
 
