@@ -9,3 +9,5 @@ add_dependencies(test_grpo_run ${reward_plugin_targets} tunebench_plugin_grpo tu
                  tunebench_plugin_lora)
 tunebench_add_test(test_grpo_reference SOURCES reward/test_grpo_reference.cpp LABELS integration reference
                    LIBRARIES tunebench_core TORCH)
+tunebench_add_test(bench_grpo SOURCES bench/bench_grpo.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 900)
+add_dependencies(bench_grpo ${reward_plugin_targets} tunebench_plugin_grpo tunebench_plugin_lora)
