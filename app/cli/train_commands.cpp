@@ -211,6 +211,8 @@ int pluginsShow(const std::vector<std::string>& args)
     if (!p)
         p = plugins.find(PluginKind::Objective, name);
     if (!p)
+        p = plugins.find(PluginKind::Reward, name);
+    if (!p)
         plugins.require(PluginKind::Adapter, name); // throws, listing what exists
     std::cout << nlohmann::json(
         { { "name", p->name }, { "kind", toString(p->kind) }, { "version", p->version }, { "summary", p->summary },

@@ -120,6 +120,8 @@ std::string_view toString(DatasetFormat format)
         return "preference";
     case DatasetFormat::UnpairedPreference:
         return "unpaired_preference";
+    case DatasetFormat::Prompt:
+        return "prompt";
     }
     return "unknown";
 }
@@ -136,8 +138,10 @@ DatasetFormat datasetFormatFromString(std::string_view name)
         return DatasetFormat::Preference;
     if (name == "unpaired_preference" || name == "kto")
         return DatasetFormat::UnpairedPreference;
+    if (name == "prompt" || name == "prompts" || name == "grpo")
+        return DatasetFormat::Prompt;
     throw InputError("unknown dataset format '" + std::string(name)
-        + "' (expected text, instruction, chat, preference or unpaired_preference)");
+        + "' (expected text, instruction, chat, preference, unpaired_preference or prompt)");
 }
 
 const std::vector<FieldSpec>& fieldsOf(DatasetFormat format)
@@ -147,6 +151,7 @@ const std::vector<FieldSpec>& fieldsOf(DatasetFormat format)
     static const std::vector<FieldSpec> chat { { "messages", true } };
     static const std::vector<FieldSpec> preference { { "prompt", true }, { "chosen", true }, { "rejected", true } };
     static const std::vector<FieldSpec> unpaired { { "prompt", true }, { "completion", true }, { "label", true } };
+    static const std::vector<FieldSpec> prompt { { "prompt", true }, { "answer", false } };
     switch (format) {
     case DatasetFormat::Text:
         return text;
@@ -158,6 +163,8 @@ const std::vector<FieldSpec>& fieldsOf(DatasetFormat format)
         return preference;
     case DatasetFormat::UnpairedPreference:
         return unpaired;
+    case DatasetFormat::Prompt:
+        return prompt;
     }
     return text;
 }
@@ -167,7 +174,7 @@ std::optional<DatasetFormat> detectFormat(const nlohmann::json& record, const Co
     if (!record.is_object())
         return std::nullopt;
     for (DatasetFormat f : { DatasetFormat::Preference, DatasetFormat::UnpairedPreference, DatasetFormat::Chat,
-             DatasetFormat::Instruction, DatasetFormat::Text }) {
+             DatasetFormat::Instruction, DatasetFormat::Text, DatasetFormat::Prompt }) {
         bool fits = true;
         for (const FieldSpec& field : fieldsOf(f)) {
             if (field.required && !record.contains(columnFor(mapping, field.name)))
@@ -191,7 +198,7 @@ std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std:
         if (it == record.end() || (it->is_null() && !field.required)) {
             if (field.required)
                 errors.push_back({ line, column, "missing (required for " + std::string(toString(format)) + " data)" });
-            else
+            else if (format != DatasetFormat::Prompt) // a prompt without an answer has none, not an empty one
                 out[fieldName] = "";
             continue;
         }
@@ -221,6 +228,29 @@ std::optional<nlohmann::json> normalizeRecord(const nlohmann::json& record, std:
                 out[fieldName] = v;
             }
             break;
+        case DatasetFormat::Prompt:
+            if (fieldName == "answer") {
+                if (v.is_string() || v.is_number())
+                    out[fieldName] = v;
+                else
+                    errors.push_back({ line, column, "expected the answer as text or a number, got " + typeName(v) });
+            } else if (v.is_array()) {
+                if (checkMessages(v, line, column, errors, false, false))
+                    out[fieldName] = v;
+            } else if (checkText(v, line, column, false, errors)) {
+                out[fieldName] = v;
+            }
+            break;
+        }
+    }
+    if (format == DatasetFormat::Prompt && record.is_object()) {
+        // The other fields go along for the reward functions (a test list, a unit ...), under their own names.
+        std::vector<std::string> mapped;
+        for (const FieldSpec& field : fieldsOf(format))
+            mapped.push_back(columnFor(mapping, field.name));
+        for (auto it = record.begin(); it != record.end(); ++it) {
+            if (!out.contains(it.key()) && std::find(mapped.begin(), mapped.end(), it.key()) == mapped.end())
+                out[it.key()] = it.value();
         }
     }
     if (errors.size() != errorsBefore)

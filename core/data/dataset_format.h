@@ -17,13 +17,17 @@ namespace tunebench {
 //   chat                 messages: [{role, content}, ...]
 //   preference           prompt, chosen, rejected                      (DPO-style pairs)
 //   unpaired_preference  prompt, completion, label (true = desirable)  (KTO)
+//   prompt               prompt, answer (optional), any other fields   (online objectives: GRPO)
 // For preference data, prompt may be a string or a list of messages and the
-// responses a string or a list of assistant messages.
-enum class DatasetFormat { Text, Instruction, Chat, Preference, UnpairedPreference };
+// responses a string or a list of assistant messages. Prompt data's prompt is
+// a string or a list of messages (without the answer), `answer` a string or a
+// number, and the record's other fields are kept as they are (reward plugins
+// read them).
+enum class DatasetFormat { Text, Instruction, Chat, Preference, UnpairedPreference, Prompt };
 
 std::string_view toString(DatasetFormat format);
 // Accepts the names above and the aliases alpaca, messages, sharegpt-less
-// "conversation", dpo, pairs and kto. Throws InputError listing them.
+// "conversation", dpo, pairs, kto, prompts and grpo. Throws InputError listing them.
 DatasetFormat datasetFormatFromString(std::string_view name);
 
 // A format's canonical fields and which of them a record must have.

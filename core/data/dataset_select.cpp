@@ -159,6 +159,10 @@ RecordTexts recordTexts(const nlohmann::json& record, DatasetFormat format)
         t.prompt = field(record, "prompt");
         t.response = field(record, "completion");
         break;
+    case DatasetFormat::Prompt:
+        t.prompt = field(record, "prompt");
+        t.response = field(record, "answer");
+        break;
     }
     return t;
 }

@@ -159,6 +159,9 @@ EncodedExample ExampleEncoder::encode(
         ex.truncated = p.truncated;
         return ex;
     }
+    case DatasetFormat::Prompt:
+        throw InputError(
+            where + ": prompt data holds no response to train on; it is for online objectives such as grpo");
     }
     throw InputError(where + ": unknown dataset format");
 }
@@ -190,6 +193,21 @@ std::string ExampleEncoder::renderResponse(const std::string& promptText, const 
             + ": the chat template renders the prompt differently once a response follows; "
               "prompt and response tokens cannot be told apart");
     return full.substr(promptText.size());
+}
+
+EncodedPrompt ExampleEncoder::encodePrompt(const nlohmann::json& record, const std::string& where) const
+{
+    EncodedPrompt p;
+    p.text = renderPrompt(record.at("prompt"), where);
+    p.ids = m_tokenizer.encode(p.text, /*addSpecialTokens=*/m_template == nullptr);
+    // Keep the prompt's end, as for preference data: the most recent context matters most.
+    if (static_cast<std::int64_t>(p.ids.size()) > m_options.cutoffLen) {
+        p.truncated = true;
+        p.ids.erase(p.ids.begin(), p.ids.end() - m_options.cutoffLen);
+    }
+    if (p.ids.empty())
+        throw InputError(where + ": the prompt encodes to no tokens");
+    return p;
 }
 
 EncodedPreference ExampleEncoder::encodePreference(

@@ -38,6 +38,14 @@ struct EncodedPreference {
     bool truncated = false;
 };
 
+// A prompt of prompt data (online objectives): its tokens, rendered with the chat template and its generation
+// prompt where the model has one, and that rendered text.
+struct EncodedPrompt {
+    std::vector<std::int32_t> ids;
+    std::string text;
+    bool truncated = false; // its start was cut at cutoff_len
+};
+
 struct EncoderOptions {
     std::int64_t cutoffLen = 1024; // longest sequence; longer ones are cut at the end
     bool trainOnPrompt = false; // train on every token, not only the responses
@@ -62,6 +70,9 @@ public:
     EncodedExample encode(const nlohmann::json& record, DatasetFormat format, const std::string& where) const;
     EncodedPreference encodePreference(
         const nlohmann::json& record, DatasetFormat format, const std::string& where) const;
+
+    // A prompt record (DatasetFormat::Prompt) as the model is prompted with it.
+    EncodedPrompt encodePrompt(const nlohmann::json& record, const std::string& where) const;
 
     const EncoderOptions& options() const { return m_options; }
 

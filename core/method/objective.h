@@ -1,10 +1,13 @@
 #pragma once
 
+#include "core/model/generate.h"
+
 #include <nlohmann/json.hpp>
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,9 +18,10 @@ struct ForwardInput;
 struct ForwardOutput;
 struct GeneratedSequence; // core/model/generate.h
 struct GenerationOptions;
+class RewardSet;
 
-// The data an objective trains on.
-enum class ObjectiveData { Sequences, PreferencePairs, UnpairedPreference };
+// The data an objective trains on. Prompts: online objectives (GRPO), which sample their own completions.
+enum class ObjectiveData { Sequences, PreferencePairs, UnpairedPreference, Prompts };
 
 // Token sequences, right-padded. [B, T] each; labels hold -100 where no loss is taken.
 struct TokenBatch {
@@ -28,6 +32,38 @@ struct TokenBatch {
     // [B, T] each; undefined otherwise. Objectives pass them to the model.
     at::Tensor segmentIds;
     at::Tensor positionIds;
+};
+
+// Prompts of prompt data (ObjectiveData::Prompts): token ids as the model is prompted (chat template and its
+// generation prompt applied), the rendered text, and each record's fields (its answer and any other field).
+struct PromptBatch {
+    std::vector<std::vector<std::int32_t>> ids;
+    std::vector<std::string> texts;
+    std::vector<nlohmann::json> fields;
+    std::vector<std::int64_t> examples; // the records' example indices
+    c10::Device device { c10::kCPU }; // the model's, where the objective's tensors go
+};
+
+// A completion an online objective sampled, with its reward, for the run's samples.
+struct CompletionRecord {
+    std::int64_t example = 0; // the prompt's example index
+    int sampleIndex = 0; // which of its completions
+    std::string prompt;
+    std::string text;
+    double reward = 0; // the weighted total
+    std::vector<double> rewards; // each reward function's score, in the run's order
+    std::uint64_t seed = 0; // the sampler's seed
+};
+
+// What online objectives need from the run besides the models. Set on every batch of such an objective.
+struct RolloutContext {
+    RewardSet* rewards = nullptr; // the run's reward functions (core/reward/reward_set.h)
+    TokenDecoder decode; // token ids to text (the tokenizer's decode)
+    std::vector<std::int64_t> eosTokenIds;
+    std::optional<std::int64_t> padTokenId;
+    std::uint64_t seed = 0; // the run's seed
+    // Keeps a training step's completions (the samples table); may be empty.
+    std::function<void(std::int64_t step, const std::vector<CompletionRecord>&)> recordCompletions;
 };
 
 // One optimiser micro-batch. Sequences for SFT; chosen/rejected (prompt and
@@ -41,6 +77,13 @@ struct ObjectiveBatch {
     // When the run precomputed them (precompute_ref_log_probs): what the
     // objective's referenceLogProbs() returned for these examples, [B, K].
     at::Tensor referenceLogProbs;
+    // ObjectiveData::Prompts only.
+    PromptBatch prompts;
+    const RolloutContext* rollout = nullptr;
+    // The optimiser step (from 0) and the micro-batch within it this batch trains; -1 outside training steps
+    // (evaluation, reference caching).
+    std::int64_t step = -1;
+    std::int64_t micro = 0;
 };
 
 // Runs the models an objective needs. policy() records gradients; reference()
@@ -88,6 +131,13 @@ public:
     virtual bool canCacheReference() const { return false; }
     virtual at::Tensor referenceLogProbs(const ObjectiveBatch& batch, ModelAccess& models) { return {}; }
     virtual LossOutput loss(const ObjectiveBatch& batch, ModelAccess& models) = 0;
+    // How many optimiser steps each batch of examples serves (GRPO's num_iterations: the completions sampled
+    // for a batch are trained on that many times); the trainer draws the next batch after them.
+    virtual std::int64_t stepsPerBatch() const { return 1; }
+    // What the objective carries from one step to the next (GRPO's completions between its iterations), saved in
+    // checkpoints so a resume continues exactly.
+    virtual std::map<std::string, at::Tensor> state() const { return {}; }
+    virtual void restoreState(const std::map<std::string, at::Tensor>& state) { }
 };
 
 } // namespace tunebench

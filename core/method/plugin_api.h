@@ -12,8 +12,9 @@
 
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
+#include "core/method/reward.h"
 
-// Bumped whenever Adapter, Objective, this descriptor or anything they expose
+// Bumped whenever Adapter, Objective, Reward, this descriptor or anything they expose
 // changes incompatibly.
 #define TUNEBENCH_PLUGIN_API_VERSION 4
 
@@ -23,10 +24,11 @@ struct TunebenchPluginDescriptor {
     int apiVersion; // TUNEBENCH_PLUGIN_API_VERSION at build time
     const char* name; // unique per kind, e.g. "lora"
     const char* version; // the plugin's own version, e.g. "1.0.0"
-    const char* kind; // "adapter" or "objective"
+    const char* kind; // "adapter", "objective" or "reward"
     const char* summary; // one line for lists and tooltips
     const char* schemaJson; // ParameterSchema as JSON (see parameter_schema.h)
-    // The factory for the plugin's kind; the other is null. Ownership passes
+    // The factory for the plugin's kind; the others are null (createReward, the
+    // last member, may be left out by adapters and objectives). Ownership passes
     // to the caller, which deletes through the virtual destructor.
     tunebench::Adapter* (*createAdapter)();
     tunebench::Objective* (*createObjective)();
@@ -34,6 +36,7 @@ struct TunebenchPluginDescriptor {
     // implemented by Adapter::toPeft and Adapter::fromPeft; null otherwise (and
     // for objectives). Several plugins may share one type (the LoRA family).
     const char* peftType;
+    tunebench::Reward* (*createReward)();
 };
 
 typedef const TunebenchPluginDescriptor* (*TunebenchPluginEntryPoint)();

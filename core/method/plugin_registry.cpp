@@ -28,7 +28,15 @@ namespace tunebench {
 
 std::string_view toString(PluginKind kind)
 {
-    return kind == PluginKind::Adapter ? "adapter" : "objective";
+    switch (kind) {
+    case PluginKind::Adapter:
+        return "adapter";
+    case PluginKind::Objective:
+        return "objective";
+    case PluginKind::Reward:
+        return "reward";
+    }
+    return "unknown";
 }
 
 std::vector<fs::path> PluginRegistry::defaultSearchPath()
@@ -295,9 +303,11 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
         info.kind = PluginKind::Adapter;
     else if (kind == "objective" && d->createObjective)
         info.kind = PluginKind::Objective;
+    else if (kind == "reward" && d->createReward)
+        info.kind = PluginKind::Reward;
     else
         return fail("'" + info.name + "': kind '" + kind
-            + "' needs its factory (an adapter createAdapter, an objective createObjective)");
+            + "' needs its factory (an adapter createAdapter, an objective createObjective, a reward createReward)");
     try {
         info.schema = ParameterSchema::fromJson(
             nlohmann::json::parse(d->schemaJson ? d->schemaJson : "[]"), "plugin '" + info.name + "'");
@@ -308,7 +318,8 @@ bool PluginRegistry::loadLibrary(const fs::path& path)
     }
     if (d->peftType && *d->peftType) {
         if (info.kind != PluginKind::Adapter)
-            return fail("'" + info.name + "': an objective has no PEFT form (peftType is for adapters)");
+            return fail("'" + info.name + "': an " + std::string(toString(info.kind))
+                + " has no PEFT form (peftType is for adapters)");
         info.peftType = d->peftType;
     }
     if (const PluginInfo* other = find(info.kind, info.name))
@@ -370,6 +381,11 @@ std::unique_ptr<Adapter> PluginRegistry::createAdapter(std::string_view name) co
 std::unique_ptr<Objective> PluginRegistry::createObjective(std::string_view name) const
 {
     return std::unique_ptr<Objective>(require(PluginKind::Objective, name).descriptor->createObjective());
+}
+
+std::unique_ptr<Reward> PluginRegistry::createReward(std::string_view name) const
+{
+    return std::unique_ptr<Reward>(require(PluginKind::Reward, name).descriptor->createReward());
 }
 
 namespace {

@@ -15,8 +15,9 @@ namespace tunebench {
 
 class Adapter;
 class Objective;
+class Reward;
 
-enum class PluginKind { Adapter, Objective };
+enum class PluginKind { Adapter, Objective, Reward };
 std::string_view toString(PluginKind kind);
 
 struct PluginInfo {
@@ -78,6 +79,7 @@ public:
     const PluginInfo& require(PluginKind kind, std::string_view name) const;
     std::unique_ptr<Adapter> createAdapter(std::string_view name) const;
     std::unique_ptr<Objective> createObjective(std::string_view name) const;
+    std::unique_ptr<Reward> createReward(std::string_view name) const;
 
     // The adapters whose descriptor names a PEFT form, in load order; with a
     // type given, those of that peft_type only.

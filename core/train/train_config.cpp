@@ -207,6 +207,11 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     // init_adapter may name a run by its id, which YAML reads as a number.
     if (auto ia = rest.find("init_adapter"); ia != rest.end() && ia->is_number_integer())
         *ia = std::to_string(ia->get<std::int64_t>());
+    nlohmann::json rewards = nlohmann::json::array();
+    if (auto r = rest.find("rewards"); r != rest.end()) {
+        rewards = *r;
+        rest.erase(r);
+    }
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -288,6 +293,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         const std::string what = e.what();
         throw InputError(what.rfind(source, 0) == 0 ? what : source + ": " + what);
     }
+    c.rewards = parseRewards(rewards, plugins, source);
     if (!rest.empty()) {
         const std::string key = rest.begin().key();
         const auto place = where.find(key);
@@ -401,6 +407,8 @@ nlohmann::json TrainConfig::toJson() const
         j[it.key()] = it.value();
     for (auto it = objectiveParams.begin(); it != objectiveParams.end(); ++it)
         j[it.key()] = it.value();
+    if (!rewards.empty())
+        j["rewards"] = rewardsToJson(rewards);
     return j;
 }
 

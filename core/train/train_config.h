@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/reward/reward_set.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -25,7 +27,8 @@ class PluginRegistry;
 //   sample_steps, samples_per_prompt, sample_max_new_tokens, sample_temperature, sample_top_p,
 //   forgetting_reference, forgetting_steps, weight_analysis, evaluation_tasks, evaluation_steps,
 //   evaluation_limit (or the section evaluation: {tasks, steps, limit}), measure_time_budget,
-// plus the chosen adapter's and objective's own parameters (lora_r, beta ...).
+// plus the chosen adapter's and objective's own parameters (lora_r, beta ...), and for online objectives the
+// reward functions, rewards: [{type: numeric, weight: 1.0}, {type: regex, pattern: "...", weight: 0.2}].
 struct TrainConfig {
     std::string name;
     std::string model;
@@ -36,6 +39,8 @@ struct TrainConfig {
     std::string objective = "sft";
     nlohmann::json adapterParams = nlohmann::json::object(); // resolved by the plugin's schema
     nlohmann::json objectiveParams = nlohmann::json::object();
+    // Online objectives (grpo): the reward functions and their weights, `rewards: [{type, weight, ...}]`.
+    std::vector<RewardSpec> rewards;
     std::string initAdapter; // a PEFT folder, a run adapter folder or a run id the adapter starts from; empty: none
 
     double learningRate = 5e-5;

@@ -95,6 +95,14 @@ TrainingExamples::TrainingExamples(const TrainConfig& c, Workspace* workspace, c
         if (kind == ObjectiveData::Sequences) {
             m_sequences.push_back(encoder.encode(data.records[i], data.format, where));
             m_truncated += m_sequences.back().truncated ? 1 : 0;
+        } else if (kind == ObjectiveData::Prompts) {
+            if (data.format != DatasetFormat::Prompt)
+                throw InputError("objective '" + c.objective + "' samples its own completions from prompt data "
+                    + "(prompt, optional answer), " + data.origin + " holds " + std::string(toString(data.format))
+                    + " data (set dataset_format: prompt for a file whose records have a prompt field)");
+            m_prompts.push_back(encoder.encodePrompt(data.records[i], where));
+            m_promptFields.push_back(data.records[i]);
+            m_truncated += m_prompts.back().truncated ? 1 : 0;
         } else {
             if (kind == ObjectiveData::PreferencePairs && data.format != DatasetFormat::Preference)
                 throw InputError("objective '" + c.objective + "' needs preference pairs (prompt/chosen/rejected), "
@@ -125,6 +133,8 @@ TrainingExamples::~TrainingExamples() = default;
 
 std::int64_t TrainingExamples::size() const
 {
+    if (m_kind == ObjectiveData::Prompts)
+        return static_cast<std::int64_t>(m_prompts.size());
     return static_cast<std::int64_t>(m_kind == ObjectiveData::Sequences ? m_sequences.size() : m_preferences.size());
 }
 
@@ -157,7 +167,16 @@ ObjectiveBatch TrainingExamples::batch(
     for (auto i : idx)
         examples.push_back(subset[static_cast<std::size_t>(i)]);
     ObjectiveBatch b;
-    if (m_kind == ObjectiveData::Sequences) {
+    if (m_kind == ObjectiveData::Prompts) {
+        for (auto e : examples) {
+            const auto i = static_cast<std::size_t>(e);
+            b.prompts.ids.push_back(m_prompts[i].ids);
+            b.prompts.texts.push_back(m_prompts[i].text);
+            b.prompts.fields.push_back(m_promptFields[i]);
+            b.prompts.examples.push_back(e);
+        }
+        b.prompts.device = device;
+    } else if (m_kind == ObjectiveData::Sequences) {
         std::vector<const EncodedExample*> ex;
         for (auto e : examples)
             ex.push_back(&m_sequences[static_cast<std::size_t>(e)]);

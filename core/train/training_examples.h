@@ -17,6 +17,7 @@ class Tokenizer;
 class Workspace;
 struct EncodedExample;
 struct EncodedPreference;
+struct EncodedPrompt;
 struct TrainConfig;
 
 class TrainingExamples {
@@ -58,6 +59,8 @@ private:
     std::int32_t m_padId = 0;
     std::vector<EncodedExample> m_sequences;
     std::vector<EncodedPreference> m_preferences;
+    std::vector<EncodedPrompt> m_prompts; // ObjectiveData::Prompts, with each record's fields
+    std::vector<nlohmann::json> m_promptFields;
     std::vector<std::int64_t> m_train;
     std::vector<std::int64_t> m_eval;
     std::int64_t m_truncated = 0;

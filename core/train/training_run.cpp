@@ -8,6 +8,7 @@
 #include "core/model/causal_lm.h"
 #include "core/model/model_loader.h"
 #include "core/model/safetensors.h"
+#include "core/reward/reward_set.h"
 #include "core/runtime.h"
 #include "core/store/batch_writer.h"
 #include "core/store/workspace.h"
@@ -39,6 +40,9 @@ namespace tunebench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The objective's state (Objective::state) travels in the checkpoint's optimizer file under this prefix.
+constexpr const char* kObjectiveStatePrefix = "objective.";
 
 at::Tensor cpuRngState()
 {
@@ -103,6 +107,7 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
         m_chatTemplate = std::make_unique<ChatTemplate>(std::move(*t));
     m_objective = plugins.createObjective(c.objective);
     m_objective->configure(c.objectiveParams);
+    setUpRollouts(plugins);
     m_examples = std::make_unique<TrainingExamples>(
         c, options.workspace, *m_tokenizer, m_chatTemplate.get(), m_objective->data());
 
@@ -118,7 +123,8 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
 
     m_order = std::make_unique<DataOrder>(static_cast<std::int64_t>(m_examples->train().size()), c.batchSize, c.seed);
     const std::int64_t accum = c.gradientAccumulationSteps;
-    m_stepsPerEpoch = std::max<std::int64_t>(1, (m_order->batchesPerEpoch() + accum - 1) / accum);
+    m_stepsPerBatch = std::max<std::int64_t>(1, m_objective->stepsPerBatch());
+    m_stepsPerEpoch = std::max<std::int64_t>(1, (m_order->batchesPerEpoch() + accum - 1) / accum) * m_stepsPerBatch;
     m_totalSteps = c.maxSteps > 0
         ? c.maxSteps
         : std::max<std::int64_t>(
@@ -146,6 +152,47 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
 
 TrainingRun::~TrainingRun() = default;
 
+// Online objectives (prompt data) sample completions and score them with the run's reward functions; their
+// completions go to the samples table as they are sampled.
+void TrainingRun::setUpRollouts(const PluginRegistry& plugins)
+{
+    const bool online = m_objective->data() == ObjectiveData::Prompts;
+    if (!online) {
+        if (!m_config.rewards.empty())
+            throw InputError("rewards: objective '" + m_config.objective
+                + "' does not sample completions, so it uses no reward functions (grpo does)");
+        return;
+    }
+    if (m_config.rewards.empty())
+        throw InputError("rewards: objective '" + m_config.objective
+            + "' needs at least one reward function, e.g. rewards: [{type: numeric, weight: 1.0}]");
+    m_rewards = std::make_unique<RewardSet>(m_config.rewards, plugins);
+    m_rollout = std::make_unique<RolloutContext>();
+    m_rollout->rewards = m_rewards.get();
+    m_rollout->decode
+        = [this](std::span<const std::int32_t> ids) { return m_tokenizer->decode(ids, /*skipSpecialTokens=*/true); };
+    for (auto id : m_model->config().eosTokenIds)
+        m_rollout->eosTokenIds.push_back(id);
+    if (m_tokenizer->eosId())
+        m_rollout->eosTokenIds.push_back(*m_tokenizer->eosId());
+    m_rollout->padTokenId = m_tokenizer->padId();
+    m_rollout->seed = m_config.seed;
+    m_rollout->recordCompletions = [this](std::int64_t step, const std::vector<CompletionRecord>& completions) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const CompletionRecord& r : completions) {
+            if (m_writer)
+                m_writer->addSample(*m_options.runId, step, static_cast<int>(r.example), r.sampleIndex, r.prompt,
+                    r.text, static_cast<std::int64_t>(r.seed));
+            nlohmann::json scores = nlohmann::json::object();
+            for (std::size_t i = 0; i < r.rewards.size() && i < m_rewards->size(); ++i)
+                scores[m_rewards->name(i)] = r.rewards[i];
+            list.push_back({ { "example", r.example }, { "sample_index", r.sampleIndex }, { "seed", r.seed },
+                { "text", r.text }, { "reward", r.reward }, { "rewards", scores } });
+        }
+        record({ { "event", "completions" }, { "step", step }, { "completions", list } });
+    };
+}
+
 void TrainingRun::rebuildOptimizer()
 {
     m_groups = m_adapter->parameterGroups(m_config.weightDecay);
@@ -171,6 +218,16 @@ void TrainingRun::resume()
         setCpuRngState(rng->second);
         d.optimizer.erase(rng);
     }
+    std::map<std::string, at::Tensor> objectiveState;
+    for (auto it = d.optimizer.begin(); it != d.optimizer.end();) {
+        if (it->first.rfind(kObjectiveStatePrefix, 0) == 0) {
+            objectiveState[it->first.substr(std::string_view(kObjectiveStatePrefix).size())] = it->second;
+            it = d.optimizer.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    m_objective->restoreState(objectiveState);
     m_optimizer->restoreState(d.optimizer);
     m_step = d.trainer.at("step").get<std::int64_t>();
     if (!d.trainer["best_eval_loss"].is_null())
@@ -252,8 +309,12 @@ TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicr
 {
     const std::int64_t accum = m_config.gradientAccumulationSteps;
     std::vector<ObjectiveBatch> micro;
-    for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m)
+    for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m) {
         micro.push_back(m_examples->batch(m_order->batch(m), m_examples->train(), m_model->device()));
+        micro.back().step = m_step;
+        micro.back().micro = m - firstMicro;
+        micro.back().rollout = m_rollout.get();
+    }
     m_optimizer->zeroGrad();
     Accumulated a;
     for (const ObjectiveBatch& b : micro) {
@@ -336,7 +397,8 @@ void TrainingRun::skipOrStop(const std::string& what)
 void TrainingRun::step()
 {
     const auto started = Clock::now();
-    const std::int64_t firstMicro = m_step * m_config.gradientAccumulationSteps;
+    // An objective may train several steps on one batch (GRPO's num_iterations): the batch changes after them.
+    const std::int64_t firstMicro = (m_step / m_stepsPerBatch) * m_config.gradientAccumulationSteps;
     const std::int64_t stage = m_order->epochOf(firstMicro);
     if (stage != m_lastStage) {
         m_adapter->beginStage(stage);
@@ -407,8 +469,10 @@ std::optional<double> TrainingRun::evaluate()
     std::int64_t tokens = 0;
     const auto n = static_cast<std::int64_t>(evalIdx.size());
     for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
-        const LossOutput out = lossOf(
-            m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx, m_model->device()));
+        ObjectiveBatch batch
+            = m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx, m_model->device());
+        batch.rollout = m_rollout.get();
+        const LossOutput out = lossOf(batch);
         weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
         tokens += out.tokens;
     }
@@ -444,6 +508,8 @@ CheckpointData TrainingRun::snapshot() const
     d.adapter = m_adapter->state();
     d.optimizer = m_optimizer->state();
     d.optimizer["rng.cpu"] = cpuRngState();
+    for (const auto& [name, tensor] : m_objective->state())
+        d.optimizer[kObjectiveStatePrefix + name] = tensor;
     d.trainer = { { "best_eval_loss", m_bestEval ? nlohmann::json(*m_bestEval) : nlohmann::json(nullptr) },
         { "evals_without_improvement", m_evalsWithoutImprovement }, { "skipped_steps", m_skippedSteps },
         { "total_steps", m_totalSteps } };

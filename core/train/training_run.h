@@ -32,6 +32,8 @@ class ChatTemplate;
 class CheckpointStore;
 class DataOrder;
 class Objective;
+class RewardSet;
+struct RolloutContext;
 class Optimizer;
 class Tokenizer;
 class TrainerModels;
@@ -84,6 +86,7 @@ private:
     void evaluateIfDue();
     LossOutput lossOf(const ObjectiveBatch& batch);
     void rebuildOptimizer();
+    void setUpRollouts(const PluginRegistry& plugins);
     CheckpointData snapshot() const;
     void saveCheckpoint();
     void writeAdapter() const;
@@ -106,11 +109,14 @@ private:
     std::unique_ptr<CheckpointStore> m_checkpoints;
     std::unique_ptr<TrainerModels> m_models;
     std::unique_ptr<TrainingMeasures> m_measures;
+    std::unique_ptr<RewardSet> m_rewards; // online objectives only
+    std::unique_ptr<RolloutContext> m_rollout;
     c10::DeviceType m_deviceType;
     bool m_autocast = false; // mixed_precision: bf16
 
     TrainResult m_result;
     std::int64_t m_stepsPerEpoch = 1;
+    std::int64_t m_stepsPerBatch = 1; // Objective::stepsPerBatch
     std::int64_t m_totalSteps = 1;
     LrSchedule m_schedule;
     std::int64_t m_step = 0;

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;

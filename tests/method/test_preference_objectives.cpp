@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;

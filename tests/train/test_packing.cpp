@@ -18,6 +18,7 @@
 #include <QtTest>
 
 #include <fstream>
+#include <stdexcept>
 
 using namespace tunebench;
 using nlohmann::json;

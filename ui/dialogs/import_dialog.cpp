@@ -34,7 +34,7 @@ namespace {
 constexpr int kPreviewRecords = 20;
 
 const DatasetFormat kFormats[] = { DatasetFormat::Text, DatasetFormat::Instruction, DatasetFormat::Chat,
-    DatasetFormat::Preference, DatasetFormat::UnpairedPreference };
+    DatasetFormat::Preference, DatasetFormat::UnpairedPreference, DatasetFormat::Prompt };
 
 QString qs(std::string_view s)
 {

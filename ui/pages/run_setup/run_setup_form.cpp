@@ -85,6 +85,8 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     m_objectiveCombo = new QComboBox;
     m_objectiveCombo->setObjectName(QStringLiteral("objectiveCombo"));
     for (const PluginInfo& p : plugins.plugins()) {
+        if (p.kind == PluginKind::Reward)
+            continue; // rewards are listed in a run's rewards, not chosen as its method
         QComboBox* combo = p.kind == PluginKind::Adapter ? m_adapterCombo : m_objectiveCombo;
         combo->addItem(qs(p.name), qs(p.name));
         combo->setItemData(combo->count() - 1, qs(p.summary), Qt::ToolTipRole);
