@@ -202,6 +202,11 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     // init_adapter may name a run by its id, which YAML reads as a number.
     if (auto ia = rest.find("init_adapter"); ia != rest.end() && ia->is_number_integer())
         *ia = std::to_string(ia->get<std::int64_t>());
+    DistributedConfig distributed;
+    if (auto d = rest.find("distributed"); d != rest.end()) {
+        distributed = DistributedConfig::fromJson(*d, source);
+        rest.erase(d);
+    }
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -249,6 +254,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.device = t["device"];
     c.mixedPrecision = t["mixed_precision"];
     c.threads = t["threads"];
+    c.distributed = distributed;
     c.samplePromptsFile = promptsFile;
     c.samplePrompts = t["sample_prompts"].get<std::vector<std::string>>();
     c.sampleSteps = t["sample_steps"];
@@ -378,6 +384,8 @@ nlohmann::json TrainConfig::toJson() const
         { "evaluation_limit", evaluationLimit },
         { "measure_time_budget", measureTimeBudget },
     };
+    if (!(distributed == DistributedConfig {}))
+        j["distributed"] = distributed.toJson();
     if (!samplePromptsFile.empty())
         j["sample_prompts"] = samplePromptsFile;
     else
