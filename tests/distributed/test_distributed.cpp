@@ -1,7 +1,7 @@
 // Data-parallel training through the command line, Gloo on loopback, one thread per rank: 2 and 3
 // ranks give the single process's step losses and final parameters (the single process reading the
-// same global batch: accumulation x ranks micro-batches per step) for full fine-tuning and LoRA, with
-// accumulation and packing; a torchrun-style start from the environment; a rank killed (or hung)
+// same global batch: accumulation x ranks micro-batches per step) for full fine-tuning, LoRA and DPO,
+// with accumulation and packing; a torchrun-style start from the environment; a rank killed (or hung)
 // mid-run fails the run naming it, and --resume continues from the last checkpoint; a master port in
 // use or an unreachable master is an error saying which; two hosts in two network namespaces (as
 // root) give the same numbers.
@@ -178,9 +178,15 @@ class TestDistributed : public QObject {
         return path;
     }
 
-    json caseConfig(const QString& adapter, int accumulation, bool packing, int steps = 4) const
+    json caseConfig(
+        const QString& adapter, int accumulation, bool packing, int steps = 4, const QString& objective = "sft") const
     {
         json c = m_base;
+        if (objective != "sft") {
+            c["objective"] = objective.toStdString();
+            c["dataset"] = (fs::path(m_dir.path().toStdString()) / "pairs.jsonl").string();
+            c["beta"] = 0.2;
+        }
         c["adapter"] = adapter.toStdString();
         if (adapter == "lora") {
             c["r"] = 4;
@@ -196,15 +202,17 @@ class TestDistributed : public QObject {
 
     // The single process reading the same global batches: accumulation x ranks micro-batches a step.
     const std::pair<std::map<int, double>, std::map<std::string, at::Tensor>>& singleProcess(
-        const QString& adapter, int globalMicro, bool packing, int steps = 4)
+        const QString& adapter, int globalMicro, bool packing, int steps = 4, const QString& objective = "sft")
     {
-        const QString key = QString("%1-%2-%3-%4").arg(adapter).arg(globalMicro).arg(packing).arg(steps);
+        const QString key
+            = QString("%1-%2-%3-%4-%5").arg(adapter).arg(globalMicro).arg(packing).arg(steps).arg(objective);
         auto it = m_single.find(key);
         if (it != m_single.end())
             return it->second;
         const QString ws = newWorkspace("single-" + key);
-        const CliResult r = runCli({ "train",
-            writeConfig("single-" + key, caseConfig(adapter, globalMicro, packing, steps)), "--workspace", ws });
+        const CliResult r = runCli(
+            { "train", writeConfig("single-" + key, caseConfig(adapter, globalMicro, packing, steps, objective)),
+                "--workspace", ws });
         if (r.code != 0)
             qWarning("single process: %s", qPrintable(r.err));
         return m_single[key] = { stepLosses(r.out), adapterOf(ws, runIdOf(r.out)) };
@@ -231,6 +239,16 @@ private Q_SLOTS:
                            .dump()
                     << "\n";
         }
+        {
+            std::ofstream out(root / "pairs.jsonl");
+            const char* good[] = { "the cat sat on the mat", "the sun rose over the hill", "rain fell softly" };
+            const char* bad[] = { "mat the on", "hill hill hill", "no" };
+            for (int i = 0; i < 24; ++i)
+                out << json({ { "prompt", "write line " + std::to_string(i) }, { "chosen", good[i % 3] },
+                                { "rejected", bad[(i + 1) % 3] } })
+                           .dump()
+                    << "\n";
+        }
         m_base = { { "model", (root / "model").string() }, { "dataset", (root / "data.jsonl").string() },
             { "objective", "sft" }, { "learning_rate", 1e-2 }, { "per_device_train_batch_size", 2 },
             { "lr_scheduler_type", "cosine" }, { "warmup_steps", 1 }, { "seed", 42 }, { "cutoff_len", 64 },
@@ -243,11 +261,13 @@ private Q_SLOTS:
         QTest::addColumn<int>("ranks");
         QTest::addColumn<int>("accumulation");
         QTest::addColumn<bool>("packing");
-        QTest::newRow("full, 2 ranks") << "full" << 2 << 1 << false;
-        QTest::newRow("full, 3 ranks, accumulation 2") << "full" << 3 << 2 << false;
-        QTest::newRow("lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false;
-        QTest::newRow("lora, 3 ranks") << "lora" << 3 << 1 << false;
-        QTest::newRow("lora, 2 ranks, packing") << "lora" << 2 << 1 << true;
+        QTest::addColumn<QString>("objective");
+        QTest::newRow("full, 2 ranks") << "full" << 2 << 1 << false << "sft";
+        QTest::newRow("full, 3 ranks, accumulation 2") << "full" << 3 << 2 << false << "sft";
+        QTest::newRow("lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "sft";
+        QTest::newRow("lora, 3 ranks") << "lora" << 3 << 1 << false << "sft";
+        QTest::newRow("lora, 2 ranks, packing") << "lora" << 2 << 1 << true << "sft";
+        QTest::newRow("dpo, lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "dpo";
     }
 
     void matchesOneProcess()
@@ -256,12 +276,14 @@ private Q_SLOTS:
         QFETCH(int, ranks);
         QFETCH(int, accumulation);
         QFETCH(bool, packing);
-        const auto& single = singleProcess(adapter, ranks * accumulation, packing);
-        const QString name = QString("%1-%2-%3-%4").arg(adapter).arg(ranks).arg(accumulation).arg(packing);
+        QFETCH(QString, objective);
+        const auto& single = singleProcess(adapter, ranks * accumulation, packing, 4, objective);
+        const QString name
+            = QString("%1-%2-%3-%4-%5").arg(adapter).arg(ranks).arg(accumulation).arg(packing).arg(objective);
         const QString ws = newWorkspace("ddp-" + name);
-        const CliResult r
-            = runCli({ "train", writeConfig("ddp-" + name, caseConfig(adapter, accumulation, packing)), "--workspace",
-                ws, "--nproc-per-node", QString::number(ranks), "--master-port", QString::number(freePort()) });
+        const CliResult r = runCli({ "train",
+            writeConfig("ddp-" + name, caseConfig(adapter, accumulation, packing, 4, objective)), "--workspace", ws,
+            "--nproc-per-node", QString::number(ranks), "--master-port", QString::number(freePort()) });
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const std::int64_t id = runIdOf(r.out);
         QVERIFY(id > 0);
