@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <cstdlib>
 
 namespace tunebench {
 
@@ -49,7 +50,11 @@ void DataParallel::attach(const std::vector<ParameterGroup>& groups, bool broadc
             m_comm.broadcast(one, 0);
         }
     }
-    m_sync = std::make_unique<GradientSync>(m_comm, std::move(params));
+    // TUNEBENCH_DIST_BUCKET_BYTES sets the bucket size (tests use small buckets to have several on tiny models).
+    std::int64_t bucketBytes = 25 << 20;
+    if (const char* v = std::getenv("TUNEBENCH_DIST_BUCKET_BYTES"); v && std::atoll(v) > 0)
+        bucketBytes = std::atoll(v);
+    m_sync = std::make_unique<GradientSync>(m_comm, std::move(params), bucketBytes);
 }
 
 std::vector<std::int64_t> DataParallel::localMicroBatches(std::int64_t firstMicro, std::int64_t microPerStep) const

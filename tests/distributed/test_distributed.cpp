@@ -262,12 +262,13 @@ private Q_SLOTS:
         QTest::addColumn<int>("accumulation");
         QTest::addColumn<bool>("packing");
         QTest::addColumn<QString>("objective");
-        QTest::newRow("full, 2 ranks") << "full" << 2 << 1 << false << "sft";
-        QTest::newRow("full, 3 ranks, accumulation 2") << "full" << 3 << 2 << false << "sft";
-        QTest::newRow("lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "sft";
-        QTest::newRow("lora, 3 ranks") << "lora" << 3 << 1 << false << "sft";
-        QTest::newRow("lora, 2 ranks, packing") << "lora" << 2 << 1 << true << "sft";
-        QTest::newRow("dpo, lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "dpo";
+        QTest::addColumn<int>("bucketBytes"); // 0: the default (one bucket on these models)
+        QTest::newRow("full, 2 ranks") << "full" << 2 << 1 << false << "sft" << 0;
+        QTest::newRow("full, 3 ranks, accumulation 2, 4 KB buckets") << "full" << 3 << 2 << false << "sft" << 4096;
+        QTest::newRow("lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "sft" << 0;
+        QTest::newRow("lora, 3 ranks, 1 KB buckets") << "lora" << 3 << 1 << false << "sft" << 1024;
+        QTest::newRow("lora, 2 ranks, packing") << "lora" << 2 << 1 << true << "sft" << 0;
+        QTest::newRow("dpo, lora, 2 ranks, accumulation 2") << "lora" << 2 << 2 << false << "dpo" << 0;
     }
 
     void matchesOneProcess()
@@ -277,13 +278,19 @@ private Q_SLOTS:
         QFETCH(int, accumulation);
         QFETCH(bool, packing);
         QFETCH(QString, objective);
+        QFETCH(int, bucketBytes);
         const auto& single = singleProcess(adapter, ranks * accumulation, packing, 4, objective);
         const QString name
             = QString("%1-%2-%3-%4-%5").arg(adapter).arg(ranks).arg(accumulation).arg(packing).arg(objective);
         const QString ws = newWorkspace("ddp-" + name);
-        const CliResult r = runCli({ "train",
-            writeConfig("ddp-" + name, caseConfig(adapter, accumulation, packing, 4, objective)), "--workspace", ws,
-            "--nproc-per-node", QString::number(ranks), "--master-port", QString::number(freePort()) });
+        QProcessEnvironment environment;
+        if (bucketBytes > 0)
+            environment.insert("TUNEBENCH_DIST_BUCKET_BYTES", QString::number(bucketBytes));
+        const CliResult r
+            = runCli({ "train", writeConfig("ddp-" + name, caseConfig(adapter, accumulation, packing, 4, objective)),
+                         "--workspace", ws, "--nproc-per-node", QString::number(ranks), "--master-port",
+                         QString::number(freePort()) },
+                environment);
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const std::int64_t id = runIdOf(r.out);
         QVERIFY(id > 0);
@@ -296,14 +303,22 @@ private Q_SLOTS:
         Workspace w = Workspace::open(ws.toStdString());
         QCOMPARE(RunStore(w.db()).list().size(), std::size_t(1));
         bool perRank = false;
+        std::int64_t buckets = 0;
+        std::int64_t fromHooks = 0;
         for (const QString& line : r.out.split('\n', Qt::SkipEmptyParts)) {
             const json e = json::parse(line.toStdString(), nullptr, false);
-            if (e.is_object() && e.value("event", "") == "step")
+            if (e.is_object() && e.value("event", "") == "step") {
                 perRank = e["rank_tokens_per_s"].size() == static_cast<std::size_t>(ranks)
                     && e["rank_comm_seconds"].size() == static_cast<std::size_t>(ranks)
                     && e["allreduce_bytes"].get<std::int64_t>() > 0;
+                buckets = e["allreduce_buckets"].get<std::int64_t>();
+                fromHooks = e["buckets_overlapped"].get<std::int64_t>();
+            }
         }
         QVERIFY2(perRank, qPrintable(r.out));
+        // Every bucket goes out from the gradient hooks, during backward.
+        QVERIFY2((bucketBytes == 0 ? buckets == 1 : buckets > 1) && fromHooks == buckets,
+            qPrintable(QString("%1 buckets, %2 from hooks").arg(buckets).arg(fromHooks)));
     }
 
     // Two processes started as torchrun starts them (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
