@@ -1,7 +1,9 @@
 #include "command_line.h"
 #include "commands.h"
+#include "distributed_launch.h"
 
 #include "core/conformance/adapter_conformance.h"
+#include "core/distributed/communicator.h"
 #include "core/method/plugin_registry.h"
 #include "core/store/database.h"
 #include "core/store/run_workers.h"
@@ -13,10 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 #include <unistd.h>
 
 namespace tunebench::cli {
@@ -77,19 +82,68 @@ void claimRun(Workspace& ws, std::int64_t runId, bool resume)
     tx.commit();
 }
 
+// The launch flags over the configuration's `distributed:` section.
+DistributedConfig launchSettings(const CommandLine& cl, DistributedConfig d)
+{
+    auto number = [&](const char* name, std::int64_t low, std::int64_t high, std::int64_t& into) {
+        if (const auto v = cl.value(name)) {
+            const std::int64_t n = cl.integer(std::string("--") + name, *v);
+            if (n < low || n > high)
+                throw UsageError(std::string("--") + name + " must be from " + std::to_string(low) + " to "
+                    + std::to_string(high) + ", got " + *v);
+            into = n;
+        }
+    };
+    number("nproc-per-node", 1, 4096, d.nprocPerNode);
+    number("nnodes", 1, 4096, d.nnodes);
+    number("node-rank", 0, 4095, d.nodeRank);
+    number("master-port", 1, 65535, d.masterPort);
+    if (const auto v = cl.value("master-addr"))
+        d.masterAddr = *v;
+    if (d.nodeRank >= d.nnodes)
+        throw UsageError("--node-rank (" + std::to_string(d.nodeRank) + ") must be below --nnodes ("
+            + std::to_string(d.nnodes) + ")");
+    return d;
+}
+
+volatile bool g_launcherCancel = false;
+
+extern "C" void onLauncherSignal(int)
+{
+    g_launcherCancel = true;
+}
+
+void markFailed(RunStore& runs, std::int64_t runId, const std::string& message)
+{
+    runs.setStatus(runId, RunStatus::Failed, message);
+    runs.addEvent(runId, "failed", nlohmann::json({ { "event", "failed" }, { "error", message } }).dump());
+    std::cout << nlohmann::json({ { "event", "failed" }, { "run_id", runId }, { "error", message } }).dump()
+              << std::endl;
+}
+
 int trainCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli train [CONFIG] --workspace DIR  |  train --resume RUN_ID --workspace DIR",
+    CommandLine cl("tunebench-cli train [CONFIG] --workspace DIR  |  train --resume RUN_ID --workspace DIR\n"
+                   "       [--nproc-per-node N] [--nnodes M --node-rank R --master-addr HOST --master-port PORT]",
         "Trains a run in the foreground, printing one JSON event a line on stdout (start, step, eval,\n"
         "checkpoint, finished or failed) and recording metrics and events in the workspace.\n"
         "CONFIG (or --config) is a YAML or JSON run configuration: it is recorded as a new run and trained.\n"
         "--run trains a recorded run from the start; --resume continues one from its newest checkpoint.\n"
+        "--nproc-per-node N trains data-parallel on N processes of this host (the configuration's\n"
+        "`distributed:` section sets the same); with --nnodes M each host runs the command with its own\n"
+        "--node-rank, all naming host 0 as --master-addr (the workspace on a shared file system). A process\n"
+        "started by torchrun or srun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT set) is one rank.\n"
         "SIGINT or SIGTERM stops after the current step, with a checkpoint.\n"
         "Exit code: 0 finished, 1 failed, 2 wrong usage, 3 cancelled.",
         { { "CONFIG", "a run configuration (YAML or JSON)", true } },
         { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
             { "config", "FILE", "same as CONFIG" }, { "run", "ID", "a recorded run to train from the start" },
-            { "resume", "RUN_ID", "continue this run from its newest checkpoint" } });
+            { "resume", "RUN_ID", "continue this run from its newest checkpoint" },
+            { "nproc-per-node", "N", "processes (ranks) on this host" },
+            { "nnodes", "M", "hosts taking part (default 1)" },
+            { "node-rank", "R", "this host's place, 0 .. M-1 (host 0 runs rank 0)" },
+            { "master-addr", "HOST", "address of host 0, where the ranks meet (default 127.0.0.1)" },
+            { "master-port", "PORT", "port on host 0 for the rendezvous (default 29500)" } });
     if (!cl.parse(args)) {
         std::cout << cl.help();
         return 0;
@@ -105,25 +159,17 @@ int trainCommand(const std::vector<std::string>& args)
         throw UsageError("give one of: a CONFIG file, --run ID or --resume RUN_ID");
 
     Workspace ws = Workspace::open(cl.required("workspace"));
-    ws.requireWritable("start a run");
     RunStore runs(ws.db());
     const PluginRegistry& plugins = defaultPluginRegistry();
     std::int64_t runId = 0;
     TrainConfig config;
+    nlohmann::json configJson;
     if (const auto& file = configFile) {
-        nlohmann::json json = readYamlOrJsonFile(*file);
-        TrainConfig::resolvePaths(json, *file);
-        config = TrainConfig::fromJson(json, plugins, *file);
+        configJson = readYamlOrJsonFile(*file);
+        TrainConfig::resolvePaths(configJson, *file);
+        config = TrainConfig::fromJson(configJson, plugins, *file);
         if (config.name.empty())
             config.name = std::filesystem::path(*file).stem().string();
-        NewRun run;
-        run.name = config.name;
-        run.configJson = config.toJson().dump();
-        run.adapter = config.adapter;
-        run.objective = config.objective;
-        run.modelPath = config.model;
-        run.datasetId = config.datasetId;
-        runId = runs.create(run);
     } else {
         runId = cl.has("run") ? cl.integer("--run", *cl.value("run")) : cl.integer("--resume", *cl.value("resume"));
         auto run = runs.find(runId);
@@ -132,15 +178,82 @@ int trainCommand(const std::vector<std::string>& args)
         config = TrainConfig::fromJson(
             nlohmann::json::parse(run->configJson), plugins, "run " + std::to_string(runId) + " configuration");
     }
+    const DistributedConfig launch = launchSettings(cl, config.distributed);
+    const std::optional<RankEnvironment> rankEnv = RankEnvironment::fromEnvironment(launch);
 
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
-    claimRun(ws, runId, cl.has("resume"));
+    // This host's ranks as children; host 0 marks the run failed when one of them fails.
+    if (!rankEnv && launch.worldSize() > 1) {
+        if (launch.nodeRank == 0)
+            ws.requireWritable("start a run");
+        std::signal(SIGINT, onLauncherSignal);
+        std::signal(SIGTERM, onLauncherSignal);
+        const LaunchOutcome outcome = launchLocalRanks(launch, args, &g_launcherCancel);
+        // Only a run rank 0 started: before its start event the run is as it was (or rank 0 marked it).
+        const std::int64_t failedRun = outcome.runId.value_or(0);
+        if (!outcome.failure.empty()) {
+            std::cerr << "tunebench-cli train: " << outcome.failure << "\n";
+            if (failedRun > 0 && launch.nodeRank == 0)
+                markFailed(runs, failedRun, outcome.failure);
+        }
+        return outcome.exitCode;
+    }
+
+    std::unique_ptr<Communicator> comm;
+    if (rankEnv && rankEnv->worldSize > 1) {
+        comm = Communicator::join(*rankEnv);
+        // Several ranks on one host share its cores; a CUDA rank uses the GPU of its LOCAL_RANK.
+        if (config.threads == 0) {
+            const char* local = std::getenv("LOCAL_WORLD_SIZE");
+            const long perHost = local ? std::max(1L, std::strtol(local, nullptr, 10)) : 1L;
+            config.threads = std::max<long>(1, static_cast<long>(std::thread::hardware_concurrency()) / perHost);
+        }
+        if (config.device == "cuda")
+            config.device = "cuda:" + std::to_string(rankEnv->localRank);
+    }
+    const bool lead = !comm || comm->rank() == 0;
     TrainerOptions options;
+    options.resume = cl.has("resume");
+    options.communicator = comm.get();
+    if (!lead) {
+        // Rank 0 records the run; the others learn its id and keep out of the store.
+        const std::string published = comm->fetch("run_id");
+        if (published.rfind("error:", 0) == 0)
+            throw InputError(comm->describe(comm->rank()) + ": rank 0 could not start the run: " + published.substr(6));
+        runId = std::stoll(published);
+        std::signal(SIGINT, onSignal);
+        std::signal(SIGTERM, onSignal);
+        options.runDir = ws.runDir(runId);
+        options.workspace = &ws;
+        options.cancel = &g_cancel;
+        runTraining(config, plugins, options);
+        return 0;
+    }
+
+    try {
+        ws.requireWritable("start a run");
+        if (configFile) {
+            NewRun run;
+            run.name = config.name;
+            run.configJson = config.toJson().dump();
+            run.adapter = config.adapter;
+            run.objective = config.objective;
+            run.modelPath = config.model;
+            run.datasetId = config.datasetId;
+            runId = runs.create(run);
+        }
+        std::signal(SIGINT, onSignal);
+        std::signal(SIGTERM, onSignal);
+        claimRun(ws, runId, cl.has("resume"));
+    } catch (const std::exception& e) {
+        if (comm)
+            comm->publish("run_id", std::string("error:") + e.what());
+        throw;
+    }
+    if (comm)
+        comm->publish("run_id", std::to_string(runId));
     options.runDir = ws.runDir(runId);
     options.workspace = &ws;
     options.runId = runId;
-    options.resume = cl.has("resume");
     options.cancel = &g_cancel;
     options.events = [](const nlohmann::json& event) { std::cout << event.dump() << std::endl; };
     try {
@@ -149,11 +262,7 @@ int trainCommand(const std::vector<std::string>& args)
         runs.setStatus(runId, cancelled ? RunStatus::Cancelled : RunStatus::Finished);
         return cancelled ? 3 : 0;
     } catch (const std::exception& e) {
-        const std::string message = e.what();
-        runs.setStatus(runId, RunStatus::Failed, message);
-        runs.addEvent(runId, "failed", nlohmann::json({ { "event", "failed" }, { "error", message } }).dump());
-        std::cout << nlohmann::json({ { "event", "failed" }, { "run_id", runId }, { "error", message } }).dump()
-                  << std::endl;
+        markFailed(runs, runId, e.what());
         throw;
     }
 }

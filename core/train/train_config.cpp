@@ -212,6 +212,11 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         rewards = *r;
         rest.erase(r);
     }
+    DistributedConfig distributed;
+    if (auto d = rest.find("distributed"); d != rest.end()) {
+        distributed = DistributedConfig::fromJson(*d, source);
+        rest.erase(d);
+    }
     const nlohmann::json t = trainerSchema().resolve(rest, source);
     TrainConfig c;
     c.name = t["name"];
@@ -261,6 +266,7 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
     c.device = t["device"];
     c.mixedPrecision = t["mixed_precision"];
     c.threads = t["threads"];
+    c.distributed = distributed;
     c.samplePromptsFile = promptsFile;
     c.samplePrompts = t["sample_prompts"].get<std::vector<std::string>>();
     c.sampleSteps = t["sample_steps"];
@@ -393,6 +399,8 @@ nlohmann::json TrainConfig::toJson() const
         { "evaluation_limit", evaluationLimit },
         { "measure_time_budget", measureTimeBudget },
     };
+    if (!(distributed == DistributedConfig {}))
+        j["distributed"] = distributed.toJson();
     if (!samplePromptsFile.empty())
         j["sample_prompts"] = samplePromptsFile;
     else

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/reward/reward_set.h"
+#include "core/distributed/distributed_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +77,7 @@ struct TrainConfig {
     std::string device = "cpu";
     std::string mixedPrecision = "none"; // none, or bf16: forward and loss under bfloat16 autocast
     std::int64_t threads = 0; // 0: one per core
+    DistributedConfig distributed; // `distributed:` section: processes, hosts and rendezvous of a data-parallel run
 
     // Measures while training (core/train/measures.h). Sampling and diversity
     // run when there are prompts: the list, or the file they are read from.

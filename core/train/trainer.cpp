@@ -14,7 +14,7 @@ TrainResult runTraining(const TrainConfig& config, const PluginRegistry& plugins
         run.cacheReference();
     run.begin();
     while (!run.done()) {
-        if (options.cancel && options.cancel->load())
+        if (run.cancelRequested(options.cancel && options.cancel->load()))
             return run.finish(TrainResult::Status::Cancelled);
         run.step();
     }

@@ -14,6 +14,7 @@
 
 namespace tunebench {
 
+class Communicator;
 class PluginRegistry;
 class Workspace;
 
@@ -29,6 +30,10 @@ struct TrainerOptions {
     bool resume = false; // continue from the run's newest checkpoint
     const std::atomic<bool>* cancel = nullptr; // checked between steps
     EventSink events;
+    // A data-parallel run's process group (core/distributed); null for one process. Every rank runs
+    // runTraining; only rank 0 should be given a workspace run id (it alone writes the store, events
+    // and checkpoints), and every rank the same runDir (read on resume).
+    Communicator* communicator = nullptr;
 };
 
 struct TrainResult {

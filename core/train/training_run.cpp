@@ -1,6 +1,8 @@
 #include "core/train/training_run.h"
 
 #include "core/device_memory.h"
+#include "core/distributed/communicator.h"
+#include "core/distributed/data_parallel.h"
 #include "core/export/peft_adapter.h"
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
@@ -87,6 +89,7 @@ struct TrainingRun::Accumulated {
     std::int64_t tokens = 0; // all tokens the step read (throughput)
     std::int64_t lossTokens = 0; // tokens its loss was taken over
     std::map<std::string, double> metrics; // the objective's, averaged over micro-batches
+    std::int64_t rankTokens = 0; // tokens this rank read (several processes)
 };
 
 TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, const TrainerOptions& options)
@@ -96,6 +99,13 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
 {
     configureThreads(static_cast<int>(c.threads));
     at::manual_seed(c.seed);
+    if (options.communicator) {
+        // MeZO's two forwards per step are not split over ranks (each would repeat the same estimate).
+        if (c.optim == "mezo")
+            throw InputError("optim: mezo runs in one process; remove the distributed settings or choose adamw");
+        m_parallel = std::make_unique<DataParallel>(*options.communicator);
+        m_lead = m_parallel->lead();
+    }
 
     LoadOptions load;
     load.device = at::Device(c.device);
@@ -122,7 +132,8 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
         throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
 
     m_order = std::make_unique<DataOrder>(static_cast<std::int64_t>(m_examples->train().size()), c.batchSize, c.seed);
-    const std::int64_t accum = c.gradientAccumulationSteps;
+    const std::int64_t accum = c.gradientAccumulationSteps * (m_parallel ? m_parallel->worldSize() : 1);
+    m_microPerStep = accum;
     m_stepsPerBatch = std::max<std::int64_t>(1, m_objective->stepsPerBatch());
     m_stepsPerEpoch = std::max<std::int64_t>(1, (m_order->batchesPerEpoch() + accum - 1) / accum) * m_stepsPerBatch;
     m_totalSteps = c.maxSteps > 0
@@ -137,7 +148,7 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     if (m_autocast && !compat::hasAutocast(m_deviceType, at::kBFloat16))
         throw InputError("mixed_precision: bf16 autocast is not available on device " + c.device);
 
-    if (options.workspace && options.runId)
+    if (options.workspace && options.runId && m_lead)
         m_writer = std::make_unique<BatchWriter>(options.workspace->db());
     m_checkpoints = std::make_unique<CheckpointStore>(options.runDir, c.saveTotalLimit);
     auto loadBase = [&c, load]() { return loadCausalLM(c.model, load); };
@@ -148,6 +159,9 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     m_measures = std::make_unique<TrainingMeasures>(TrainingMeasures::Context { c, *m_model, *m_adapter, *m_tokenizer,
         m_chatTemplate.get(), options.workspace, options.runId, m_writer.get(),
         [this](const nlohmann::json& e) { record(e); }, [this](const nlohmann::json& e) { emit(e); }, loadBase });
+    // Dropout and sampling draw from each rank's own stream; rank 0's is the single process's.
+    if (m_parallel && !m_lead)
+        at::manual_seed(c.seed + static_cast<std::uint64_t>(m_parallel->rank()) * 0x9E3779B9ULL);
 }
 
 TrainingRun::~TrainingRun() = default;
@@ -202,6 +216,14 @@ void TrainingRun::rebuildOptimizer()
         m_optimizer = makeSgd(m_groups, { m_config.sgdMomentum, false });
     else
         m_optimizer = makeAdamW(m_groups, { m_config.adamBeta1, m_config.adamBeta2, m_config.adamEpsilon });
+    // Every rank starts from rank 0's trainable values (and takes them again when the trainable set changes).
+    if (m_parallel)
+        m_parallel->attach(m_groups, /*broadcastValues=*/true);
+}
+
+bool TrainingRun::cancelRequested(bool requestedHere)
+{
+    return m_parallel ? m_parallel->any(requestedHere) : requestedHere;
 }
 
 void TrainingRun::resume()
@@ -213,10 +235,25 @@ void TrainingRun::resume()
     m_adapter->restoreState(d.adapter);
     // The restored state may change what trains (sparse fine-tuning past its dense phase).
     rebuildOptimizer();
-    auto rng = d.optimizer.find("rng.cpu");
-    if (rng != d.optimizer.end()) {
+    // Each rank continues its own random stream; from a run with fewer ranks, a rank without one
+    // restarts its stream from the seed (said in an event).
+    const std::int64_t rank = m_parallel ? m_parallel->rank() : 0;
+    const std::string ownKey = "rng.cpu.rank" + std::to_string(rank);
+    auto own = d.optimizer.find(ownKey);
+    auto rng = own != d.optimizer.end() ? own : (rank == 0 ? d.optimizer.find("rng.cpu") : d.optimizer.end());
+    if (rng != d.optimizer.end())
         setCpuRngState(rng->second);
-        d.optimizer.erase(rng);
+    else
+        record({ { "event", "rng_reseeded" }, { "rank", rank },
+            { "reason", "the checkpoint holds no random state for this rank (saved by fewer ranks)" } });
+    std::int64_t savedRanks = 0;
+    for (auto it = d.optimizer.begin(); it != d.optimizer.end();) {
+        if (it->first.rfind("rng.cpu", 0) == 0) {
+            savedRanks += it->first != "rng.cpu" ? 1 : 0;
+            it = d.optimizer.erase(it);
+        } else {
+            ++it;
+        }
     }
     std::map<std::string, at::Tensor> objectiveState;
     for (auto it = d.optimizer.begin(); it != d.optimizer.end();) {
@@ -228,6 +265,12 @@ void TrainingRun::resume()
         }
     }
     m_objective->restoreState(objectiveState);
+    const std::int64_t world = m_parallel ? m_parallel->worldSize() : 1;
+    if (savedRanks > 0 && savedRanks != world)
+        record({ { "event", "world_size_changed" }, { "saved_ranks", savedRanks }, { "ranks", world },
+            { "note",
+                "resuming with another number of processes: the data order continues from the same step, "
+                "the result is not bit-identical to an uninterrupted run" } });
     m_optimizer->restoreState(d.optimizer);
     m_step = d.trainer.at("step").get<std::int64_t>();
     if (!d.trainer["best_eval_loss"].is_null())
@@ -269,10 +312,12 @@ void TrainingRun::cacheReference()
             parts.push_back(m_objective->referenceLogProbs(batch, *m_models).to(at::kCPU));
         }
         const at::Tensor cache = at::cat(parts).to(at::kFloat).contiguous();
-        fs::create_directories(m_options.runDir);
-        const fs::path temp = cachePath.string() + ".tmp";
-        writeSafetensors(temp, { { "reference_logps", cache } }, { { "objective", m_config.objective } });
-        fs::rename(temp, cachePath);
+        if (m_lead) {
+            fs::create_directories(m_options.runDir);
+            const fs::path temp = cachePath.string() + ".tmp";
+            writeSafetensors(temp, { { "reference_logps", cache } }, { { "objective", m_config.objective } });
+            fs::rename(temp, cachePath);
+        }
         m_examples->setReferenceCache(cache);
     }
     m_models->dropReference();
@@ -288,8 +333,10 @@ void TrainingRun::begin()
         { "eval_examples", m_examples->eval().size() }, { "truncated_examples", m_examples->truncated() },
         { "examples_without_response", m_examples->withoutTarget() }, { "packed_rows", m_examples->packedRows() },
         { "trainable_parameters", m_result.trainableParameters }, { "total_parameters", m_result.totalParameters },
-        { "adapter", m_config.adapter }, { "objective", m_config.objective } });
-    m_measures->atStart(m_step);
+        { "adapter", m_config.adapter }, { "objective", m_config.objective },
+        { "world_size", m_parallel ? m_parallel->worldSize() : 1 } });
+    if (m_lead)
+        m_measures->atStart(m_step);
 }
 
 bool TrainingRun::done() const
@@ -307,9 +354,10 @@ LossOutput TrainingRun::lossOf(const ObjectiveBatch& batch)
 // by the step's loss tokens, so accumulation equals one big token-weighted batch.
 TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicro)
 {
-    const std::int64_t accum = m_config.gradientAccumulationSteps;
+    std::vector<std::int64_t> indices = m_parallel ? m_parallel->localMicroBatches(firstMicro, m_microPerStep)
+                                                   : range(firstMicro, firstMicro + m_microPerStep);
     std::vector<ObjectiveBatch> micro;
-    for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m) {
+    for (const std::int64_t m : indices) {
         micro.push_back(m_examples->batch(m_order->batch(m), m_examples->train(), m_model->device()));
         micro.back().step = m_step;
         micro.back().micro = m - firstMicro;
@@ -317,17 +365,36 @@ TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicr
     }
     m_optimizer->zeroGrad();
     Accumulated a;
+    StepSums sums;
     for (const ObjectiveBatch& b : micro) {
+        if (m_parallel && &b == &micro.back())
+            m_parallel->beforeLastBackward();
         LossOutput out = lossOf(b);
         a.lossTokens += out.tokens;
         a.tokens += TrainingExamples::tokens(b);
-        for (const auto& [k, v] : out.metrics)
+        for (const auto& [k, v] : out.metrics) {
             a.metrics[k] += v / static_cast<double>(micro.size());
+            sums.metricSums[k] += v;
+        }
         const double share = static_cast<double>(out.tokens);
         const at::Tensor scaled = out.loss * (share > 0 ? share : 1.0);
         a.loss += scaled.item<double>();
         if (out.loss.requires_grad())
             scaled.backward();
+    }
+    if (m_parallel) {
+        // Summed over ranks: the gradients in place, the numbers here; then divided as one process divides.
+        sums.scaledLoss = a.loss;
+        sums.tokens = a.tokens;
+        sums.lossTokens = a.lossTokens;
+        sums.microBatches = static_cast<std::int64_t>(micro.size());
+        a.rankTokens = a.tokens;
+        const StepSums all = m_parallel->reduce(sums);
+        a.loss = all.scaledLoss;
+        a.tokens = all.tokens;
+        a.lossTokens = all.lossTokens;
+        for (auto& [k, v] : a.metrics)
+            v = all.metricSums.at(k) / static_cast<double>(std::max<std::int64_t>(1, all.microBatches));
     }
     const double denominator = static_cast<double>(std::max<std::int64_t>(1, a.lossTokens));
     for (auto& g : m_groups) {
@@ -398,7 +465,7 @@ void TrainingRun::step()
 {
     const auto started = Clock::now();
     // An objective may train several steps on one batch (GRPO's num_iterations): the batch changes after them.
-    const std::int64_t firstMicro = (m_step / m_stepsPerBatch) * m_config.gradientAccumulationSteps;
+    const std::int64_t firstMicro = (m_step / m_stepsPerBatch) * m_microPerStep;
     const std::int64_t stage = m_order->epochOf(firstMicro);
     if (stage != m_lastStage) {
         m_adapter->beginStage(stage);
@@ -433,19 +500,31 @@ void TrainingRun::step()
     const bool checkpointNow = m_config.saveSteps > 0 && m_step % m_config.saveSteps == 0 && m_step < m_totalSteps;
     if (checkpointNow)
         saveCheckpoint();
-    m_measures->afterStep(m_step, m_totalSteps, checkpointNow);
+    if (m_lead)
+        m_measures->afterStep(m_step, m_totalSteps, checkpointNow);
 }
 
 void TrainingRun::logStep(const Accumulated& a, double lr, std::int64_t firstMicro, double seconds, double gradNorm)
 {
     const double tokensPerSecond = seconds > 0 ? static_cast<double>(a.tokens) / seconds : 0.0;
-    const double epoch = static_cast<double>(firstMicro + m_config.gradientAccumulationSteps)
-        / static_cast<double>(m_order->batchesPerEpoch());
+    const double epoch
+        = static_cast<double>(firstMicro + m_microPerStep) / static_cast<double>(m_order->batchesPerEpoch());
     nlohmann::json event = { { "event", "step" }, { "step", m_step }, { "epoch", epoch }, { "loss", a.loss },
         { "lr", lr }, { "grad_norm", finiteOr(gradNorm, -1) }, { "tokens_per_s", tokensPerSecond },
         { "step_seconds", seconds } };
     for (const auto& [k, v] : a.metrics)
         event[k] = v;
+    if (m_parallel) {
+        // Each rank's throughput and the communication it waited for (after backward: what hooks did not hide).
+        const auto& sync = m_parallel->lastSync();
+        event["world_size"] = m_parallel->worldSize();
+        event["rank_tokens_per_s"]
+            = m_parallel->gather(seconds > 0 ? static_cast<double>(a.rankTokens) / seconds : 0.0);
+        event["rank_comm_seconds"] = m_parallel->gather(m_parallel->lastCommSeconds());
+        event["allreduce_bytes"] = sync.bytes;
+        event["allreduce_buckets"] = sync.buckets;
+        event["buckets_overlapped"] = sync.bucketsFromHooks;
+    }
     if (const auto memory = deviceMemory(m_model->device())) {
         event["device_memory_mb"] = static_cast<double>(memory->allocated) / (1 << 20);
         event["device_peak_memory_mb"] = static_cast<double>(memory->peakAllocated) / (1 << 20);
@@ -468,7 +547,12 @@ std::optional<double> TrainingRun::evaluate()
     double weighted = 0;
     std::int64_t tokens = 0;
     const auto n = static_cast<std::int64_t>(evalIdx.size());
-    for (std::int64_t first = 0; first < n; first += m_config.batchSize) {
+    // Several processes: rank r takes batches r, r+W, ...; the sums are then added up over ranks.
+    const std::int64_t stride = m_parallel ? m_parallel->worldSize() : 1;
+    std::int64_t batchIndex = 0;
+    for (std::int64_t first = 0; first < n; first += m_config.batchSize, ++batchIndex) {
+        if (m_parallel && batchIndex % stride != m_parallel->rank())
+            continue;
         ObjectiveBatch batch
             = m_examples->batch(range(first, std::min(n, first + m_config.batchSize)), evalIdx, m_model->device());
         batch.rollout = m_rollout.get();
@@ -476,6 +560,8 @@ std::optional<double> TrainingRun::evaluate()
         weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
         tokens += out.tokens;
     }
+    if (m_parallel)
+        std::tie(weighted, tokens) = m_parallel->sum(weighted, tokens);
     return tokens > 0 ? weighted / static_cast<double>(tokens) : 0.0;
 }
 
@@ -493,7 +579,9 @@ void TrainingRun::evaluateIfDue()
     if (!m_bestEval || evalLoss < *m_bestEval - m_config.earlyStoppingThreshold) {
         m_bestEval = evalLoss;
         m_evalsWithoutImprovement = 0;
-        m_checkpoints->saveBest(m_step, snapshot());
+        CheckpointData best = snapshot(); // on every rank: it gathers their random states
+        if (m_lead)
+            m_checkpoints->saveBest(m_step, best);
     } else {
         ++m_evalsWithoutImprovement;
     }
@@ -510,6 +598,11 @@ CheckpointData TrainingRun::snapshot() const
     d.optimizer["rng.cpu"] = cpuRngState();
     for (const auto& [name, tensor] : m_objective->state())
         d.optimizer[kObjectiveStatePrefix + name] = tensor;
+    if (m_parallel) {
+        const std::vector<at::Tensor> states = m_parallel->gather(d.optimizer["rng.cpu"]);
+        for (std::size_t r = 0; r < states.size(); ++r)
+            d.optimizer["rng.cpu.rank" + std::to_string(r)] = states[r];
+    }
     d.trainer = { { "best_eval_loss", m_bestEval ? nlohmann::json(*m_bestEval) : nlohmann::json(nullptr) },
         { "evals_without_improvement", m_evalsWithoutImprovement }, { "skipped_steps", m_skippedSteps },
         { "total_steps", m_totalSteps } };
@@ -522,13 +615,18 @@ void TrainingRun::saveCheckpoint()
     // after it, so a row still buffered when the worker is killed would otherwise never be written.
     if (m_writer)
         m_writer->flush();
-    const fs::path dir = m_checkpoints->save(m_step, snapshot());
+    CheckpointData d = snapshot(); // on every rank: it gathers their random states
+    if (!m_lead)
+        return;
+    const fs::path dir = m_checkpoints->save(m_step, d);
     record({ { "event", "checkpoint" }, { "step", m_step }, { "path", dir.string() } });
 }
 
 // What loads the adapter again (measure forgetting --adapter, export, init_adapter).
 void TrainingRun::writeAdapter() const
 {
+    if (!m_lead)
+        return;
     RunAdapterFiles { m_config.adapter, m_config.adapterParams, m_config.seed, m_config.model, m_adapter->state() }
         .write(m_options.runDir / "adapter");
 }
@@ -539,7 +637,7 @@ TrainResult TrainingRun::finish(TrainResult::Status status)
         status = TrainResult::Status::EarlyStopped;
     saveCheckpoint();
     writeAdapter();
-    if (status != TrainResult::Status::Cancelled)
+    if (status != TrainResult::Status::Cancelled && m_lead)
         m_measures->atEnd(m_step);
     m_result.status = status;
     m_result.steps = m_step;

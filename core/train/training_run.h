@@ -31,6 +31,7 @@ class CausalLM;
 class ChatTemplate;
 class CheckpointStore;
 class DataOrder;
+class DataParallel;
 class Objective;
 class RewardSet;
 struct RolloutContext;
@@ -74,6 +75,10 @@ public:
     // cancelled run), records the finished event and flushes the store.
     TrainResult finish(TrainResult::Status status = TrainResult::Status::Finished);
 
+    // Whether to stop now for a cancel request: on several processes, when any rank got one (so all
+    // stop at the same step).
+    bool cancelRequested(bool requestedHere);
+
     std::int64_t stepNumber() const { return m_step; }
     std::int64_t totalSteps() const { return m_totalSteps; }
 
@@ -111,6 +116,9 @@ private:
     std::unique_ptr<TrainingMeasures> m_measures;
     std::unique_ptr<RewardSet> m_rewards; // online objectives only
     std::unique_ptr<RolloutContext> m_rollout;
+    std::unique_ptr<DataParallel> m_parallel; // null for one process
+    bool m_lead = true; // writes the store, events, checkpoints and measures (rank 0)
+    std::int64_t m_microPerStep = 1; // gradient_accumulation_steps x world size
     c10::DeviceType m_deviceType;
     bool m_autocast = false; // mixed_precision: bf16
 

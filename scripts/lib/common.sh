@@ -7,7 +7,7 @@ TB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # CUDA build, is expected in /usr/local/cuda; without it that build is skipped).
 TB_APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libgloo-dev libopenblas0-openmp
   qt6-base-dev libqt6opengl6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libsqlite3-dev sqlite3 nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev
   xvfb xauth python3-jinja2 python3-torch python3-venv poppler-utils
