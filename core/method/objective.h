@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/method/parameter_group.h"
 #include "core/model/generate.h"
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@ struct ForwardInput;
 struct ForwardOutput;
 struct GeneratedSequence; // core/model/generate.h
 struct GenerationOptions;
+struct ModelConfig;
 class RewardSet;
 
 // The data an objective trains on. Prompts: online objectives (GRPO), which sample their own completions.
@@ -138,6 +140,13 @@ public:
     // checkpoints so a resume continues exactly.
     virtual std::map<std::string, at::Tensor> state() const { return {}; }
     virtual void restoreState(const std::map<std::string, at::Tensor>& state) { }
+    // Trainable tensors of the objective's own (a reward model's scalar head on the final hidden state), optimised
+    // with the adapter's. attach() makes them once the model is loaded (its configuration and device), before
+    // parameterGroups(), which may be called again. Their values must be in state(), so checkpoints keep them and
+    // a resume restores them (in place: the optimiser holds these tensors); the run also writes them beside its
+    // adapter (runs/<id>/objective.safetensors).
+    virtual void attach(const ModelConfig& model, c10::Device device) { }
+    virtual std::vector<ParameterGroup> parameterGroups(double weightDecay) const { return {}; }
 };
 
 } // namespace tunebench

@@ -126,7 +126,11 @@ TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, co
     if (!c.initAdapter.empty() && !options.resume)
         initAdapterFrom(initAdapterSource(c, options), c.adapter, *m_adapter, *m_model, plugins);
     m_result.totalParameters = m_model->parameterCount();
+    m_objective->attach(m_model->config(), m_model->device());
     m_result.trainableParameters = trainableElements(*m_adapter);
+    for (const ParameterGroup& group : m_objective->parameterGroups(0.0))
+        for (const NamedParameter& p : group.parameters)
+            m_result.trainableParameters += p.tensor.numel();
     rebuildOptimizer();
     if (m_result.trainableParameters == 0)
         throw InputError("adapter '" + c.adapter + "' leaves nothing to train on this model");
@@ -210,6 +214,8 @@ void TrainingRun::setUpRollouts(const PluginRegistry& plugins)
 void TrainingRun::rebuildOptimizer()
 {
     m_groups = m_adapter->parameterGroups(m_config.weightDecay);
+    for (ParameterGroup& group : m_objective->parameterGroups(m_config.weightDecay))
+        m_groups.push_back(std::move(group));
     if (m_config.optim == "mezo")
         m_optimizer = makeMezo(m_groups, { m_config.mezoEps, m_config.seed });
     else if (m_config.optim == "sgd")
@@ -546,6 +552,7 @@ std::optional<double> TrainingRun::evaluate()
     at::NoGradGuard noGrad;
     double weighted = 0;
     std::int64_t tokens = 0;
+    m_evalMetrics.clear();
     const auto n = static_cast<std::int64_t>(evalIdx.size());
     // Several processes: rank r takes batches r, r+W, ...; the sums are then added up over ranks.
     const std::int64_t stride = m_parallel ? m_parallel->worldSize() : 1;
@@ -559,7 +566,15 @@ std::optional<double> TrainingRun::evaluate()
         const LossOutput out = lossOf(batch);
         weighted += out.loss.item<double>() * static_cast<double>(out.tokens);
         tokens += out.tokens;
+        for (const auto& [k, v] : out.metrics)
+            m_evalMetrics[k] += v * static_cast<double>(out.tokens);
     }
+    // The objective's metrics over the split (a reward model's held-out accuracy), weighted as the loss is; on
+    // several processes only the loss is summed over ranks, so they are left out there.
+    if (m_parallel)
+        m_evalMetrics.clear();
+    for (auto& [k, v] : m_evalMetrics)
+        v /= static_cast<double>(std::max<std::int64_t>(1, tokens));
     if (m_parallel)
         std::tie(weighted, tokens) = m_parallel->sum(weighted, tokens);
     return tokens > 0 ? weighted / static_cast<double>(tokens) : 0.0;
@@ -585,7 +600,13 @@ void TrainingRun::evaluateIfDue()
     } else {
         ++m_evalsWithoutImprovement;
     }
-    record({ { "event", "eval" }, { "step", m_step }, { "eval_loss", evalLoss }, { "best_eval_loss", *m_bestEval } });
+    nlohmann::json event
+        = { { "event", "eval" }, { "step", m_step }, { "eval_loss", evalLoss }, { "best_eval_loss", *m_bestEval } };
+    for (const auto& [k, v] : m_evalMetrics) {
+        event["eval_" + k] = v;
+        metric("eval_" + k, v);
+    }
+    record(event);
     if (m_config.earlyStoppingPatience > 0 && m_evalsWithoutImprovement >= m_config.earlyStoppingPatience)
         m_stoppedEarly = true;
 }
@@ -629,6 +650,17 @@ void TrainingRun::writeAdapter() const
         return;
     RunAdapterFiles { m_config.adapter, m_config.adapterParams, m_config.seed, m_config.model, m_adapter->state() }
         .write(m_options.runDir / "adapter");
+    // The objective's own trained tensors (a reward model's head), named as in Hugging Face's folders.
+    NamedTensors own;
+    for (const ParameterGroup& group : m_objective->parameterGroups(0.0))
+        for (const NamedParameter& p : group.parameters)
+            own.emplace_back(p.name, p.tensor.detach().to(at::kCPU).contiguous());
+    if (!own.empty()) {
+        const fs::path path = m_options.runDir / "objective.safetensors";
+        const fs::path temp = path.string() + ".tmp";
+        writeSafetensors(temp, own, { { "format", "pt" }, { "objective", m_config.objective } });
+        fs::rename(temp, path);
+    }
 }
 
 TrainResult TrainingRun::finish(TrainResult::Status status)

@@ -18,6 +18,7 @@
 #include <c10/core/Device.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -130,6 +131,7 @@ private:
     std::int64_t m_step = 0;
     std::int64_t m_lastStage = -1;
     std::optional<double> m_bestEval;
+    std::map<std::string, double> m_evalMetrics; // the objective's metrics at the last evaluation
     std::int64_t m_evalsWithoutImprovement = 0;
     std::int64_t m_skippedSteps = 0;
     double m_lastLoss;

@@ -11,3 +11,6 @@ tunebench_add_test(test_grpo_reference SOURCES reward/test_grpo_reference.cpp LA
                    LIBRARIES tunebench_core TORCH)
 tunebench_add_test(bench_grpo SOURCES bench/bench_grpo.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 900)
 add_dependencies(bench_grpo ${reward_plugin_targets} tunebench_plugin_grpo tunebench_plugin_lora)
+tunebench_add_test(test_reward_model SOURCES reward/test_reward_model.cpp LABELS integration LIBRARIES tunebench_core
+                   TORCH)
+add_dependencies(test_reward_model tunebench_plugin_reward_model_objective tunebench_plugin_full tunebench_plugin_lora)
