@@ -25,7 +25,8 @@ class WorkspaceSession;
 
 // Live plots of one run: loss (train with EMA smoothing over the faint raw
 // curve, and eval), learning rate, gradient norm, tokens/s, preference
-// rewards, diversity and forgetting, each with a log-scale toggle and a hover
+// rewards, diversity and forgetting, and for a data-parallel run each rank's
+// tokens/s and communication time per step, each with a log-scale toggle and a hover
 // read-out; the samples stored over training in a table; the worker's
 // resources beside the plots.
 //
