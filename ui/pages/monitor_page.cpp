@@ -16,6 +16,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -25,6 +26,8 @@
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
 
 #include <exception>
 
@@ -227,6 +230,8 @@ void MonitorPage::buildPlots(QWidget* container)
         { kRewards, tr("Preference rewards"), true },
         { kDiversity, tr("Diversity of samples"), true },
         { kForgetting, tr("Forgetting (reference set)"), true },
+        { kRankThroughput, tr("Throughput per rank (tokens/s)"), true },
+        { kRankComm, tr("Communication per step (s, per rank)"), true },
     };
     int index = 0;
     for (const auto& p : plots) {
@@ -464,6 +469,9 @@ void MonitorPage::loadRun()
     m_rawLossSteps.clear();
     m_smoothedCount = 0;
     m_lastSampleId = 0;
+    m_workerLogOffset = 0;
+    m_workerLogPartial.clear();
+    m_rankFigures = {};
     m_samples->setRowCount(0);
     m_replotQueue.clear();
     updateWorker();
@@ -501,6 +509,7 @@ void MonitorPage::follow()
             appendMetric(metric, steps, values);
         }
         followSamples();
+        followRankFigures();
         updateShownPlots();
     } catch (const std::exception& e) {
         m_session->reportError(
@@ -569,6 +578,83 @@ void MonitorPage::followSamples()
         auto* text = new QTableWidgetItem(userText(s.text));
         text->setToolTip(userToolTip(s.text));
         m_samples->setItem(row, 2, text);
+    }
+}
+
+void MonitorPage::readRankFigures(const QByteArray& lines, RankFigures* into)
+{
+    auto perRank = [](const nlohmann::json& event, const char* key) -> std::optional<std::vector<double>> {
+        const auto it = event.find(key);
+        if (it == event.end() || !it->is_array() || it->empty())
+            return std::nullopt;
+        std::vector<double> values;
+        for (const nlohmann::json& v : *it) {
+            if (!v.is_number())
+                return std::nullopt;
+            values.push_back(v.get<double>());
+        }
+        return values;
+    };
+    for (const QByteArray& line : lines.split('\n')) {
+        // Most lines are other events or a plain run's steps: only parse those that can carry the figures.
+        if (!line.startsWith('{') || !line.contains("\"rank_"))
+            continue;
+        const nlohmann::json event = nlohmann::json::parse(line.constBegin(), line.constEnd(), nullptr, false);
+        if (!event.is_object() || event.value("event", "") != "step" || !event.contains("step")
+            || !event["step"].is_number())
+            continue;
+        const double step = event["step"].get<double>();
+        // A resumed run repeats the steps after its checkpoint: the later values stand.
+        if (auto v = perRank(event, "rank_tokens_per_s"))
+            into->tokensPerSecond[step] = std::move(*v);
+        if (auto v = perRank(event, "rank_comm_seconds"))
+            into->commSeconds[step] = std::move(*v);
+    }
+}
+
+void MonitorPage::followRankFigures()
+{
+    Workspace* ws = m_session->workspace();
+    QFile log(QString::fromStdString((ws->runDir(m_runId) / "worker.log").string()));
+    if (!log.open(QIODevice::ReadOnly))
+        return; // a run started from a terminal writes its events there, not here
+    if (log.size() < m_workerLogOffset) {
+        // Rewritten from the start: read it again.
+        m_workerLogOffset = 0;
+        m_workerLogPartial.clear();
+        m_rankFigures = {};
+    }
+    if (log.size() == m_workerLogOffset || !log.seek(m_workerLogOffset))
+        return;
+    QByteArray text = m_workerLogPartial + log.readAll();
+    m_workerLogOffset = log.pos();
+    const qsizetype lastNewline = text.lastIndexOf('\n');
+    m_workerLogPartial = text.mid(lastNewline + 1);
+    text.truncate(lastNewline + 1);
+    if (!text.contains("\"rank_"))
+        return; // nothing new for these plots (a plain run never has anything)
+    readRankFigures(text, &m_rankFigures);
+    const struct {
+        const char* plot;
+        const std::map<double, std::vector<double>>* figures;
+    } plots[] = { { kRankThroughput, &m_rankFigures.tokensPerSecond }, { kRankComm, &m_rankFigures.commSeconds } };
+    for (const auto& p : plots) {
+        const QString key = QString::fromLatin1(p.plot);
+        std::size_t ranks = 0;
+        for (const auto& [step, values] : *p.figures)
+            ranks = std::max(ranks, values.size());
+        SeriesPlot* plot = m_plots.value(key);
+        for (std::size_t r = 0; r < ranks; ++r) {
+            QVector<double> steps;
+            QVector<double> values;
+            for (const auto& [step, perRank] : *p.figures) {
+                if (r < perRank.size()) {
+                    steps.append(step);
+                    values.append(perRank[r]);
+                }
+            }
+            plot->setSeriesData(ensureSeries(key, tr("rank %1").arg(r)), steps, values);
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <QByteArray>
 #include <QHash>
 #include <QTimer>
 #include <QWidget>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -23,7 +25,8 @@ class WorkspaceSession;
 
 // Live plots of one run: loss (train with EMA smoothing over the faint raw
 // curve, and eval), learning rate, gradient norm, tokens/s, preference
-// rewards, diversity and forgetting, each with a log-scale toggle and a hover
+// rewards, diversity and forgetting, and for a data-parallel run each rank's
+// tokens/s and communication time per step, each with a log-scale toggle and a hover
 // read-out; the samples stored over training in a table; the worker's
 // resources beside the plots.
 //
@@ -48,6 +51,9 @@ public:
     static constexpr const char* kRewards = "rewards";
     static constexpr const char* kDiversity = "diversity";
     static constexpr const char* kForgetting = "forgetting";
+    // A data-parallel run's figures per rank (one curve a rank), from its step events.
+    static constexpr const char* kRankThroughput = "rank_tokens_per_s";
+    static constexpr const char* kRankComm = "rank_comm_seconds";
 
     explicit MonitorPage(WorkspaceSession* session, QWidget* parent = nullptr);
 
@@ -82,6 +88,14 @@ public:
     };
     static std::optional<Route> routeMetric(const QString& metric);
 
+    // The per-rank figures of the step events in `lines` (a worker's output, one JSON event a line; other lines
+    // are passed over): step -> one value per rank, for each of rank_tokens_per_s and rank_comm_seconds.
+    struct RankFigures {
+        std::map<double, std::vector<double>> tokensPerSecond;
+        std::map<double, std::vector<double>> commSeconds;
+    };
+    static void readRankFigures(const QByteArray& lines, RankFigures* into);
+
 public Q_SLOTS:
     // Shows the run (picks it in the run picker) and loads its history.
     void showRun(qint64 runId);
@@ -98,6 +112,8 @@ private:
     void appendMetric(const QString& name, const std::vector<double>& steps, const std::vector<double>& values);
     void updateSmoothed(bool all);
     void followSamples();
+    // Reads what the run's worker log gained since the last call and redraws the per-rank plots.
+    void followRankFigures();
     void updateWorker();
     void tick();
     void replotNext();
@@ -133,6 +149,11 @@ private:
     std::vector<double> m_rawLoss;
     std::size_t m_smoothedCount = 0;
     double m_lastEma = 0;
+    // The per-rank figures travel only in the step events, which the worker writes to runs/<id>/worker.log
+    // (the store keeps a step's scalars as metrics, not the events): read from here on.
+    qint64 m_workerLogOffset = 0;
+    QByteArray m_workerLogPartial; // a line the worker has not finished writing
+    RankFigures m_rankFigures;
 };
 
 } // namespace tunebench::ui

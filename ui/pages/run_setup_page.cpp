@@ -6,6 +6,7 @@
 #include "core/train/train_config.h"
 #include "core/util/yaml_json.h"
 #include "ui/pages/run_setup/estimate_panel.h"
+#include "ui/pages/run_setup/processes_panel.h"
 #include "ui/pages/run_setup/run_setup_form.h"
 #include "ui/pages/run_setup/yaml_view.h"
 #include "ui/run_queue.h"
@@ -169,6 +170,11 @@ SchemaForm* RunSetupPage::measuresForm() const
     return m_form->measuresForm();
 }
 
+ProcessesPanel* RunSetupPage::processesPanel() const
+{
+    return m_form->processesPanel();
+}
+
 const std::optional<ModelInspection>& RunSetupPage::modelInspection() const
 {
     return m_form->modelPanel()->inspection();
@@ -297,6 +303,8 @@ std::optional<std::int64_t> RunSetupPage::start(QString* error)
     if (!ws->isWritable())
         return fail(
             tr("Runs cannot be started in this workspace: %1.").arg(QString::fromStdString(ws->readOnlyReason())));
+    if (const QString problem = m_form->processesPanel()->problem(); !problem.isEmpty())
+        return fail(problem);
     ModelFolderPanel* model = m_form->modelPanel();
     if (model->path().isEmpty())
         return fail(tr("Choose a model folder."));

@@ -18,6 +18,7 @@ class QPushButton;
 namespace tunebench::ui {
 
 class EstimatePanel;
+class ProcessesPanel;
 class RunQueue;
 class RunSetupForm;
 class RunYamlView;
@@ -56,6 +57,7 @@ public:
     SchemaForm* objectiveForm() const;
     SchemaForm* trainingForm() const;
     SchemaForm* measuresForm() const;
+    ProcessesPanel* processesPanel() const;
 
     // The last inspection of the model folder (nullopt while none finished).
     const std::optional<ModelInspection>& modelInspection() const;

@@ -7,6 +7,7 @@
 #include "core/train/trainer_schema.h"
 #include "ui/dialogs/import_dialog.h"
 #include "ui/pages/run_setup/model_folder_panel.h"
+#include "ui/pages/run_setup/processes_panel.h"
 #include "ui/widgets/schema_form.h"
 #include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
@@ -115,6 +116,8 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     m_measuresForm = new SchemaForm;
     m_measuresForm->setObjectName(QStringLiteral("measuresForm"));
     m_measuresForm->setSchema(trainerParameterSchema(), kMeasureKeys);
+    m_processesPanel = new ProcessesPanel;
+    m_processesPanel->setObjectName(QStringLiteral("processesPanel"));
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(titledGroup(tr("Model"), m_modelPanel));
@@ -122,6 +125,7 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     layout->addWidget(titledGroup(tr("Method"), methodBox));
     layout->addWidget(titledGroup(tr("Training"), m_trainingForm));
     layout->addWidget(titledGroup(tr("Measures (samples and diversity, forgetting, weight analysis)"), m_measuresForm));
+    layout->addWidget(titledGroup(tr("Processes (data-parallel training)"), m_processesPanel));
     layout->addStretch();
 
     connect(m_modelPanel, &ModelFolderPanel::pathChanged, this, &RunSetupForm::editedUnlessUpdating);
@@ -135,6 +139,7 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     });
     for (SchemaForm* form : { m_adapterForm, m_objectiveForm, m_trainingForm, m_measuresForm })
         connect(form, &SchemaForm::edited, this, &RunSetupForm::edited);
+    connect(m_processesPanel, &ProcessesPanel::edited, this, &RunSetupForm::edited);
     connect(m_datasetCombo, &QComboBox::currentIndexChanged, this, &RunSetupForm::editedUnlessUpdating);
     connect(m_nameEdit, &QLineEdit::textEdited, this, &RunSetupForm::edited);
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &RunSetupForm::reloadDatasets);
@@ -286,6 +291,8 @@ nlohmann::json RunSetupForm::configuration() const
     }
     training.update(m_measuresForm->changedValues());
     c["training"] = training;
+    if (nlohmann::json distributed = m_processesPanel->section(); !distributed.is_null())
+        c["distributed"] = std::move(distributed);
     return c;
 }
 
@@ -348,6 +355,7 @@ bool RunSetupForm::applyConfiguration(const nlohmann::json& parsed, QString* dat
     const nlohmann::json flat = c.toJson();
     m_trainingForm->setValues(flat);
     m_measuresForm->setValues(flat);
+    m_processesPanel->setSettings(c.distributed);
     m_updating = was;
     return true;
 }

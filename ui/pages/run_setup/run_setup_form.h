@@ -16,6 +16,7 @@ class QLineEdit;
 namespace tunebench::ui {
 
 class ModelFolderPanel;
+class ProcessesPanel;
 class SchemaForm;
 class WorkspaceSession;
 
@@ -42,6 +43,7 @@ public:
     SchemaForm* objectiveForm() const { return m_objectiveForm; }
     SchemaForm* trainingForm() const { return m_trainingForm; }
     SchemaForm* measuresForm() const { return m_measuresForm; }
+    ProcessesPanel* processesPanel() const { return m_processesPanel; }
 
     // The configuration the form describes, sectioned as a user writes it.
     nlohmann::json configuration() const;
@@ -82,6 +84,7 @@ private:
     SchemaForm* m_objectiveForm;
     SchemaForm* m_trainingForm;
     SchemaForm* m_measuresForm;
+    ProcessesPanel* m_processesPanel;
     bool m_updating = false;
 };
 
