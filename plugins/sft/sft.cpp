@@ -21,7 +21,8 @@ public:
     void configure(const nlohmann::json& params) override
     {
         m_labelSmoothing = params.at("label_smoothing");
-        m_chunkTokens = params.at("loss_chunk_tokens");
+        // Resolved parameters have it; a caller that builds them by hand may leave it out.
+        m_chunkTokens = params.value("loss_chunk_tokens", std::int64_t(0));
     }
     ObjectiveData data() const override { return ObjectiveData::Sequences; }
 

@@ -80,7 +80,8 @@ public:
     ForwardOutput policy(const ForwardInput& in) override
     {
         ForwardOutput out = m_model.forward(in);
-        logits = out.logits.detach();
+        // SFT defers the logits to its loss where the model allows it: the same product here.
+        logits = (out.logits.defined() ? out.logits : at::linear(out.finalHidden, out.headWeight)).detach();
         return out;
     }
     ForwardOutput reference(const ForwardInput&) override { throw std::logic_error("sft has no reference"); }

@@ -15,3 +15,6 @@ tunebench_add_test(test_mezo SOURCES train/test_mezo.cpp LABELS integration LIBR
 add_dependencies(test_mezo tunebench-cli)
 tunebench_add_test(bench_mezo SOURCES bench/bench_mezo.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1800)
 add_dependencies(bench_mezo tunebench-cli)
+# Peak RSS with gradient checkpointing and the chunked loss on and off, against the estimate.
+tunebench_add_test(bench_memory SOURCES bench/bench_memory.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1200)
+add_dependencies(bench_memory tunebench-cli)
