@@ -17,8 +17,6 @@ namespace tunebench {
 
 struct ForwardInput;
 struct ForwardOutput;
-struct GeneratedSequence; // core/model/generate.h
-struct GenerationOptions;
 struct ModelConfig;
 class RewardSet;
 

@@ -2,6 +2,7 @@
 
 #include "core/method/plugin_registry.h"
 #include "core/sweep/sweep_spec.h"
+#include "core/train/run_paths.h"
 #include "core/train/train_config.h"
 #include "core/util/error.h"
 #include "core/util/yaml_json.h"
@@ -61,45 +62,6 @@ private:
     std::string m_file;
     std::string m_stage;
 };
-
-// A relative path is the file's neighbour when it is there, else the working folder's when it is there, else
-// the file's neighbour (for the check that reads it to name).
-std::string absolutePath(const std::string& path, const fs::path& folder)
-{
-    const fs::path p = path;
-    if (path.empty() || p.is_absolute())
-        return path;
-    std::error_code ec;
-    if (!fs::exists(folder / p, ec) && fs::exists(p, ec))
-        return fs::absolute(p, ec).lexically_normal().string();
-    return (fs::absolute(folder, ec) / p).lexically_normal().string();
-}
-
-void absolutePaths(json& config, const fs::path& folder)
-{
-    auto fix = [&](json& object) {
-        for (const char* key : { "model", "model_name_or_path", "dataset", "data_path", "train_file",
-                 "forgetting_reference", "sample_prompts", "evaluation_tasks", "init_adapter" }) {
-            auto it = object.find(key);
-            if (it == object.end() || !it->is_string())
-                continue;
-            // init_adapter may be a run id.
-            if (std::string(key) == "init_adapter"
-                && it->get<std::string>().find_first_not_of("0123456789") == std::string::npos)
-                continue;
-            *it = absolutePath(it->get<std::string>(), folder);
-        }
-        if (auto e = object.find("evaluation"); e != object.end() && e->is_object()) {
-            if (auto t = e->find("tasks"); t != e->end() && t->is_string())
-                *t = absolutePath(t->get<std::string>(), folder);
-        }
-    };
-    fix(config);
-    for (const char* section : { "training", "train", "trainer" }) {
-        if (auto it = config.find(section); it != config.end() && it->is_object())
-            fix(*it);
-    }
-}
 
 // Removes a key from the configuration's top level and its trainer sections.
 void eraseEverywhere(json& config, std::initializer_list<const char*> keys)
@@ -212,13 +174,13 @@ void applyStage(Reader& r, const json& s, PipelineStage& stage, const fs::path& 
             setDottedKey(config, "training." + it.key(), it.value(), r.where());
         }
     }
-    absolutePaths(config, folder);
+    makeRunPathsAbsolute(config, folder);
     if (s.contains("dataset")) {
         const json& dataset = s["dataset"];
         if (dataset.is_number_integer() && dataset.get<std::int64_t>() > 0)
             stage.dataset = std::to_string(dataset.get<std::int64_t>());
         else if (dataset.is_string() && !dataset.get<std::string>().empty())
-            stage.dataset = absolutePath(dataset.get<std::string>(), folder);
+            stage.dataset = absoluteRunPath(dataset.get<std::string>(), folder);
         else
             r.fail("dataset", "must be a dataset file or a workspace dataset id, got " + show(dataset));
     } else {
@@ -259,21 +221,7 @@ PipelineSpec PipelineSpec::fromJson(const json& doc, const fs::path& file)
     const fs::path folder = fs::absolute(file, ec).parent_path();
     if (!doc.contains("base"))
         r.fail("base", "is required: the run configuration the stages share, inline or the path of a run file");
-    const json& base = doc["base"];
-    if (base.is_string()) {
-        const fs::path runFile = absolutePath(base.get<std::string>(), folder);
-        if (!fs::is_regular_file(runFile, ec))
-            r.fail("base", "no run configuration file " + runFile.string());
-        p.base = readYamlOrJsonFile(runFile);
-        if (!p.base.is_object())
-            throw InputError(runFile.string() + ": a run configuration must be a mapping of keys to values");
-        absolutePaths(p.base, runFile.parent_path());
-    } else if (base.is_object()) {
-        p.base = base;
-        absolutePaths(p.base, folder);
-    } else {
-        r.fail("base", "must be a run configuration (a mapping) or the path of a run file, got " + show(base));
-    }
+    p.base = readBaseRunConfiguration(doc["base"], folder, file.string());
     const json model = findEverywhere(p.base, { "model", "model_name_or_path" });
     if (!model.is_string() || model.get<std::string>().empty())
         r.fail("base", "needs 'model': the model folder the first stage starts from");

@@ -1,6 +1,7 @@
 #include "core/sweep/sweep_spec.h"
 
 #include "core/method/plugin_registry.h"
+#include "core/train/run_paths.h"
 #include "core/train/train_config.h"
 #include "core/train/trainer_schema.h"
 #include "core/util/error.h"
@@ -123,33 +124,6 @@ public:
 private:
     std::string m_file;
 };
-
-// A relative path is the file's neighbour when it is there, else the working folder's; one found nowhere is
-// left as written, for the run configuration's check to name.
-void absolutePaths(json& config, const fs::path& folder)
-{
-    auto fix = [&](json& object) {
-        for (const char* key : { "model", "model_name_or_path", "dataset", "data_path", "train_file",
-                 "forgetting_reference", "sample_prompts" }) {
-            auto it = object.find(key);
-            if (it == object.end() || !it->is_string() || it->get<std::string>().empty())
-                continue;
-            const fs::path p = it->get<std::string>();
-            if (p.is_absolute())
-                continue;
-            std::error_code ec;
-            if (fs::exists(folder / p, ec))
-                *it = (folder / p).lexically_normal().string();
-            else if (fs::exists(p, ec))
-                *it = fs::absolute(p, ec).lexically_normal().string();
-        }
-    };
-    fix(config);
-    for (const char* section : { "training", "train", "trainer" }) {
-        if (auto it = config.find(section); it != config.end() && it->is_object())
-            fix(*it);
-    }
-}
 
 SweepDistribution readDistribution(const Reader& r, const json& v, const std::string& key)
 {
@@ -291,23 +265,7 @@ SweepSpec SweepSpec::fromJson(const json& doc, const fs::path& file)
     const fs::path folder = file.parent_path();
     if (!doc.contains("base"))
         r.fail("base", "is required: a run configuration inline, or the path of a run YAML file");
-    const json& base = doc["base"];
-    if (base.is_string()) {
-        const fs::path runFile = fs::path(base.get<std::string>()).is_absolute() ? fs::path(base.get<std::string>())
-                                                                                 : folder / base.get<std::string>();
-        std::error_code ec;
-        if (!fs::is_regular_file(runFile, ec))
-            r.fail("base", "no run configuration file " + runFile.string());
-        s.base = readYamlOrJsonFile(runFile);
-        if (!s.base.is_object())
-            throw InputError(runFile.string() + ": a run configuration must be a mapping of keys to values");
-        absolutePaths(s.base, runFile.parent_path());
-    } else if (base.is_object()) {
-        s.base = base;
-        absolutePaths(s.base, folder);
-    } else {
-        r.fail("base", "must be a run configuration (a mapping) or the path of a run file, got " + show(base));
-    }
+    s.base = readBaseRunConfiguration(doc["base"], folder, file.string());
 
     std::set<std::string> setKeys; // flat keys the sweep sets, to find one set twice
     auto claim = [&](const std::string& key, const std::string& where) {

@@ -15,4 +15,5 @@ list(APPEND torch_sources
   train/run_estimate.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
-  train/train_config.cpp)
+  train/train_config.cpp
+  train/run_paths.cpp)

@@ -109,6 +109,22 @@ private Q_SLOTS:
             s.canonicalJson());
     }
 
+    // A sweep file named relative to the working folder: its paths still become absolute, since each
+    // worker runs in its own run folder (they were left relative to the working folder).
+    void relativeFile()
+    {
+        write("rel.yaml", sweepText(""));
+        const fs::path before = fs::current_path();
+        fs::current_path(m_root);
+        const SweepSpec s = SweepSpec::readFile("rel.yaml");
+        fs::current_path(before);
+        const auto runs = expandRuns(s, m_plugins);
+        QCOMPARE(QString::fromStdString(runs[0].config["dataset"].get<std::string>()),
+            QString::fromStdString((m_root / "data.jsonl").string()));
+        QCOMPARE(QString::fromStdString(runs[0].config["model"].get<std::string>()),
+            QString::fromStdString((m_root / "model").string()));
+    }
+
     void noGridIsOnePoint()
     {
         const SweepSpec s = read("plain.yaml", sweepText(""));
