@@ -10,6 +10,7 @@
 #include "core/store/workspace.h"
 #include "model/model_test_support.h"
 #include "support/cli_runner.h"
+#include "support/run_stepping.h"
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -30,19 +31,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-int checkpointStep(const QString& ws, std::int64_t run)
-{
-    int newest = 0;
-    std::error_code ec;
-    for (const auto& e :
-        fs::directory_iterator(fs::path(ws.toStdString()) / "runs" / std::to_string(run) / "checkpoints", ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("step-", 0) == 0)
-            newest = std::max(newest, std::atoi(name.c_str() + 5));
-    }
-    return newest;
-}
 
 QProcessEnvironment cleanEnvironment()
 {
@@ -140,25 +128,36 @@ private Q_SLOTS:
         pipeline.setProcessEnvironment(cleanEnvironment());
         pipeline.start(TUNEBENCH_CLI, { "pipeline", m_file, "--workspace", m_ws });
         QVERIFY(pipeline.waitForStarted());
-        // Wait until stage 2's run has passed a checkpoint, well before its end (12 steps).
+        // Wait until stage 2's run has passed a checkpoint, well before its end (12 steps). Its worker runs in short
+        // slices once it is seen, so it cannot slip past that point on a fast machine.
         std::int64_t victim = 0;
         std::int64_t victimPid = 0;
         QElapsedTimer timer;
         timer.start();
         while (!victim && timer.elapsed() < 300000) {
-            if (pipeline.waitForFinished(50))
+            if (pipeline.waitForFinished(20))
                 QFAIL(qPrintable(
                     "the pipeline ended early: " + pipeline.readAllStandardOutput() + pipeline.readAllStandardError()));
             Workspace w = Workspace::open(m_ws.toStdString());
             Statement st = w.db().prepare("SELECT r.id, r.worker_pid FROM pipeline_stages s JOIN runs r ON "
                                           "r.id = s.run_id WHERE s.stage_index = 1 AND r.status = 'running'");
-            if (st.step() && !st.isNull(1)) {
-                const int c = checkpointStep(m_ws, st.int64(0));
-                if (c > 0 && c <= 6) {
-                    victim = st.int64(0);
-                    victimPid = st.int64(1);
-                }
-            }
+            if (!st.step() || st.isNull(1))
+                continue;
+            const std::int64_t run = st.int64(0);
+            const std::int64_t pid = st.int64(1);
+            const test_support::Caught caught = test_support::stopWhen(
+                static_cast<pid_t>(pid),
+                [&] {
+                    const int c = test_support::newestCheckpointStep(m_ws, run);
+                    return c > 0 && c <= 6;
+                },
+                [&] { return test_support::newestCheckpointStep(m_ws, run) > 6; });
+            if (caught != test_support::Caught::Yes)
+                QFAIL(qPrintable(QString("stage 2's worker (pid %1) %2 before it was caught past a checkpoint")
+                                     .arg(pid)
+                                     .arg(caught == test_support::Caught::Gone ? "ended" : "went past step 6")));
+            victim = run;
+            victimPid = pid;
         }
         QVERIFY2(victim, "stage 2 was not seen running past a checkpoint");
         QCOMPARE(::kill(static_cast<pid_t>(pipeline.processId()), SIGKILL), 0);

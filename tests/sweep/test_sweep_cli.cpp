@@ -9,6 +9,7 @@
 #include "core/store/workspace.h"
 #include "model/model_test_support.h"
 #include "support/cli_runner.h"
+#include "support/run_stepping.h"
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -67,21 +68,6 @@ std::optional<double> finalValue(const QString& ws, std::int64_t run, const std:
     if (!st.step())
         return std::nullopt;
     return st.real(0);
-}
-
-// The newest checkpoint's step (0: none). Checkpoints are written as the run goes (metrics are batched), so
-// this tells how far a worker has come.
-int checkpointStep(const QString& ws, std::int64_t run)
-{
-    int newest = 0;
-    std::error_code ec;
-    for (const auto& e :
-        fs::directory_iterator(fs::path(ws.toStdString()) / "runs" / std::to_string(run) / "checkpoints", ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("step-", 0) == 0)
-            newest = std::max(newest, std::atoi(name.c_str() + 5));
-    }
-    return newest;
 }
 
 } // namespace
@@ -145,7 +131,7 @@ private Q_SLOTS:
         QElapsedTimer timer;
         timer.start();
         while (!victim && timer.elapsed() < 300000) {
-            if (sweep.waitForFinished(50))
+            if (sweep.waitForFinished(20))
                 QFAIL(qPrintable(
                     "the sweep ended early: " + sweep.readAllStandardOutput() + sweep.readAllStandardError()));
             const auto runs = readRuns(m_ws);
@@ -155,9 +141,19 @@ private Q_SLOTS:
             if (finished == 0)
                 continue;
             for (const auto& [id, r] : runs) {
-                // Past a checkpoint and far from its end (16 steps), so it is still running when it is killed.
-                const int checkpoint = checkpointStep(m_ws, id);
-                if (r.status == "running" && r.pid && checkpoint > 0 && checkpoint <= 9) {
+                // Past a checkpoint and far from its end (16 steps), so it is still running when it is killed. The
+                // worker runs in short slices once it is seen, so it cannot slip past that point on a fast machine.
+                if (r.status != "running" || !r.pid)
+                    continue;
+                const std::int64_t run = id;
+                const test_support::Caught caught = test_support::stopWhen(
+                    static_cast<pid_t>(*r.pid),
+                    [&] {
+                        const int c = test_support::newestCheckpointStep(m_ws, run);
+                        return c > 0 && c <= 9;
+                    },
+                    [&] { return test_support::newestCheckpointStep(m_ws, run) > 9; });
+                if (caught == test_support::Caught::Yes) {
                     victim = id;
                     victimPid = *r.pid;
                     break;
