@@ -135,8 +135,9 @@ MetricDirection metricDirection(const std::string& name)
         || contains(name, "self_bleu") || contains(name, "seconds"))
         return MetricDirection::Lower;
     if (contains(name, "accuracy") || contains(name, "reward") || contains(name, "margin")
-        || contains(name, "tokens_per_s") || contains(name, "distinct") || contains(name, "ead")
-        || contains(name, "entropy") || contains(name, "embedding"))
+        || contains(name, "tokens_per_s") || contains(name, "samples_per_s") || name == "mfu"
+        || contains(name, "distinct") || contains(name, "ead") || contains(name, "entropy")
+        || contains(name, "embedding") || contains(name, "diversity"))
         return MetricDirection::Higher;
     return MetricDirection::None;
 }

@@ -12,7 +12,8 @@ list(APPEND torch_sources
   train/measures.cpp
   train/run_adapter.cpp
   train/adapter_attach.cpp
-  train/run_estimate.cpp)
+  train/run_estimate.cpp
+  train/throughput.cpp)
 list(APPEND plain_sources
   train/lr_schedule.cpp
   train/train_config.cpp

@@ -25,6 +25,7 @@
 #include "core/train/mezo.h"
 #include "core/train/optimizer.h"
 #include "core/train/teacher.h"
+#include "core/train/throughput.h"
 #include "core/train/trainer_models.h"
 #include "core/train/training_examples.h"
 
@@ -90,6 +91,8 @@ struct TrainingRun::Accumulated {
     std::int64_t lossTokens = 0; // tokens its loss was taken over
     std::map<std::string, double> metrics; // the objective's, averaged over micro-batches
     std::int64_t rankTokens = 0; // tokens this rank read (several processes)
+    AttentionWork work; // this rank's, for its model FLOPs
+    int passes = 3; // forward-pass equivalents per token (MeZO: 2)
 };
 
 TrainingRun::TrainingRun(const TrainConfig& c, const PluginRegistry& plugins, const TrainerOptions& options)
@@ -378,6 +381,8 @@ TrainingRun::Accumulated TrainingRun::accumulateGradients(std::int64_t firstMicr
         LossOutput out = lossOf(b);
         a.lossTokens += out.tokens;
         a.tokens += TrainingExamples::tokens(b);
+        for (const TokenBatch* tb : { &b.sequences, &b.chosen, &b.rejected })
+            a.work += attentionWork(*tb);
         for (const auto& [k, v] : out.metrics) {
             a.metrics[k] += v / static_cast<double>(micro.size());
             sums.metricSums[k] += v;
@@ -424,6 +429,7 @@ TrainingRun::Accumulated TrainingRun::zerothOrderEstimate(std::int64_t firstMicr
     for (std::int64_t m = firstMicro; m < firstMicro + accum; ++m)
         micro.push_back(m_examples->batch(m_order->batch(m), m_examples->train(), m_model->device()));
     Accumulated a;
+    a.passes = 2;
     bool firstPass = true;
     auto loss = [&]() {
         double weighted = 0;
@@ -434,6 +440,8 @@ TrainingRun::Accumulated TrainingRun::zerothOrderEstimate(std::int64_t firstMicr
             lossTokens += out.tokens;
             if (firstPass) {
                 a.tokens += TrainingExamples::tokens(b);
+                for (const TokenBatch* tb : { &b.sequences, &b.chosen, &b.rejected })
+                    a.work += attentionWork(*tb);
                 for (const auto& [k, v] : out.metrics)
                     a.metrics[k] += v / static_cast<double>(micro.size());
             }
@@ -520,6 +528,28 @@ void TrainingRun::logStep(const Accumulated& a, double lr, std::int64_t firstMic
         { "step_seconds", seconds } };
     for (const auto& [k, v] : a.metrics)
         event[k] = v;
+    // Examples of the whole global batch (a preference pair is one), read from the order: no communication.
+    std::int64_t samples = 0;
+    for (std::int64_t m = firstMicro; m < firstMicro + m_microPerStep; ++m)
+        samples += static_cast<std::int64_t>(m_order->batch(m).size());
+    const double samplesPerSecond = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
+    event["samples_per_s"] = samplesPerSecond;
+    // MFU of this rank's device (each rank has one): the model FLOPs of what it computed over its peak.
+    std::optional<double> mfu;
+    if (a.work.tokens > 0 && seconds > 0) {
+        if (!m_peakFlops) {
+            const bool sixteenBit = m_autocast || m_model->dtype() == at::kBFloat16 || m_model->dtype() == at::kHalf;
+            m_peakFlops = devicePeakFlops(m_model->device(), sixteenBit);
+            record({ { "event", "throughput_reference" }, { "peak_flops", m_peakFlops->flopsPerSecond },
+                { "peak_source", m_peakFlops->source }, { "matmul_weights", matmulWeights(m_model->config()) } });
+        }
+        const double flops = modelFlops(m_model->config(), a.work, a.passes);
+        event["model_flops_per_s"] = flops / seconds;
+        if (m_peakFlops->flopsPerSecond > 0) {
+            mfu = flops / seconds / m_peakFlops->flopsPerSecond;
+            event["mfu"] = *mfu;
+        }
+    }
     if (m_parallel) {
         // Each rank's throughput and the communication it waited for (after backward: what hooks did not hide).
         const auto& sync = m_parallel->lastSync();
@@ -540,6 +570,9 @@ void TrainingRun::logStep(const Accumulated& a, double lr, std::int64_t firstMic
     metric("lr", lr);
     metric("grad_norm", gradNorm);
     metric("tokens_per_s", tokensPerSecond);
+    metric("samples_per_s", samplesPerSecond);
+    if (mfu)
+        metric("mfu", *mfu);
     for (const auto& [k, v] : a.metrics)
         metric(k, v);
 }

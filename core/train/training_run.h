@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/train/lr_schedule.h"
+#include "core/train/throughput.h"
 #include "core/train/trainer.h"
 
 #include <ATen/core/Tensor.h>
@@ -130,6 +131,7 @@ private:
     LrSchedule m_schedule;
     std::int64_t m_step = 0;
     std::int64_t m_lastStage = -1;
+    std::optional<PeakFlops> m_peakFlops; // measured or looked up at the first logged step
     std::optional<double> m_bestEval;
     std::map<std::string, double> m_evalMetrics; // the objective's metrics at the last evaluation
     std::int64_t m_evalsWithoutImprovement = 0;

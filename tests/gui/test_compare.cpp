@@ -244,6 +244,8 @@ void TestCompare::summaryMath()
     QVERIFY(higherIsBetter(QStringLiteral("forgetting/probe_accuracy_delta")));
     QVERIFY(higherIsBetter(QStringLiteral("diversity/distinct_2")));
     QVERIFY(higherIsBetter(QStringLiteral("tokens_per_s")));
+    QVERIFY(higherIsBetter(QStringLiteral("samples_per_s")));
+    QVERIFY(higherIsBetter(QStringLiteral("mfu")));
 }
 
 void TestCompare::tokensAndTimeAxes()

@@ -143,6 +143,8 @@ void TestMonitor::routesMetricNamesOfCore()
         { "lr", MonitorPage::kLearningRate },
         { "grad_norm", MonitorPage::kGradNorm },
         { "tokens_per_s", MonitorPage::kThroughput },
+        { "samples_per_s", MonitorPage::kSamples },
+        { "mfu", MonitorPage::kMfu },
         { "rewards_chosen", MonitorPage::kRewards },
         { "rewards_rejected", MonitorPage::kRewards },
         { "reward_margin", MonitorPage::kRewards },
@@ -189,6 +191,8 @@ void TestMonitor::followsRunAndCoalescesReplots()
         writer.addMetric(fx.run, step, "lr", 1e-4);
         writer.addMetric(fx.run, step, "grad_norm", 1.0 + 0.01 * step);
         writer.addMetric(fx.run, step, "tokens_per_s", 900.0 + step);
+        writer.addMetric(fx.run, step, "mfu", 0.01 * step);
+        writer.addMetric(fx.run, step, "samples_per_s", 8.0 + step);
         writer.addMetric(fx.run, step, "rewards_chosen", 0.01 * step);
         writer.addMetric(fx.run, step, "rewards_rejected", -0.01 * step);
         writer.addMetric(fx.run, step, "reward_accuracy", step > 10 ? 1.0 : 0.5);
@@ -209,13 +213,14 @@ void TestMonitor::followsRunAndCoalescesReplots()
     QCOMPARE(plotOf(page, MonitorPage::kLearningRate)->pointCount(0), kSteps);
     QCOMPARE(plotOf(page, MonitorPage::kGradNorm)->pointCount(0), kSteps);
     QCOMPARE(plotOf(page, MonitorPage::kThroughput)->pointCount(0), kSteps);
+    QCOMPARE(plotOf(page, MonitorPage::kMfu)->pointCount(0), kSteps);
     SeriesPlot* rewards = plotOf(page, MonitorPage::kRewards);
     QCOMPARE(rewards->seriesCount(), 3);
     QCOMPARE(countOf(rewards, QStringLiteral("chosen")), kSteps);
     QCOMPARE(countOf(rewards, QStringLiteral("accuracy")), kSteps);
     QCOMPARE(countOf(plotOf(page, MonitorPage::kDiversity), QStringLiteral("distinct_1")), 3);
     QCOMPARE(countOf(plotOf(page, MonitorPage::kForgetting), QStringLiteral("delta_loss")), 3);
-    QCOMPARE(page.pointsReceived(), qint64(kSteps * 7 + 3 * 3));
+    QCOMPARE(page.pointsReceived(), qint64(kSteps * 9 + 3 * 3));
     // The smoothed curve equals the EMA of the raw values, though it was built point by point.
     {
         const std::vector<double>& raw = loss->seriesValues(0);
@@ -298,8 +303,8 @@ void TestMonitor::logScaleToggle()
         // A point in every family, so every plot (and its toggle) is shown.
         Workspace ws = Workspace::open(fsPath(fx.path()));
         BatchWriter writer(ws.db());
-        for (const char* name :
-            { "loss", "lr", "grad_norm", "tokens_per_s", "reward_margin", "diversity/distinct_1", "forgetting/kl" })
+        for (const char* name : { "loss", "lr", "grad_norm", "tokens_per_s", "samples_per_s", "mfu", "reward_margin",
+                 "diversity/distinct_1", "forgetting/kl" })
             writer.addMetric(fx.run, 1, name, 0.5);
         writer.flush();
     }

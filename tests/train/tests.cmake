@@ -18,3 +18,6 @@ add_dependencies(bench_mezo tunebench-cli)
 # Peak RSS with gradient checkpointing and the chunked loss on and off, against the estimate.
 tunebench_add_test(bench_memory SOURCES bench/bench_memory.cpp LABELS bench LIBRARIES tunebench_core TORCH TIMEOUT 1200)
 add_dependencies(bench_memory tunebench-cli)
+# Model FLOPs, device peaks, and samples_per_s / mfu in a run's step events.
+tunebench_add_test(test_throughput SOURCES train/test_throughput.cpp LABELS unit LIBRARIES tunebench_core TORCH)
+add_dependencies(test_throughput tunebench-cli)

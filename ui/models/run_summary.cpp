@@ -126,8 +126,8 @@ QString intervalText(const MeanStd& m)
 
 bool higherIsBetter(const QString& metric)
 {
-    static const char* const higher[]
-        = { "accuracy", "reward", "tokens_per_s", "distinct", "ead", "entropy", "embedding_distance" };
+    static const char* const higher[] = { "accuracy", "reward", "tokens_per_s", "samples_per_s", "mfu", "distinct",
+        "ead", "entropy", "embedding_distance", "diversity" };
     if (metric.contains(QLatin1String("delta")) || metric.contains(QLatin1String("self_bleu")))
         return metric.contains(QLatin1String("accuracy_delta")); // a probe accuracy change is better positive
     for (const char* h : higher) {

@@ -68,6 +68,11 @@ std::optional<MonitorPage::Route> MonitorPage::routeMetric(const QString& metric
         return Route { QString::fromLatin1(kGradNorm), tr("gradient norm") };
     if (metric == QLatin1String("tokens_per_s"))
         return Route { QString::fromLatin1(kThroughput), tr("tokens/s") };
+    // As core/train/training_run.cpp names them (core/train/throughput.h defines MFU).
+    if (metric == QLatin1String("samples_per_s"))
+        return Route { QString::fromLatin1(kSamples), tr("samples/s") };
+    if (metric == QLatin1String("mfu"))
+        return Route { QString::fromLatin1(kMfu), tr("MFU") };
     // As core/method/preference.cpp's rewardMetrics names them.
     if (metric == QLatin1String("rewards_chosen"))
         return Route { QString::fromLatin1(kRewards), tr("chosen") };
@@ -227,6 +232,8 @@ void MonitorPage::buildPlots(QWidget* container)
         { kLearningRate, tr("Learning rate"), false },
         { kGradNorm, tr("Gradient norm"), false },
         { kThroughput, tr("Throughput (tokens/s)"), false },
+        { kSamples, tr("Throughput (samples/s)"), false },
+        { kMfu, tr("Model FLOPs utilisation (share of the device's peak)"), false },
         { kRewards, tr("Preference rewards"), true },
         { kDiversity, tr("Diversity of samples"), true },
         { kForgetting, tr("Forgetting (reference set)"), true },

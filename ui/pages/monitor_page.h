@@ -48,6 +48,8 @@ public:
     static constexpr const char* kLearningRate = "lr";
     static constexpr const char* kGradNorm = "grad_norm";
     static constexpr const char* kThroughput = "tokens_per_s";
+    static constexpr const char* kSamples = "samples_per_s";
+    static constexpr const char* kMfu = "mfu";
     static constexpr const char* kRewards = "rewards";
     static constexpr const char* kDiversity = "diversity";
     static constexpr const char* kForgetting = "forgetting";
