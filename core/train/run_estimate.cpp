@@ -177,15 +177,19 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
     const double layerActivations = tokens * (8.0 * h + 3.0 * inter) * f32 + sequences * heads * s * s * 2.0 * f32;
     m.activations
         = settings.gradientCheckpointing ? layers * tokens * h * f32 + layerActivations : layers * layerActivations;
-    // The logits and their gradient (2 V per token); a chunked loss holds one chunk's logits and their
-    // gradient at a time, with the gradient of the hidden states (H per token).
+    // While backward runs a layer's attention, the gradients of its scores and probabilities exist beside what
+    // is saved (2 x heads x S x S more, once).
+    m.activations += sequences * heads * s * s * 2.0 * f32;
+    // The logits, the log-probabilities the loss saves and, in backward, their gradient (3 V per token); a
+    // chunked loss recomputes instead of saving, and holds one chunk's logits and their gradient at a time, with
+    // the gradient of the hidden states (H per token).
     const std::int64_t chunk = settings.lossChunkTokens < 0 ? 0
         : settings.lossChunkTokens > 0                      ? settings.lossChunkTokens
                                                             : crossEntropyChunkTokens(c.vocabSize);
     if (chunk > 0 && tokens > static_cast<double>(chunk))
         m.activations += (2.0 * vocab * static_cast<double>(chunk) + tokens * h) * f32;
     else
-        m.activations += tokens * 2.0 * vocab * f32;
+        m.activations += tokens * 3.0 * vocab * f32;
     if (settings.optim == "mezo") {
         // Forward passes only: nothing is saved for backward; one layer's activations and the logits live at once.
         m.gradients = 0.0;

@@ -336,15 +336,15 @@ private Q_SLOTS:
         QTest::addColumn<double>("reference");
         QTest::addColumn<double>("activations");
         // P = 35488, T = 2112, batch 4, S = 64 on the tiny model (H 32, I 64, L 2, 4 heads, V 264):
-        // activations N·S·(L·(8H + 3I) + 2V)·4 + N·L·heads·S²·2·4 = 4·64·1424·4 + 4·2·4·4096·8 = 2506752.
-        QTest::newRow("adamw") << "adamw_torch" << 0.0 << false << false << 2112.0 * 8 << 0.0 << 2506752.0;
-        QTest::newRow("sgd") << "sgd" << 0.0 << false << false << 0.0 << 0.0 << 2506752.0;
-        QTest::newRow("sgd momentum") << "sgd" << 0.9 << false << false << 2112.0 * 4 << 0.0 << 2506752.0;
+        // activations N·S·(L·(8H + 3I) + 3V)·4 + N·(L + 1)·heads·S²·2·4 = 4·64·1688·4 + 4·3·4·4096·8 = 3301376.
+        QTest::newRow("adamw") << "adamw_torch" << 0.0 << false << false << 2112.0 * 8 << 0.0 << 3301376.0;
+        QTest::newRow("sgd") << "sgd" << 0.0 << false << false << 0.0 << 0.0 << 3301376.0;
+        QTest::newRow("sgd momentum") << "sgd" << 0.9 << false << false << 2112.0 * 4 << 0.0 << 3301376.0;
         // MeZO: no gradients, no optimiser state; forward only, so one layer's activations (no factor L, and the
         // scores once) and the logits once: 4·64·(8H + 3I + V)·4 + 4·heads·S²·4 = 729088 + 262144.
         QTest::newRow("mezo") << "mezo" << 0.0 << false << false << 0.0 << 0.0 << 991232.0;
         QTest::newRow("pairs with a reference copy")
-            << "adamw_torch" << 0.0 << true << true << 2112.0 * 8 << 35488.0 * 4 << 2.0 * 2506752.0;
+            << "adamw_torch" << 0.0 << true << true << 2112.0 * 8 << 35488.0 * 4 << 2.0 * 3301376.0;
     }
 
     void memoryFormula()
@@ -378,18 +378,20 @@ private Q_SLOTS:
 
     // gradient_checkpointing keeps each layer's input and one layer's activations; a chunked loss one chunk's
     // logits and the hidden states' gradient. Tiny model, batch 4, S = 64 (256 tokens): one layer's activations
-    // 256·(8H + 3I)·4 + 4·heads·S²·2·4 = 983040; logits 256·2V·4 = 540672.
+    // 256·(8H + 3I)·4 + 4·heads·S²·2·4 = 983040; attention's gradients in backward 4·heads·S²·2·4 = 524288;
+    // logits, log-probabilities and their gradient 256·3V·4 = 811008.
     void memorySavers_data()
     {
         QTest::addColumn<bool>("checkpointing");
         QTest::addColumn<qint64>("chunk");
         QTest::addColumn<double>("activations");
-        QTest::newRow("neither") << false << qint64(-1) << 2506752.0;
+        QTest::newRow("neither") << false << qint64(-1) << 3301376.0;
         QTest::newRow("checkpointing: L·256·H·4 + one layer + logits")
-            << true << qint64(-1) << 2.0 * 256 * 32 * 4 + 983040 + 540672;
-        QTest::newRow("chunks of 16: 16·2V·4 + 256·H·4") << false << qint64(16) << 2.0 * 983040 + 33792 + 32768;
-        QTest::newRow("both") << true << qint64(16) << 65536.0 + 983040 + 33792 + 32768;
-        QTest::newRow("automatic chunk larger than the batch") << false << qint64(0) << 2506752.0;
+            << true << qint64(-1) << 2.0 * 256 * 32 * 4 + 983040 + 524288 + 811008;
+        QTest::newRow("chunks of 16: 16·2V·4 + 256·H·4")
+            << false << qint64(16) << 2.0 * 983040 + 524288 + 33792 + 32768;
+        QTest::newRow("both") << true << qint64(16) << 65536.0 + 983040 + 524288 + 33792 + 32768;
+        QTest::newRow("automatic chunk larger than the batch") << false << qint64(0) << 3301376.0;
     }
 
     void memorySavers()
@@ -425,17 +427,17 @@ private Q_SLOTS:
         QTest::addColumn<int>("basis");
         QTest::addColumn<double>("activations");
         using Basis = EstimateSequenceLength::Basis;
-        // Tiny model, batch 4, cutoff_len 64: activations 4·S·1424·4 + 4·2·4·S²·2·4 = 22784·S + 256·S².
+        // Tiny model, batch 4, cutoff_len 64: activations 4·S·1688·4 + 4·3·4·S²·2·4 = 27008·S + 384·S².
         QTest::newRow("no dataset: cutoff_len")
-            << QList<qint64> {} << false << qint64(64) << int(Basis::CutoffLen) << 2506752.0;
+            << QList<qint64> {} << false << qint64(64) << int(Basis::CutoffLen) << 3301376.0;
         QTest::newRow("the longest example") << QList<qint64> { 10, 40, 25 } << false << qint64(40)
-                                             << int(Basis::LongestExample) << 22784.0 * 40 + 256.0 * 1600;
+                                             << int(Basis::LongestExample) << 27008.0 * 40 + 384.0 * 1600;
         QTest::newRow("longer than cutoff_len: cut")
-            << QList<qint64> { 10, 90, 25 } << false << qint64(64) << int(Basis::LongestExample) << 2506752.0;
+            << QList<qint64> { 10, 90, 25 } << false << qint64(64) << int(Basis::LongestExample) << 3301376.0;
         QTest::newRow("packing fills the rows")
-            << QList<qint64> { 10, 40, 25 } << true << qint64(64) << int(Basis::Packed) << 2506752.0;
+            << QList<qint64> { 10, 40, 25 } << true << qint64(64) << int(Basis::Packed) << 3301376.0;
         QTest::newRow("packing, fewer tokens than a row")
-            << QList<qint64> { 3, 4 } << true << qint64(7) << int(Basis::Packed) << 22784.0 * 7 + 256.0 * 49;
+            << QList<qint64> { 3, 4 } << true << qint64(7) << int(Basis::Packed) << 27008.0 * 7 + 384.0 * 49;
     }
 
     void sequenceLengthFromDataset()
