@@ -15,8 +15,18 @@
 // CPU generator, which the run seeds and its checkpoints restore. Evaluation batches draw the coin too, so with
 // on_policy_ratio > 0 the eval loss mixes both kinds of completion.
 //
+// teacher_top_k: k > 0 keeps of the teacher only its k most likely next tokens per position, and both
+// distributions are taken over those k tokens (each renormalised there) before the divergence; k at least the
+// vocabulary is the full loss. The teacher then runs once per example, on that example alone (its real tokens, as
+// one row), and its top k (ids, log-probs at the temperature, and its log-prob of the next token for teacher_loss)
+// are kept in memory by the example's tokens, so an example seen again (later epochs, evaluation) costs no
+// teacher forward; 8 k + 4 bytes per position. Computing each example alone makes the numbers independent of the
+// batch it came in, so a resumed run (whose cache starts empty) computes exactly what the straight run does.
+// Completions sampled on-policy are scored the same way but not kept.
+//
 // Logged per step: divergence, student_loss and teacher_loss (cross-entropy of each model on the batch's
-// completion tokens), teacher_student_gap (student_loss - teacher_loss) and on_policy (0 or 1).
+// completion tokens), teacher_student_gap (student_loss - teacher_loss) and on_policy (0 or 1); with
+// teacher_top_k also teacher_cached (the share of the batch's rows whose teacher came from the cache).
 
 #include "core/method/plugin_api.h"
 #include "core/model/causal_lm.h"
@@ -26,6 +36,9 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -45,6 +58,29 @@ at::Tensor generalizedJsd(const at::Tensor& studentLogp, const at::Tensor& teach
     return beta * kl(teacherLogp, mixture) + (1.0 - beta) * kl(studentLogp, mixture);
 }
 
+// The teacher's top k at each position of one example but its last: ids int32 [n - 1, k], log-probs at the
+// temperature float32 [n - 1, k], and the log-prob (temperature 1) of the token that follows, float32 [n - 1].
+struct TeacherTopK {
+    std::vector<std::int64_t> example; // what it was keyed by, compared on a hit (no collision is trusted)
+    at::Tensor ids;
+    at::Tensor logp;
+    at::Tensor nextLogp;
+};
+
+// FNV-1a over an example's real tokens (and its segment and position ids when the batch has them).
+std::uint64_t exampleKey(const std::vector<std::int64_t>& values)
+{
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const std::int64_t v : values) {
+        auto u = static_cast<std::uint64_t>(v);
+        for (int i = 0; i < 8; ++i, u >>= 8) {
+            h ^= u & 0xff;
+            h *= 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
 class DistillObjective final : public Objective {
 public:
     void configure(const nlohmann::json& params) override
@@ -59,6 +95,7 @@ public:
         m_alpha = params.at("alpha");
         m_onPolicyRatio = params.at("on_policy_ratio");
         m_maxNewTokens = params.at("max_new_tokens");
+        m_topK = params.at("teacher_top_k");
     }
     ObjectiveData data() const override { return ObjectiveData::Sequences; }
     std::string teacherModel() const override { return m_teacher; }
@@ -75,10 +112,8 @@ public:
         input.segmentIds = b.segmentIds;
         input.positionIds = b.positionIds;
         const at::Tensor student = models.policy(input).logits; // [B, T, V]
-        const at::Tensor teacher = models.teacher(input).logits;
         const std::int64_t steps = student.size(1) - 1;
         const at::Tensor s = student.narrow(1, 0, steps).to(at::kFloat); // [B, T-1, V]
-        const at::Tensor t = teacher.narrow(1, 0, steps).to(at::kFloat);
         const at::Tensor labels = b.labels.narrow(1, 1, steps); // [B, T-1]
         const at::Tensor mask = labels.ne(-100);
         LossOutput out;
@@ -87,25 +122,142 @@ public:
             out.loss = student.sum() * 0.0;
             return out;
         }
-        const at::Tensor divergence
-            = generalizedJsd(at::log_softmax(s / m_temperature, -1), at::log_softmax(t / m_temperature, -1), m_beta)
-                  .masked_select(mask)
-                  .mean();
         const at::Tensor flatLabels = labels.reshape({ -1 });
         const std::int64_t vocab = s.size(-1);
+        at::Tensor divergence;
+        double teacherCe = 0;
+        double cached = 0;
+        if (m_topK > 0) {
+            const TopKBatch top = teacherTopK(b, models, !onPolicy, steps);
+            const at::Tensor ids = top.ids.to(s.device());
+            // Both distributions over the teacher's k tokens, each renormalised there.
+            const at::Tensor studentK = at::log_softmax(s.gather(-1, ids) / m_temperature, -1);
+            const at::Tensor teacherK = at::log_softmax(top.logp.to(s.device()), -1);
+            divergence = generalizedJsd(studentK, teacherK, m_beta).masked_select(mask).mean();
+            teacherCe = -top.nextLogp.to(s.device()).masked_select(mask).mean().item<double>();
+            cached = top.cachedShare;
+        } else {
+            const at::Tensor t = models.teacher(input).logits.narrow(1, 0, steps).to(at::kFloat);
+            divergence
+                = generalizedJsd(at::log_softmax(s / m_temperature, -1), at::log_softmax(t / m_temperature, -1), m_beta)
+                      .masked_select(mask)
+                      .mean();
+            teacherCe = at::cross_entropy_loss(t.reshape({ -1, vocab }), flatLabels, {}, at::Reduction::Mean, -100)
+                            .item<double>();
+        }
         const at::Tensor studentCe
             = at::cross_entropy_loss(s.reshape({ -1, vocab }), flatLabels, {}, at::Reduction::Mean, -100);
         out.loss = m_alpha >= 1.0 ? divergence : m_alpha * divergence + (1.0 - m_alpha) * studentCe;
-        const double teacherCe
-            = at::cross_entropy_loss(t.reshape({ -1, vocab }), flatLabels, {}, at::Reduction::Mean, -100)
-                  .item<double>();
         out.metrics = { { "divergence", divergence.item<double>() }, { "student_loss", studentCe.item<double>() },
             { "teacher_loss", teacherCe }, { "teacher_student_gap", studentCe.item<double>() - teacherCe },
             { "on_policy", onPolicy ? 1.0 : 0.0 } };
+        if (m_topK > 0)
+            out.metrics["teacher_cached"] = cached;
         return out;
     }
 
 private:
+    // The teacher's top k laid out like the batch: ids int64 [B, T-1, k], log-probs [B, T-1, k] and the next
+    // token's log-prob [B, T-1], position t of row r from the example's own forward (positions of padding and the
+    // row's last real token hold zeros; the loss masks them).
+    struct TopKBatch {
+        at::Tensor ids;
+        at::Tensor logp;
+        at::Tensor nextLogp;
+        double cachedShare = 0;
+    };
+
+    TopKBatch teacherTopK(const TokenBatch& b, ModelAccess& models, bool keep, std::int64_t steps)
+    {
+        const at::Tensor ids = b.inputIds.to(at::kCPU).to(at::kLong).contiguous();
+        const std::int64_t rows = ids.size(0);
+        const at::Tensor attention
+            = b.attentionMask.defined() ? b.attentionMask.to(at::kCPU).to(at::kLong) : at::ones_like(ids);
+        const at::Tensor segments = b.segmentIds.defined() ? b.segmentIds.to(at::kCPU).to(at::kLong) : at::Tensor();
+        const at::Tensor positions = b.positionIds.defined() ? b.positionIds.to(at::kCPU).to(at::kLong) : at::Tensor();
+        std::vector<const TeacherTopK*> perRow(static_cast<std::size_t>(rows));
+        std::vector<TeacherTopK> fresh; // rows not kept (on-policy completions)
+        fresh.reserve(static_cast<std::size_t>(rows));
+        std::vector<at::Tensor> realPositions(static_cast<std::size_t>(rows));
+        int hits = 0;
+        std::int64_t k = 1;
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const at::Tensor real = attention[r].nonzero().reshape({ -1 });
+            realPositions[static_cast<std::size_t>(r)] = real;
+            const at::Tensor rowIds = ids[r].index_select(0, real);
+            std::vector<std::int64_t> keyValues(
+                rowIds.data_ptr<std::int64_t>(), rowIds.data_ptr<std::int64_t>() + rowIds.numel());
+            for (const at::Tensor* extra : { &segments, &positions }) {
+                if (!extra->defined())
+                    continue;
+                keyValues.push_back(-1);
+                const at::Tensor v = (*extra)[r].index_select(0, real).contiguous();
+                keyValues.insert(keyValues.end(), v.data_ptr<std::int64_t>(), v.data_ptr<std::int64_t>() + v.numel());
+            }
+            const std::uint64_t key = exampleKey(keyValues);
+            if (keep) {
+                if (auto it = m_cache.find(key); it != m_cache.end() && it->second.example == keyValues) {
+                    perRow[static_cast<std::size_t>(r)] = &it->second;
+                    ++hits;
+                    continue;
+                }
+            }
+            ForwardInput one;
+            one.inputIds = rowIds.unsqueeze(0).to(b.inputIds.device());
+            if (segments.defined())
+                one.segmentIds = segments[r].index_select(0, real).unsqueeze(0).to(b.inputIds.device());
+            if (positions.defined())
+                one.positionIds = positions[r].index_select(0, real).unsqueeze(0).to(b.inputIds.device());
+            TeacherTopK entry = topKOf(models.teacher(one).logits[0].to(at::kFloat), rowIds);
+            if (keep) {
+                entry.example = std::move(keyValues);
+                perRow[static_cast<std::size_t>(r)] = &(m_cache[key] = std::move(entry));
+            } else {
+                perRow[static_cast<std::size_t>(r)] = &fresh.emplace_back(std::move(entry));
+            }
+        }
+        for (const TeacherTopK* t : perRow)
+            k = std::max<std::int64_t>(k, t->ids.dim() == 2 ? t->ids.size(1) : 1);
+        TopKBatch out;
+        out.ids = at::zeros({ rows, steps, k }, at::kLong);
+        out.logp = at::zeros({ rows, steps, k }, at::kFloat);
+        out.nextLogp = at::zeros({ rows, steps }, at::kFloat);
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const TeacherTopK& t = *perRow[static_cast<std::size_t>(r)];
+            const std::int64_t n = t.nextLogp.size(0);
+            if (n == 0)
+                continue;
+            // Example position j (of its real tokens) sits at the row's j-th real position.
+            const at::Tensor where = realPositions[static_cast<std::size_t>(r)].narrow(0, 0, n);
+            out.ids[r].index_copy_(0, where, t.ids.to(at::kLong));
+            out.logp[r].index_copy_(0, where, t.logp);
+            out.nextLogp[r].index_copy_(0, where, t.nextLogp);
+        }
+        out.cachedShare = rows > 0 ? static_cast<double>(hits) / static_cast<double>(rows) : 0.0;
+        return out;
+    }
+
+    // One example's teacher logits [n, V] and its ids [n] -> its top k at positions 0 .. n-2.
+    TeacherTopK topKOf(const at::Tensor& logits, const at::Tensor& rowIds) const
+    {
+        const std::int64_t n = logits.size(0);
+        const std::int64_t k = std::min<std::int64_t>(m_topK, logits.size(1));
+        TeacherTopK t;
+        if (n < 2) {
+            t.ids = at::zeros({ 0, k }, at::kInt);
+            t.logp = at::zeros({ 0, k }, at::kFloat);
+            t.nextLogp = at::zeros({ 0 }, at::kFloat);
+            return t;
+        }
+        const at::Tensor head = logits.narrow(0, 0, n - 1).to(at::kCPU);
+        const at::Tensor top = std::get<1>(head.topk(k, -1)); // the temperature keeps the order
+        t.logp = at::log_softmax(head / m_temperature, -1).gather(-1, top).contiguous();
+        t.ids = top.to(at::kInt).contiguous();
+        t.nextLogp
+            = at::log_softmax(head, -1).gather(-1, rowIds.narrow(0, 1, n - 1).unsqueeze(1)).squeeze(1).contiguous();
+        return t;
+    }
+
     // The batch's prompts (each row's tokens before its first trained label) with completions the student
     // samples in place of the dataset's; the sampled tokens are the trained ones.
     TokenBatch sampled(const TokenBatch& b, ModelAccess& models) const
@@ -170,6 +322,8 @@ private:
     double m_alpha = 1.0;
     double m_onPolicyRatio = 0.0;
     std::int64_t m_maxNewTokens = 32;
+    std::int64_t m_topK = 0;
+    std::unordered_map<std::uint64_t, TeacherTopK> m_cache; // teacher_top_k: by the example's tokens
 };
 
 const TunebenchPluginDescriptor kDescriptor {
@@ -192,7 +346,9 @@ const TunebenchPluginDescriptor kDescriptor {
       {"name": "on_policy_ratio", "aliases": ["lmbda"], "type": "number", "default": 0.0, "minimum": 0,
        "maximum": 1, "help": "share of batches whose completions the student samples (GKD's lambda)"},
       {"name": "max_new_tokens", "type": "integer", "default": 32, "minimum": 1, "maximum": 65536,
-       "help": "longest completion the student samples on-policy"}
+       "help": "longest completion the student samples on-policy"},
+      {"name": "teacher_top_k", "type": "integer", "default": 0, "minimum": 0, "maximum": 1048576,
+       "help": "0: the teacher's full distribution, computed for every batch; k: its k most likely tokens per position, computed once per example and kept in memory (8 k + 4 bytes a position), both distributions taken over them"}
     ])json",
     nullptr,
     []() -> Objective* { return new DistillObjective(); },

@@ -52,6 +52,34 @@ private:
     at::Tensor m_teacher;
 };
 
+// The teacher's logits a fixed row per input id (so one example alone or in any batch gets the same numbers),
+// counting its calls; the student's fixed [B, T, V] with gradients.
+class TableModels final : public ModelAccess {
+public:
+    TableModels(at::Tensor student, at::Tensor table)
+        : m_student(std::move(student))
+        , m_table(std::move(table))
+    { }
+    ForwardOutput policy(const ForwardInput&) override { return { m_student, {} }; }
+    ForwardOutput reference(const ForwardInput&) override { throw std::logic_error("distill has no reference"); }
+    ForwardOutput teacher(const ForwardInput& input) override
+    {
+        ++calls;
+        const at::Tensor ids = input.inputIds;
+        return { m_table.index_select(0, ids.reshape({ -1 })).view({ ids.size(0), ids.size(1), -1 }), {} };
+    }
+    std::vector<GeneratedSequence> generate(
+        const std::vector<std::vector<std::int32_t>>&, const GenerationOptions&) override
+    {
+        throw std::logic_error("off-policy cases do not sample");
+    }
+    int calls = 0;
+
+private:
+    at::Tensor m_student;
+    at::Tensor m_table;
+};
+
 // Row 0 trains its last two tokens, row 1 its second and third (the fourth is padding).
 at::Tensor labels()
 {
@@ -231,6 +259,109 @@ private Q_SLOTS:
         m_student.mutable_grad().zero_();
     }
 
+    // Input ids whose labels are those of labels() (trained positions carry the next id), row 1 padded at the end.
+    static ObjectiveBatch tableBatch(std::int64_t extraPadding = 0)
+    {
+        ObjectiveBatch batch;
+        const std::int64_t width = kLength + extraPadding;
+        at::Tensor ids = at::zeros({ kBatch, width }, at::kLong);
+        at::Tensor mask = at::zeros({ kBatch, width }, at::kLong);
+        at::Tensor l = at::full({ kBatch, width }, -100, at::kLong);
+        const std::int64_t row0[] = { 2, 0, 3, 1 }, row1[] = { 4, 2, 4 };
+        for (std::int64_t t = 0; t < 4; ++t) {
+            ids[0][t] = row0[t];
+            mask[0][t] = 1;
+        }
+        for (std::int64_t t = 0; t < 3; ++t) {
+            ids[1][t] = row1[t];
+            mask[1][t] = 1;
+        }
+        l[0][2] = 3;
+        l[0][3] = 1;
+        l[1][1] = 2;
+        l[1][2] = 4;
+        batch.sequences.inputIds = ids;
+        batch.sequences.attentionMask = mask;
+        batch.sequences.labels = l;
+        return batch;
+    }
+
+    // teacher_top_k at least the vocabulary is the full loss, for every loss, temperature and mix.
+    void topKOfTheWholeVocabularyIsTheFullLoss_data() { lossMatchesTheDefinitions_data(); }
+
+    void topKOfTheWholeVocabularyIsTheFullLoss()
+    {
+        QFETCH(int, index);
+        const Case& c = kCases[static_cast<std::size_t>(index)];
+        at::manual_seed(23);
+        const at::Tensor table = at::randn({ kVocab, kVocab }) * 2.0;
+        json topParams = json::parse(c.params);
+        topParams["teacher_top_k"] = kVocab + 3;
+        TableModels full(m_student, table), top(m_student, table);
+        const LossOutput a = objective(json::parse(c.params))->loss(tableBatch(), full);
+        const LossOutput b = objective(topParams)->loss(tableBatch(), top);
+        QVERIFY2(std::abs(a.loss.item<double>() - b.loss.item<double>()) < 1e-6,
+            qPrintable(QString("full %1, top-k %2").arg(a.loss.item<double>()).arg(b.loss.item<double>())));
+        QVERIFY(std::abs(a.metrics.at("teacher_loss") - b.metrics.at("teacher_loss")) < 1e-6);
+        QCOMPARE(b.metrics.at("teacher_cached"), 0.0);
+        QCOMPARE(top.calls, 2); // one forward per example
+    }
+
+    // k = 2: both distributions over the teacher's two most likely tokens, renormalised there, by hand; the
+    // examples' teacher comes from the cache the second time, and padding the batch wider changes nothing.
+    void topKByHandAndCached()
+    {
+        at::manual_seed(29);
+        const at::Tensor table = at::randn({ kVocab, kVocab }) * 2.0;
+        const double temperature = 1.5, beta = 0.3;
+        auto o = objective(
+            { { "loss", "jsd" }, { "beta", beta }, { "temperature", temperature }, { "teacher_top_k", 2 } });
+        TableModels models(m_student, table);
+        const LossOutput first = o->loss(tableBatch(), models);
+        const ObjectiveBatch batch = tableBatch();
+        double expected = 0, teacherCe = 0;
+        int positions = 0;
+        for (std::int64_t b = 0; b < kBatch; ++b) {
+            for (std::int64_t t = 0; t + 1 < kLength; ++t) {
+                const std::int64_t label = batch.sequences.labels[b][t + 1].item<std::int64_t>();
+                if (label == -100)
+                    continue;
+                ++positions;
+                const at::Tensor row = table[batch.sequences.inputIds[b][t].item<std::int64_t>()].to(at::kDouble);
+                const at::Tensor ids = std::get<1>(row.topk(2));
+                auto restricted = [&](const at::Tensor& logits) {
+                    std::vector<double> p(2);
+                    const double z = std::exp(logits[ids[0]].item<double>() / temperature)
+                        + std::exp(logits[ids[1]].item<double>() / temperature);
+                    for (int i = 0; i < 2; ++i)
+                        p[i] = std::exp(logits[ids[i]].item<double>() / temperature) / z;
+                    return p;
+                };
+                const std::vector<double> pt = restricted(row);
+                const std::vector<double> ps = restricted(m_student.detach()[b][t].to(at::kDouble));
+                const std::vector<double> m = { beta * pt[0] + (1 - beta) * ps[0], beta * pt[1] + (1 - beta) * ps[1] };
+                expected += beta * kl(pt, m) + (1 - beta) * kl(ps, m);
+                teacherCe -= at::log_softmax(row, 0)[label].item<double>();
+            }
+        }
+        expected /= positions;
+        teacherCe /= positions;
+        QVERIFY2(std::abs(first.metrics.at("divergence") - expected) < 1e-5,
+            qPrintable(QString("%1 vs by hand %2").arg(first.metrics.at("divergence")).arg(expected)));
+        QVERIFY(std::abs(first.metrics.at("teacher_loss") - teacherCe) < 1e-5);
+        QCOMPARE(models.calls, 2);
+        const LossOutput again = o->loss(tableBatch(), models);
+        QCOMPARE(models.calls, 2); // both examples from the cache
+        QCOMPARE(again.metrics.at("teacher_cached"), 1.0);
+        QCOMPARE(again.loss.item<double>(), first.loss.item<double>());
+        ObjectiveBatch wider = tableBatch(3);
+        const at::Tensor widerStudent = at::cat({ m_student.detach(), at::zeros({ kBatch, 3, kVocab }) }, 1);
+        TableModels widerModels(widerStudent, table);
+        const LossOutput padded = o->loss(wider, widerModels);
+        QCOMPARE(widerModels.calls, 0);
+        QCOMPARE(padded.loss.item<double>(), first.loss.item<double>());
+    }
+
     // jsd's ends are the KL directions: beta near 0 and 1 approach forward_kl and reverse_kl.
     void jsdApproachesItsLimits()
     {
@@ -349,6 +480,31 @@ private Q_SLOTS:
             QVERIFY2(resumed[i]["loss"] == straight[i]["loss"] && resumed[i]["on_policy"] == straight[i]["on_policy"],
                 qPrintable(QString::fromStdString(straight[i].dump() + " vs " + resumed[i].dump())));
         }
+    }
+
+    // teacher_top_k over two epochs (the second served from the cache) on a real teacher: the divergence falls, and
+    // a run stopped after step 6 and resumed (its cache empty) logs the straight run's losses exactly.
+    void topKRunFallsAndResumesExactly()
+    {
+        json config = runConfig((m_root / "teacher").string());
+        config["objective"]["teacher_top_k"] = 8;
+        config["max_steps"] = 10;
+        config["save_steps"] = 6;
+        std::vector<json> straight, resumed;
+        QCOMPARE(train(config, m_root / "topk-straight", &straight).status, TrainResult::Status::Finished);
+        QCOMPARE(train(config, m_root / "topk-resumed", &resumed, false, 6).status, TrainResult::Status::Cancelled);
+        train(config, m_root / "topk-resumed", &resumed, true);
+        QCOMPARE(straight.size(), std::size_t(10));
+        QCOMPARE(resumed.size(), straight.size());
+        for (std::size_t i = 0; i < straight.size(); ++i)
+            QVERIFY2(resumed[i]["loss"] == straight[i]["loss"],
+                qPrintable(QString::fromStdString(straight[i].dump() + " vs " + resumed[i].dump())));
+        // 16 examples (4 distinct, so the first batch may repeat one) in batches of 4: steps 5 on are the second
+        // epoch, every example already seen.
+        QVERIFY(straight[0]["teacher_cached"].get<double>() < 1.0);
+        QCOMPARE(straight[4]["teacher_cached"].get<double>(), 1.0);
+        QVERIFY2(straight.back()["divergence"].get<double>() < straight.front()["divergence"].get<double>(),
+            qPrintable(QString::fromStdString(straight.front().dump() + " -> " + straight.back().dump())));
     }
 
     void teachersThatDoNotFitAreRefused_data()
