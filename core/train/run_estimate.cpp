@@ -63,6 +63,9 @@ TrainableCount countTrainable(
     objective->configure(objectiveParams);
     out.objectiveNeedsReference = objective->needsReference();
     out.pairwise = objective->data() == ObjectiveData::PreferencePairs;
+    // Counted from its files' headers, not loaded: a run checks the rest (tokenizer, vocabulary) when it starts.
+    if (const std::string teacher = objective->teacherModel(); !teacher.empty())
+        out.teacherParameters = inspectModelFolder(teacher, 0).parameters;
     nlohmann::json adapterConfig = method.adapterParams;
     const nlohmann::json adapterParams = plugins.require(PluginKind::Adapter, method.adapter)
                                              .schema.resolve(adapterConfig, "adapter " + method.adapter);
@@ -190,6 +193,9 @@ MemoryEstimate estimateMemory(const ModelConfig& c, const TrainableCount& count,
         m.activations += (2.0 * vocab * static_cast<double>(chunk) + tokens * h) * f32;
     else
         m.activations += tokens * 3.0 * vocab * f32;
+    // A teacher: its weights, and its logits for the batch (no activations are saved: it runs without gradients).
+    if (count.teacherParameters > 0)
+        m.teacher = static_cast<double>(count.teacherParameters) * settings.weightBytes + tokens * vocab * f32;
     if (settings.optim == "mezo") {
         // Forward passes only: nothing is saved for backward; one layer's activations and the logits live at once.
         m.gradients = 0.0;
@@ -259,12 +265,14 @@ nlohmann::json toJson(const RunEstimate& e)
         { "method",
             { { "adapter", e.adapter }, { "objective", e.objective },
                 { "adapter_can_disable", e.count.adapterCanDisable },
-                { "objective_needs_reference", e.count.objectiveNeedsReference }, { "pairwise", e.count.pairwise } } },
+                { "objective_needs_reference", e.count.objectiveNeedsReference }, { "pairwise", e.count.pairwise },
+                { "teacher_parameters", e.count.teacherParameters } } },
         { "parameters", { { "trainable", e.count.trainable }, { "total", e.count.total } } },
         { "memory",
             { { "weights", bytes(e.memory.weights) }, { "gradients", bytes(e.memory.gradients) },
                 { "optimizer", bytes(e.memory.optimizer) }, { "reference", bytes(e.memory.reference) },
-                { "activations", bytes(e.memory.activations) }, { "total", bytes(e.memory.total()) } } },
+                { "activations", bytes(e.memory.activations) }, { "teacher", bytes(e.memory.teacher) },
+                { "total", bytes(e.memory.total()) } } },
         { "memory_settings",
             { { "per_device_train_batch_size", e.settings.batchSize }, { "cutoff_len", e.settings.cutoffLen },
                 { "sequence_len", e.settings.effectiveSequenceLen() }, { "packing", e.settings.packing },

@@ -59,6 +59,7 @@ struct TrainableCount {
     bool adapterCanDisable = true;
     bool objectiveNeedsReference = false;
     bool pairwise = false; // chosen and rejected sequences per example
+    std::int64_t teacherParameters = 0; // the objective's teacher model (distill), frozen beside the trained one
 };
 
 // Loads the model in modelDir and attaches the adapter for real, as a run does, then counts its parameter groups.
@@ -118,7 +119,8 @@ struct MemoryEstimate {
     double optimizer = 0;
     double reference = 0;
     double activations = 0;
-    double total() const { return weights + gradients + optimizer + reference + activations; }
+    double teacher = 0; // a teacher model's weights and its logits (distill)
+    double total() const { return weights + gradients + optimizer + reference + activations + teacher; }
 };
 
 // Whether the objective's reference model is a second copy of the weights: it needs one, the adapter cannot be

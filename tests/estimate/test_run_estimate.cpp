@@ -283,6 +283,32 @@ private Q_SLOTS:
         QVERIFY(!needsReferenceCopy(count, settings));
     }
 
+    // distill's teacher is counted from its folder's headers: its weights and its logits for the batch; a teacher
+    // folder that does not load is an error naming it.
+    void teacherOfDistillation()
+    {
+        MethodChoice method;
+        method.adapter = "lora";
+        method.objective = "distill";
+        method.objectiveParams = { { "teacher", m_model.string() } };
+        const TrainableCount count = countTrainable(m_model, inspectModelFolder(m_model), method, m_plugins);
+        QCOMPARE(count.teacherParameters, kTinyParameters);
+        MemorySettings settings;
+        settings.batchSize = 4;
+        settings.cutoffLen = 64;
+        const MemoryEstimate m = estimateMemory(tinyConfig(), count, settings);
+        QCOMPARE(m.teacher, 35488.0 * 4 + 256.0 * 264 * 4);
+        QCOMPARE(m.total(), m.weights + m.gradients + m.optimizer + m.reference + m.activations + m.teacher);
+        method.objective = "sft";
+        method.objectiveParams = nlohmann::json::object();
+        QCOMPARE(
+            countTrainable(m_model, inspectModelFolder(m_model), method, m_plugins).teacherParameters, std::int64_t(0));
+        method.objective = "distill";
+        method.objectiveParams = { { "teacher", (m_model.parent_path() / "no-such-teacher").string() } };
+        const QString error = errorOf([&] { countTrainable(m_model, inspectModelFolder(m_model), method, m_plugins); });
+        QVERIFY2(error.contains("no-such-teacher"), qPrintable(error));
+    }
+
     void methodErrorsNameTheField_data()
     {
         QTest::addColumn<QString>("adapter");

@@ -215,7 +215,7 @@ void EstimatePanel::refresh()
     const double share = count.total > 0 ? 100.0 * double(count.trainable) / double(count.total) : 0.0;
     m_label->setText(
         tr("<b>Trainable parameters: %1</b> of %2 (%3%)<br>"
-           "<b>Memory \u2248 %4</b>: weights %5, gradients %6, optimiser state %7%8, activations %9 "
+           "<b>Memory \u2248 %4</b>: weights %5, gradients %6, optimiser state %7%8, activations %9%14 "
            "(batch %10 \u00d7 %11 tokens%12; sequence length from %13)")
             .arg(QLocale::system().toString(qlonglong(count.trainable)),
                 QLocale::system().toString(qlonglong(count.total)))
@@ -225,7 +225,8 @@ void EstimatePanel::refresh()
                 formatBytes(m.activations))
             .arg(in.settings.batchSize)
             .arg(sequence.tokens)
-            .arg(count.pairwise ? tr(", chosen and rejected") : QString(), basis));
+            .arg(count.pairwise ? tr(", chosen and rejected") : QString(), basis,
+                m.teacher > 0 ? tr(", teacher %1").arg(formatBytes(m.teacher)) : QString()));
 }
 
 } // namespace tunebench::ui
