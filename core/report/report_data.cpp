@@ -132,7 +132,7 @@ void collectSeedGroups(ReportData& data, const std::vector<std::map<std::string,
 MetricDirection metricDirection(const std::string& name)
 {
     if (contains(name, "loss") || contains(name, "perplexity") || contains(name, "ppl") || contains(name, "kl")
-        || contains(name, "self_bleu") || contains(name, "seconds"))
+        || contains(name, "self_bleu") || contains(name, "seconds") || contains(name, "zero_std"))
         return MetricDirection::Lower;
     if (contains(name, "accuracy") || contains(name, "reward") || contains(name, "margin")
         || contains(name, "tokens_per_s") || contains(name, "samples_per_s") || name == "mfu"

@@ -45,10 +45,14 @@ SeriesPlot* plotOf(MonitorPage& page, const char* key)
     return page.plot(QString::fromLatin1(key));
 }
 
-// The plots of metrics in the store (the per-rank ones read a distributed run's worker log: test_processes).
+// The plots of metrics in the store (the per-rank ones read a distributed run's worker log: test_processes), but
+// an online objective's, whose run test_grpo_gui monitors.
 QStringList storePlotKeys(const MonitorPage& page)
 {
     QStringList keys = page.plotKeys();
+    for (const char* online :
+        { MonitorPage::kGrpoReward, MonitorPage::kGrpoKl, MonitorPage::kCompletionLength, MonitorPage::kGrpoDiversity })
+        keys.removeAll(QString::fromLatin1(online));
     keys.removeAll(QString::fromLatin1(MonitorPage::kRankThroughput));
     keys.removeAll(QString::fromLatin1(MonitorPage::kRankComm));
     return keys;
@@ -153,6 +157,15 @@ void TestMonitor::routesMetricNamesOfCore()
         { "diversity/self_bleu", MonitorPage::kDiversity },
         { "forgetting/delta_loss", MonitorPage::kForgetting },
         { "forgetting/kl", MonitorPage::kForgetting },
+        // plugins/grpo's, and the diversity measures named after a family drawn whole.
+        { "reward_mean", MonitorPage::kGrpoReward },
+        { "rewards/numeric", MonitorPage::kGrpoReward },
+        { "kl", MonitorPage::kGrpoKl },
+        { "completion_length", MonitorPage::kCompletionLength },
+        { "completion_length/max", MonitorPage::kCompletionLength },
+        { "distinct_2", MonitorPage::kGrpoDiversity },
+        { "self_bleu", MonitorPage::kGrpoDiversity },
+        { "embedding_diversity", MonitorPage::kGrpoDiversity },
     };
     for (const auto& c : cases) {
         const auto route = MonitorPage::routeMetric(QString::fromLatin1(c.metric));
@@ -161,6 +174,8 @@ void TestMonitor::routesMetricNamesOfCore()
     }
     QVERIFY(!MonitorPage::routeMetric(QStringLiteral("measure_time_share")));
     QVERIFY(!MonitorPage::routeMetric(QStringLiteral("diversity/per_input_distinct_1")));
+    QVERIFY(!MonitorPage::routeMetric(QStringLiteral("rewards/")));
+    QVERIFY(!MonitorPage::routeMetric(QStringLiteral("frac_reward_zero_std")));
 }
 
 void TestMonitor::followsRunAndCoalescesReplots()

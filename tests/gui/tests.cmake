@@ -7,3 +7,7 @@ endforeach()
 # bounded memory growth.
 tunebench_add_test(soak_monitor SOURCES gui/soak_monitor.cpp LABELS slow gui LIBRARIES tunebench_ui TIMEOUT 600)
 add_dependencies(soak_monitor tunebench-cli)
+# Issue 19's GUI: Run Setup's rewards, the Monitor and Compare on a tiny GRPO run trained in the test.
+tunebench_add_test(test_grpo_gui SOURCES gui/test_grpo_gui.cpp LABELS gui LIBRARIES tunebench_ui TORCH TIMEOUT 300)
+get_property(grpo_gui_plugins GLOBAL PROPERTY TUNEBENCH_PLUGIN_TARGETS) # Run Setup's check and the run's plugins
+add_dependencies(test_grpo_gui ${grpo_gui_plugins})

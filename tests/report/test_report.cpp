@@ -156,6 +156,8 @@ private Q_SLOTS:
             }
         }
         QVERIFY(metricDirection("rewards/accuracies") == MetricDirection::Higher);
+        QVERIFY(metricDirection("frac_reward_zero_std") == MetricDirection::Lower); // GRPO groups without signal
+        QVERIFY(metricDirection("mfu") == MetricDirection::Higher);
         QVERIFY(metricDirection("forgetting/delta_loss") == MetricDirection::Lower);
         QVERIFY(metricDirection("grad_norm") == MetricDirection::None);
         bool hasTorch = false;

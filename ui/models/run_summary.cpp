@@ -128,6 +128,9 @@ bool higherIsBetter(const QString& metric)
 {
     static const char* const higher[] = { "accuracy", "reward", "tokens_per_s", "samples_per_s", "mfu", "distinct",
         "ead", "entropy", "embedding_distance", "diversity" };
+    // GRPO's share of groups whose rewards are all equal: the share that gives no signal.
+    if (metric.contains(QLatin1String("zero_std")))
+        return false;
     if (metric.contains(QLatin1String("delta")) || metric.contains(QLatin1String("self_bleu")))
         return metric.contains(QLatin1String("accuracy_delta")); // a probe accuracy change is better positive
     for (const char* h : higher) {

@@ -6,6 +6,7 @@
 #include "core/store/runs.h"
 #include "core/store/workspace.h"
 #include "ui/dialogs/settings_dialog.h"
+#include "ui/pages/monitor/completions_panel.h"
 #include "ui/resource_monitor.h"
 #include "ui/widgets/empty_state.h"
 #include "ui/widgets/resource_panel.h"
@@ -46,6 +47,34 @@ const QStringList kDiversityShown
 const QStringList kForgettingShown
     = { QStringLiteral("delta_loss"), QStringLiteral("kl"), QStringLiteral("probe_accuracy_delta") };
 
+// An online objective's diversity of its completions (plugins/grpo): every metric of these families is drawn, so
+// new measures named after them show up without more work.
+const QStringList kCompletionDiversityPrefixes = { QStringLiteral("distinct_"), QStringLiteral("self_bleu"),
+    QStringLiteral("embedding_diversity"), QStringLiteral("ead_") };
+
+// As plugins/grpo names its metrics.
+std::optional<MonitorPage::Route> routeOnlineMetric(const QString& metric)
+{
+    using Route = MonitorPage::Route;
+    if (metric == QLatin1String("reward_mean"))
+        return Route { QString::fromLatin1(MonitorPage::kGrpoReward), MonitorPage::tr("total") };
+    if (metric.startsWith(QLatin1String("rewards/")) && metric.size() > 8)
+        return Route { QString::fromLatin1(MonitorPage::kGrpoReward), metric.mid(8) };
+    if (metric == QLatin1String("kl"))
+        return Route { QString::fromLatin1(MonitorPage::kGrpoKl), MonitorPage::tr("KL") };
+    if (metric == QLatin1String("completion_length"))
+        return Route { QString::fromLatin1(MonitorPage::kCompletionLength), MonitorPage::tr("mean") };
+    if (metric == QLatin1String("completion_length/min"))
+        return Route { QString::fromLatin1(MonitorPage::kCompletionLength), MonitorPage::tr("min") };
+    if (metric == QLatin1String("completion_length/max"))
+        return Route { QString::fromLatin1(MonitorPage::kCompletionLength), MonitorPage::tr("max") };
+    for (const QString& prefix : kCompletionDiversityPrefixes) {
+        if (metric.startsWith(prefix))
+            return Route { QString::fromLatin1(MonitorPage::kGrpoDiversity), metric };
+    }
+    return std::nullopt;
+}
+
 QString runLabel(const RunRecord& run)
 {
     const std::string_view status = toString(run.status);
@@ -82,6 +111,8 @@ std::optional<MonitorPage::Route> MonitorPage::routeMetric(const QString& metric
         return Route { QString::fromLatin1(kRewards), tr("margin") };
     if (metric == QLatin1String("reward_accuracy"))
         return Route { QString::fromLatin1(kRewards), tr("accuracy") };
+    if (auto online = routeOnlineMetric(metric))
+        return online;
     // As core/train/measures.cpp names them.
     if (metric.startsWith(QLatin1String("diversity/"))) {
         const QString name = metric.mid(10);
@@ -104,6 +135,7 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
     , m_smoothing(new QSlider(Qt::Horizontal))
     , m_smoothingLabel(new QLabel)
     , m_samples(new QTableWidget(0, 3))
+    , m_completions(new CompletionsPanel)
     , m_resources(new ResourcePanel)
 {
     m_runPicker->setObjectName(QStringLiteral("monitorRunPicker"));
@@ -171,8 +203,12 @@ MonitorPage::MonitorPage(WorkspaceSession* session, QWidget* parent)
     samplesLayout->addWidget(new QLabel(tr("<b>Samples over training</b> (fixed prompts and seeds)")));
     samplesLayout->addWidget(m_samples, 1);
     vertical->addWidget(samplesPanel);
+    m_completions->setObjectName(QStringLiteral("monitorCompletions"));
+    m_completions->hide(); // until the run has sampled completions for training
+    vertical->addWidget(m_completions);
     vertical->setStretchFactor(0, 4);
     vertical->setStretchFactor(1, 1);
+    vertical->setStretchFactor(2, 2);
 
     auto* horizontal = new QSplitter(Qt::Horizontal);
     horizontal->setObjectName(QStringLiteral("monitorSplitter"));
@@ -235,6 +271,10 @@ void MonitorPage::buildPlots(QWidget* container)
         { kSamples, tr("Throughput (samples/s)"), false },
         { kMfu, tr("Model FLOPs utilisation (share of the device's peak)"), false },
         { kRewards, tr("Preference rewards"), true },
+        { kGrpoReward, tr("Reward (total and per function)"), true },
+        { kGrpoKl, tr("KL to the reference"), false },
+        { kCompletionLength, tr("Completion length (tokens)"), true },
+        { kGrpoDiversity, tr("Diversity of the completions"), true },
         { kDiversity, tr("Diversity of samples"), true },
         { kForgetting, tr("Forgetting (reference set)"), true },
         { kRankThroughput, tr("Throughput per rank (tokens/s)"), true },
@@ -480,6 +520,8 @@ void MonitorPage::loadRun()
     m_workerLogPartial.clear();
     m_rankFigures = {};
     m_samples->setRowCount(0);
+    m_completions->reset(m_runId);
+    m_completions->hide();
     m_replotQueue.clear();
     updateWorker();
     follow();
@@ -516,6 +558,8 @@ void MonitorPage::follow()
             appendMetric(metric, steps, values);
         }
         followSamples();
+        m_completions->follow(*ws);
+        m_completions->setVisible(m_completions->hasCompletions());
         followRankFigures();
         updateShownPlots();
     } catch (const std::exception& e) {

@@ -18,6 +18,7 @@ class QTableWidget;
 
 namespace tunebench::ui {
 
+class CompletionsPanel;
 class EmptyState;
 class ResourcePanel;
 class SeriesPlot;
@@ -29,6 +30,9 @@ class WorkspaceSession;
 // tokens/s and communication time per step, each with a log-scale toggle and a hover
 // read-out; the samples stored over training in a table; the worker's
 // resources beside the plots.
+//
+// An online objective's (grpo) run adds its reward (total and per function), KL, completion length and completion
+// diversity plots, and a table of a step's completions with their rewards (CompletionsPanel).
 //
 // Only the plots of metric families the run has recorded are shown (a live
 // run's appear with their first point); a run with none says so.
@@ -53,6 +57,12 @@ public:
     static constexpr const char* kRewards = "rewards";
     static constexpr const char* kDiversity = "diversity";
     static constexpr const char* kForgetting = "forgetting";
+    // An online objective's (grpo) figures: reward (total and per function), KL to the reference, completion
+    // length (mean, min, max) and the diversity of each step's completions.
+    static constexpr const char* kGrpoReward = "grpo_reward";
+    static constexpr const char* kGrpoKl = "grpo_kl";
+    static constexpr const char* kCompletionLength = "completion_length";
+    static constexpr const char* kGrpoDiversity = "grpo_diversity";
     // A data-parallel run's figures per rank (one curve a rank), from its step events.
     static constexpr const char* kRankThroughput = "rank_tokens_per_s";
     static constexpr const char* kRankComm = "rank_comm_seconds";
@@ -68,6 +78,8 @@ public:
     QString noMetricsText() const;
     QCheckBox* logScaleToggle(const QString& key) const { return m_logToggles.value(key); }
     QTableWidget* samplesTable() const { return m_samples; }
+    // An online objective's completions of one step with their rewards (shown while the run has some).
+    CompletionsPanel* completionsPanel() const { return m_completions; }
     ResourcePanel* resourcePanel() const { return m_resources; }
     QComboBox* runPicker() const { return m_runPicker; }
 
@@ -139,6 +151,7 @@ private:
     bool m_replotting = false;
     QStringList m_plotOrder;
     QTableWidget* m_samples;
+    CompletionsPanel* m_completions;
     ResourcePanel* m_resources;
     QTimer m_refresh;
     qint64 m_runId = 0;

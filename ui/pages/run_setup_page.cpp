@@ -175,6 +175,11 @@ ProcessesPanel* RunSetupPage::processesPanel() const
     return m_form->processesPanel();
 }
 
+RewardsPanel* RunSetupPage::rewardsPanel() const
+{
+    return m_form->rewardsPanel();
+}
+
 const std::optional<ModelInspection>& RunSetupPage::modelInspection() const
 {
     return m_form->modelPanel()->inspection();

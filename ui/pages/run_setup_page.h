@@ -19,6 +19,7 @@ namespace tunebench::ui {
 
 class EstimatePanel;
 class ProcessesPanel;
+class RewardsPanel;
 class RunQueue;
 class RunSetupForm;
 class RunYamlView;
@@ -58,6 +59,7 @@ public:
     SchemaForm* trainingForm() const;
     SchemaForm* measuresForm() const;
     ProcessesPanel* processesPanel() const;
+    RewardsPanel* rewardsPanel() const;
 
     // The last inspection of the model folder (nullopt while none finished).
     const std::optional<ModelInspection>& modelInspection() const;

@@ -8,6 +8,7 @@
 #include "ui/dialogs/import_dialog.h"
 #include "ui/pages/run_setup/model_folder_panel.h"
 #include "ui/pages/run_setup/processes_panel.h"
+#include "ui/pages/run_setup/rewards_panel.h"
 #include "ui/widgets/schema_form.h"
 #include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
@@ -118,11 +119,16 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     m_measuresForm->setSchema(trainerParameterSchema(), kMeasureKeys);
     m_processesPanel = new ProcessesPanel;
     m_processesPanel->setObjectName(QStringLiteral("processesPanel"));
+    m_rewardsPanel = new RewardsPanel;
+    m_rewardsPanel->setObjectName(QStringLiteral("rewardsPanel"));
+    m_rewardsGroup = titledGroup(tr("Rewards (scored completions of an online objective)"), m_rewardsPanel);
+    m_rewardsGroup->setObjectName(QStringLiteral("rewardsGroup"));
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(titledGroup(tr("Model"), m_modelPanel));
     layout->addWidget(titledGroup(tr("Dataset"), dataBox));
     layout->addWidget(titledGroup(tr("Method"), methodBox));
+    layout->addWidget(m_rewardsGroup);
     layout->addWidget(titledGroup(tr("Training"), m_trainingForm));
     layout->addWidget(titledGroup(tr("Measures (samples and diversity, forgetting, weight analysis)"), m_measuresForm));
     layout->addWidget(titledGroup(tr("Processes (data-parallel training)"), m_processesPanel));
@@ -140,6 +146,10 @@ RunSetupForm::RunSetupForm(WorkspaceSession* session, QWidget* parent)
     for (SchemaForm* form : { m_adapterForm, m_objectiveForm, m_trainingForm, m_measuresForm })
         connect(form, &SchemaForm::edited, this, &RunSetupForm::edited);
     connect(m_processesPanel, &ProcessesPanel::edited, this, &RunSetupForm::edited);
+    connect(m_rewardsPanel, &RewardsPanel::edited, this, [this] {
+        updateRewardsShown();
+        Q_EMIT edited();
+    });
     connect(m_datasetCombo, &QComboBox::currentIndexChanged, this, &RunSetupForm::editedUnlessUpdating);
     connect(m_nameEdit, &QLineEdit::textEdited, this, &RunSetupForm::edited);
     connect(m_session, &WorkspaceSession::workspaceChanged, this, &RunSetupForm::reloadDatasets);
@@ -180,6 +190,14 @@ void RunSetupForm::buildObjectiveForm()
     m_objectiveForm->setSchema(p ? p->schema : ParameterSchema());
     m_objectiveSummary->setText(p ? qs(p->summary) : QString());
     m_objectiveSummary->setVisible(p && !p->summary.empty());
+    updateRewardsShown();
+}
+
+void RunSetupForm::updateRewardsShown()
+{
+    // Only online objectives score completions; a list given for another stays shown, so it can be removed.
+    m_rewardsGroup->setVisible(
+        m_objectiveCombo->currentData().toString() == QLatin1String("grpo") || m_rewardsPanel->count() > 0);
 }
 
 void RunSetupForm::reloadDatasets()
@@ -291,6 +309,8 @@ nlohmann::json RunSetupForm::configuration() const
     }
     training.update(m_measuresForm->changedValues());
     c["training"] = training;
+    if (nlohmann::json rewards = m_rewardsPanel->rewards(); !rewards.empty())
+        c["rewards"] = std::move(rewards);
     if (nlohmann::json distributed = m_processesPanel->section(); !distributed.is_null())
         c["distributed"] = std::move(distributed);
     return c;
@@ -356,6 +376,8 @@ bool RunSetupForm::applyConfiguration(const nlohmann::json& parsed, QString* dat
     m_trainingForm->setValues(flat);
     m_measuresForm->setValues(flat);
     m_processesPanel->setSettings(c.distributed);
+    m_rewardsPanel->setRewards(c.rewards);
+    updateRewardsShown();
     m_updating = was;
     return true;
 }

@@ -17,6 +17,7 @@ namespace tunebench::ui {
 
 class ModelFolderPanel;
 class ProcessesPanel;
+class RewardsPanel;
 class SchemaForm;
 class WorkspaceSession;
 
@@ -30,7 +31,8 @@ inline QString qs(const std::string& s)
 // The Run Setup page's form column: the model folder, a workspace dataset (or one imported on the spot), an
 // adapter and an objective from the plugin registry with forms generated from their parameter schemas, and the
 // training hyperparameters and measures (forms from the trainer's schema); and the run's name, which the page
-// places beside Start. It reads and writes the configuration a user would write.
+// places beside Start. It reads and writes the configuration a user would write. An online objective's reward
+// functions are in RewardsPanel.
 class RunSetupForm : public QWidget {
     Q_OBJECT
 
@@ -44,6 +46,8 @@ public:
     SchemaForm* trainingForm() const { return m_trainingForm; }
     SchemaForm* measuresForm() const { return m_measuresForm; }
     ProcessesPanel* processesPanel() const { return m_processesPanel; }
+    // The reward functions of an online objective (grpo); shown for such an objective or a list already given.
+    RewardsPanel* rewardsPanel() const { return m_rewardsPanel; }
 
     // The configuration the form describes, sectioned as a user writes it.
     nlohmann::json configuration() const;
@@ -69,6 +73,7 @@ Q_SIGNALS:
 private:
     void buildAdapterForm();
     void buildObjectiveForm();
+    void updateRewardsShown();
     void importDataset();
     void editedUnlessUpdating();
 
@@ -85,6 +90,8 @@ private:
     SchemaForm* m_trainingForm;
     SchemaForm* m_measuresForm;
     ProcessesPanel* m_processesPanel;
+    RewardsPanel* m_rewardsPanel;
+    QGroupBox* m_rewardsGroup;
     bool m_updating = false;
 };
 
