@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -46,7 +47,8 @@ int demoCommand(const std::vector<std::string>& args)
         {},
         { { "workspace", "DIR", "the workspace (created when missing)", true, "TUNEBENCH_WORKSPACE" },
             { "fresh", "", "build the model and data again and train every preset again" },
-            { "only", "NAMES", "comma-separated preset names (with the presets they need)" },
+            { "only", "NAMES",
+                "comma-separated preset names (with the presets they need); 'pipeline': the two-stage pipeline" },
             { "quick", "", "a tiny model, corpus and runs (a minute or two; for tests)", false,
                 "TUNEBENCH_DEMO_QUICK" },
             { "presets", "DIR", "the presets folder (default: ../share/tunebench/demo beside this program)", false,
@@ -88,6 +90,7 @@ int demoCommand(const std::vector<std::string>& args)
     }
     options.progress = [](const std::string& line) { std::cerr << "demo: " << line << std::endl; };
 
+    const auto start = std::chrono::steady_clock::now();
     const demo::DemoResult result = demo::runDemo(options, defaultPluginRegistry());
     std::cout << result.toJson().dump() << "\n"
               << "\n"
@@ -103,6 +106,10 @@ int demoCommand(const std::vector<std::string>& args)
             line << std::fixed << std::setprecision(1) << s.seconds << " s";
         std::cerr << line.str() << std::endl;
     }
+    std::ostringstream total;
+    total << "demo: total " << std::fixed << std::setprecision(1)
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s";
+    std::cerr << total.str() << std::endl;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/demo/demo_build.h"
 #include "core/demo/demo_measures.h"
+#include "core/demo/demo_pipeline.h"
 #include "core/demo/demo_presets.h"
 #include "core/demo/demo_runs.h"
 #include "core/store/database.h"
@@ -14,6 +15,7 @@
 #include "core/util/error.h"
 #include "core/util/sha256.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <map>
 #include <optional>
@@ -48,7 +50,13 @@ public:
     {
         // Presets are read first: a bad preset fails before anything is built.
         const std::vector<Preset> presets = loadPresets(m_options.presetsDir);
-        const std::vector<const Preset*> chosen = selectPresets(presets, m_options.only);
+        // "pipeline" in --only names the two-stage pipeline, which runs after the presets (all of them run it).
+        std::vector<std::string> only = m_options.only;
+        const bool wantsPipeline
+            = only.empty() || std::find(only.begin(), only.end(), std::string(kPipelineName)) != only.end();
+        only.erase(std::remove(only.begin(), only.end(), std::string(kPipelineName)), only.end());
+        const std::vector<const Preset*> chosen
+            = m_options.only.empty() || !only.empty() ? selectPresets(presets, only) : std::vector<const Preset*> {};
         if (m_options.fresh && fs::exists(m_build.dir())) {
             say("--fresh: removing " + m_build.dir().string() + " (runs stay in the workspace)");
             fs::remove_all(m_build.dir());
@@ -70,6 +78,11 @@ public:
         }
         result.stages.push_back({ "runs and measures", secondsSince(start), false });
         recordSeedSweeps(chosen, result.runs);
+        if (wantsPipeline) {
+            const auto pipelineStart = Clock::now();
+            result.pipeline = runDemoPipeline(m_workspace, m_plugins, m_build, m_options);
+            result.stages.push_back({ "pipeline", secondsSince(pipelineStart), result.pipeline->reused });
+        }
         return result;
     }
 
@@ -132,7 +145,9 @@ private:
         if (m_options.quick)
             shortenForQuick(config);
         config["model"] = startingModel(p, manifest).string();
-        config["dataset_id"] = m_build.datasetId(p.dataset == "preference" ? "preference" : "target_train");
+        config["dataset_id"] = m_build.datasetId(p.dataset == "preference" ? "preference"
+                : p.dataset == "sums"                                      ? "grpo_sums"
+                                                                           : "target_train");
         const std::string inputs = sha256Hex(p.hash + config.dump());
         if (auto id = manifest.reusable(p.name, inputs, m_runs); id && !m_options.fresh) {
             say(p.name + ": reusing finished run " + std::to_string(*id));
@@ -181,6 +196,28 @@ private:
         return run;
     }
 
+    // The reward and the groups' distinct-2 over the first and the last steps of a GRPO run: the completions
+    // of the first steps are sampled from (nearly) the starting model, those of the last from the trained one.
+    void readGrpoMetrics(std::int64_t runId, DemoRun& r) const
+    {
+        MetricQuery query(m_workspace.db());
+        auto ends = [&](const std::string& name, std::optional<double>& before, std::optional<double>& after) {
+            const auto series = query.series(runId, name);
+            if (series.empty())
+                return;
+            const std::size_t k = std::clamp<std::size_t>(series.size() / 4, 1, 5);
+            double first = 0, last = 0;
+            for (std::size_t i = 0; i < k; ++i) {
+                first += series[i].value;
+                last += series[series.size() - 1 - i].value;
+            }
+            before = first / static_cast<double>(k);
+            after = last / static_cast<double>(k);
+        };
+        ends("reward_mean", r.rewardBefore, r.rewardAfter);
+        ends("distinct_2", r.groupDistinct2Before, r.groupDistinct2After);
+    }
+
     // The run's row: what it is, and its measures (cached in the manifest with the run they came from).
     DemoRun row(const Preset& p, const PresetRun& run, RunManifest& manifest, DemoMeasures& measures)
     {
@@ -210,6 +247,17 @@ private:
         const auto intruders = MetricQuery(m_workspace.db()).series(run.id, "weights/intruder_dimensions");
         if (!intruders.empty())
             r.intruderDimensions = intruders.back().value;
+
+        const json config = json::parse(record->configJson, nullptr, false);
+        // LoRA's rows (QLoRA's beside them): a merged run copies its parents' configuration but holds no base.
+        if (!p.merge && record->adapter == "lora" && config.is_object() && config.contains("quantize_base")
+            && config["quantize_base"].is_string()) {
+            const std::string scheme = config["quantize_base"].get<std::string>();
+            if (scheme != "none")
+                r.quantizeBase = scheme;
+            r.baseWeightMiB = static_cast<double>(measures.baseWeightBytes(scheme)) / (1024.0 * 1024.0);
+        }
+        readGrpoMetrics(run.id, r);
 
         const std::string key = measuresKey(run.id);
         // Measures cached before the demo had evaluation tasks are taken again.

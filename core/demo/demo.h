@@ -22,12 +22,15 @@ class PluginRegistry;
 
 namespace demo {
 
+// The name --only gives the demo's two-stage pipeline (demo_pipeline.h).
+inline constexpr const char* kPipelineName = "pipeline";
+
 struct DemoOptions {
     std::filesystem::path workspace; // created when missing
     std::filesystem::path presetsDir; // resources/demo
     bool fresh = false; // rebuild the model and data, train every preset again
     bool quick = false; // a small model, corpus and few steps (tests)
-    std::vector<std::string> only; // preset names; empty: all
+    std::vector<std::string> only; // preset names and kPipelineName; empty: all
     std::uint64_t seed = 1234;
     std::int64_t threads = 0; // intra-op threads of every run (the `threads` key); 0: one per core
     std::function<void(const std::string&)> progress; // one line of progress (stderr)

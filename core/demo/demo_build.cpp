@@ -212,9 +212,16 @@ void DemoBuild::writeStamp(std::int64_t pretrainRun)
 
 void DemoBuild::importDatasets()
 {
+    // GRPO's prompts and the pipeline's new facts came after the first builds; they follow from the seed alone,
+    // so a stamped build without them gets them here.
+    const DemoWorld world(m_options.seed, m_plan.world);
+    if (!fs::exists(dataDir() / "grpo_sums.jsonl"))
+        writeJsonLines(dataDir() / "grpo_sums.jsonl", world.sumPrompts());
+    if (!fs::exists(newFactsFile()))
+        writeJsonLines(newFactsFile(), world.newFacts());
     DatasetStore store(m_workspace.db());
     const std::vector<DatasetRecord> existing = store.list();
-    for (const char* role : { "corpus", "target_train", "target_eval", "preference" }) {
+    for (const char* role : { "corpus", "target_train", "target_eval", "preference", "grpo_sums" }) {
         const fs::path file = dataDir() / (std::string(role) + ".jsonl");
         const std::string name = std::string("demo-") + role;
         auto it = std::find_if(existing.rbegin(), existing.rend(),

@@ -51,6 +51,8 @@ public:
     const std::filesystem::path& dir() const { return m_dir; }
     std::filesystem::path dataDir() const { return m_dir / "data"; }
     std::filesystem::path modelDir() const { return m_dir / "model"; }
+    // The pipeline's first stage: facts the corpus never tells (DemoWorld::newFacts), written by ensure().
+    std::filesystem::path newFactsFile() const { return dataDir() / "new_facts.jsonl"; }
 
     // The evaluation tasks file of the demo world (writeEvaluationTasks) in dataDir(), written when missing (a
     // build stamped before the tasks existed gets them too; they follow from the seed alone).
@@ -61,7 +63,8 @@ public:
     // Returns the stages data, tokenizer and pretraining with their times (or cached).
     std::vector<DemoStage> ensure();
     bool cached() const { return m_cached; }
-    // The workspace dataset of a role: corpus, target_train, target_eval or preference. Valid after ensure().
+    // The workspace dataset of a role: corpus, target_train, target_eval, preference or grpo_sums (GRPO's
+    // prompts with their sums as answers). Valid after ensure().
     std::int64_t datasetId(const std::string& role) const { return m_datasets.at(role); }
 
 private:

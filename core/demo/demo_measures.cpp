@@ -7,6 +7,7 @@
 #include "core/model/causal_lm.h"
 #include "core/model/generate.h"
 #include "core/model/model_loader.h"
+#include "core/quant/quantize.h"
 #include "core/store/batch_writer.h"
 #include "core/store/metrics.h"
 #include "core/store/runs.h"
@@ -48,6 +49,21 @@ DemoMeasures::~DemoMeasures() = default;
 std::int64_t DemoMeasures::modelParameters() const
 {
     return m_base->parameterCount();
+}
+
+std::int64_t DemoMeasures::baseWeightBytes(const std::string& scheme) const
+{
+    const quant::Scheme q = quant::schemeFromString(scheme, "quantize_base");
+    std::int64_t bytes = 0;
+    for (const auto& [name, w] : m_base->namedParameters()) {
+        // Quantised as LoRA's all-linear would: the decoder layers' projections, never embeddings or norms.
+        const bool linear = w.dim() == 2 && name.find("layers.") != std::string::npos;
+        if (linear && q != quant::Scheme::None)
+            bytes += quant::quantize(w.detach(), q).bytes();
+        else
+            bytes += w.numel() * static_cast<std::int64_t>(w.element_size());
+    }
+    return bytes;
 }
 
 void DemoMeasures::measure(const RunRecord& run, DemoRun& row)

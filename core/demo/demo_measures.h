@@ -38,6 +38,9 @@ public:
     ~DemoMeasures();
 
     std::int64_t modelParameters() const;
+    // Bytes of the demo model's weights with the decoder layers' linear weights (what LoRA's all-linear targets)
+    // held as `scheme` (none, nf4, int8) and the rest as they are.
+    std::int64_t baseWeightBytes(const std::string& scheme) const;
     // Fills the measure fields of row (targetLoss, targetAccuracy, referenceDeltaLoss, referenceKl, distinct2,
     // and with a tasks file evaluation and evaluationBase). Throws Error when the run has no adapter folder.
     void measure(const RunRecord& run, DemoRun& row);

@@ -143,8 +143,9 @@ std::vector<std::int64_t> readSeeds(const json& demo, const fs::path& file)
 void readTrainPreset(const json& node, const json& demo, Preset& p)
 {
     p.dataset = demo.value("dataset", "target");
-    if (p.dataset != "target" && p.dataset != "preference")
-        throw InputError(p.file.string() + ": demo.dataset: expected target or preference, got '" + p.dataset + "'");
+    if (p.dataset != "target" && p.dataset != "preference" && p.dataset != "sums")
+        throw InputError(
+            p.file.string() + ": demo.dataset: expected target, preference or sums, got '" + p.dataset + "'");
     p.modelFrom = demo.value("model_from", "");
     for (const char* key : { "model", "dataset", "dataset_id" }) {
         if (node.contains(key))

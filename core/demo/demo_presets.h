@@ -23,7 +23,7 @@ struct Preset {
     bool merge = false;
     // Training presets: the run configuration without the demo section, and its data.
     nlohmann::json config;
-    std::string dataset = "target"; // target | preference
+    std::string dataset = "target"; // target | preference | sums (prompts with answers, for grpo)
     std::string modelFrom; // another preset whose model (base + adapter, merged) this one starts from
     // demo.seeds: the preset is repeated once per seed (training.seed set), as a sweep over seeds would run
     // it. The first seed keeps the preset's name, the k-th is `<name>_seed<k>`; all share `group` (the name

@@ -146,6 +146,54 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows, std::size
     return out;
 }
 
+std::string optionalCell(const nlohmann::json& v)
+{
+    return v.is_number() ? fixed(v.get<double>(), 4) : std::string("-");
+}
+
+// GRPO's reward and group diversity, first steps against last, and the pipeline's forgetting matrix.
+std::string extraSections(const std::vector<DemoRun>& runs, const std::optional<DemoPipeline>& pipeline)
+{
+    std::string out;
+    std::vector<std::vector<std::string>> grpo { { "GRPO run", "reward_mean before", "after", "distinct_2 before",
+        "after" } };
+    for (const DemoRun& r : runs) {
+        if (!r.rewardBefore)
+            continue;
+        grpo.push_back({ r.name, fixed(*r.rewardBefore, 3), fixed(*r.rewardAfter, 3),
+            r.groupDistinct2Before ? fixed(*r.groupDistinct2Before, 3) : "-",
+            r.groupDistinct2After ? fixed(*r.groupDistinct2After, 3) : "-" });
+    }
+    if (grpo.size() > 1) {
+        out += "\nGRPO: reward and distinct-2 of the sampled groups, first steps -> last steps\n";
+        out += aligned(grpo, 1);
+    }
+    if (pipeline) {
+        out += "\nPipeline " + std::to_string(pipeline->id) + " (" + pipeline->name
+            + "): forgetting matrix (row: after stage; column: a stage's held-out task)\n";
+        std::vector<std::vector<std::string>> m { { "" } };
+        for (const std::string& c : pipeline->columns)
+            m.front().push_back(c);
+        for (std::size_t j = 0; j < pipeline->rows.size(); ++j) {
+            std::vector<std::string> row { j == 0 ? std::string("demo model")
+                                                  : "after "
+                        + (j - 1 < pipeline->stages.size()
+                                ? pipeline->stages[j - 1] + " (run " + std::to_string(pipeline->runIds[j - 1]) + ")"
+                                : std::string("?")) };
+            for (double v : pipeline->rows[j])
+                row.push_back(std::isfinite(v) ? fixed(v, 4) : "-");
+            m.push_back(std::move(row));
+        }
+        out += aligned(m, 1);
+        for (const nlohmann::json& r : pipeline->measures)
+            out += std::string(r.value("direction", "") == "max" ? "higher" : "lower") + " is better, after stage "
+                + std::to_string(r.value("after_stage", 0)) + ": average " + optionalCell(r["average"])
+                + ", backward transfer " + optionalCell(r["bwt"]) + ", forgetting " + optionalCell(r["forgetting"])
+                + ", forward transfer " + optionalCell(r["fwt"]) + "\n";
+    }
+    return out;
+}
+
 } // namespace
 
 nlohmann::json DemoResult::toJson() const
@@ -160,9 +208,29 @@ nlohmann::json DemoResult::toJson() const
             row["seed"] = *r.seed;
         if (!r.evaluation.empty())
             row["evaluation"] = r.evaluation;
+        if (r.baseWeightMiB)
+            row["base_weight_mib"] = *r.baseWeightMiB;
+        if (!r.quantizeBase.empty())
+            row["quantize_base"] = r.quantizeBase;
+        if (r.rewardBefore)
+            row["reward_mean"] = { { "before", *r.rewardBefore }, { "after", *r.rewardAfter } };
+        if (r.groupDistinct2Before)
+            row["group_distinct_2"] = { { "before", *r.groupDistinct2Before }, { "after", *r.groupDistinct2After } };
         rows.push_back(std::move(row));
     }
     nlohmann::json out = { { "runs", rows } };
+    if (pipeline) {
+        nlohmann::json matrix = nlohmann::json::array();
+        for (const auto& row : pipeline->rows) {
+            nlohmann::json values = nlohmann::json::array();
+            for (double v : row)
+                values.push_back(finiteOrNull(v));
+            matrix.push_back(values);
+        }
+        out["pipeline"] = { { "id", pipeline->id }, { "name", pipeline->name }, { "file", pipeline->file.string() },
+            { "stages", pipeline->stages }, { "runs", pipeline->runIds }, { "columns", pipeline->columns },
+            { "matrix", matrix }, { "measures", pipeline->measures } };
+    }
     const std::vector<SeedGroup> groups = seedGroups(runs);
     const std::vector<Measure> measures = measuresOf(runs);
     if (groups.empty())
@@ -207,7 +275,7 @@ nlohmann::json DemoResult::toJson() const
 std::string DemoResult::table() const
 {
     const std::vector<std::string> header { "name", "run", "adapter", "objective", "target_loss", "target_acc",
-        "ref_delta_loss", "ref_kl", "distinct_2", "trainable", "intruders" };
+        "ref_delta_loss", "ref_kl", "distinct_2", "trainable", "base_MiB", "intruders" };
     std::vector<std::vector<std::string>> rows { header };
     // The evaluation tasks' metrics: the run's value, with its change from the model it started from.
     std::set<std::string> evaluationKeys;
@@ -221,6 +289,7 @@ std::string DemoResult::table() const
         rows.push_back({ r.name, std::to_string(r.runId), r.adapter, r.objective, fixed(r.targetLoss, 3),
             fixed(r.targetAccuracy, 2), fixed(r.referenceDeltaLoss, 3), fixed(r.referenceKl, 3), fixed(r.distinct2, 3),
             fixed(100 * r.trainableShare, 2) + "%",
+            r.baseWeightMiB ? fixed(*r.baseWeightMiB, 2) + (r.quantizeBase.empty() ? "" : " " + r.quantizeBase) : "-",
             r.intruderDimensions ? std::to_string(static_cast<std::int64_t>(std::lround(*r.intruderDimensions)))
                                  : "-" });
         for (const std::string& key : evaluationKeys) {
@@ -234,7 +303,7 @@ std::string DemoResult::table() const
             rows.back().push_back(cell);
         }
     }
-    std::string out = aligned(rows, 4);
+    std::string out = aligned(rows, 4) + extraSections(runs, pipeline);
     const std::vector<SeedGroup> groups = seedGroups(runs);
     const std::vector<Measure> measures = measuresOf(runs);
     if (groups.empty())

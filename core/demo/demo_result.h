@@ -30,6 +30,14 @@ struct DemoRun {
     double distinct2 = 0; // distinct-2 of sampled answers to the probe prompts
     double trainableShare = 0; // trainable / total parameters (a merged run: its parents')
     std::optional<double> intruderDimensions; // from the run's weight analysis, when it has one
+    // LoRA runs: MiB of the frozen base weights as the run held them (float32, or the linear layers
+    // quantised with quantize_base).
+    std::optional<double> baseWeightMiB;
+    std::string quantizeBase; // the run's quantize_base when not none
+    // GRPO runs: reward_mean and distinct_2 of the sampled groups over the first and the last quarter of the
+    // steps (at most 5 steps each; one step each in a run of under 8 steps).
+    std::optional<double> rewardBefore, rewardAfter;
+    std::optional<double> groupDistinct2Before, groupDistinct2After;
     // The demo's evaluation tasks (facts as multiple choice, sums as generation): "TASK/METRIC" -> value for the
     // run's model, and for the demo model it started from (the same for every run whose model is the demo's).
     std::map<std::string, double> evaluation;
@@ -43,6 +51,19 @@ struct DemoStage {
     bool cached = false;
 };
 
+// The demo's two-stage pipeline and its forgetting matrix (demo_pipeline.h).
+struct DemoPipeline {
+    std::int64_t id = 0; // the workspace pipeline
+    std::string name;
+    std::filesystem::path file; // the pipeline file the demo wrote
+    std::vector<std::string> stages;
+    std::vector<std::int64_t> runIds; // each stage's run
+    std::vector<std::string> columns; // "STAGE METRIC"
+    std::vector<std::vector<double>> rows; // rows[0]: the demo model; rows[j]: after stage j
+    nlohmann::json measures = nlohmann::json::array(); // average, bwt, forgetting, fwt per direction
+    bool reused = false;
+};
+
 struct DemoResult {
     std::filesystem::path modelDir;
     std::filesystem::path dataDir;
@@ -50,6 +71,7 @@ struct DemoResult {
     std::int64_t modelParameters = 0;
     std::vector<DemoRun> runs;
     std::vector<DemoStage> stages;
+    std::optional<DemoPipeline> pipeline;
 
     // {"runs": [{"name", "group", "adapter", "objective", "target_loss", "reference_delta_loss", "distinct_2",
     // "trainable_share"[, "seed"][, "evaluation": {"TASK/METRIC": value}]}, ...]}, and where presets ran over several

@@ -316,6 +316,31 @@ std::vector<nlohmann::json> DemoWorld::sumProblems(int count) const
     return out;
 }
 
+std::vector<nlohmann::json> DemoWorld::sumPrompts(int count) const
+{
+    DemoRandom rng(m_seed ^ 0x6772706f73756dULL);
+    std::vector<nlohmann::json> out;
+    for (int i = 0; i < count; ++i) {
+        const int a = rng.below(50), b = rng.below(50);
+        out.push_back({ { "prompt", std::to_string(a) + " plus " + std::to_string(b) + " is" },
+            { "answer", std::to_string(a + b) } });
+    }
+    return out;
+}
+
+std::vector<nlohmann::json> DemoWorld::newFacts() const
+{
+    DemoRandom rng(m_seed ^ 0x6e6577666163ULL);
+    std::vector<nlohmann::json> out;
+    for (const Person& p : m_people) {
+        const std::string number = std::to_string(10 + rng.below(90));
+        // Two wordings of one fact, as the corpus tells a fact several ways.
+        out.push_back({ { "text", p.name + "'s lucky number is " + number + "." } });
+        out.push_back({ { "text", "The lucky number of " + p.name + " from " + p.city + " is " + number + "." } });
+    }
+    return out;
+}
+
 std::filesystem::path writeEvaluationTasks(const DemoWorld& world, const std::filesystem::path& dir)
 {
     std::filesystem::create_directories(dir);

@@ -83,6 +83,12 @@ public:
     // person, and sums as generation ({"question": "12 plus 7 is", "answer": 19}), sumProblems of them.
     std::vector<nlohmann::json> factChoices() const;
     std::vector<nlohmann::json> sumProblems(int count = 32) const;
+    // GRPO's prompts: sums as the corpus writes them ({"prompt": "12 plus 7 is", "answer": "19"}), drawn apart
+    // from sumProblems' so the evaluation task's sums are not the ones trained on.
+    std::vector<nlohmann::json> sumPrompts(int count = 64) const;
+    // Facts the corpus never tells (each person's lucky number), as {"text": ...} records: the demo pipeline's
+    // continued pretraining stage, whose forgetting the card task that follows is measured by.
+    std::vector<nlohmann::json> newFacts() const;
 
     // The card the target task asks for.
     static std::string card(const Person& p);

@@ -8,5 +8,6 @@ list(APPEND torch_sources
   demo/demo.cpp
   demo/demo_build.cpp
   demo/demo_measures.cpp
+  demo/demo_pipeline.cpp
   demo/demo_runs.cpp
 )

@@ -56,7 +56,9 @@ QJsonArray runsOf(const Outcome& o)
     const QJsonObject line = lineOf(o);
     const QStringList keys = line.keys();
     if (!keys.contains("runs")
-        || (keys != QStringList { "runs" } && keys != QStringList { "comparisons", "groups", "runs" }))
+        || (keys != QStringList { "runs" } && keys != QStringList { "comparisons", "groups", "runs" }
+            && keys != QStringList { "pipeline", "runs" }
+            && keys != QStringList { "comparisons", "groups", "pipeline", "runs" }))
         return {};
     return line.value("runs").toArray();
 }
@@ -100,6 +102,14 @@ private Q_SLOTS:
             const QJsonObject r = v.toObject();
             QStringList got = r.keys();
             got.removeOne("seed"); // the runs of a preset with demo.seeds
+            // LoRA-family rows: the base weights' memory (and the scheme, when quantised).
+            const bool loraFamily = r.value("adapter").toString() == "lora";
+            QCOMPARE(got.removeOne("base_weight_mib"), loraFamily);
+            QCOMPARE(got.removeOne("quantize_base"), r.value("name").toString() == "qlora");
+            // The GRPO run: reward and group diversity before and after.
+            const bool grpo = r.value("objective").toString() == "grpo";
+            QCOMPARE(got.removeOne("reward_mean"), grpo);
+            QCOMPARE(got.removeOne("group_distinct_2"), grpo);
             // The demo's evaluation tasks, on every run.
             QVERIFY2(got.removeOne("evaluation"), qPrintable(r.value("name").toString()));
             const QJsonObject evaluation = r.value("evaluation").toObject();
@@ -232,6 +242,82 @@ private Q_SLOTS:
             const QString key = e.chopped(5);
             QVERIFY2(tunebench::loadCachedEvaluation(m_ws.toStdString(), key.toStdString()), qPrintable(e));
         }
+    }
+
+    // QLoRA's row beside LoRA's: the same settings with nf4 base weights, under a fifth of their float32 memory.
+    void qloraRow()
+    {
+        const QJsonArray runs = runsOf(m_first);
+        const QJsonObject qlora = rowNamed(runs, "qlora");
+        const QJsonObject lora = rowNamed(runs, "lora");
+        QVERIFY(!qlora.isEmpty() && !lora.isEmpty());
+        QCOMPARE(qlora.value("quantize_base").toString(), QString("nf4"));
+        QCOMPARE(qlora.value("trainable_share").toDouble(), lora.value("trainable_share").toDouble());
+        const double quantised = qlora.value("base_weight_mib").toDouble();
+        const double full = lora.value("base_weight_mib").toDouble();
+        qInfo() << "base weights MiB: lora" << full << "qlora" << quantised << "target_loss: lora"
+                << lora.value("target_loss").toDouble() << "qlora" << qlora.value("target_loss").toDouble();
+        QVERIFY(quantised > 0 && full > 0);
+        // The embeddings stay float32, so the whole base shrinks less than the quantised layers' 1/7.
+        QVERIFY2(quantised < 0.6 * full, qPrintable(QString("%1 of %2").arg(quantised).arg(full)));
+        QVERIFY(std::isfinite(qlora.value("target_loss").toDouble()));
+        QVERIFY(m_first.out.contains("nf4"));
+    }
+
+    // The GRPO preset trains on the sums with its rewards and records them per step.
+    void grpoRecordsRewards()
+    {
+        const QJsonObject grpo = rowNamed(runsOf(m_first), "grpo");
+        QVERIFY(!grpo.isEmpty());
+        QCOMPARE(grpo.value("objective").toString(), QString("grpo"));
+        for (const char* key : { "reward_mean", "group_distinct_2" }) {
+            const QJsonObject v = grpo.value(key).toObject();
+            for (const char* end : { "before", "after" }) {
+                QVERIFY2(v.value(end).isDouble(), key);
+                QVERIFY(v.value(end).toDouble() >= 0 && v.value(end).toDouble() <= 1.2);
+            }
+        }
+        qInfo() << "grpo (quick) reward_mean" << grpo.value("reward_mean").toObject() << "group distinct_2"
+                << grpo.value("group_distinct_2").toObject();
+        tunebench::Workspace ws = tunebench::Workspace::open(m_ws.toStdString());
+        tunebench::RunStore store(ws.db());
+        std::optional<std::int64_t> id;
+        for (const auto& r : store.list()) {
+            if (r.name == "demo-grpo")
+                id = r.id;
+        }
+        QVERIFY(id);
+        tunebench::MetricQuery query(ws.db());
+        for (const char* metric : { "reward_mean", "rewards/numeric", "rewards/regex", "distinct_2" })
+            QVERIFY2(!query.series(*id, metric).empty(), metric);
+        QVERIFY(m_first.out.contains("GRPO: reward"));
+    }
+
+    // The two-stage pipeline: a workspace pipeline whose matrix has the demo model's row and one per stage,
+    // a column per stage, with its measures; `pipeline show` prints it.
+    void pipelineMatrix()
+    {
+        const QJsonObject p = lineOf(m_first).value("pipeline").toObject();
+        QVERIFY2(!p.isEmpty(), qPrintable(m_first.out.left(2000)));
+        QCOMPARE(p.value("stages").toArray().toVariantList(), (QVariantList { "facts", "cards" }));
+        QCOMPARE(p.value("columns").toArray().size(), 2);
+        const QJsonArray matrix = p.value("matrix").toArray();
+        QCOMPARE(matrix.size(), 3);
+        for (const auto& row : matrix) {
+            QCOMPARE(row.toArray().size(), 2);
+            for (const auto& v : row.toArray())
+                QVERIFY(v.isDouble() && v.toDouble() > 0);
+        }
+        QVERIFY(!p.value("measures").toArray().isEmpty());
+        QVERIFY(m_first.out.contains("forgetting matrix"));
+        QProcess show;
+        show.start(TUNEBENCH_CLI,
+            { "pipeline", "show", QString::number(p.value("id").toInt()), "--workspace", m_ws, "--json" });
+        QVERIFY(show.waitForFinished(60000));
+        QCOMPARE(show.exitCode(), 0);
+        const QJsonObject shown = QJsonDocument::fromJson(show.readAllStandardOutput()).object();
+        QVERIFY2(!shown.isEmpty(), qPrintable(show.readAllStandardError()));
+        QCOMPARE(shown.value("status").toString(), QString("finished"));
     }
 
     void mergePresets()

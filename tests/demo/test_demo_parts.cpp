@@ -18,6 +18,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstdio>
 
 #include <fstream>
 #include <regex>
@@ -110,8 +111,8 @@ private Q_SLOTS:
     void bundledPresetsLoad()
     {
         const std::vector<Preset> presets = loadPresets(kPresets);
-        // 8 files; full and lora run over three seeds each.
-        QCOMPARE(presets.size(), std::size_t { 12 });
+        // 10 files; full and lora run over three seeds each.
+        QCOMPARE(presets.size(), std::size_t { 14 });
         for (const char* group : { "full", "lora" }) {
             std::vector<std::int64_t> seeds;
             for (const Preset& p : presets) {
@@ -135,6 +136,67 @@ private Q_SLOTS:
         QVERIFY(!dpo->merge);
         QCOMPARE(dpo->dataset, std::string("preference"));
         QVERIFY(!dpo->config.contains("demo"));
+        // QLoRA: the LoRA preset's settings with the base in nf4, right after LoRA's seeds.
+        const auto qlora
+            = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "qlora"; });
+        const auto lora
+            = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "lora"; });
+        QVERIFY(qlora != presets.end() && lora != presets.end());
+        QCOMPARE(qlora->config["adapter"]["quantize_base"].get<std::string>(), std::string("nf4"));
+        json withoutQuant = qlora->config["adapter"];
+        withoutQuant.erase("quantize_base");
+        QCOMPARE(withoutQuant, lora->config["adapter"]);
+        json loraTraining = lora->config["training"];
+        QCOMPARE(qlora->config["training"], loraTraining);
+        // GRPO on the sums: numeric plus a regex format reward whose pattern accepts the corpus's " 19." form.
+        const auto grpo
+            = std::find_if(presets.begin(), presets.end(), [](const Preset& p) { return p.name == "grpo"; });
+        QVERIFY(grpo != presets.end());
+        QCOMPARE(grpo->dataset, std::string("sums"));
+        QCOMPARE(grpo->config["objective"]["type"].get<std::string>(), std::string("grpo"));
+        const json& rewards = grpo->config["rewards"];
+        QCOMPARE(rewards.size(), std::size_t { 2 });
+        QCOMPARE(rewards[0]["type"].get<std::string>(), std::string("numeric"));
+        QCOMPARE(rewards[1]["type"].get<std::string>(), std::string("regex"));
+        const std::regex format(rewards[1]["pattern"].get<std::string>(), std::regex::ECMAScript);
+        QVERIFY(std::regex_search(std::string(" 19."), format));
+        QVERIFY(!std::regex_search(std::string(" nineteen."), format));
+    }
+
+    // GRPO's prompts: the answer is the prompt's sum, and none is one of the evaluation task's sums; the
+    // pipeline's new facts: two wordings of one number per person, never in the corpus.
+    void sumPromptsAndNewFacts()
+    {
+        const DemoWorld world(1234, WorldSizes {});
+        std::set<std::string> evaluated;
+        for (const json& r : world.sumProblems())
+            evaluated.insert(r["question"].get<std::string>());
+        const std::vector<json> prompts = world.sumPrompts();
+        QCOMPARE(prompts.size(), std::size_t { 64 });
+        std::size_t overlap = 0;
+        for (const json& r : prompts) {
+            int a = -1, b = -1;
+            QCOMPARE(std::sscanf(r["prompt"].get<std::string>().c_str(), "%d plus %d is", &a, &b), 2);
+            QCOMPARE(r["answer"].get<std::string>(), std::to_string(a + b));
+            overlap += evaluated.count(r["prompt"].get<std::string>());
+        }
+        // Both draw from 50 x 50 sums: a few may coincide by chance, not the same list.
+        QVERIFY2(overlap < 8, qPrintable(QString::number(overlap)));
+        const std::vector<json> facts = world.newFacts();
+        QCOMPARE(facts.size(), 2 * world.people().size());
+        std::string corpus;
+        for (const json& r : world.corpus())
+            corpus += r["text"].get<std::string>();
+        QVERIFY(corpus.find("lucky number") == std::string::npos);
+        for (std::size_t i = 0; i < world.people().size(); ++i) {
+            const std::string first = facts[2 * i]["text"].get<std::string>();
+            const std::string second = facts[2 * i + 1]["text"].get<std::string>();
+            const std::string number = first.substr(first.rfind(' ') + 1);
+            QVERIFY(first.rfind(world.people()[i].name, 0) == 0);
+            QVERIFY2(second.size() > number.size()
+                    && second.compare(second.size() - number.size(), number.size(), number) == 0,
+                qPrintable(QString::fromStdString(first + " / " + second)));
+        }
     }
 
     // demo.args holds merge flags; they become the parameters mergeRuns takes.
@@ -238,7 +300,8 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("expected");
         QTest::newRow("all") << QStringList {}
                              << QStringList { "full", "full_seed2", "full_seed3", "lora", "lora_seed2", "lora_seed3",
-                                    "hft", "full_lines", "dpo", "prompt_tuning", "prefix_tuning", "lora_soup" };
+                                    "qlora", "hft", "full_lines", "dpo", "prompt_tuning", "prefix_tuning", "grpo",
+                                    "lora_soup" };
         QTest::newRow("one") << QStringList { "hft" } << QStringList { "hft" };
         QTest::newRow("one seed") << QStringList { "lora_seed3" } << QStringList { "lora_seed3" };
         QTest::newRow("a group of seeds")
@@ -321,15 +384,78 @@ private Q_SLOTS:
         result.runs.push_back(lora);
         const std::string expected
             = "name  run  adapter  objective  target_loss  target_acc  ref_delta_loss  ref_kl  distinct_2  trainable  "
-              "intruders\n"
-            + std::string(112, '-') + "\n"
+              "base_MiB  intruders\n"
+            + std::string(122, '-') + "\n"
             + "lora  3    lora     sft              1.235        0.50          -0.010   0.002       0.750      1.23%  "
-              "        2\n";
+              "       -          2\n";
         QCOMPARE(result.table(), expected);
         const json row = { { "name", "lora" }, { "group", "lora" }, { "adapter", "lora" }, { "objective", "sft" },
             { "target_loss", 1.23456 }, { "reference_delta_loss", -0.01 }, { "distinct_2", 0.75 },
             { "trainable_share", 0.0123 } };
         QCOMPARE(result.toJson().dump(), json({ { "runs", json::array({ row }) } }).dump());
+    }
+
+    // A QLoRA row's base memory, a GRPO run's reward and group diversity before and after, and the pipeline's
+    // forgetting matrix with its measures, in the line and the table.
+    void tableAndJsonExtras()
+    {
+        DemoResult result;
+        DemoRun qlora;
+        qlora.name = "qlora";
+        qlora.runId = 4;
+        qlora.adapter = "lora";
+        qlora.objective = "sft";
+        qlora.baseWeightMiB = 0.5;
+        qlora.quantizeBase = "nf4";
+        DemoRun grpo;
+        grpo.name = "grpo";
+        grpo.runId = 5;
+        grpo.adapter = "lora";
+        grpo.objective = "grpo";
+        grpo.baseWeightMiB = 3.25;
+        grpo.rewardBefore = 0.1;
+        grpo.rewardAfter = 0.6;
+        grpo.groupDistinct2Before = 0.9;
+        grpo.groupDistinct2After = 0.4;
+        result.runs = { qlora, grpo };
+        DemoPipeline p;
+        p.id = 7;
+        p.name = "demo-facts-then-cards";
+        p.stages = { "facts", "cards" };
+        p.runIds = { 8, 9 };
+        p.columns = { "facts eval_loss", "cards eval_loss" };
+        p.rows = { { 3.0, 4.0 }, { 1.0, 3.5 }, { 2.0, 0.5 } };
+        p.measures = json::array({ { { "direction", "min" }, { "after_stage", 2 }, { "average", 1.25 }, { "bwt", -1.0 },
+            { "forgetting", 1.0 }, { "fwt", 0.5 } } });
+        result.pipeline = p;
+        const json line = result.toJson();
+        QCOMPARE(line["runs"][0]["base_weight_mib"].get<double>(), 0.5);
+        QCOMPARE(line["runs"][0]["quantize_base"].get<std::string>(), std::string("nf4"));
+        QVERIFY(!line["runs"][0].contains("reward_mean"));
+        QCOMPARE(line["runs"][1]["reward_mean"], json({ { "after", 0.6 }, { "before", 0.1 } }));
+        QCOMPARE(line["runs"][1]["group_distinct_2"], json({ { "after", 0.4 }, { "before", 0.9 } }));
+        QVERIFY(!line["runs"][1].contains("quantize_base"));
+        QCOMPARE(line["pipeline"]["matrix"], json::parse("[[3.0, 4.0], [1.0, 3.5], [2.0, 0.5]]"));
+        QCOMPARE(line["pipeline"]["runs"], json::parse("[8, 9]"));
+        QCOMPARE(line["pipeline"]["measures"][0]["forgetting"].get<double>(), 1.0);
+        const std::string table = result.table();
+        QVERIFY2(table.find("0.50 nf4") != std::string::npos, table.c_str());
+        QVERIFY2(table.find("3.25") != std::string::npos, table.c_str());
+        const std::string sections = table.substr(table.find("\nGRPO"));
+        const std::string expected = "\nGRPO: reward and distinct-2 of the sampled groups, first steps -> last steps\n"
+                                     "GRPO run  reward_mean before  after  distinct_2 before  after\n"
+            + std::string(61, '-') + "\n"
+            + "grpo                   0.100  0.600              0.900  0.400\n"
+              "\nPipeline 7 (demo-facts-then-cards): forgetting matrix (row: after stage; column: a stage's "
+              "held-out task)\n"
+              "                     facts eval_loss  cards eval_loss\n"
+            + std::string(53, '-') + "\n"
+            + "demo model                    3.0000           4.0000\n"
+              "after facts (run 8)           1.0000           3.5000\n"
+              "after cards (run 9)           2.0000           0.5000\n"
+              "lower is better, after stage 2: average 1.2500, backward transfer -1.0000, forgetting 1.0000, forward "
+              "transfer 0.5000\n";
+        QCOMPARE(sections, expected);
     }
 
     // Seed groups: mean, std and the t interval of each measure, and a paired test between two groups that ran
