@@ -235,12 +235,11 @@ std::vector<QStringList> pipelineChain(const ReportPipeline& p)
     std::vector<QStringList> rows;
     for (std::size_t i = 0; i < p.stages.size(); ++i) {
         const PipelineStageRecord& s = p.stages[i];
-        const auto status = i < p.runStatus.size() ? p.runStatus[i] : std::nullopt;
+        QString status = QStringLiteral("deleted");
+        if (i < p.runStatus.size() && p.runStatus[i].has_value())
+            status = QString::fromUtf8(toString(*p.runStatus[i]).data());
         rows.push_back({ QString::number(s.index + 1), q(s.name), q(s.status),
-            s.runId ? QStringLiteral("#%1 (%2)")
-                          .arg(*s.runId)
-                          .arg(status ? QString::fromUtf8(toString(*status).data()) : QStringLiteral("deleted"))
-                    : QStringLiteral("-"),
+            s.runId ? QStringLiteral("#%1 (%2)").arg(*s.runId).arg(status) : QStringLiteral("-"),
             s.parentRunId ? QStringLiteral("#%1").arg(*s.parentRunId) : QStringLiteral("base model"), q(s.modelPath) });
     }
     return rows;
