@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 
 namespace tunebench {
@@ -195,6 +196,57 @@ std::vector<std::string> ReportData::metricNames() const
     return out;
 }
 
+namespace {
+
+void collectPipelines(Workspace& workspace, ReportData& data)
+{
+    PipelineStore pipelines(workspace.db());
+    RunStore runs(workspace.db());
+    std::set<std::int64_t> seen;
+    for (const ReportRun& r : data.runs) {
+        const auto stage = pipelines.stageOf(r.run.id);
+        if (!stage || !seen.insert(stage->first).second)
+            continue;
+        const auto record = pipelines.find(stage->first);
+        if (!record)
+            continue;
+        ReportPipeline p;
+        p.pipeline = *record;
+        p.stages = pipelines.stages(record->id);
+        for (const PipelineStageRecord& s : p.stages) {
+            const auto run = s.runId ? runs.find(*s.runId) : std::nullopt;
+            p.runStatus.push_back(run ? std::optional<RunStatus>(run->status) : std::nullopt);
+        }
+        p.matrix = pipelines.matrix(record->id);
+        p.measures = continualMeasures(p.matrix);
+        data.pipelines.push_back(std::move(p));
+    }
+}
+
+} // namespace
+
+std::vector<std::vector<double>> matrixQuality(const ForgettingMatrix& matrix)
+{
+    std::vector<std::vector<double>> q(matrix.rows.size(), std::vector<double>(matrix.columns.size(), NAN));
+    for (std::size_t c = 0; c < matrix.columns.size(); ++c) {
+        double low = INFINITY, high = -INFINITY;
+        for (const auto& row : matrix.rows) {
+            if (c < row.size() && std::isfinite(row[c])) {
+                low = std::min(low, row[c]);
+                high = std::max(high, row[c]);
+            }
+        }
+        for (std::size_t r = 0; r < matrix.rows.size(); ++r) {
+            const double v = c < matrix.rows[r].size() ? matrix.rows[r][c] : NAN;
+            if (!std::isfinite(v))
+                continue;
+            const double up = high > low ? (v - low) / (high - low) : 1.0;
+            q[r][c] = matrix.columns[c].higherIsBetter || high <= low ? up : 1.0 - up;
+        }
+    }
+    return q;
+}
+
 // Long for a reason: the report's sections gathered from the store in the order the report shows them.
 ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_t>& runIds)
 {
@@ -282,6 +334,7 @@ ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_
         data.config.push_back(std::move(row));
     }
     collectSeedGroups(data, flat);
+    collectPipelines(workspace, data);
     data.environment = describeEnvironment();
     return data;
 }

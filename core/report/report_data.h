@@ -3,6 +3,8 @@
 // What a report on one run or a comparison of runs holds, read from the store
 // and the run folders. No Qt: ui/report renders it as HTML, PDF or Markdown.
 
+#include "core/pipeline/forgetting_matrix.h"
+#include "core/pipeline/pipeline_store.h"
 #include "core/stats/compare.h"
 #include "core/stats/describe.h"
 #include "core/store/artifacts.h"
@@ -80,8 +82,19 @@ struct ReportGroupTest {
     stats::GroupTest test;
 };
 
+// A pipeline (core/pipeline) one of the report's runs is a stage of: its stages as a chain of runs (each stage's
+// run, the run it started from, its model folder) and its forgetting matrix with the continual-learning measures.
+struct ReportPipeline {
+    PipelineRecord pipeline;
+    std::vector<PipelineStageRecord> stages;
+    std::vector<std::optional<RunStatus>> runStatus; // per stage; none without a run (or a deleted one)
+    ForgettingMatrix matrix;
+    std::vector<ContinualMeasures> measures;
+};
+
 struct ReportData {
     std::vector<ReportRun> runs;
+    std::vector<ReportPipeline> pipelines; // in the order their first run appears
     std::vector<ReportGroup> groups; // in the order their first run appears
     std::vector<ReportGroupTest> groupTests; // each group after the first against the first, per shared metric
     std::vector<ConfigRow> config; // every key, sorted
@@ -103,6 +116,10 @@ ReportData collectReportData(Workspace& workspace, const std::vector<std::int64_
 
 // {"a": {"b": 1}, "c": [1, 2]} -> {"a.b": "1", "c": "[1,2]"}; strings lose their quotes.
 std::map<std::string, std::string> flattenJson(const nlohmann::json& value);
+
+// Each cell's quality within its column, for colouring a forgetting matrix: 0 at the column's worst value, 1 at its
+// best (a column falling with quality, such as a loss, inverted), 1 for a column of one value, NaN where missing.
+std::vector<std::vector<double>> matrixQuality(const ForgettingMatrix& matrix);
 
 // "1,2,5" -> {1, 2, 5}; throws InputError naming what (e.g. "--runs") for anything else.
 std::vector<std::int64_t> parseRunIds(const std::string& text, const std::string& what);

@@ -124,6 +124,13 @@ std::optional<MonitorPage::Route> MonitorPage::routeMetric(const QString& metric
         if (kForgettingShown.contains(name))
             return Route { QString::fromLatin1(kForgetting), name };
     }
+    // As plugins/distill names them: gap = student_loss - teacher_loss, the two cross-entropies on the batch.
+    if (metric == QLatin1String("teacher_student_gap"))
+        return Route { QString::fromLatin1(kDistill), tr("gap") };
+    if (metric == QLatin1String("student_loss"))
+        return Route { QString::fromLatin1(kDistill), tr("student CE") };
+    if (metric == QLatin1String("teacher_loss"))
+        return Route { QString::fromLatin1(kDistill), tr("teacher CE") };
     return std::nullopt;
 }
 
@@ -279,6 +286,7 @@ void MonitorPage::buildPlots(QWidget* container)
         { kForgetting, tr("Forgetting (reference set)"), true },
         { kRankThroughput, tr("Throughput per rank (tokens/s)"), true },
         { kRankComm, tr("Communication per step (s, per rank)"), true },
+        { kDistill, tr("Teacher-student gap (distillation)"), true },
     };
     int index = 0;
     for (const auto& p : plots) {

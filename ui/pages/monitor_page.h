@@ -26,7 +26,7 @@ class WorkspaceSession;
 
 // Live plots of one run: loss (train with EMA smoothing over the faint raw
 // curve, and eval), learning rate, gradient norm, tokens/s, preference
-// rewards, diversity and forgetting, and for a data-parallel run each rank's
+// rewards, diversity and forgetting, distillation's teacher-student gap, and for a data-parallel run each rank's
 // tokens/s and communication time per step, each with a log-scale toggle and a hover
 // read-out; the samples stored over training in a table; the worker's
 // resources beside the plots.
@@ -66,6 +66,8 @@ public:
     // A data-parallel run's figures per rank (one curve a rank), from its step events.
     static constexpr const char* kRankThroughput = "rank_tokens_per_s";
     static constexpr const char* kRankComm = "rank_comm_seconds";
+    // Distillation (plugins/distill): the teacher-student gap and the two cross-entropies it is the difference of.
+    static constexpr const char* kDistill = "distill";
 
     explicit MonitorPage(WorkspaceSession* session, QWidget* parent = nullptr);
 

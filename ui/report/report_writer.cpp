@@ -7,6 +7,7 @@
 #include "ui/report/report_plot.h"
 
 #include <QBuffer>
+#include <QColor>
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
@@ -15,6 +16,8 @@
 #include <QSaveFile>
 #include <QTextDocument>
 #include <QUrl>
+
+#include <cmath>
 
 namespace tunebench::ui {
 
@@ -226,6 +229,60 @@ void commit(QSaveFile& file)
         fail(QStringLiteral("%1: cannot write: %2").arg(file.fileName(), file.errorString()));
 }
 
+// A pipeline's chain of runs, one row a stage: stage, name, status, run, started from, model.
+std::vector<QStringList> pipelineChain(const ReportPipeline& p)
+{
+    std::vector<QStringList> rows;
+    for (std::size_t i = 0; i < p.stages.size(); ++i) {
+        const PipelineStageRecord& s = p.stages[i];
+        QString status = QStringLiteral("deleted");
+        if (i < p.runStatus.size() && p.runStatus[i].has_value())
+            status = QString::fromUtf8(toString(*p.runStatus[i]).data());
+        rows.push_back({ QString::number(s.index + 1), q(s.name), q(s.status),
+            s.runId ? QStringLiteral("#%1 (%2)").arg(*s.runId).arg(status) : QStringLiteral("-"),
+            s.parentRunId ? QStringLiteral("#%1").arg(*s.parentRunId) : QStringLiteral("base model"), q(s.modelPath) });
+    }
+    return rows;
+}
+
+QString rowLabel(const ReportPipeline& p, std::size_t row)
+{
+    return row == 0 ? QStringLiteral("base")
+                    : QStringLiteral("after %1").arg(row - 1 < p.stages.size() ? q(p.stages[row - 1].name) : "?");
+}
+
+QString matrixValue(double v)
+{
+    return std::isfinite(v) ? QString::number(v, 'f', 4) : QStringLiteral("-");
+}
+
+QStringList measureLines(const ReportPipeline& p)
+{
+    auto opt = [](const std::optional<double>& v) { return v ? matrixValue(*v) : QStringLiteral("-"); };
+    QStringList lines;
+    for (const ContinualMeasures& m : p.measures)
+        lines << QStringLiteral("%1 (%2 columns, after stage %3): average %4, backward transfer %5, forgetting %6, "
+                                "forward transfer %7")
+                     .arg(m.higherIsBetter ? QStringLiteral("Higher is better") : QStringLiteral("Lower is better"))
+                     .arg(m.columns)
+                     .arg(m.afterStage)
+                     .arg(matrixValue(m.average), opt(m.bwt), opt(m.forgetting), opt(m.fwt));
+    return lines;
+}
+
+// A heat map's colour for a cell's quality (0 worst, 1 best): pale red to pale green, white where missing.
+QString qualityColor(double quality)
+{
+    if (!std::isfinite(quality))
+        return QStringLiteral("#ffffff");
+    const QColor c = QColor::fromHsvF(0.33 * quality, 0.45, 1.0);
+    return c.name();
+}
+
+const char* kPipelineNote = "Rows: the base model, then after each stage; columns: each stage's task (its evaluation "
+                            "task, or its held-out loss). Cells are coloured within their column from worst (red) to "
+                            "best (green), losses inverted.";
+
 } // namespace
 
 std::optional<ReportFormat> reportFormatForPath(const QString& path)
@@ -367,6 +424,53 @@ QString reportHtml(const ReportData& data, const std::vector<QImage>& plots, boo
                          esc(q(d.format)), QString::number(d.records), esc(q(d.sourcePath)), esc(q(d.contentHash)));
         }
         h += QStringLiteral("</table>\n");
+    }
+
+    // Pipelines
+    for (const ReportPipeline& p : data.pipelines) {
+        h += QStringLiteral("<h2%1>Pipeline #%2: %3 (%4)</h2>\n")
+                 .arg(forPrint ? pageBreak : QString())
+                 .arg(p.pipeline.id)
+                 .arg(esc(q(p.pipeline.name)), esc(q(p.pipeline.status)));
+        h += QStringLiteral("<h3>Chain of runs</h3>\n") + wideTable
+            + QStringLiteral("<tr><th>Stage</th><th>Name</th><th>Status</th><th>Run</th><th>Started from</th>"
+                             "<th>Model</th></tr>\n");
+        for (const QStringList& row : pipelineChain(p)) {
+            h += QStringLiteral("<tr>");
+            for (const QString& cell : row)
+                h += QStringLiteral("<td>%1</td>").arg(esc(cell));
+            h += QStringLiteral("</tr>\n");
+        }
+        h += QStringLiteral("</table>\n<h3>Forgetting matrix</h3>\n<p class=\"note\">%1</p>\n")
+                 .arg(esc(QLatin1String(kPipelineNote)));
+        if (p.matrix.columns.empty()) {
+            h += QStringLiteral("<p class=\"note\">Nothing evaluated yet.</p>\n");
+        } else {
+            const auto quality = matrixQuality(p.matrix);
+            h += table + QStringLiteral("<tr><th></th>");
+            for (const MatrixColumn& c : p.matrix.columns)
+                h += QStringLiteral("<th>%1<br>%2 (%3)</th>")
+                         .arg(esc(q(c.name)), esc(q(c.metric)),
+                             c.higherIsBetter ? QStringLiteral("higher is better") : QStringLiteral("lower is better"));
+            h += QStringLiteral("</tr>\n");
+            for (std::size_t r = 0; r < p.matrix.rows.size(); ++r) {
+                h += QStringLiteral("<tr><th>%1</th>").arg(esc(rowLabel(p, r)));
+                for (std::size_t c = 0; c < p.matrix.columns.size(); ++c) {
+                    const double v = c < p.matrix.rows[r].size() ? p.matrix.rows[r][c] : NAN;
+                    h += QStringLiteral("<td bgcolor=\"%1\" align=\"right\">%2</td>")
+                             .arg(qualityColor(quality[r][c]), matrixValue(v));
+                }
+                h += QStringLiteral("</tr>\n");
+            }
+            h += QStringLiteral("</table>\n");
+        }
+        const QStringList measures = measureLines(p);
+        if (!measures.isEmpty()) {
+            h += QStringLiteral("<ul>\n");
+            for (const QString& line : measures)
+                h += QStringLiteral("<li>%1</li>\n").arg(esc(line));
+            h += QStringLiteral("</ul>\n");
+        }
     }
 
     // Environment
@@ -589,6 +693,41 @@ QString reportMarkdown(const ReportData& data, const std::vector<QString>& plotF
                 md(lineageParams(d)), md(q(d.format)), QString::number(d.records), md(q(d.sourcePath)),
                 md(q(d.contentHash)) });
         }
+        m += QStringLiteral("\n");
+    }
+
+    for (const ReportPipeline& p : data.pipelines) {
+        m += QStringLiteral("## Pipeline #%1: %2 (%3)\n\n### Chain of runs\n\n")
+                 .arg(p.pipeline.id)
+                 .arg(mdLine(q(p.pipeline.name)), mdLine(q(p.pipeline.status)));
+        m += mdHeader({ QStringLiteral("Stage"), QStringLiteral("Name"), QStringLiteral("Status"),
+            QStringLiteral("Run"), QStringLiteral("Started from"), QStringLiteral("Model") });
+        for (const QStringList& row : pipelineChain(p)) {
+            QStringList cells;
+            for (const QString& cell : row)
+                cells << md(cell);
+            m += mdRow(cells);
+        }
+        m += QStringLiteral("\n### Forgetting matrix\n\n%1\n\n").arg(QLatin1String(kPipelineNote));
+        if (p.matrix.columns.empty()) {
+            m += QStringLiteral("Nothing evaluated yet.\n\n");
+        } else {
+            QStringList matrixHeader { QString() };
+            for (const MatrixColumn& c : p.matrix.columns)
+                matrixHeader << QStringLiteral("%1 %2 (%3)")
+                                    .arg(md(q(c.name)), md(q(c.metric)),
+                                        c.higherIsBetter ? QStringLiteral("\u2191") : QStringLiteral("\u2193"));
+            m += mdHeader(matrixHeader);
+            for (std::size_t r = 0; r < p.matrix.rows.size(); ++r) {
+                QStringList cells { md(rowLabel(p, r)) };
+                for (std::size_t c = 0; c < p.matrix.columns.size(); ++c)
+                    cells << matrixValue(c < p.matrix.rows[r].size() ? p.matrix.rows[r][c] : NAN);
+                m += mdRow(cells);
+            }
+            m += QStringLiteral("\n");
+        }
+        for (const QString& line : measureLines(p))
+            m += QStringLiteral("- %1\n").arg(md(line));
         m += QStringLiteral("\n");
     }
 
