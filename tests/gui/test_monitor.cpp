@@ -46,12 +46,13 @@ SeriesPlot* plotOf(MonitorPage& page, const char* key)
 }
 
 // The plots of metrics in the store (the per-rank ones read a distributed run's worker log: test_processes), but
-// an online objective's, whose run test_grpo_gui monitors.
+// an online objective's (test_grpo_gui) and distillation's (test_pipeline_gui_run).
 QStringList storePlotKeys(const MonitorPage& page)
 {
     QStringList keys = page.plotKeys();
     for (const char* online :
-        { MonitorPage::kGrpoReward, MonitorPage::kGrpoKl, MonitorPage::kCompletionLength, MonitorPage::kGrpoDiversity })
+        { MonitorPage::kGrpoReward, MonitorPage::kGrpoKl, MonitorPage::kCompletionLength, MonitorPage::kGrpoDiversity,
+            MonitorPage::kDistill })
         keys.removeAll(QString::fromLatin1(online));
     keys.removeAll(QString::fromLatin1(MonitorPage::kRankThroughput));
     keys.removeAll(QString::fromLatin1(MonitorPage::kRankComm));
