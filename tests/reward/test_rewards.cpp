@@ -3,6 +3,7 @@
 // `rewards` list of a run configuration as TrainConfig checks it.
 
 #include "core/method/plugin_registry.h"
+#include "core/method/reward.h"
 #include "core/reward/reward_set.h"
 #include "core/reward/reward_text.h"
 #include "core/train/train_config.h"
@@ -21,7 +22,7 @@ private:
 
     double scoreOf(const nlohmann::json& entry, const std::string& completion, const nlohmann::json& fields)
     {
-        RewardSet set(parseRewards(nlohmann::json::array({ entry }), m_plugins, "test"), m_plugins);
+        RewardSet set(parseRewards(nlohmann::json::array({ entry }), m_plugins, "test"), m_plugins, RewardContext {});
         return set.score("prompt", completion, fields).at(0);
     }
 
