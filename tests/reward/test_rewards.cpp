@@ -155,7 +155,7 @@ private Q_SLOTS:
             { { "type", "regex" }, { "pattern", "^\\d" }, { "weight", 0.2 } },
             { { "type", "regex" }, { "pattern", "x" }, { "weight", -1 } } };
         const auto specs = parseRewards(list, m_plugins, "test");
-        RewardSet set(specs, m_plugins);
+        RewardSet set(specs, m_plugins, RewardContext {});
         QCOMPARE(set.size(), std::size_t(3));
         QCOMPARE(set.name(0), std::string("numeric"));
         QCOMPARE(set.name(1), std::string("regex_1")); // a type listed twice is numbered
@@ -163,6 +163,12 @@ private Q_SLOTS:
         const auto scores = set.score("p", "42", { { "answer", "42" } });
         QCOMPARE(scores, (std::vector<double> { 1.0, 1.0, 0.0 }));
         QCOMPARE(set.total(scores), 1.2);
+        // A batch gives each completion its own scores.
+        const nlohmann::json answer = { { "answer", "42" } };
+        const auto batch = set.scoreBatch({ "p", "p" }, { "42", "x 7" }, { &answer, &answer });
+        QCOMPARE(batch.size(), std::size_t(2));
+        QCOMPARE(batch[0], scores);
+        QCOMPARE(batch[1], (std::vector<double> { 0.0, 0.0, 1.0 }));
         // The stored form reads back to the same list.
         const auto again = parseRewards(rewardsToJson(specs), m_plugins, "stored");
         QCOMPARE(again.size(), specs.size());
