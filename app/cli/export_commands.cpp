@@ -3,6 +3,7 @@
 
 #include "core/export/gguf_export.h"
 #include "core/export/peft_adapter.h"
+#include "core/export/sequence_classifier.h"
 #include "core/method/adapter_fold.h"
 #include "core/method/plugin_registry.h"
 #include "core/model/causal_lm.h"
@@ -101,7 +102,8 @@ private:
 
 int exportCommand(const std::vector<std::string>& args)
 {
-    CommandLine cl("tunebench-cli export --workspace DIR --run ID --format peft|merged|gguf|gguf-lora --out PATH "
+    CommandLine cl("tunebench-cli export --workspace DIR --run ID --format "
+                   "peft|merged|sequence-classification|gguf|gguf-lora --out PATH "
                    "[--gguf-type f32|f16|bf16|q8_0] [--max-shard-mb N] [--force]",
         "Exports a finished run.\n"
         "  peft       the adapter as a PEFT folder (adapter_config.json, adapter_model.safetensors) that\n"
@@ -109,6 +111,10 @@ int exportCommand(const std::vector<std::string>& args)
         "             LoRA against the original base), IA3, prompt and prefix tuning.\n"
         "  merged     the base model with the adapter folded in, as a Hugging Face folder (sharded above\n"
         "             --max-shard-mb). Prompt and prefix tuning cannot be merged.\n"
+        "  sequence-classification\n"
+        "             a reward_model run as a Hugging Face sequence-classification folder\n"
+        "             (LlamaForSequenceClassification ..., num_labels 1): the merged base model and the\n"
+        "             run's head as score.weight, for AutoModelForSequenceClassification and TRL.\n"
         "  gguf       the merged model as one GGUF file for llama.cpp / Ollama (Llama and Mistral models),\n"
         "             matrices as --gguf-type (default f16; norms stay f32).\n"
         "  gguf-lora  the LoRA adapter as a llama.cpp GGUF adapter (LoRA, rsLoRA, PiSSA, chain of LoRA).\n"
@@ -116,7 +122,8 @@ int exportCommand(const std::vector<std::string>& args)
         "artifact of the run. Prints one JSON object: run, format, adapter, out, artifact.",
         {},
         { { "workspace", "DIR", "the workspace folder", true, "TUNEBENCH_WORKSPACE" },
-            { "run", "ID", "the run to export", true }, { "format", "NAME", "peft, merged, gguf or gguf-lora", true },
+            { "run", "ID", "the run to export", true },
+            { "format", "NAME", "peft, merged, sequence-classification, gguf or gguf-lora", true },
             { "out", "PATH", "the folder (peft, merged) or file (gguf, gguf-lora) to write", true },
             { "gguf-type", "TYPE", "f32, f16 (default), bf16 or q8_0" },
             { "max-shard-mb", "N", "merged: split the weights into shards of at most N MB" },
@@ -126,8 +133,10 @@ int exportCommand(const std::vector<std::string>& args)
         return 0;
     }
     const std::string format = cl.required("format");
-    if (format != "merged" && format != "peft" && format != "gguf" && format != "gguf-lora")
-        throw UsageError("--format: expected peft, merged, gguf or gguf-lora, got '" + format + "'");
+    if (format != "merged" && format != "peft" && format != "gguf" && format != "gguf-lora"
+        && format != "sequence-classification")
+        throw UsageError(
+            "--format: expected peft, merged, sequence-classification, gguf or gguf-lora, got '" + format + "'");
     if (cl.has("gguf-type") && format != "gguf" && format != "gguf-lora")
         throw UsageError("--gguf-type applies to --format gguf and gguf-lora only");
     const gguf::TensorType ggufType = ggufTypeFromString(cl.value("gguf-type").value_or("f16"));
@@ -143,7 +152,7 @@ int exportCommand(const std::vector<std::string>& args)
     fs::path out = fs::path(cl.required("out")).lexically_normal();
     if (out.filename().empty()) // "DIR/": the staging folder goes beside DIR, not into it
         out = out.parent_path();
-    const bool folder = format == "merged" || format == "peft";
+    const bool folder = format == "merged" || format == "peft" || format == "sequence-classification";
     checkOut(out, folder, cl.has("force"));
     StagedOut staged(out);
     const fs::path& target = staged.path();
@@ -156,6 +165,12 @@ int exportCommand(const std::vector<std::string>& args)
         if (auto mb = cl.value("max-shard-mb"))
             shard = static_cast<std::uint64_t>(cl.integer("--max-shard-mb", *mb)) * 1024 * 1024;
         adapter = exportMergedModel(run->modelPath, adapterDir, target, defaultPluginRegistry(), shard);
+    } else if (format == "sequence-classification") {
+        const SequenceClassifierExport r
+            = exportSequenceClassifier(run->modelPath, ws.runDir(runId), target, defaultPluginRegistry());
+        adapter = r.adapter;
+        meta["architecture"] = r.architecture;
+        meta["pad_token_id"] = r.padTokenId;
     } else if (format == "peft") {
         const PeftExportResult r = exportPeftAdapter(run->modelPath, adapterDir, target, defaultPluginRegistry());
         adapter = r.adapter;
@@ -190,10 +205,11 @@ int exportCommand(const std::vector<std::string>& args)
     nlohmann::json artifact = nullptr;
     if (ws.isWritable())
         artifact = ArtifactStore(ws.db()).add({ 0, runId,
-            format == "peft"         ? "peft_adapter"
-                : format == "merged" ? "merged"
-                : format == "gguf"   ? "gguf"
-                                     : "gguf_lora",
+            format == "peft"                          ? "peft_adapter"
+                : format == "merged"                  ? "merged"
+                : format == "sequence-classification" ? "sequence_classification"
+                : format == "gguf"                    ? "gguf"
+                                                      : "gguf_lora",
             artifactPath(ws, out), meta.dump(), 0 });
     else
         std::cerr << "note: the export is not recorded among run " << runId << "'s artifacts: " << ws.readOnlyReason()

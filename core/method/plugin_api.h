@@ -16,7 +16,7 @@
 
 // Bumped whenever Adapter, Objective, Reward, this descriptor or anything they expose
 // changes incompatibly.
-#define TUNEBENCH_PLUGIN_API_VERSION 5
+#define TUNEBENCH_PLUGIN_API_VERSION 6
 
 extern "C" {
 

@@ -170,4 +170,19 @@ DiversityResult measureDiversity(const std::vector<DiversitySample>& samples, co
     return r;
 }
 
+double groupSelfBleu(const std::vector<Words>& texts, std::size_t groupSize)
+{
+    double sum = 0;
+    int groups = 0;
+    for (std::size_t first = 0; groupSize > 0 && first < texts.size(); first += groupSize) {
+        const std::size_t end = std::min(texts.size(), first + groupSize);
+        if (end - first < 2)
+            continue;
+        sum += selfBleu(std::vector<Words>(
+            texts.begin() + static_cast<std::ptrdiff_t>(first), texts.begin() + static_cast<std::ptrdiff_t>(end)));
+        ++groups;
+    }
+    return groups > 0 ? sum / groups : 0.0;
+}
+
 } // namespace tunebench

@@ -31,6 +31,10 @@ double sentenceBleu(const Words& candidate, const std::vector<const Words*>& ref
 // more diverse. 0 for fewer than two texts.
 double selfBleu(const std::vector<Words>& texts);
 
+// selfBleu within each group of groupSize consecutive texts (one prompt's completions, as GRPO samples them),
+// averaged over the groups; a trailing partial group counts too when it holds two or more texts.
+double groupSelfBleu(const std::vector<Words>& texts, std::size_t groupSize);
+
 struct DiversitySample {
     std::string prompt;
     std::string text;

@@ -1,9 +1,15 @@
 #include "core/model/model_loader.h"
+#include "core/model/classifier_loader.h"
 
+#include "core/model/config.h"
 #include "core/model/model_weights.h"
 #include "core/util/error.h"
 
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 #include <set>
+#include <sstream>
 
 namespace tunebench {
 
@@ -46,9 +52,13 @@ public:
         , m_dtype(dtype)
     { }
 
+    void setSequenceClassification(bool on) { m_sequenceClassification = on; }
+
     at::Tensor make(const std::string& name, const std::vector<std::int64_t>& shape, ParameterRole) override
     {
         const std::string stored = storedName(name);
+        if (stored.empty() && m_sequenceClassification && name == "lm_head.weight")
+            return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
         if (stored.empty()) {
             m_missing.push_back(name);
             return at::zeros(shape, at::TensorOptions().dtype(m_dtype).device(m_device));
@@ -79,7 +89,8 @@ public:
             message += "\nwrong tensors (" + std::to_string(m_problems.size()) + "):" + nameList(m_problems);
         std::vector<std::string> unexpected;
         for (const auto& name : m_weights.names()) {
-            if (!m_used.count(name) && !isToleratedExtra(name, m_config))
+            if (!m_used.count(name) && !isToleratedExtra(name, m_config)
+                && !(m_sequenceClassification && name == "score.weight"))
                 unexpected.push_back(name);
         }
         if (!unexpected.empty() && !allowUnexpected)
@@ -110,7 +121,41 @@ private:
     std::vector<std::string> m_missing;
     std::vector<std::string> m_problems;
     std::set<std::string> m_used;
+    bool m_sequenceClassification = false;
 };
+
+nlohmann::json readJsonFile(const std::filesystem::path& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        throw InputError(file.string() + ": cannot open (a model folder needs a config.json)");
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(file.string() + ": not valid JSON: " + e.what());
+    }
+}
+
+// A sequence-classification folder's config read as its base causal LM's ("LlamaForSequenceClassification" ->
+// "LlamaForCausalLM").
+ModelConfig sequenceClassifierBase(const std::filesystem::path& dir)
+{
+    const std::filesystem::path file = dir / "config.json";
+    nlohmann::json json = readJsonFile(file);
+    const std::string suffix = "ForSequenceClassification";
+    if (json.is_object() && json.contains("architectures") && json["architectures"].is_array()
+        && !json["architectures"].empty() && json["architectures"][0].is_string()) {
+        std::string name = json["architectures"][0].get<std::string>();
+        if (endsWith(name, suffix) && name != "GPT2" + suffix)
+            json["architectures"] = { name.substr(0, name.size() - suffix.size()) + "ForCausalLM" };
+        else
+            throw InputError(file.string() + ": key 'architectures' names '" + name
+                + "', not a sequence-classification model Tunebench reads (e.g. LlamaForSequenceClassification)");
+    }
+    return parseModelConfig(json, file.string());
+}
 
 } // namespace
 
@@ -134,16 +179,31 @@ at::ScalarType computeDtype(const ModelConfig& config, const LoadOptions& option
     return options.device.is_cpu() ? at::kFloat : scalarTypeOf(config.torchDtype);
 }
 
-std::unique_ptr<CausalLM> loadCausalLM(const std::filesystem::path& dir, const LoadOptions& options)
+namespace {
+
+std::unique_ptr<CausalLM> load(const std::filesystem::path& dir, const LoadOptions& options, bool classifier)
 {
     if (!std::filesystem::is_directory(dir))
         throw InputError(dir.string() + ": not a model folder (it does not exist or is not a folder)");
-    const ModelConfig config = readModelConfig(dir / "config.json");
+    const ModelConfig config = classifier ? sequenceClassifierBase(dir) : readModelConfig(dir / "config.json");
     const ModelWeights weights = ModelWeights::open(dir);
     CheckpointSource source(weights, config, options.device, computeDtype(config, options));
+    source.setSequenceClassification(classifier);
     std::unique_ptr<CausalLM> model = createCausalLM(config, source);
     source.finish(dir, options.allowUnexpectedTensors);
     return model;
+}
+
+} // namespace
+
+std::unique_ptr<CausalLM> loadCausalLM(const std::filesystem::path& dir, const LoadOptions& options)
+{
+    return load(dir, options, false);
+}
+
+std::unique_ptr<CausalLM> loadSequenceClassifierBase(const std::filesystem::path& dir, const LoadOptions& options)
+{
+    return load(dir, options, true);
 }
 
 } // namespace tunebench

@@ -80,4 +80,31 @@ GrpoLoss grpoLoss(const at::Tensor& logProbs, const at::Tensor& oldLogProbs, con
     return out;
 }
 
+double groupEmbeddingDiversity(const at::Tensor& hidden, const at::Tensor& mask, std::int64_t groupSize)
+{
+    const at::NoGradGuard noGrad;
+    const at::Tensor m = mask.to(hidden.device(), at::kDouble); // [N, C]
+    const at::Tensor counts = m.sum(1); // [N]
+    const at::Tensor pooled = (hidden.to(at::kDouble) * m.unsqueeze(-1)).sum(1) / counts.clamp_min(1.0).unsqueeze(-1);
+    const at::Tensor unit = (pooled / pooled.pow(2).sum(-1, true).sqrt().clamp_min(1e-12)).to(at::kCPU);
+    const at::Tensor present = (counts > 0).to(at::kCPU);
+    const std::int64_t n = hidden.size(0);
+    double sum = 0;
+    int groups = 0;
+    for (std::int64_t first = 0; groupSize > 0 && first < n; first += groupSize) {
+        const std::int64_t end = std::min(n, first + groupSize);
+        const at::Tensor keep = present.slice(0, first, end).nonzero().squeeze(-1) + first;
+        const std::int64_t k = keep.size(0);
+        if (k < 2)
+            continue;
+        const at::Tensor u = unit.index_select(0, keep); // [k, H]
+        const at::Tensor cosine = at::matmul(u, u.t()); // [k, k], 1 on the diagonal
+        const double pairs = static_cast<double>(k * (k - 1));
+        const double meanSimilarity = ((cosine.sum() - cosine.diagonal().sum()) / pairs).item<double>();
+        sum += 1.0 - meanSimilarity;
+        ++groups;
+    }
+    return groups > 0 ? sum / groups : -1.0;
+}
+
 } // namespace tunebench

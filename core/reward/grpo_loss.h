@@ -46,6 +46,12 @@ struct GrpoLoss {
 // refLogProbs [N, C]: the reference's (needed when beta > 0); advantages [N]; mask [N, C] (1 on completion tokens).
 // Per token: -min(ratio A, clip(ratio) A) + beta (exp(ref - logp) - (ref - logp) - 1), ratio = exp(logp - old),
 // then reduced as the loss type says.
+// Embedding diversity of groups of completions: each completion's hidden states [N, C, H] mean-pooled over its
+// tokens (mask [N, C]), and per group of groupSize consecutive completions 1 - the mean cosine similarity of its
+// pairs, averaged over the groups. Completions without a token are left out of their group; a group with fewer
+// than two left counts not. Returns -1 when no group counts.
+double groupEmbeddingDiversity(const at::Tensor& hidden, const at::Tensor& mask, std::int64_t groupSize);
+
 GrpoLoss grpoLoss(const at::Tensor& logProbs, const at::Tensor& oldLogProbs, const at::Tensor& refLogProbs,
     const at::Tensor& advantages, const at::Tensor& mask, const GrpoLossOptions& options);
 

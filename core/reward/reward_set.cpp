@@ -12,17 +12,27 @@ namespace tunebench {
 
 namespace {
 
-std::unique_ptr<Reward> configured(const PluginRegistry& plugins, const RewardSpec& spec)
+std::unique_ptr<Reward> configured(const PluginRegistry& plugins, const RewardSpec& spec, const RewardContext* context)
 {
     std::unique_ptr<Reward> reward = plugins.createReward(spec.type);
     reward->configure(spec.params);
+    if (context) {
+        RewardContext withPlugins = *context;
+        withPlugins.plugins = &plugins;
+        reward->prepare(withPlugins);
+    }
     return reward;
+}
+
+double finiteOrZero(double v)
+{
+    return std::isfinite(v) ? v : 0.0;
 }
 
 } // namespace
 
 std::vector<RewardSpec> parseRewards(
-    const nlohmann::json& list, const PluginRegistry& plugins, const std::string& source)
+    const nlohmann::json& list, const PluginRegistry& plugins, const std::string& source, const RewardContext* context)
 {
     if (!list.is_array())
         throw InputError(source + ": rewards: expected a list of reward functions ({type: ..., weight: ...}), got "
@@ -80,7 +90,7 @@ std::vector<RewardSpec> parseRewards(
             throw InputError(where + ": unknown key '" + rest.begin().key() + "' (not a parameter of reward '"
                 + spec.type + "'; see tunebench-cli plugins show " + spec.type + ")");
         try {
-            configured(plugins, spec);
+            configured(plugins, spec, context);
         } catch (const InputError& e) {
             throw InputError(where + "." + e.what());
         }
@@ -102,10 +112,15 @@ nlohmann::json rewardsToJson(const std::vector<RewardSpec>& specs)
     return out;
 }
 
-RewardSet::RewardSet(const std::vector<RewardSpec>& specs, const PluginRegistry& plugins)
+RewardSet::RewardSet(const std::vector<RewardSpec>& specs, const PluginRegistry& plugins, const RewardContext& context)
 {
-    for (const RewardSpec& s : specs)
-        m_entries.push_back({ s.name, s.weight, configured(plugins, s) });
+    for (const RewardSpec& s : specs) {
+        try {
+            m_entries.push_back({ s.name, s.weight, configured(plugins, s, &context) });
+        } catch (const InputError& e) {
+            throw InputError("rewards: " + s.name + "." + e.what());
+        }
+    }
 }
 
 RewardSet::~RewardSet() = default;
@@ -125,6 +140,39 @@ std::vector<double> RewardSet::score(
             v = 0;
         }
         out.push_back(std::isfinite(v) ? v : 0.0);
+    }
+    return out;
+}
+
+std::vector<std::vector<double>> RewardSet::scoreBatch(const std::vector<std::string>& prompts,
+    const std::vector<std::string>& completions, const std::vector<const nlohmann::json*>& fields)
+{
+    const std::size_t n = completions.size();
+    std::vector<std::vector<double>> out(n, std::vector<double>(m_entries.size(), 0.0));
+    std::vector<RewardItem> items;
+    items.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        items.push_back({ prompts[i], completions[i], *fields[i] });
+    for (std::size_t k = 0; k < m_entries.size(); ++k) {
+        Reward& reward = *m_entries[k].reward;
+        std::vector<double> scores;
+        try {
+            scores = reward.scoreBatch(items);
+        } catch (const std::exception&) {
+            scores.clear();
+        }
+        if (scores.size() != n) {
+            scores.assign(n, 0.0);
+            for (std::size_t i = 0; i < n; ++i) {
+                try {
+                    scores[i] = reward.score(prompts[i], completions[i], *fields[i]);
+                } catch (const std::exception&) {
+                    scores[i] = 0;
+                }
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            out[i][k] = finiteOrZero(scores[i]);
     }
     return out;
 }

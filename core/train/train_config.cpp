@@ -3,6 +3,7 @@
 
 #include "core/method/parameter_schema.h"
 #include "core/method/plugin_registry.h"
+#include "core/method/reward.h"
 #include "core/util/error.h"
 
 #include <algorithm>
@@ -299,7 +300,11 @@ TrainConfig TrainConfig::fromJson(const nlohmann::json& input, const PluginRegis
         const std::string what = e.what();
         throw InputError(what.rfind(source, 0) == 0 ? what : source + ": " + what);
     }
-    c.rewards = parseRewards(rewards, plugins, source);
+    // The workspace is not known here: a reward model named by run id is found when the run starts.
+    RewardContext rewardContext;
+    rewardContext.policyModel = c.model;
+    rewardContext.device = c.device;
+    c.rewards = parseRewards(rewards, plugins, source, &rewardContext);
     if (!rest.empty()) {
         const std::string key = rest.begin().key();
         const auto place = where.find(key);

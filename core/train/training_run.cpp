@@ -7,6 +7,7 @@
 #include "core/method/adapter.h"
 #include "core/method/objective.h"
 #include "core/method/plugin_registry.h"
+#include "core/method/reward.h"
 #include "core/model/causal_lm.h"
 #include "core/model/model_loader.h"
 #include "core/model/safetensors.h"
@@ -187,7 +188,12 @@ void TrainingRun::setUpRollouts(const PluginRegistry& plugins)
     if (m_config.rewards.empty())
         throw InputError("rewards: objective '" + m_config.objective
             + "' needs at least one reward function, e.g. rewards: [{type: numeric, weight: 1.0}]");
-    m_rewards = std::make_unique<RewardSet>(m_config.rewards, plugins);
+    RewardContext context;
+    context.policyModel = m_config.model;
+    context.device = m_config.device;
+    if (m_options.workspace)
+        context.workspace = m_options.workspace->root();
+    m_rewards = std::make_unique<RewardSet>(m_config.rewards, plugins, context);
     m_rollout = std::make_unique<RolloutContext>();
     m_rollout->rewards = m_rewards.get();
     m_rollout->decode

@@ -110,8 +110,10 @@ public:
         ForwardInput input;
         input.inputIds = r->inputIds;
         input.attentionMask = r->attentionMask;
+        input.outputHiddenStates = true; // the completions' final hidden states give the embedding diversity
         at::Tensor entropy;
-        const at::Tensor logProbs = completionLogProbs(models.policy(input), *r, &entropy);
+        const ForwardOutput policy = models.policy(input);
+        const at::Tensor logProbs = completionLogProbs(policy, *r, &entropy);
         const GrpoLoss l = grpoLoss(logProbs, r->oldLogProbs, r->refLogProbs, r->advantages, r->completionMask, m_loss);
         LossOutput out;
         out.loss = l.loss;
@@ -124,6 +126,12 @@ public:
         out.metrics = r->metrics;
         const at::Tensor m = r->completionMask.to(at::kFloat);
         out.metrics["entropy"] = ((entropy * m).sum() / m.sum().clamp_min(1.0)).item<double>();
+        // From this pass's final hidden states over the completion tokens: no forward of its own.
+        const at::Tensor& finalHidden = policy.finalHidden.defined() ? policy.finalHidden : policy.hiddenStates.back();
+        const double embedding = groupEmbeddingDiversity(
+            finalHidden.narrow(1, r->promptLength, r->completionMask.size(1)), r->completionMask, m_numGenerations);
+        if (embedding >= 0)
+            out.metrics["embedding_diversity"] = embedding;
         out.metrics["clip_ratio"] = l.clipRatio;
         out.metrics["clip_ratio/low"] = l.lowClipRatio;
         out.metrics["clip_ratio/high"] = l.highClipRatio;
@@ -240,6 +248,8 @@ private:
         std::vector<double> perReward(rewards.size(), 0.0);
         std::vector<CompletionRecord> records;
         std::vector<Words> words;
+        std::vector<std::string> texts, promptTexts;
+        std::vector<const nlohmann::json*> fields;
         std::int64_t longestCompletion = 1, longestPrompt = 0;
         double lengthSum = 0, lengthMin = 1e300, lengthMax = 0;
         for (std::int64_t i = 0; i < n; ++i) {
@@ -253,14 +263,21 @@ private:
             longestPrompt = std::max<std::int64_t>(longestPrompt, static_cast<std::int64_t>(pb.ids[pi].size()));
             if (gen[static_cast<std::size_t>(i)].reason == FinishReason::Eos && !tokens.empty())
                 tokens.pop_back();
-            const std::string text = ctx.decode ? ctx.decode(tokens) : std::string();
-            const std::vector<double> scores = rewards.score(pb.texts[pi], text, pb.fields[pi]);
-            totals[static_cast<std::size_t>(i)] = rewards.total(scores);
-            for (std::size_t k = 0; k < scores.size(); ++k)
-                perReward[k] += scores[k] / static_cast<double>(n);
-            words.push_back(splitWords(text));
-            records.push_back({ pb.examples[pi], static_cast<int>(i % g), pb.texts[pi], text,
-                totals[static_cast<std::size_t>(i)], scores, o.seed });
+            texts.push_back(ctx.decode ? ctx.decode(tokens) : std::string());
+            promptTexts.push_back(pb.texts[pi]);
+            fields.push_back(&pb.fields[pi]);
+            words.push_back(splitWords(texts.back()));
+        }
+        // All completions of the batch at once: a reward model scores them in batched forward passes.
+        const std::vector<std::vector<double>> scores = rewards.scoreBatch(promptTexts, texts, fields);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto ui = static_cast<std::size_t>(i);
+            const auto pi = static_cast<std::size_t>(i / g);
+            totals[ui] = rewards.total(scores[ui]);
+            for (std::size_t k = 0; k < scores[ui].size(); ++k)
+                perReward[k] += scores[ui][k] / static_cast<double>(n);
+            records.push_back(
+                { pb.examples[pi], static_cast<int>(i % g), pb.texts[pi], texts[ui], totals[ui], scores[ui], o.seed });
         }
         const auto scored = std::chrono::steady_clock::now();
         const double generationSeconds = std::chrono::duration<double>(generated - started).count();
@@ -284,6 +301,8 @@ private:
         r.metrics["completion_length/max"] = lengthMax;
         r.metrics["distinct_1"] = distinctN(words, 1);
         r.metrics["distinct_2"] = distinctN(words, 2);
+        // Within each prompt's group, as the groups are what GRPO compares: lower is more diverse.
+        r.metrics["self_bleu"] = groupSelfBleu(words, static_cast<std::size_t>(g));
 
         // Prompts left-padded to P, completions right-padded to C; padding is masked (and never a target).
         const std::int64_t p = longestPrompt, c = longestCompletion;

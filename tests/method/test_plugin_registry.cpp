@@ -45,7 +45,7 @@ private Q_SLOTS:
         QTest::newRow("no entry point") << "tunebench_noentry.so"
                                         << "is not a Tunebench plugin: it exports no tunebench_plugin_descriptor()";
         QTest::newRow("old API") << "tunebench_oldapi.so"
-                                 << "was built for plugin API version 2, this Tunebench has 5";
+                                 << "was built for plugin API version 2, this Tunebench has 6";
         QTest::newRow("objective with a PEFT form") << "tunebench_peftobjective.so"
                                                     << "'peftobjective': an objective has no PEFT form";
     }

@@ -93,6 +93,22 @@ private Q_SLOTS:
         QVERIFY(near(selfBleu(texts({ "just one" })), 0.0));
     }
 
+    // GRPO's per-step self-BLEU: within each group of consecutive completions, averaged over the groups.
+    void groupSelfBleuByHand()
+    {
+        const auto t = texts({ "a b c d", "a b c d", "the quick brown fox jumps over the lazy dog",
+            "the quick brown fox", "a lone text" });
+        // Group 2: the prefix against the whole is exp(1 - 9/4) (brevity only); the whole against the prefix has
+        // clipped precisions 4/9, 3/8, 2/7, 1/6 and no penalty. The fifth text is a group of one: left out.
+        const double whole
+            = std::exp(0.25 * (std::log(4.0 / 9) + std::log(3.0 / 8) + std::log(2.0 / 7) + std::log(1.0 / 6)));
+        const double second = (std::exp(1.0 - 9.0 / 4.0) + whole) / 2;
+        QVERIFY2(
+            near(groupSelfBleu(t, 2), (1.0 + second) / 2), qPrintable(QString::number(groupSelfBleu(t, 2), 'g', 17)));
+        QVERIFY(near(groupSelfBleu(t, 1), 0.0)); // no group of two
+        QVERIFY(near(groupSelfBleu({}, 4), 0.0));
+    }
+
     void nearDuplicatesAreLessDiverse()
     {
         std::vector<DiversitySample> diverse { { "p", "the river ran quickly past old mills" },

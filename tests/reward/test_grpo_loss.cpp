@@ -113,6 +113,42 @@ private Q_SLOTS:
         QCOMPARE(g.zeroStdShare, zeroStd);
     }
 
+    // Mean-pooled hidden states [N, C, H] over masked tokens, 1 - mean pairwise cosine per group, mean over groups.
+    void embeddingDiversity_data()
+    {
+        QTest::addColumn<std::vector<double>>("hidden"); // N x C x H = N x 2 x 2
+        QTest::addColumn<std::vector<double>>("mask"); // N x 2
+        QTest::addColumn<qint64>("groupSize");
+        QTest::addColumn<double>("expected");
+        // Group 1 pools to (1, 0) and (0, 1) (the masked (5, 5) left out): cosine 0. Group 2 pools to (2, 2) and
+        // (0.5, 0.5): cosine 1. Mean of 1 and 0.
+        QTest::newRow("two groups") << std::vector<double> { 1, 0, 1, 0, 0, 1, 5, 5, 1, 1, 3, 3, 1, 0, 0, 1 }
+                                    << std::vector<double> { 1, 1, 1, 0, 1, 1, 1, 1 } << qint64(2) << 0.5;
+        // (1, 0), (0, 1), (1, 1): cosines 0, 1/sqrt(2), 1/sqrt(2).
+        QTest::newRow("group of three") << std::vector<double> { 1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1 }
+                                        << std::vector<double> { 1, 1, 1, 1, 1, 1 } << qint64(3)
+                                        << 1.0 - std::sqrt(2.0) / 3.0;
+        // The empty completion is left out: (1, 0) against (1, 1).
+        QTest::newRow("empty completion")
+            << std::vector<double> { 1, 0, 1, 0, 9, 9, 9, 9, 1, 1, 1, 1 } << std::vector<double> { 1, 1, 0, 0, 1, 1 }
+            << qint64(3) << 1.0 - 1.0 / std::sqrt(2.0);
+        QTest::newRow("no group of two") << std::vector<double> { 1, 0, 1, 0, 9, 9, 9, 9 }
+                                         << std::vector<double> { 1, 1, 0, 0 } << qint64(2) << -1.0;
+    }
+
+    void embeddingDiversity()
+    {
+        QFETCH(std::vector<double>, hidden);
+        QFETCH(std::vector<double>, mask);
+        QFETCH(qint64, groupSize);
+        QFETCH(double, expected);
+        const auto n = static_cast<std::int64_t>(mask.size() / 2);
+        const at::Tensor h = at::tensor(hidden, at::kFloat).view({ n, 2, 2 });
+        const at::Tensor m = at::tensor(mask, at::kFloat).view({ n, 2 });
+        const double got = groupEmbeddingDiversity(h, m, groupSize);
+        QVERIFY2(std::abs(got - expected) < 1e-6, qPrintable(QString("%1 vs %2").arg(got).arg(expected)));
+    }
+
     void refusals()
     {
         QVERIFY_THROWS_EXCEPTION(InputError, groupAdvantages(at::zeros({ 5 }), 2, true));

@@ -91,8 +91,13 @@ private Q_SLOTS:
         QCOMPARE(run.steps.size(), std::size_t(16));
         for (const char* key : { "reward_mean", "reward_std", "rewards/regex", "rewards/numeric", "clip_ratio",
                  "entropy", "completion_length", "completion_length/min", "completion_length/max",
-                 "frac_reward_zero_std", "distinct_1", "distinct_2" })
+                 "frac_reward_zero_std", "distinct_1", "distinct_2", "self_bleu", "embedding_diversity" })
             QVERIFY2(run.steps.front().contains(key), key);
+        // Both diversity measures of the groups stay in their ranges.
+        for (const json& step : run.steps) {
+            QVERIFY(step["self_bleu"].get<double>() >= 0 && step["self_bleu"].get<double>() <= 1);
+            QVERIFY(step["embedding_diversity"].get<double>() >= 0 && step["embedding_diversity"].get<double>() <= 2);
+        }
         QVERIFY(!run.steps.front().contains("kl")); // beta 0: no reference
         const double before = meanOf(run.steps, 0, 3, "rewards/regex");
         const double after = meanOf(run.steps, 13, 16, "rewards/regex");

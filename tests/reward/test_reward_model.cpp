@@ -1,11 +1,19 @@
 // The reward_model objective: the Bradley-Terry loss against hand-computed values on fixed rewards; a short run on
 // a synthetic preference set (the chosen response holds the pattern "zz", the rejected one does not) whose held-out
 // accuracy passes 0.9; the head saved with the run and restored on resume, which repeats the straight run exactly.
+// That trained run then serves as reward `reward_model` (by run id): it tells held-out chosen from rejected texts,
+// scores a batch as it scores each alone, and rewards a GRPO run that records rewards/reward_model; configuration
+// errors of the reward name the key.
 
+#include "core/export/sequence_classifier.h"
 #include "core/method/plugin_registry.h"
+#include "core/method/reward.h"
 #include "core/model/safetensors.h"
 #include "core/reward/reward_model_loss.h"
+#include "core/reward/reward_set.h"
+#include "core/store/workspace.h"
 #include "core/train/trainer.h"
+#include "core/util/error.h"
 #include "model/model_test_support.h"
 
 #include <ATen/ATen.h>
@@ -14,8 +22,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
+#include <optional>
 #include <random>
+#include <set>
 
 using namespace tunebench;
 using nlohmann::json;
@@ -28,6 +39,7 @@ class TestRewardModel : public QObject {
     fs::path m_model;
     fs::path m_data;
     PluginRegistry m_plugins;
+    std::optional<Workspace> m_workspace; // the accuracy run is its run 1, which the reward reads
 
     json baseConfig() const
     {
@@ -40,13 +52,44 @@ class TestRewardModel : public QObject {
         TrainResult result;
         std::vector<json> steps;
         std::vector<json> evals;
+        std::vector<json> completions;
     };
 
-    Run train(const json& config, const fs::path& runDir, bool resume = false, int cancelAfterStep = 0)
+    // A sentence of the preference set's words, with "zz" at a random place when asked.
+    std::string sentence(std::mt19937& rng, bool withPattern) const
+    {
+        const std::vector<std::string> words
+            = { "cat", "dog", "sun", "tree", "bird", "fish", "rock", "leaf", "moon", "star", "rain", "sand" };
+        auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+        std::vector<std::string> w;
+        const std::size_t n = 3 + pick(3);
+        for (std::size_t i = 0; i < n; ++i)
+            w.push_back(words[pick(words.size())]);
+        if (withPattern)
+            w.insert(w.begin() + static_cast<std::ptrdiff_t>(pick(n + 1)), "zz");
+        std::string s;
+        for (const std::string& x : w)
+            s += " " + x;
+        return s;
+    }
+
+    RewardContext rewardContext() const
+    {
+        RewardContext c;
+        c.policyModel = m_model;
+        c.workspace = m_workspace->root();
+        return c;
+    }
+
+    fs::path trainedRun() const { return m_workspace->runDir(1); }
+
+    Run train(const json& config, const fs::path& runDir, bool resume = false, int cancelAfterStep = 0,
+        Workspace* workspace = nullptr)
     {
         Run run;
         std::atomic<bool> cancel { false };
         TrainerOptions o;
+        o.workspace = workspace;
         o.runDir = runDir;
         o.resume = resume;
         o.cancel = &cancel;
@@ -57,6 +100,8 @@ class TestRewardModel : public QObject {
                     cancel = true;
             } else if (e["event"] == "eval") {
                 run.evals.push_back(e);
+            } else if (e["event"] == "completions") {
+                run.completions.push_back(e);
             }
         };
         run.result = runTraining(TrainConfig::fromJson(config, m_plugins, "test config"), m_plugins, o);
@@ -76,27 +121,15 @@ private Q_SLOTS:
         // 160 pairs: a few random words each, the chosen response with "zz" among them at a random place.
         m_data = fs::path(m_dir.path().toStdString()) / "pairs.jsonl";
         std::ofstream out(m_data);
-        const std::vector<std::string> words
-            = { "cat", "dog", "sun", "tree", "bird", "fish", "rock", "leaf", "moon", "star", "rain", "sand" };
         std::mt19937 rng(11);
-        auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-        auto sentence = [&](bool withPattern) {
-            std::vector<std::string> w;
-            const std::size_t n = 3 + pick(3);
-            for (std::size_t i = 0; i < n; ++i)
-                w.push_back(words[pick(words.size())]);
-            if (withPattern)
-                w.insert(w.begin() + static_cast<std::ptrdiff_t>(pick(n + 1)), "zz");
-            std::string s;
-            for (const std::string& x : w)
-                s += " " + x;
-            return s;
-        };
-        for (int i = 0; i < 160; ++i)
-            out << json({ { "prompt", "say" + sentence(false) }, { "chosen", sentence(true) },
-                            { "rejected", sentence(false) } })
-                       .dump()
+        for (int i = 0; i < 160; ++i) {
+            const std::string prompt = "say" + sentence(rng, false);
+            const std::string chosen = sentence(rng, true);
+            out << json({ { "prompt", prompt }, { "chosen", chosen }, { "rejected", sentence(rng, false) } }).dump()
                 << "\n";
+        }
+        out.close();
+        m_workspace.emplace(Workspace::create(fs::path(m_dir.path().toStdString()) / "ws"));
         m_plugins.load({ fs::path(TUNEBENCH_BINARY_DIR) / "plugins" });
         QVERIFY2(m_plugins.find(PluginKind::Objective, "reward_model"), "the reward_model plugin was not found");
     }
@@ -151,7 +184,7 @@ private Q_SLOTS:
     // Trained on 120 pairs, the model tells chosen from rejected on the 40 it never saw.
     void heldOutAccuracy()
     {
-        const fs::path runDir = fs::path(m_dir.path().toStdString()) / "accuracy";
+        const fs::path runDir = trainedRun();
         const Run run = train(baseConfig(), runDir);
         QCOMPARE(run.result.status, TrainResult::Status::Finished);
         QVERIFY(!run.steps.empty() && run.steps.front().contains("accuracy") && run.steps.front().contains("margin"));
@@ -202,6 +235,135 @@ private Q_SLOTS:
         QVERIFY(at::equal(head(resumedDir), head(straightDir)));
         // The head moved from its initial values.
         QVERIFY(combined.front()["rewards_chosen"] != combined.back()["rewards_chosen"]);
+    }
+
+    // The run trained in heldOutAccuracy, as a reward by its id: fresh pairs (the prompt as the policy would see
+    // it, each response as a completion) are told apart, and the batch gives each completion's own score.
+    void rewardFromTheTrainedRun()
+    {
+        QVERIFY2(fs::exists(trainedRun() / "objective.safetensors"), "needs heldOutAccuracy's run");
+        const RewardContext context = rewardContext();
+        RewardSet rewards(parseRewards(json::parse(R"([{"type": "reward_model", "model": "1", "batch_size": 3}])"),
+                              m_plugins, "test", &context),
+            m_plugins, context);
+        std::mt19937 rng(99);
+        std::vector<std::string> prompts, completions;
+        for (int i = 0; i < 20; ++i) {
+            const std::string prompt = "say" + sentence(rng, false);
+            for (bool pattern : { true, false }) {
+                prompts.push_back(prompt);
+                completions.push_back(sentence(rng, pattern));
+            }
+        }
+        const json fields = json::object();
+        const std::vector<const json*> fieldList(prompts.size(), &fields);
+        const auto scores = rewards.scoreBatch(prompts, completions, fieldList);
+        int right = 0;
+        for (std::size_t i = 0; i < scores.size(); i += 2)
+            right += scores[i][0] > scores[i + 1][0] ? 1 : 0;
+        // The objective trained on prompt + response + EOS (no chat template); the reward scores prompt + completion
+        // without EOS, as TRL's GRPOTrainer does, so it tells the pairs apart less surely than held-out evaluation
+        // (15 of 20 here; 14 or more happens by chance with probability 0.06).
+        qInfo() << "reward_model reward: chosen above rejected in" << right << "of 20 fresh pairs";
+        QVERIFY2(right >= 14, qPrintable(QString::number(right)));
+        // In a batch of 3 with padding as alone.
+        for (std::size_t i : { std::size_t(0), std::size_t(7), std::size_t(39) }) {
+            const double alone = rewards.score(prompts[i], completions[i], fields)[0];
+            QVERIFY2(std::abs(alone - scores[i][0]) <= 1e-5 * std::max(1.0, std::abs(alone)),
+                qPrintable(QString("%1 alone, %2 in the batch").arg(alone).arg(scores[i][0])));
+        }
+    }
+
+    // A tiny GRPO run rewarded by the trained reward model runs to its end and records its reward and the groups'
+    // diversity.
+    void grpoWithTheRewardModel()
+    {
+        QVERIFY2(fs::exists(trainedRun() / "objective.safetensors"), "needs heldOutAccuracy's run");
+        const fs::path prompts = fs::path(m_dir.path().toStdString()) / "prompts.jsonl";
+        {
+            std::ofstream out(prompts);
+            for (const char* p : { "say cat dog", "say sun tree", "say bird fish", "say moon star" })
+                out << json({ { "prompt", p } }).dump() << "\n";
+        }
+        const json config = { { "model", m_model.string() }, { "dataset", prompts.string() }, { "objective", "grpo" },
+            { "adapter", "lora" }, { "target_modules", "all-linear" }, { "learning_rate", 1e-2 },
+            { "per_device_train_batch_size", 2 }, { "max_steps", 3 }, { "seed", 3 }, { "threads", 1 },
+            { "num_generations", 4 }, { "max_completion_length", 4 },
+            { "rewards", json::parse(R"([{"type": "reward_model", "model": "1", "weight": 1.0}])") } };
+        const Run run = train(config, m_workspace->runDir(2), false, 0, &*m_workspace);
+        QCOMPARE(run.result.status, TrainResult::Status::Finished);
+        QCOMPARE(run.steps.size(), std::size_t(3));
+        for (const json& step : run.steps) {
+            for (const char* key : { "rewards/reward_model", "reward_mean", "self_bleu", "embedding_diversity" })
+                QVERIFY2(step.contains(key) && std::isfinite(step[key].get<double>()), key);
+            QCOMPARE(step["rewards/reward_model"].get<double>(), step["reward_mean"].get<double>()); // weight 1
+        }
+        // The completions' rewards are the model's scores: not all alike.
+        std::set<double> seen;
+        for (const json& c : run.completions.front()["completions"])
+            seen.insert(c["rewards"]["reward_model"].get<double>());
+        QVERIFY(seen.size() > 1);
+    }
+
+    void rewardRefusals_data()
+    {
+        QTest::addColumn<QString>("model"); // the reward's `model` value; {dir} is the test folder
+        QTest::addColumn<QString>("message");
+        QTest::newRow("no model") << ""
+                                  << "test: rewards[0].model: required";
+        QTest::newRow("missing run") << "99"
+                                     << "rewards[0].model: no run 99 in workspace";
+        QTest::newRow("run without head") << "3"
+                                          << "rewards[0].model: run 3 was not trained with objective reward_model";
+        QTest::newRow("missing folder") << "{dir}/nowhere"
+                                        << "rewards[0].model: {dir}/nowhere is not a folder";
+        QTest::newRow("causal LM folder") << "{dir}/model"
+                                          << "architectures is 'LlamaForCausalLM', not a sequence-classification";
+        QTest::newRow("two labels") << "{dir}/two_labels"
+                                    << "rewards[0].model: {dir}/two_labels/config.json: "
+                                       "num_labels is 2";
+        QTest::newRow("other tokenizer") << "{dir}/other_tokenizer"
+                                         << "rewards[0].model: the reward model's tokenizer ({dir}/other_tokenizer) "
+                                            "differs from the policy's ({dir}/model)";
+    }
+
+    void rewardRefusals()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, message);
+        QVERIFY2(fs::exists(trainedRun() / "objective.safetensors"), "needs heldOutAccuracy's run");
+        const QString dir = m_dir.path();
+        const fs::path root = dir.toStdString();
+        if (!fs::exists(root / "two_labels")) {
+            // A run with an adapter but no head; folders exported from the trained run, then spoiled.
+            fs::create_directories(m_workspace->runDir(3));
+            fs::copy(trainedRun() / "adapter", m_workspace->runDir(3) / "adapter");
+            for (const char* name : { "two_labels", "other_tokenizer" })
+                exportSequenceClassifier(m_model, trainedRun(), root / name, m_plugins);
+            json config = json::parse(std::ifstream(root / "two_labels" / "config.json"));
+            config["id2label"] = { { "0", "A" }, { "1", "B" } };
+            config.erase("num_labels");
+            std::ofstream(root / "two_labels" / "config.json") << config.dump();
+            // The special token renamed, in the tokenizer and its configuration.
+            for (const char* file : { "tokenizer.json", "tokenizer_config.json" }) {
+                std::ifstream in(root / "other_tokenizer" / file);
+                std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                in.close();
+                for (auto at = text.find("<|endoftext|>"); at != std::string::npos; at = text.find("<|endoftext|>"))
+                    text.replace(at, 13, "<|end|>");
+                std::ofstream(root / "other_tokenizer" / file) << text;
+            }
+        }
+        const RewardContext context = rewardContext();
+        json entry = { { "type", "reward_model" } };
+        if (!model.isEmpty())
+            entry["model"] = QString(model).replace("{dir}", dir).toStdString();
+        try {
+            parseRewards(json::array({ entry }), m_plugins, "test", &context);
+            QFAIL("accepted");
+        } catch (const InputError& e) {
+            QVERIFY2(QString::fromStdString(e.what()).contains(QString(message).replace("{dir}", dir)), e.what());
+        }
     }
 };
 

@@ -3,6 +3,7 @@
 // `rewards` list of a run configuration as TrainConfig checks it.
 
 #include "core/method/plugin_registry.h"
+#include "core/method/reward.h"
 #include "core/reward/reward_set.h"
 #include "core/reward/reward_text.h"
 #include "core/train/train_config.h"
@@ -21,7 +22,7 @@ private:
 
     double scoreOf(const nlohmann::json& entry, const std::string& completion, const nlohmann::json& fields)
     {
-        RewardSet set(parseRewards(nlohmann::json::array({ entry }), m_plugins, "test"), m_plugins);
+        RewardSet set(parseRewards(nlohmann::json::array({ entry }), m_plugins, "test"), m_plugins, RewardContext {});
         return set.score("prompt", completion, fields).at(0);
     }
 
@@ -154,7 +155,7 @@ private Q_SLOTS:
             { { "type", "regex" }, { "pattern", "^\\d" }, { "weight", 0.2 } },
             { { "type", "regex" }, { "pattern", "x" }, { "weight", -1 } } };
         const auto specs = parseRewards(list, m_plugins, "test");
-        RewardSet set(specs, m_plugins);
+        RewardSet set(specs, m_plugins, RewardContext {});
         QCOMPARE(set.size(), std::size_t(3));
         QCOMPARE(set.name(0), std::string("numeric"));
         QCOMPARE(set.name(1), std::string("regex_1")); // a type listed twice is numbered
@@ -162,6 +163,12 @@ private Q_SLOTS:
         const auto scores = set.score("p", "42", { { "answer", "42" } });
         QCOMPARE(scores, (std::vector<double> { 1.0, 1.0, 0.0 }));
         QCOMPARE(set.total(scores), 1.2);
+        // A batch gives each completion its own scores.
+        const nlohmann::json answer = { { "answer", "42" } };
+        const auto batch = set.scoreBatch({ "p", "p" }, { "42", "x 7" }, { &answer, &answer });
+        QCOMPARE(batch.size(), std::size_t(2));
+        QCOMPARE(batch[0], scores);
+        QCOMPARE(batch[1], (std::vector<double> { 0.0, 0.0, 1.0 }));
         // The stored form reads back to the same list.
         const auto again = parseRewards(rewardsToJson(specs), m_plugins, "stored");
         QCOMPARE(again.size(), specs.size());

@@ -13,4 +13,9 @@ tunebench_add_test(bench_grpo SOURCES bench/bench_grpo.cpp LABELS bench LIBRARIE
 add_dependencies(bench_grpo ${reward_plugin_targets} tunebench_plugin_grpo tunebench_plugin_lora)
 tunebench_add_test(test_reward_model SOURCES reward/test_reward_model.cpp LABELS integration LIBRARIES tunebench_core
                    TORCH)
-add_dependencies(test_reward_model tunebench_plugin_reward_model_objective tunebench_plugin_full tunebench_plugin_lora)
+add_dependencies(test_reward_model tunebench_plugin_reward_model_objective tunebench_plugin_reward_model
+                 tunebench_plugin_grpo tunebench_plugin_full tunebench_plugin_lora)
+tunebench_add_test(test_reward_model_export SOURCES reward/test_reward_model_export.cpp LABELS integration reference
+                   LIBRARIES tunebench_core TORCH)
+add_dependencies(test_reward_model_export tunebench_plugin_reward_model_objective tunebench_plugin_reward_model
+                 tunebench_plugin_lora)
