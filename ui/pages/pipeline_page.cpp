@@ -21,6 +21,7 @@
 #include <QLabel>
 #include <QProcess>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTabWidget>
@@ -37,6 +38,8 @@
 namespace tunebench::ui {
 
 namespace {
+
+constexpr int kEditorTab = 1; // the tab after the pipelines
 
 enum PipelineColumn { IdColumn, NameColumn, StatusColumn, StagesColumn, PipelineColumnCount };
 
@@ -145,7 +148,14 @@ PipelinePage::PipelinePage(WorkspaceSession* session, QWidget* parent)
     monitorLayout->addWidget(m_message);
     monitorLayout->addWidget(split, 1);
     m_tabs->addTab(monitor, tr("Pipelines"));
-    m_tabs->addTab(m_editor, tr("Editor"));
+    // The editor's form is taller and wider than the page needs to be: it scrolls, so it never sets the
+    // main window's minimum size.
+    auto* editorScroll = new QScrollArea;
+    editorScroll->setObjectName(QStringLiteral("pipelineEditorScroll"));
+    editorScroll->setWidget(m_editor);
+    editorScroll->setWidgetResizable(true);
+    editorScroll->setFrameShape(QFrame::NoFrame);
+    m_tabs->addTab(editorScroll, tr("Editor"));
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_tabs, 1);
@@ -153,7 +163,7 @@ PipelinePage::PipelinePage(WorkspaceSession* session, QWidget* parent)
     connect(m_new, &QPushButton::clicked, this, [this] {
         m_editor->clear();
         m_editor->refreshPickers();
-        m_tabs->setCurrentWidget(m_editor);
+        m_tabs->setCurrentIndex(kEditorTab);
     });
     connect(m_edit, &QPushButton::clicked, this, [this] {
         Workspace* ws = m_session->workspace();
@@ -170,7 +180,7 @@ PipelinePage::PipelinePage(WorkspaceSession* session, QWidget* parent)
             report(QString::fromUtf8(e.what()));
             return;
         }
-        m_tabs->setCurrentWidget(m_editor);
+        m_tabs->setCurrentIndex(kEditorTab);
     });
     connect(m_resume, &QPushButton::clicked, this, [this] {
         QString error;
