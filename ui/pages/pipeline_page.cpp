@@ -2,6 +2,7 @@
 
 #include "ui/pages/pipeline_page_editor.h"
 #include "ui/run_queue.h"
+#include "ui/widgets/user_text.h"
 #include "ui/workspace_session.h"
 
 #include "core/method/plugin_registry.h"
@@ -352,7 +353,7 @@ void PipelinePage::checkProcess()
         report(tr("tunebench-cli pipeline ended before the pipeline finished; its output (%1) ends with:\n%2")
                    .arg(m_log, RunQueue::tail(m_log, 12).trimmed()));
     else
-        report(tr("Pipeline '%1' finished.").arg(QString::fromStdString(p->name)));
+        report(tr("Pipeline '%1' finished.").arg(userText(p->name)));
 }
 
 QString PipelinePage::measuresText() const
@@ -396,7 +397,7 @@ void PipelinePage::refresh()
                 auto* id = item(QString::number(p.id));
                 id->setData(Qt::UserRole, static_cast<qlonglong>(p.id));
                 m_pipelines->setItem(row, IdColumn, id);
-                m_pipelines->setItem(row, NameColumn, item(QString::fromStdString(p.name)));
+                m_pipelines->setItem(row, NameColumn, item(userText(p.name)));
                 m_pipelines->setItem(row, StatusColumn, item(QString::fromStdString(p.status)));
                 m_pipelines->setItem(row, StagesColumn, item(QStringLiteral("%1 / %2").arg(done).arg(stages.size())));
             }
@@ -435,15 +436,14 @@ void PipelinePage::showPipeline()
         PipelineStore store(ws->db());
         RunStore runs(ws->db());
         const auto p = store.find(id);
-        m_heading->setText(
-            p ? tr("%1 (%2)").arg(QString::fromStdString(p->name), QString::fromStdString(p->status)) : QString());
+        m_heading->setText(p ? tr("%1 (%2)").arg(userText(p->name), QString::fromStdString(p->status)) : QString());
         for (const PipelineStageRecord& s : store.stages(id)) {
             stageNames << QString::fromStdString(s.name);
             const int row = m_stages->rowCount();
             m_stages->insertRow(row);
             const auto run = s.runId ? runs.find(*s.runId) : std::nullopt;
             m_stages->setItem(row, StageIndexColumn, item(QString::number(s.index + 1)));
-            m_stages->setItem(row, StageNameColumn, item(QString::fromStdString(s.name)));
+            m_stages->setItem(row, StageNameColumn, item(userText(s.name)));
             m_stages->setItem(row, StageStatusColumn, item(QString::fromStdString(s.status)));
             m_stages->setItem(row, StageRunColumn,
                 item(s.runId ? QStringLiteral("#%1 (%2)")

@@ -1,5 +1,7 @@
 #include "ui/pages/pipeline_page_editor.h"
 
+#include "ui/widgets/user_text.h"
+
 #include "ui/workspace_session.h"
 
 #include "core/method/plugin_registry.h"
@@ -377,14 +379,13 @@ void PipelineEditor::refreshPickers()
             for (const DatasetRecord& d : DatasetStore(ws->db()).list())
                 m_dataset->addItem(QStringLiteral("#%1 %2 (%3, %4 records)")
                                        .arg(d.id)
-                                       .arg(QString::fromStdString(d.name), QString::fromStdString(d.format))
+                                       .arg(userText(d.name), userText(d.format))
                                        .arg(d.records),
                     static_cast<qlonglong>(d.id));
             for (const RunRecord& r : RunStore(ws->db()).list())
-                m_baseRun->addItem(
-                    QStringLiteral("#%1 %2 (%3)")
-                        .arg(r.id)
-                        .arg(QString::fromStdString(r.name), QString::fromUtf8(toString(r.status).data())),
+                m_baseRun->addItem(QStringLiteral("#%1 %2 (%3)")
+                                       .arg(r.id)
+                                       .arg(userText(r.name), QString::fromUtf8(toString(r.status).data())),
                     static_cast<qlonglong>(r.id));
         } catch (const std::exception& e) {
             showMessage(QString::fromUtf8(e.what()), true);
