@@ -10,6 +10,7 @@
 #include "core/train/run_adapter.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -24,20 +25,6 @@ namespace tunebench {
 namespace {
 
 constexpr const char* kHead = "score.weight";
-
-nlohmann::json readJson(const fs::path& file)
-{
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw InputError(file.string() + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    try {
-        return nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(file.string() + ": not valid JSON: " + e.what());
-    }
-}
 
 } // namespace
 
@@ -67,7 +54,7 @@ SequenceClassifierExport exportSequenceClassifier(
             + std::to_string(config.hiddenSize) + "]");
 
     // The base model's own config.json, so every key it has survives; the classifier's keys on top.
-    nlohmann::json json = readJson(baseModel / "config.json");
+    nlohmann::json json = readJsonFile(baseModel / "config.json");
     std::string base(architectureClassName(config.architecture));
     const std::string causal = "ForCausalLM";
     if (base.size() > causal.size() && base.compare(base.size() - causal.size(), causal.size(), causal) == 0)

@@ -4,6 +4,7 @@
 #include "core/model/config.h"
 #include "core/model/model_weights.h"
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -123,20 +124,6 @@ private:
     std::set<std::string> m_used;
     bool m_sequenceClassification = false;
 };
-
-nlohmann::json readJsonFile(const std::filesystem::path& file)
-{
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw InputError(file.string() + ": cannot open (a model folder needs a config.json)");
-    std::ostringstream text;
-    text << in.rdbuf();
-    try {
-        return nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(file.string() + ": not valid JSON: " + e.what());
-    }
-}
 
 // A sequence-classification folder's config read as its base causal LM's ("LlamaForSequenceClassification" ->
 // "LlamaForCausalLM").

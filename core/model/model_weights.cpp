@@ -1,6 +1,7 @@
 #include "core/model/model_weights.h"
 
 #include "core/util/error.h"
+#include "core/util/json_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,20 +23,6 @@ bool isPickleName(const std::string& name)
     };
     return endsWith(".bin") || endsWith(".pt") || endsWith(".pth") || endsWith(".ckpt") || endsWith(".pkl")
         || name == "pytorch_model.bin.index.json";
-}
-
-nlohmann::json readJson(const std::filesystem::path& file)
-{
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-        throw InputError(file.string() + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    try {
-        return nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(file.string() + ": not valid JSON: " + e.what());
-    }
 }
 
 // A shard named by the index must be a plain file name in the folder: the
@@ -92,7 +79,7 @@ ModelWeights ModelWeights::open(const std::filesystem::path& dir)
         throw InputError(dir.string() + ": no model weights: expected " + kSingleFile + " or " + kIndexFile);
     }
 
-    const nlohmann::json j = readJson(index);
+    const nlohmann::json j = readJsonFile(index);
     const std::string where = index.string();
     if (!j.is_object() || !j.contains("weight_map"))
         throw InputError(where + ": expected an object with a 'weight_map' field");
